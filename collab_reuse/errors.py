@@ -1,0 +1,26 @@
+"""Exceptions of collab_reuse.
+
+Two families: ``Unreusable`` says why one operation runs plainly (never raised into
+a user's cell), ``StoreError`` says the store cannot serve (the session stops
+reusing and tells the user once). ``UsageError`` is for wrong magic arguments.
+"""
+
+
+class CollabReuseError(Exception):
+    """Base class of every error collab_reuse raises on purpose."""
+
+
+class Unreusable(CollabReuseError):
+    """An operation can't be identified or stored; it runs plainly. The message says why."""
+
+
+class StoreError(CollabReuseError):
+    """The store can't be read or written (missing, full, incompatible, unwritable)."""
+
+
+class CorruptArtifact(StoreError):
+    """A stored object failed its checksum or is incomplete: recompute, never serve it."""
+
+
+class UsageError(CollabReuseError):
+    """A magic or command was given wrong arguments."""

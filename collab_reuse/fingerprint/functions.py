@@ -1,0 +1,99 @@
+"""Identity of functions and lambdas defined in a notebook.
+
+A function is named by its compiled code (bytecode, constants, names: comments
+and formatting don't matter), its defaults, its closure cells and every global
+it reads, each resolved to an artifact id, a literal or, for other notebook
+functions, their own identity. Editing a function, or a global it reads,
+changes the identity of exactly what depends on it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import types
+from typing import Any, Callable
+
+from ..errors import Unreusable
+from .digest import Encoder
+
+
+def library_identity(obj: Any) -> str | None:
+    """``module.qualname@version`` for functions/classes of installed packages; None otherwise."""
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if not module or not qualname or module == "__main__" or module.startswith("__"):
+        return None
+    return f"{module}.{qualname}@{package_version(module)}"
+
+
+def package_version(module: str) -> str:
+    import sys
+
+    root = module.split(".", 1)[0]
+    mod = sys.modules.get(root)
+    return str(getattr(mod, "__version__", "")) if mod is not None else ""
+
+
+def is_notebook_function(fn: Any) -> bool:
+    """Defined in a cell (``__main__``, IPython's cell files), not in an installed module."""
+    return isinstance(fn, types.FunctionType) and (fn.__module__ == "__main__" or fn.__module__ is None)
+
+
+def function_identity(fn: types.FunctionType, resolve: Callable[[Any], str], _active: set[int] | None = None) -> str:
+    """Digest of a notebook function's code, defaults, closure and the globals it reads."""
+    active = _active if _active is not None else set()
+    if id(fn) in active:  # recursion: the name is enough, the body is being hashed already
+        return f"recursive:{fn.__qualname__}"
+    active.add(id(fn))
+    try:
+        enc = Encoder(lambda v: _resolve_member(v, resolve, active))
+        enc.raw(b"fn", fn.__qualname__.encode())
+        _add_code(enc, fn.__code__)
+        enc.add(fn.__defaults__ or ())
+        enc.add(dict(fn.__kwdefaults__ or {}))
+        for cell in fn.__closure__ or ():
+            try:
+                enc.add(cell.cell_contents)
+            except ValueError:  # an empty cell: a name assigned later in the enclosing scope
+                enc.raw(b"empty", b"")
+        for name in sorted(_global_names(fn.__code__)):
+            if name in fn.__globals__:
+                enc.raw(b"g", name.encode())
+                enc.add(fn.__globals__[name])
+            elif not hasattr(builtins, name):
+                enc.raw(b"missing", name.encode())
+        return enc.hexdigest()
+    finally:
+        active.discard(id(fn))
+
+
+def _resolve_member(value: Any, resolve: Callable[[Any], str], active: set[int]) -> str:
+    if isinstance(value, types.FunctionType) and is_notebook_function(value):
+        return function_identity(value, resolve, active)
+    if isinstance(value, types.ModuleType):
+        return f"module:{value.__name__}@{package_version(value.__name__)}"
+    return resolve(value)
+
+
+def _add_code(enc: Encoder, code: types.CodeType) -> None:
+    enc.raw(b"co", code.co_code)
+    enc.add((code.co_argcount, code.co_kwonlyargcount, code.co_flags, code.co_names, code.co_varnames, code.co_freevars))
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _add_code(enc, const)
+        else:
+            enc.add(const)
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
+def ensure_plain_function(fn: Any) -> types.FunctionType:
+    if not isinstance(fn, types.FunctionType):
+        raise Unreusable(f"{type(fn).__name__} is not a plain function")
+    return fn

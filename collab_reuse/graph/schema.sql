@@ -1,0 +1,32 @@
+-- The Experiment Graph of one store, shared by every kernel that uses it.
+-- Vertices are artifacts; the operation producing one is on its row (op, inputs).
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS artifacts(
+  id TEXT PRIMARY KEY,
+  op TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  inputs TEXT NOT NULL DEFAULT '[]',        -- JSON list of input artifact ids
+  size INTEGER NOT NULL DEFAULT 0,          -- bytes of the encoded value (all its blobs)
+  compute_seconds REAL NOT NULL DEFAULT 0,  -- running mean of the producing operation's run time
+  runs INTEGER NOT NULL DEFAULT 0,
+  frequency INTEGER NOT NULL DEFAULT 0,     -- workloads (cells) that used it
+  quality REAL,                             -- model score, when the notebook computed one
+  state INTEGER NOT NULL DEFAULT 0,         -- 0 not stored, 1 being written, 2 materialized
+  load_seconds REAL,                        -- last measured load time
+  storable INTEGER NOT NULL DEFAULT 1,      -- 0 when encoding failed (reason in note)
+  note TEXT,
+  created REAL NOT NULL,
+  last_used REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS artifacts_state ON artifacts(state);
+CREATE TABLE IF NOT EXISTS artifact_blobs(artifact_id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY(artifact_id, key));
+CREATE INDEX IF NOT EXISTS artifact_blobs_key ON artifact_blobs(key);
+CREATE TABLE IF NOT EXISTS blobs(key TEXT PRIMARY KEY, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS usage(artifact_id TEXT NOT NULL, user TEXT NOT NULL, count INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY(artifact_id, user));
+CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, kernel_id TEXT,
+  user TEXT, cell_id TEXT, execution_count INTEGER, report TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_kernel ON events(kernel_id, seq);
+CREATE TABLE IF NOT EXISTS random_ops(op_id TEXT PRIMARY KEY);   -- operations seen to draw from the global RNG
+CREATE TABLE IF NOT EXISTS files(stat_key TEXT PRIMARY KEY, digest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value REAL NOT NULL DEFAULT 0);

@@ -1,0 +1,370 @@
+"""Turning values into content-keyed blobs and back, without pickle where we can.
+
+Frames are split into one Arrow IPC blob per column plus blobs for the row and
+column indexes; each blob's key is the digest of its bytes, so identical
+columns of different frames are one blob (the paper's storage-aware idea, with
+sound column identity: equal keys mean equal bytes). Arrays are ``.npy``;
+scikit-learn and LightGBM models are skops files; plain scalars and containers
+are JSON. Pickle serves only what nothing else does, and only when trusted.
+
+Every encoding is checked by decoding it and comparing with the original
+(``verify_roundtrip``): a value that would come back different is not stored.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import CorruptArtifact, Unreusable
+from ..fingerprint import digest_bytes
+
+MANIFEST_VERSION = 1
+_SKOPS_TRUSTED_PREFIXES = ("sklearn.", "lightgbm.", "numpy.", "scipy.", "builtins.", "collections.", "xgboost.", "skops.")
+
+
+@dataclass
+class Encoded:
+    """A manifest (JSON-able) and the blobs it references by content key."""
+
+    manifest: dict
+    blobs: dict[str, bytes] = field(default_factory=dict)
+
+    def add_blob(self, data: bytes) -> str:
+        key = digest_bytes(data)
+        self.blobs[key] = data
+        return key
+
+
+def kind_of(value: Any) -> str:
+    """The Experiment Graph's vertex kind of a value."""
+    module = type(value).__module__.split(".", 1)[0]
+    name = type(value).__name__
+    if module == "pandas":
+        return {"DataFrame": "dataframe", "Series": "series"}.get(name, "other")
+    if module == "numpy" and name == "ndarray":
+        return "array"
+    if hasattr(value, "fit") and hasattr(value, "get_params"):
+        return "model"
+    return "other"
+
+
+def encode(value: Any, trust_pickle: bool) -> Encoded:
+    """Encode a value; raises ``Unreusable`` when it can't be stored faithfully."""
+    out = Encoded(manifest={})
+    out.manifest = {"v": MANIFEST_VERSION, "value": _encode_tree(value, out, trust_pickle, 0)}
+    return out
+
+
+def decode(manifest: dict, get_blob: Callable[[str], bytes], trust_pickle: bool) -> Any:
+    """Rebuild a value; raises ``CorruptArtifact`` when a blob is missing or damaged."""
+    if manifest.get("v") != MANIFEST_VERSION:
+        raise CorruptArtifact(f"manifest version {manifest.get('v')} is not {MANIFEST_VERSION}")
+    return _decode_tree(manifest["value"], get_blob, trust_pickle)
+
+
+def blob_keys(manifest: dict) -> list[str]:
+    """Every blob key a manifest references."""
+    keys: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in ("key", "index", "columns") and isinstance(v, str):
+                    keys.append(v)
+                elif k == "cols":
+                    keys.extend(v)
+                else:
+                    walk(v)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(manifest.get("value"))
+    return keys
+
+
+# -- the tree of containers and leaves -------------------------------------------------------
+
+def _encode_tree(value: Any, out: Encoded, trust_pickle: bool, depth: int) -> dict:
+    if depth > 20:
+        raise Unreusable("value nested too deeply to store")
+    t = type(value)
+    if value is None or t in (bool, int, str):
+        return {"t": "json", "x": value}
+    if t is float:
+        return {"t": "float", "x": repr(value)}
+    if t in (tuple, list):
+        return {"t": t.__name__, "items": [_encode_tree(v, out, trust_pickle, depth + 1) for v in value]}
+    if t is dict:
+        return {"t": "dict", "items": [[_encode_tree(k, out, trust_pickle, depth + 1),
+                                         _encode_tree(v, out, trust_pickle, depth + 1)] for k, v in value.items()]}
+    module = t.__module__.split(".", 1)[0]
+    if module == "numpy":
+        return _encode_numpy(value, out, trust_pickle)
+    if module == "pandas":
+        return _encode_pandas(value, out, trust_pickle)
+    if kind_of(value) == "model":
+        return _encode_model(value, out, trust_pickle)
+    return _encode_pickle(value, out, trust_pickle)
+
+
+def _decode_tree(node: dict, get_blob: Callable[[str], bytes], trust_pickle: bool) -> Any:
+    t = node["t"]
+    if t == "json":
+        return node["x"]
+    if t == "float":
+        return float(node["x"])
+    if t in ("tuple", "list"):
+        items = [_decode_tree(n, get_blob, trust_pickle) for n in node["items"]]
+        return tuple(items) if t == "tuple" else items
+    if t == "dict":
+        return {_decode_tree(k, get_blob, trust_pickle): _decode_tree(v, get_blob, trust_pickle) for k, v in node["items"]}
+    if t == "npscalar":
+        import numpy as np
+
+        return np.frombuffer(bytes.fromhex(node["x"]), dtype=np.dtype(node["dtype"]))[0]
+    if t == "ndarray":
+        import numpy as np
+
+        return np.load(io.BytesIO(get_blob(node["key"])), allow_pickle=False)
+    if t in ("frame", "series", "index"):
+        return _decode_pandas(node, get_blob)
+    if t == "skops":
+        return _skops_load(get_blob(node["key"]))
+    if t == "pickle":
+        if not trust_pickle:
+            raise CorruptArtifact("pickled artifact in a store not trusted for pickle")
+        import pickle
+
+        return pickle.loads(get_blob(node["key"]))
+    raise CorruptArtifact(f"unknown manifest node {t!r}")
+
+
+# -- numpy ---------------------------------------------------------------------------------
+
+def _encode_numpy(value: Any, out: Encoded, trust_pickle: bool) -> dict:
+    import numpy as np
+
+    if isinstance(value, np.generic) and not value.dtype.hasobject:
+        return {"t": "npscalar", "dtype": value.dtype.str, "x": value.tobytes().hex()}
+    if isinstance(value, np.ndarray) and not value.dtype.hasobject:
+        buf = io.BytesIO()
+        np.save(buf, value, allow_pickle=False)
+        return {"t": "ndarray", "key": out.add_blob(buf.getvalue())}
+    return _encode_pickle(value, out, trust_pickle)
+
+
+# -- pandas --------------------------------------------------------------------------------
+
+def _arrow_bytes(table: Any) -> bytes:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _arrow_table(data: bytes) -> Any:
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(data).read_all()
+
+
+def _encode_column(series: Any, out: Encoded) -> str:
+    import pandas as pd
+    import pyarrow as pa
+
+    try:
+        table = pa.Table.from_pandas(pd.DataFrame({"v": series.array}), preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise Unreusable(f"column of dtype {series.dtype} has no Arrow form: {exc}") from None
+    return out.add_blob(_arrow_bytes(table))
+
+
+def _encode_index(index: Any, out: Encoded) -> dict:
+    import pandas as pd
+    import pyarrow as pa
+
+    if type(index) is pd.RangeIndex:
+        return {"range": [index.start, index.stop, index.step], "name": _label(index.name)}
+    try:
+        table = pa.Table.from_pandas(pd.DataFrame(index=index), preserve_index=True)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise Unreusable(f"index of dtype {index.dtype} has no Arrow form: {exc}") from None
+    return {"key": out.add_blob(_arrow_bytes(table)), "dtype": str(index.dtype)}
+
+
+def _decode_index(node: dict, get_blob: Callable[[str], bytes]) -> Any:
+    import pandas as pd
+
+    if "range" in node:
+        start, stop, step = node["range"]
+        return pd.RangeIndex(start, stop, step, name=_unlabel(node["name"]))
+    index = _arrow_table(get_blob(node["key"])).to_pandas().index
+    if node["dtype"] == "object" and str(index.dtype) != "object":
+        index = index.astype(object)
+    return index
+
+
+def _label(label: Any) -> Any:
+    """Column/series names as JSON; anything that isn't a plain scalar or tuple isn't storable."""
+    t = type(label)
+    if label is None or t in (bool, int, str):
+        return {"t": "json", "x": label}
+    if t is float:
+        return {"t": "float", "x": repr(label)}
+    if t is tuple:
+        return {"t": "tuple", "items": [_label(x) for x in label]}
+    import numpy as np
+
+    if isinstance(label, np.generic) and not label.dtype.hasobject:
+        return {"t": "npscalar", "dtype": label.dtype.str, "x": label.tobytes().hex()}
+    raise Unreusable(f"a label of type {t.__name__} can't be stored")
+
+
+def _unlabel(node: dict) -> Any:
+    return _decode_tree(node, lambda key: b"", False)
+
+
+def _encode_pandas(value: Any, out: Encoded, trust_pickle: bool) -> dict:
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame) and type(value) is pd.DataFrame:
+        if value.attrs:
+            raise Unreusable("frames with .attrs are not stored")
+        return {"t": "frame", "index": _encode_index(value.index, out), "columns": _encode_index(value.columns, out),
+                "cols": [_encode_column(value.iloc[:, i], out) for i in range(value.shape[1])],
+                "dtypes": [str(dt) for dt in value.dtypes], "dup": value.flags.allows_duplicate_labels}
+    if isinstance(value, pd.Series) and type(value) is pd.Series:
+        if value.attrs:
+            raise Unreusable("series with .attrs are not stored")
+        return {"t": "series", "index": _encode_index(value.index, out), "cols": [_encode_column(value, out)],
+                "dtypes": [str(value.dtype)], "name": _label(value.name), "dup": value.flags.allows_duplicate_labels}
+    if isinstance(value, pd.Index):
+        return {"t": "index", "index": _encode_index(value, out)}
+    return _encode_pickle(value, out, trust_pickle)
+
+
+def _decode_column(key: str, dtype: str, get_blob: Callable[[str], bytes]) -> Any:
+    col = _arrow_table(get_blob(key)).to_pandas()["v"]
+    if dtype == "object" and str(col.dtype) != "object":
+        col = col.astype(object)
+    return col
+
+
+def _decode_pandas(node: dict, get_blob: Callable[[str], bytes]) -> Any:
+    import pandas as pd
+
+    if node["t"] == "index":
+        return _decode_index(node["index"], get_blob)
+    index = _decode_index(node["index"], get_blob)
+    cols = [_decode_column(k, dt, get_blob) for k, dt in zip(node["cols"], node["dtypes"])]
+    if node["t"] == "series":
+        series = pd.Series(cols[0].array, index=index, name=_unlabel(node["name"]), copy=False)
+        return series.set_flags(allows_duplicate_labels=node["dup"])
+    columns = _decode_index(node["columns"], get_blob)
+    frame = pd.concat(cols, axis=1, ignore_index=True) if cols else pd.DataFrame(index=range(len(index)))
+    frame.index = index
+    frame.columns = columns
+    return frame.set_flags(allows_duplicate_labels=node["dup"])
+
+
+# -- models --------------------------------------------------------------------------------
+
+def _encode_model(value: Any, out: Encoded, trust_pickle: bool) -> dict:
+    try:
+        import skops.io as sio
+
+        data = sio.dumps(value)
+        _skops_load(data)  # types we would refuse to load are not worth writing
+        return {"t": "skops", "key": out.add_blob(data)}
+    except Exception:  # skops can't represent it (e.g. a C-level handle): pickle if trusted
+        return _encode_pickle(value, out, trust_pickle)
+
+
+def _skops_load(data: bytes) -> Any:
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(data=data)
+    refused = [t for t in untrusted if not t.startswith(_SKOPS_TRUSTED_PREFIXES)]
+    if refused:
+        raise CorruptArtifact(f"model file names types outside the allow-list: {refused[:3]}")
+    return sio.loads(data, trusted=untrusted)
+
+
+def _encode_pickle(value: Any, out: Encoded, trust_pickle: bool) -> dict:
+    if not trust_pickle:
+        raise Unreusable(f"a {type(value).__name__} needs pickle, which this store does not trust")
+    import pickle
+
+    try:
+        data = pickle.dumps(value, protocol=5)
+    except Exception as exc:  # locks, generators, open files, lambdas...
+        raise Unreusable(f"a {type(value).__name__} can't be serialized: {exc}") from None
+    return {"t": "pickle", "key": out.add_blob(data)}
+
+
+# -- fidelity --------------------------------------------------------------------------------
+
+def verify_roundtrip(original: Any, decoded: Any) -> None:
+    """Raise ``Unreusable`` unless ``decoded`` is indistinguishable from ``original``."""
+    if not _same(original, decoded, 0):
+        raise Unreusable(f"a {type(original).__name__} does not come back identical from storage")
+
+
+def _same(a: Any, b: Any, depth: int) -> bool:
+    if type(a) is not type(b) or depth > 20:
+        return False
+    t = type(a)
+    if t in (tuple, list):
+        return len(a) == len(b) and all(_same(x, y, depth + 1) for x, y in zip(a, b))
+    if t is dict:
+        return list(a.keys()) == list(b.keys()) and all(_same(a[k], b[k], depth + 1) for k in a)
+    if t is float:
+        return (math.isnan(a) and math.isnan(b)) or a == b
+    module = t.__module__.split(".", 1)[0]
+    if module == "pandas":
+        return _same_pandas(a, b)
+    if module == "numpy":
+        import numpy as np
+
+        if isinstance(a, np.ndarray):
+            return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        return a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    if kind_of(a) == "model":
+        return type(a) is type(b) and a.get_params(deep=False).keys() == b.get_params(deep=False).keys()
+    try:
+        return bool(a == b)
+    except Exception:
+        return True  # pickled opaque objects: pickle is faithful by construction
+
+
+def _same_pandas(a: Any, b: Any) -> bool:
+    import pandas as pd
+    import pandas.testing as pdt
+
+    try:
+        if isinstance(a, pd.DataFrame):
+            pdt.assert_frame_equal(a, b, check_exact=True, check_column_type=True, check_index_type=True,
+                                   check_freq=True, check_flags=True)
+            return all(_same_object_cells(a.iloc[:, i], b.iloc[:, i]) for i in range(a.shape[1]))
+        if isinstance(a, pd.Series):
+            pdt.assert_series_equal(a, b, check_exact=True, check_index_type=True, check_freq=True, check_flags=True)
+            return _same_object_cells(a, b)
+        if isinstance(a, pd.Index):
+            pdt.assert_index_equal(a, b, exact=True, check_exact=True)
+            return True
+    except AssertionError:
+        return False
+    return bool(a.equals(b))
+
+
+def _same_object_cells(a: Any, b: Any) -> bool:
+    """assert_*_equal treats None and NaN alike in object columns; printing does not."""
+    if str(a.dtype) != "object":
+        return True
+    return [type(x) for x in a.array] == [type(x) for x in b.array]
