@@ -1,0 +1,168 @@
+"""Read-only access to a store's Experiment Graph for the REST handlers.
+
+The handlers never touch SQLite on the event loop: every read runs in a small
+thread pool (``StoreReader``'s executor), and every answer is bounded by
+paging, so a large store cannot stall the Jupyter server.
+
+A read never creates a store: while the store directory or its
+``graph.sqlite`` does not exist (nothing traced yet), the summary says the
+store is not available and the lists are empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+GRAPH_FILE = "graph.sqlite"
+MAX_LIMIT = 1000
+
+_TOTAL_KEYS_INT = ("reused", "computed", "warm_started", "not_reusable", "bytes_read", "bytes_written")
+_TOTAL_KEYS_FLOAT = ("seconds", "saved_seconds")
+
+
+def store_dir() -> Path:
+    """The store directory the server reads: the one the kernels write (``COLLAB_REUSE_STORE``)."""
+    from ..config import resolve_store_dir
+
+    return Path(resolve_store_dir())
+
+
+def _open_graph(path: Path) -> Any:
+    from ..graph import ExperimentGraph
+
+    return ExperimentGraph(path)
+
+
+def empty_summary(path: Path, reason: str) -> dict[str, Any]:
+    """The summary of a store that does not exist yet or cannot be read."""
+    return {
+        "available": False,
+        "reason": reason,
+        "store_dir": str(path),
+        "used_bytes": 0,
+        "budget_bytes": 0,
+        "artifacts": 0,
+        "materialized": 0,
+        "hits": 0,
+        "misses": 0,
+        "hit_rate": 0.0,
+        "saved_seconds": 0.0,
+        "users": [],
+        "top_artifacts": [],
+    }
+
+
+def normalize_report(report: dict[str, Any]) -> dict[str, Any]:
+    """Fill the fields the panel relies on, so that an older or partial report still renders."""
+    out = dict(report)
+    out.setdefault("kernel_id", None)
+    out["user"] = out.get("user") or ""
+    out.setdefault("cell_id", None)
+    out.setdefault("execution_count", None)
+    steps = []
+    for step in out.get("steps") or []:
+        step = dict(step)
+        step.setdefault("op", "?")
+        step.setdefault("status", "computed")
+        step.setdefault("reason", None)
+        step.setdefault("kind", "other")
+        step["inputs"] = list(step.get("inputs") or [])
+        for key in ("seconds", "saved_seconds"):
+            step[key] = float(step.get(key) or 0.0)
+        for key in ("bytes_read", "bytes_written"):
+            step[key] = int(step.get(key) or 0)
+        steps.append(step)
+    out["steps"] = steps
+    totals = dict(out.get("totals") or {})
+    for key in _TOTAL_KEYS_INT:
+        totals[key] = int(totals.get(key) or 0)
+    for key in _TOTAL_KEYS_FLOAT:
+        totals[key] = float(totals.get(key) or 0.0)
+    out["totals"] = totals
+    return out
+
+
+class StoreReader:
+    """Answers the panel's questions about one store, off the event loop.
+
+    ``resolve`` gives the store directory (called on each request, so a changed
+    environment is followed); ``open_graph`` opens an Experiment Graph on it.
+    Opened graphs are kept (one per directory): the graph gives each thread
+    its own SQLite connection, so the pool's threads can share it.
+    """
+
+    def __init__(
+        self,
+        resolve: Callable[[], Path] = store_dir,
+        open_graph: Callable[[Path], Any] = _open_graph,
+        max_workers: int = 2,
+    ) -> None:
+        self._resolve = resolve
+        self._open_graph = open_graph
+        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="collab-reuse-rest")
+        self._graphs: dict[Path, Any] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the thread pool (the server is shutting down)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    def _graph(self) -> tuple[Path, Any | None, str | None]:
+        """(store dir, graph or None, why not) — runs in the pool."""
+        path = self._resolve()
+        if not (path / GRAPH_FILE).exists():
+            return path, None, "Nothing has been traced into this store yet."
+        with self._lock:
+            graph = self._graphs.get(path)
+            if graph is None:
+                try:
+                    graph = self._open_graph(path)
+                except Exception as exc:  # StoreError, sqlite3.Error, a schema from another version
+                    # The panel shows why; the server keeps serving.
+                    log.warning("collab_reuse: can't read the store at %s: %s", path, exc)
+                    return path, None, f"The store cannot be read: {exc}"
+                self._graphs[path] = graph
+        return path, graph, None
+
+    # -- the three questions -------------------------------------------------------------------
+
+    async def summary(self) -> dict[str, Any]:
+        return await self._run(self._summary)
+
+    def _summary(self) -> dict[str, Any]:
+        path, graph, why = self._graph()
+        if graph is None:
+            return empty_summary(path, why or "")
+        summary = dict(graph.summary())
+        summary["available"] = True
+        summary["reason"] = None
+        return summary
+
+    async def artifacts(self, offset: int, limit: int) -> dict[str, Any]:
+        return await self._run(self._artifacts, offset, limit)
+
+    def _artifacts(self, offset: int, limit: int) -> dict[str, Any]:
+        _, graph, _ = self._graph()
+        page = {"total": 0, "items": []} if graph is None else graph.artifacts(offset=offset, limit=limit)
+        return {"total": int(page["total"]), "offset": offset, "limit": limit, "items": list(page["items"])}
+
+    async def events(self, kernel_id: str | None, since: int, limit: int) -> dict[str, Any]:
+        return await self._run(self._events, kernel_id, since, limit)
+
+    def _events(self, kernel_id: str | None, since: int, limit: int) -> dict[str, Any]:
+        _, graph, _ = self._graph()
+        rows = [] if graph is None else graph.events(kernel_id=kernel_id, since=since, limit=limit)
+        items = [normalize_report(r) for r in rows]
+        last_seq = max([since, *(int(r["seq"]) for r in items)])
+        return {"items": items, "last_seq": last_seq, "more": len(items) >= limit}

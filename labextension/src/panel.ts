@@ -1,0 +1,363 @@
+/**
+ * The sidebar panel: the selected cell's traced steps and their DAG, the
+ * notebook's totals, and the shared store's state.
+ *
+ * A plain Lumino widget that re-renders from its model whenever the model
+ * changes. All text is set through `textContent` (operation names and user
+ * names come from other people's notebooks).
+ */
+import { Message } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
+
+import { renderDag } from './dag';
+import {
+  formatBytes,
+  formatPercent,
+  formatSeconds,
+  formatTime
+} from './format';
+import { INotebookTotals, ReuseModel } from './model';
+import {
+  IArtifact,
+  ICellReport,
+  IStep,
+  IStoreSummary,
+  STEP_STATUSES,
+  StepStatus
+} from './protocol';
+
+const STATUS_LABEL: Record<StepStatus, string> = {
+  reused: 'reused',
+  computed: 'recomputed',
+  warm_started: 'warm-started',
+  not_reusable: 'not reusable'
+};
+
+type Child = Node | string | null | undefined | false;
+
+/** Create an element with a class, attributes and children. */
+function h(
+  tag: string,
+  props: { class?: string; title?: string; [attr: string]: string | undefined } = {},
+  ...children: Child[]
+): HTMLElement {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined) {
+      continue;
+    }
+    if (key === 'class') {
+      node.className = value;
+    } else {
+      node.setAttribute(key, value);
+    }
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) {
+      continue;
+    }
+    node.appendChild(typeof child === 'string' ? document.createTextNode(child) : child);
+  }
+  return node;
+}
+
+/** A two-column list of name/value facts. */
+function facts(rows: Array<[string, string, string?]>): HTMLElement {
+  const list = h('dl', { class: 'jp-CollabReuse-facts' });
+  for (const [name, value, key] of rows) {
+    list.appendChild(h('dt', {}, name));
+    list.appendChild(h('dd', { 'data-fact': key }, value));
+  }
+  return list;
+}
+
+function badge(status: StepStatus): HTMLElement {
+  return h(
+    'span',
+    { class: `jp-CollabReuse-badge jp-CollabReuse-status-${status}` },
+    STATUS_LABEL[status]
+  );
+}
+
+function section(title: string, cls: string, ...children: Child[]): HTMLElement {
+  return h(
+    'section',
+    { class: `jp-CollabReuse-section ${cls}` },
+    h('h3', { class: 'jp-CollabReuse-sectionTitle' }, title),
+    ...children
+  );
+}
+
+/** The collab_reuse sidebar panel. */
+export class ReusePanel extends Widget {
+  constructor(model: ReuseModel) {
+    super();
+    this.model = model;
+    this.id = 'collab-reuse-panel';
+    this.addClass('jp-CollabReuse-panel');
+    this.title.caption = 'Reuse: what was reused, recomputed and stored';
+    model.changed.connect(this._render, this);
+    this._render();
+  }
+
+  readonly model: ReuseModel;
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this.model.changed.disconnect(this._render, this);
+    super.dispose();
+  }
+
+  /** Refresh whenever the panel comes into view. */
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    void this.model.refresh();
+  }
+
+  private _render(): void {
+    const scroll = this.node.scrollTop;
+    const model = this.model;
+    const content = h(
+      'div',
+      { class: 'jp-CollabReuse-content' },
+      h('h2', { class: 'jp-CollabReuse-title' }, 'Reuse'),
+      model.error
+        ? h('div', { class: 'jp-CollabReuse-error' }, `Cannot reach the server: ${model.error}`)
+        : null,
+      this._renderCell(),
+      this._renderNotebook(model.notebookTotals()),
+      this._renderStore(model.summary)
+    );
+    this.node.replaceChildren(content);
+    this.node.scrollTop = scroll;
+  }
+
+  private _renderCell(): HTMLElement {
+    const model = this.model;
+    if (!model.notebookTitle) {
+      return section(
+        'Cell',
+        'jp-CollabReuse-cell',
+        h('p', { class: 'jp-CollabReuse-empty' }, 'Open a notebook to see what its cells reused.')
+      );
+    }
+    const runs = model.cellReports();
+    if (runs.length === 0) {
+      const hint = model.kernelId
+        ? 'No traced run of this cell yet. Run it after %load_ext collab_reuse.'
+        : 'The notebook has no kernel.';
+      return section(
+        'Cell',
+        'jp-CollabReuse-cell',
+        h('p', { class: 'jp-CollabReuse-empty' }, hint)
+      );
+    }
+    const last = runs[runs.length - 1];
+    return section(
+      `Cell [${last.execution_count ?? ' '}]`,
+      'jp-CollabReuse-cell',
+      h(
+        'p',
+        { class: 'jp-CollabReuse-runLine' },
+        `Last run ${formatTime(last.time)} by ${last.user}: `,
+        ...this._countBadges(last)
+      ),
+      last.steps.length > 0
+        ? this._renderSteps(last.steps)
+        : h('p', { class: 'jp-CollabReuse-empty' }, 'No data operations were traced in this run.'),
+      last.steps.length > 0 ? h('div', { class: 'jp-CollabReuse-dagBox' }, renderDag(last.steps)) : null,
+      runs.length > 1 ? this._renderHistory(runs) : null
+    );
+  }
+
+  private _countBadges(report: ICellReport): HTMLElement[] {
+    const out: HTMLElement[] = [];
+    for (const status of STEP_STATUSES) {
+      const n = report.totals[status];
+      if (n > 0) {
+        const b = badge(status);
+        b.textContent = `${n} ${STATUS_LABEL[status]}`;
+        out.push(b);
+      }
+    }
+    out.push(
+      h(
+        'span',
+        { class: 'jp-CollabReuse-muted' },
+        ` ${formatSeconds(report.totals.seconds)} spent, ${formatSeconds(report.totals.saved_seconds)} saved`
+      )
+    );
+    return out;
+  }
+
+  private _renderSteps(steps: IStep[]): HTMLElement {
+    const body = h('tbody');
+    for (const step of steps) {
+      body.appendChild(
+        h(
+          'tr',
+          {
+            class: 'jp-CollabReuse-step',
+            'data-status': step.status,
+            'data-op': step.op,
+            'data-artifact-id': step.id,
+            title: step.id
+          },
+          h(
+            'td',
+            {},
+            h('div', { class: 'jp-CollabReuse-op' }, step.op),
+            badge(step.status),
+            step.reason ? h('div', { class: 'jp-CollabReuse-reason' }, step.reason) : null
+          ),
+          h('td', { class: 'jp-CollabReuse-num' }, formatSeconds(step.seconds)),
+          h('td', { class: 'jp-CollabReuse-num' }, formatSeconds(step.saved_seconds)),
+          h(
+            'td',
+            { class: 'jp-CollabReuse-num' },
+            `${formatBytes(step.bytes_read)} / ${formatBytes(step.bytes_written)}`
+          )
+        )
+      );
+    }
+    return h(
+      'table',
+      { class: 'jp-CollabReuse-table jp-CollabReuse-steps' },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, 'Step'),
+          h('th', { title: 'time spent' }, 'Time'),
+          h('th', { title: 'time saved by reuse' }, 'Saved'),
+          h('th', { title: 'bytes read / written' }, 'Read / written')
+        )
+      ),
+      body
+    );
+  }
+
+  private _renderHistory(runs: ICellReport[]): HTMLElement {
+    const list = h('ol', { class: 'jp-CollabReuse-history', reversed: '' });
+    for (const run of [...runs].reverse()) {
+      list.appendChild(
+        h(
+          'li',
+          { class: 'jp-CollabReuse-historyRun', 'data-seq': String(run.seq) },
+          `[${run.execution_count ?? ' '}] ${formatTime(run.time)} `,
+          ...this._countBadges(run)
+        )
+      );
+    }
+    return h('details', { class: 'jp-CollabReuse-historyBox' }, h('summary', {}, `All ${runs.length} runs of this cell`), list);
+  }
+
+  private _renderNotebook(totals: INotebookTotals): HTMLElement {
+    if (!this.model.notebookTitle) {
+      return h('div');
+    }
+    return section(
+      'Notebook',
+      'jp-CollabReuse-notebook',
+      h('p', { class: 'jp-CollabReuse-muted' }, this.model.notebookTitle),
+      facts([
+        ['Traced runs', String(totals.runs), 'runs'],
+        ['Steps reused', String(totals.reused), 'reused'],
+        ['Warm-started', String(totals.warm_started), 'warm_started'],
+        ['Recomputed', String(totals.computed), 'computed'],
+        ['Not reusable', String(totals.not_reusable), 'not_reusable'],
+        ['Time spent', formatSeconds(totals.seconds), 'seconds'],
+        ['Time saved', formatSeconds(totals.saved_seconds), 'saved_seconds'],
+        ['Read / written', `${formatBytes(totals.bytes_read)} / ${formatBytes(totals.bytes_written)}`, 'bytes']
+      ])
+    );
+  }
+
+  private _renderStore(summary: IStoreSummary | null): HTMLElement {
+    if (!summary) {
+      return section('Store', 'jp-CollabReuse-store', h('p', { class: 'jp-CollabReuse-empty' }, 'Loading…'));
+    }
+    if (!summary.available) {
+      return section(
+        'Store',
+        'jp-CollabReuse-store',
+        h('p', { class: 'jp-CollabReuse-empty' }, summary.reason ?? 'The store is empty.'),
+        h('p', { class: 'jp-CollabReuse-muted' }, summary.store_dir)
+      );
+    }
+    const ratio = summary.budget_bytes > 0 ? summary.used_bytes / summary.budget_bytes : 0;
+    const bar = h(
+      'div',
+      {
+        class: 'jp-CollabReuse-bar',
+        title: `${formatBytes(summary.used_bytes)} of ${formatBytes(summary.budget_bytes)}`
+      },
+      h('div', { class: 'jp-CollabReuse-barFill', style: `width: ${Math.min(100, ratio * 100).toFixed(1)}%` })
+    );
+    return section(
+      'Store',
+      'jp-CollabReuse-store',
+      h(
+        'p',
+        {},
+        `${formatBytes(summary.used_bytes)} of ${formatBytes(summary.budget_bytes)} used (${formatPercent(ratio)})`
+      ),
+      bar,
+      facts([
+        ['Artifacts', `${summary.artifacts} (${summary.materialized} stored)`, 'artifacts'],
+        ['Hit rate', `${formatPercent(summary.hit_rate)} (${summary.hits} hits, ${summary.misses} misses)`, 'hit_rate'],
+        ['Time saved', formatSeconds(summary.saved_seconds), 'store_saved_seconds'],
+        ['Users', summary.users.join(', ') || '–', 'users']
+      ]),
+      summary.top_artifacts.length > 0 ? this._renderArtifacts(summary.top_artifacts) : null,
+      h('p', { class: 'jp-CollabReuse-muted', title: 'store directory' }, summary.store_dir)
+    );
+  }
+
+  private _renderArtifacts(items: IArtifact[]): HTMLElement {
+    const body = h('tbody');
+    for (const item of items) {
+      body.appendChild(
+        h(
+          'tr',
+          { class: 'jp-CollabReuse-artifact', 'data-artifact-id': item.id, title: item.id },
+          h(
+            'td',
+            {},
+            h('div', { class: 'jp-CollabReuse-op' }, item.op),
+            h(
+              'div',
+              { class: 'jp-CollabReuse-muted' },
+              `${item.kind}${item.materialized ? ', stored' : ''} · ${item.users.join(', ') || '–'}`
+            )
+          ),
+          h('td', { class: 'jp-CollabReuse-num' }, String(item.frequency)),
+          h('td', { class: 'jp-CollabReuse-num' }, formatSeconds(item.compute_seconds)),
+          h('td', { class: 'jp-CollabReuse-num' }, formatBytes(item.size))
+        )
+      );
+    }
+    return h(
+      'table',
+      { class: 'jp-CollabReuse-table jp-CollabReuse-artifacts' },
+      h('caption', {}, 'Most valuable artifacts'),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, 'Artifact · users'),
+          h('th', { title: 'how many runs used it' }, 'Uses'),
+          h('th', { title: 'time to compute' }, 'Cost'),
+          h('th', {}, 'Size')
+        )
+      ),
+      body
+    );
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The wire format of the collab_reuse REST API (`/collab-reuse/...`).
+ *
+ * One typed module shared by the REST client (handler.ts), the model and the
+ * panel. It mirrors the dicts returned by the engine's
+ * `collab_reuse.graph.ExperimentGraph` read methods, wrapped by the server
+ * extension in `collab_reuse/server/handlers.py`.
+ */
+
+/** What happened to one traced step of a cell. */
+export type StepStatus = 'reused' | 'computed' | 'warm_started' | 'not_reusable';
+
+/** All statuses, in the order the panel lists them. */
+export const STEP_STATUSES: ReadonlyArray<StepStatus> = [
+  'reused',
+  'warm_started',
+  'computed',
+  'not_reusable'
+];
+
+/** The kind of value an artifact holds. */
+export type ArtifactKind = 'dataframe' | 'series' | 'array' | 'model' | 'other';
+
+/** One traced operation of a cell. */
+export interface IStep {
+  /** The artifact id of the step's result. */
+  id: string;
+  /** Qualified operation name, e.g. `DataFrame.groupby`. */
+  op: string;
+  status: StepStatus;
+  /** Why the step was not reused (for `not_reusable`), else null. */
+  reason: string | null;
+  seconds: number;
+  saved_seconds: number;
+  bytes_read: number;
+  bytes_written: number;
+  /** Artifact ids of the step's inputs (steps of this cell or earlier ones). */
+  inputs: string[];
+  kind: ArtifactKind;
+}
+
+/** Per-report totals, as computed by the engine. */
+export interface ITotals {
+  reused: number;
+  computed: number;
+  warm_started: number;
+  not_reusable: number;
+  seconds: number;
+  saved_seconds: number;
+  bytes_read: number;
+  bytes_written: number;
+}
+
+/** The report of one cell execution. */
+export interface ICellReport {
+  /** Monotonic sequence number in the store (for `since=` paging). */
+  seq: number;
+  /** Unix time of the execution, seconds. */
+  time: number;
+  kernel_id: string;
+  user: string;
+  /** JupyterLab's cell model id (IPython `ExecutionInfo.cell_id`). */
+  cell_id: string | null;
+  execution_count: number | null;
+  steps: IStep[];
+  totals: ITotals;
+}
+
+/** An artifact of the store. */
+export interface IArtifact {
+  id: string;
+  op: string;
+  kind: ArtifactKind;
+  size: number;
+  frequency: number;
+  compute_seconds: number;
+  materialized: boolean;
+  users: string[];
+}
+
+/** `GET /collab-reuse/summary` */
+export interface IStoreSummary {
+  /** False when the store does not exist yet or cannot be read. */
+  available: boolean;
+  /** Why the store is not available, when it is not. */
+  reason?: string | null;
+  store_dir: string;
+  used_bytes: number;
+  budget_bytes: number;
+  artifacts: number;
+  materialized: number;
+  hits: number;
+  misses: number;
+  hit_rate: number;
+  saved_seconds: number;
+  users: string[];
+  top_artifacts: IArtifact[];
+}
+
+/** `GET /collab-reuse/artifacts?offset=&limit=` */
+export interface IArtifactPage {
+  total: number;
+  offset: number;
+  limit: number;
+  items: IArtifact[];
+}
+
+/** `GET /collab-reuse/events?kernel_id=&since=&limit=` */
+export interface IEventPage {
+  /** Reports with `seq > since`, oldest first. */
+  items: ICellReport[];
+  /** The largest `seq` returned, or `since` when there was none. */
+  last_seq: number;
+  /** True when `limit` cut the answer: ask again with `since=last_seq`. */
+  more: boolean;
+}
+
+/** Sum of the totals of many reports. */
+export function sumTotals(reports: ReadonlyArray<ICellReport>): ITotals {
+  const sum: ITotals = {
+    reused: 0,
+    computed: 0,
+    warm_started: 0,
+    not_reusable: 0,
+    seconds: 0,
+    saved_seconds: 0,
+    bytes_read: 0,
+    bytes_written: 0
+  };
+  for (const report of reports) {
+    const t = report.totals;
+    sum.reused += t.reused;
+    sum.computed += t.computed;
+    sum.warm_started += t.warm_started;
+    sum.not_reusable += t.not_reusable;
+    sum.seconds += t.seconds;
+    sum.saved_seconds += t.saved_seconds;
+    sum.bytes_read += t.bytes_read;
+    sum.bytes_written += t.bytes_written;
+  }
+  return sum;
+}
