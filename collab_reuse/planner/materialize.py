@@ -380,7 +380,15 @@ def recreation_costs(
             extra = union ^ bits[best]  # bits[best] is a subset of union
             anc = union | me
             n = anc.bit_count()
-            total = own[i] + cost[best] + bit_sum(extra)
+            total = own[i] + cost[best]
+            if len(ps) == 2 and extra.bit_count() > 64:
+                # two big pipelines joined: what they share may be the smaller set
+                other = ps[1] if ps[0] == best else ps[0]
+                shared = bits[best] & bits[other]
+                if shared.bit_count() < extra.bit_count():
+                    total += cost[other] - bit_sum(shared)
+                    extra = 0
+            total += bit_sum(extra)
         cost[v] = total
         if left[v]:
             bits[v], count[v] = anc, n
@@ -414,9 +422,11 @@ class _BitSum:
         if self._array is None:
             self._array = np.asarray(self._weights, dtype=np.float64)
         weights: np.ndarray = self._array  # type: ignore[assignment]
+        low = (bits & -bits).bit_length() - 1  # skip the empty low end
+        bits >>= low
         raw = np.frombuffer(bits.to_bytes((bits.bit_length() + 7) // 8, "little"), dtype=np.uint8)
         idx = np.flatnonzero(np.unpackbits(raw, bitorder="little"))
-        return float(weights[idx].sum())
+        return float(weights[idx + low].sum())
 
 
 def _walk_cost(parents: Mapping[str, Sequence[str]], compute_cost: Mapping[str, float], target: str) -> float:
