@@ -1,0 +1,194 @@
+"""``python -m collab_reuse.demo``: the demo notebooks, plain and with reuse, side by side.
+
+Generates the demo data (``--scale``, default 1.0), then for each notebook of
+``notebooks/`` runs it
+
+1. plain, in a fresh kernel;
+2. with collab_reuse into a fresh, empty store (the *first run*: everything is
+   computed, the store is filled);
+3. with collab_reuse again, in a *new* kernel on the same store (the *re-run*:
+   what a colleague or a restarted kernel would see);
+
+and prints, per notebook, the three cell-execution times (kernel start
+excluded), the re-run speedup (plain / re-run), the first-run overhead, the
+re-run's reused and computed operation counts (from the Experiment Graph) and
+whether outputs and written files were identical to the plain run.
+
+Exit status 1 when any run's outputs or files differ from the plain run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from collab_reuse.demo.generate import generate
+from collab_reuse.demo.runner import REPO_ROOT, RunResult, compare, run_notebook
+
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+DEMO_NOTEBOOKS = ("01_introduction.ipynb", "02_feature_engineering.ipynb")
+
+
+def demo_data(directory: str | Path, scale: float = 1.0, seed: int = 0) -> Path:
+    """Generate the demo data into ``directory`` unless it already holds this (scale, seed)."""
+    directory = Path(directory)
+    marker = directory / ".generated.json"
+    want = {"scale": scale, "seed": seed}
+    try:
+        if json.loads(marker.read_text()) == want:
+            return directory
+    except (OSError, ValueError):
+        pass
+    generate(directory, scale, seed)
+    marker.write_text(json.dumps(want))
+    return directory
+
+
+def engine_available() -> tuple[bool, str]:
+    """Whether ``collab_reuse`` can be loaded as an IPython extension in this checkout."""
+    try:
+        import collab_reuse
+    except Exception as exc:  # an engine import error is reported, not raised
+        return False, f"import collab_reuse failed: {exc!r}"
+    if not hasattr(collab_reuse, "load_ipython_extension"):
+        return False, "collab_reuse has no load_ipython_extension yet (engine not landed)"
+    return True, ""
+
+
+def reuse_counts(store_dir: str | Path, kernel_id: str) -> tuple[int, int] | None:
+    """(reused, computed) operations of one kernel, summed over its cell reports; None if unknown."""
+    try:
+        from collab_reuse.graph import ExperimentGraph
+
+        events = ExperimentGraph(store_dir).events(kernel_id=kernel_id)
+        reused = sum(int(e["totals"].get("reused", 0)) for e in events)
+        computed = sum(int(e["totals"].get("computed", 0)) for e in events)
+        return reused, computed
+    except Exception as exc:  # the table says "?" and why, the demo goes on
+        print(f"  (reuse counts unavailable: {exc!r})", file=sys.stderr)
+        return None
+
+
+@dataclass
+class NotebookReport:
+    name: str
+    plain: RunResult
+    first: RunResult | None = None
+    rerun: RunResult | None = None
+    first_diffs: list[str] | None = None
+    rerun_diffs: list[str] | None = None
+    counts: tuple[int, int] | None = None
+
+
+def run_demo_notebook(notebook: Path, data_dir: Path, work_root: Path, with_reuse: bool, timeout: float) -> NotebookReport:
+    env = {"HOME_CREDIT_DATA": str(data_dir)}
+    stem = notebook.stem
+    print(f"{notebook.name}: plain run ...", flush=True)
+    report = NotebookReport(notebook.name, run_notebook(notebook, work_root / f"{stem}-plain", env=env, timeout=timeout))
+    if not with_reuse:
+        return report
+    store = work_root / f"{stem}-store"
+    print(f"{notebook.name}: first run with collab_reuse (empty store) ...", flush=True)
+    report.first = run_notebook(notebook, work_root / f"{stem}-first", store_dir=store, env=env, timeout=timeout)
+    print(f"{notebook.name}: re-run with collab_reuse (new kernel, same store) ...", flush=True)
+    report.rerun = run_notebook(notebook, work_root / f"{stem}-rerun", store_dir=store, env=env, timeout=timeout)
+    report.first_diffs = compare(report.plain, report.first)
+    report.rerun_diffs = compare(report.plain, report.rerun)
+    report.counts = reuse_counts(store, report.rerun.kernel_id)
+    return report
+
+
+def _identical(diffs: list[str] | None, kind: str) -> str:
+    if diffs is None:
+        return "-"
+    relevant = [d for d in diffs if d.startswith("file ") == (kind == "files")]
+    return "yes" if not relevant else f"NO ({len(relevant)})"
+
+
+def format_table(reports: list[NotebookReport]) -> str:
+    header = ["notebook", "plain s", "first s", "re-run s", "speedup", "overhead",
+              "reused/computed", "outputs same", "files same"]
+    rows = []
+    for r in reports:
+        first = r.first.seconds if r.first else None
+        rerun = r.rerun.seconds if r.rerun else None
+        both = (r.first_diffs or []) + (r.rerun_diffs or []) if r.first else None
+        rows.append([
+            r.name,
+            f"{r.plain.seconds:.1f}",
+            "-" if first is None else f"{first:.1f}",
+            "-" if rerun is None else f"{rerun:.1f}",
+            "-" if rerun is None else f"{r.plain.seconds / max(rerun, 1e-9):.1f}x",
+            "-" if first is None else f"{100 * (first - r.plain.seconds) / r.plain.seconds:+.0f}%",
+            "-" if r.first is None else ("?" if r.counts is None else f"{r.counts[0]}/{r.counts[1]}"),
+            _identical(both, "outputs"),
+            _identical(both, "files"),
+        ])
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda cells: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    out = [line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
+    starts = [f"{r.name}: plain {r.plain.kernel_start_seconds:.1f}s"
+              + (f", first {r.first.kernel_start_seconds:.1f}s, re-run {r.rerun.kernel_start_seconds:.1f}s" if r.first else "")
+              for r in reports]
+    out.append("")
+    out.append("kernel start (not included above): " + "; ".join(starts))
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m collab_reuse.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="demo data size (default 1.0; 30 gives a >3 minute notebook)")
+    parser.add_argument("--seed", type=int, default=0, help="demo data seed (default 0)")
+    parser.add_argument("--data", default=None, help="demo data directory (default: demo-data/scale-S-seed-N)")
+    parser.add_argument("--notebook", action="append", default=None,
+                        help=f"notebook(s) to run (default: {', '.join(DEMO_NOTEBOOKS)} from notebooks/)")
+    parser.add_argument("--plain-only", action="store_true", help="only the plain runs")
+    parser.add_argument("--keep", action="store_true", help="keep the work directories and stores (path is printed)")
+    parser.add_argument("--timeout", type=float, default=3600, help="per-cell timeout in seconds (default 3600)")
+    args = parser.parse_args(argv)
+
+    data_dir = Path(args.data or f"demo-data/scale-{args.scale:g}-seed-{args.seed}").resolve()
+    print(f"demo data: {data_dir} (scale {args.scale:g}, seed {args.seed})", flush=True)
+    demo_data(data_dir, args.scale, args.seed)
+
+    with_reuse = not args.plain_only
+    if with_reuse:
+        ok, why = engine_available()
+        if not ok:
+            print(f"collab_reuse engine unavailable -- running plain only: {why}", flush=True)
+            with_reuse = False
+
+    notebooks = [Path(n) for n in args.notebook] if args.notebook else [NOTEBOOKS_DIR / n for n in DEMO_NOTEBOOKS]
+    work_root = Path(tempfile.mkdtemp(prefix="collab-reuse-demo-"))
+    try:
+        reports = [run_demo_notebook(nb.resolve(), data_dir, work_root, with_reuse, args.timeout) for nb in notebooks]
+    finally:
+        if args.keep:
+            print(f"work directories and stores kept in {work_root}")
+        else:
+            shutil.rmtree(work_root, ignore_errors=True)
+
+    print()
+    print(format_table(reports))
+    failed = False
+    for r in reports:
+        for label, diffs in (("first run", r.first_diffs), ("re-run", r.rerun_diffs)):
+            if diffs:
+                failed = True
+                print(f"\n{r.name}, {label} differs from the plain run:")
+                for d in diffs[:20]:
+                    print("  " + d)
+                if len(diffs) > 20:
+                    print(f"  ... {len(diffs) - 20} more")
+        errors = r.plain.errors
+        if errors:
+            print(f"\nnote: {r.name} raised in its plain run: {errors}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
