@@ -1,0 +1,1 @@
+"""Kernel side: the Session of one kernel, IPython glue, magics, background writer."""

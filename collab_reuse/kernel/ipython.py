@@ -1,0 +1,82 @@
+"""The IPython glue: register and unregister everything collab_reuse touches.
+
+``install`` adds the AST transformer, the ``__cr__`` builtin the rewritten code
+calls, the cell events, the magics and an exit hook; ``uninstall`` removes
+exactly those, so ``%unload_ext collab_reuse`` leaves plain IPython.
+"""
+
+from __future__ import annotations
+
+import ast
+import atexit
+import builtins
+import logging
+from typing import Any
+
+from ..config import CollabReuse
+from ..tracing.rewrite import HOOK, rewrite
+from .session import Session
+from .tracebacks import StrippingFormatter
+
+log = logging.getLogger("collab_reuse")
+
+
+class ReuseTransformer(ast.NodeTransformer):
+    """The object IPython keeps in ``shell.ast_transformers``; it rewrites while the session is active."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        if not isinstance(node, ast.Module) or not self.session.active or getattr(self, "_skip_next", False):
+            return node
+        try:
+            return rewrite(node)
+        except Exception:  # a cell we can't rewrite runs as written
+            log.warning("collab_reuse could not rewrite a cell; it runs plainly", exc_info=True)
+            return node
+
+
+class Installation:
+    """What ``%load_ext collab_reuse`` put in place, so that unloading can take it all back."""
+
+    def __init__(self, shell: Any):
+        self.shell = shell
+        self.config = CollabReuse(parent=shell)
+        self.session = Session(self.config)
+        self.transformer = ReuseTransformer(self.session)
+        self._magics: Any = None
+
+    def install(self) -> None:
+        from .magics import ReuseMagics
+
+        setattr(builtins, HOOK, self.session.tracer)
+        self._formatter = self.shell.InteractiveTB
+        self.shell.InteractiveTB = StrippingFormatter(self._formatter)
+        self.shell.ast_transformers.append(self.transformer)
+        self.shell.events.register("pre_run_cell", self.session.pre_run_cell)
+        self.shell.events.register("post_run_cell", self.session.post_run_cell)
+        self._magics = ReuseMagics(self.shell, self)
+        self.shell.register_magics(self._magics)
+        atexit.register(self.session.close)
+        self.session.tell_failure_once()
+
+    def uninstall(self) -> None:
+        if self.transformer in self.shell.ast_transformers:
+            self.shell.ast_transformers.remove(self.transformer)
+        for name, callback in (("pre_run_cell", self.session.pre_run_cell),
+                               ("post_run_cell", self.session.post_run_cell)):
+            try:
+                self.shell.events.unregister(name, callback)
+            except ValueError:
+                pass
+        if isinstance(self.shell.InteractiveTB, StrippingFormatter):
+            self.shell.InteractiveTB = self._formatter
+        if getattr(builtins, HOOK, None) is self.session.tracer:
+            delattr(builtins, HOOK)
+        if self._magics is not None:
+            for kind in ("line", "cell"):
+                for name in self._magics.magics[kind]:
+                    self.shell.magics_manager.magics[kind].pop(name, None)
+        atexit.unregister(self.session.close)
+        self.session.close()

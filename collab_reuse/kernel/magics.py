@@ -1,0 +1,194 @@
+"""``%reuse`` and ``%%noreuse``: status, on/off, budget, explain, graph, clear.
+
+Wrong arguments raise IPython's ``UsageError`` with the usage line, the way
+built-in magics do; nothing here changes a cell's output except what the
+user asked to see.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+
+from ..config import format_size, parse_size
+
+USAGE = """\
+%reuse status                  store size vs budget, artifacts, this session's hits and misses
+%reuse on | off                reuse (and trace) from now on, or run plainly
+%reuse budget SIZE             set the store's budget, e.g. %reuse budget 2GB
+%reuse materializer NAME       heuristic | storage_aware
+%reuse explain                 what the last cell reused, computed, and why
+%reuse graph [N]               the last cell's operations as a DAG (N: most recent artifacts of the store)
+%reuse clear --yes             empty the store (every artifact, for every user of this store)
+%%noreuse                      (cell magic) run this cell plainly, without tracing"""
+
+
+@magics_class
+class ReuseMagics(Magics):
+    def __init__(self, shell: Any, installation: Any):
+        super().__init__(shell)
+        self.installation = installation
+
+    @property
+    def session(self) -> Any:
+        return self.installation.session
+
+    @line_magic
+    def reuse(self, line: str) -> None:
+        """Control and inspect collab_reuse. `%reuse help` lists the commands."""
+        words = line.split()
+        if not words or words[0] in ("help", "-h", "--help"):
+            print(USAGE)
+            return
+        command, args = words[0], words[1:]
+        handler = getattr(self, f"_cmd_{command}", None)
+        if handler is None:
+            raise UsageError(f"unknown %reuse command {command!r}\n{USAGE}")
+        handler(args)
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def _cmd_status(self, args: list[str]) -> None:
+        _no_args("status", args)
+        s = self.session
+        state = "on" if s.active else ("off" if s.failure is None else f"stopped: {s.failure}")
+        print(f"collab_reuse is {state}; store: {s.store_dir}")
+        if s.graph is None:
+            return
+        s.flush(5)
+        summary = s.graph.summary(top=0)
+        print(f"store: {format_size(summary['used_bytes'])} used of {format_size(summary['budget_bytes'])} budget, "
+              f"{summary['materialized']} artifacts stored of {summary['artifacts']} known, "
+              f"users: {', '.join(summary['users']) or '-'}")
+        print(f"this session: {s.hits} reused, {s.misses} computed, {s.saved_seconds:.2f} s saved")
+        print(f"materializer: {s.config.materializer}")
+
+    def _cmd_on(self, args: list[str]) -> None:
+        _no_args("on", args)
+        if self.session.failure:
+            raise UsageError(f"can't turn reuse on: {self.session.failure}")
+        self.session.tracer.enabled = True
+        print("collab_reuse: on")
+
+    def _cmd_off(self, args: list[str]) -> None:
+        _no_args("off", args)
+        self.session.tracer.enabled = False
+        self.session.tracer.registry.forget_all()  # what we knew may go stale while untraced
+        print("collab_reuse: off (cells run plainly)")
+
+    def _cmd_budget(self, args: list[str]) -> None:
+        if len(args) != 1:
+            raise UsageError("usage: %reuse budget SIZE   (for example %reuse budget 2GB)")
+        try:
+            nbytes = parse_size(args[0])
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if self.session.graph is None:
+            raise UsageError(f"no store: {self.session.failure}")
+        self.session.graph.set_budget(nbytes)
+        print(f"collab_reuse: budget {format_size(nbytes)} for the store at {self.session.store_dir}")
+
+    def _cmd_materializer(self, args: list[str]) -> None:
+        if len(args) != 1 or args[0] not in ("heuristic", "storage_aware"):
+            raise UsageError("usage: %reuse materializer heuristic|storage_aware")
+        self.session.config.materializer = args[0]
+        print(f"collab_reuse: materializer {args[0]}")
+
+    def _cmd_explain(self, args: list[str]) -> None:
+        _no_args("explain", args)
+        print(explain(self.session.last_report))
+
+    def _cmd_graph(self, args: list[str]) -> None:
+        if len(args) > 1 or (args and not args[0].isdigit()):
+            raise UsageError("usage: %reuse graph [N]")
+        report = self.session.last_report
+        if args:
+            self.session.flush(5)
+            g = self.session.graph.networkx_view() if self.session.graph else None
+            print(store_graph_text(g, int(args[0])))
+        else:
+            print(cell_graph_text(report))
+
+    def _cmd_clear(self, args: list[str]) -> None:
+        if args != ["--yes"]:
+            raise UsageError("%reuse clear deletes every stored artifact of this store, for every user.\n"
+                             "Run `%reuse clear --yes` to confirm.")
+        s = self.session
+        if s.graph is None or s.store is None:
+            raise UsageError(f"no store: {s.failure}")
+        s.flush(30)
+        s.graph.clear()
+        s.store.blobs.clear()
+        s.tracer.registry.forget_all()
+        print(f"collab_reuse: cleared the store at {s.store_dir}")
+
+    @cell_magic
+    def noreuse(self, line: str, cell: str) -> None:
+        """Run this cell plainly: no tracing, no reuse."""
+        if line.strip():
+            raise UsageError("%%noreuse takes no arguments")
+        tracer = self.session.tracer
+        was = tracer.enabled
+        tracer.enabled = False
+        try:
+            source = self.shell.transform_cell(cell)
+            tree = ast.parse(source)
+            self.shell.run_ast_nodes(tree.body, "<noreuse>", interactivity="last_expr",
+                                     compiler=self.shell.compile)
+        finally:
+            tracer.enabled = was
+            if was:
+                tracer.registry.forget_all()  # the plain cell may have changed anything we tracked
+
+
+def _no_args(command: str, args: list[str]) -> None:
+    if args:
+        raise UsageError(f"%reuse {command} takes no arguments (got {' '.join(args)!r})")
+
+
+def explain(report: dict | None) -> str:
+    """A plain-text account of a cell report: one line per step."""
+    if not report:
+        return "collab_reuse: no traced cell yet"
+    t = report["totals"]
+    lines = [f"cell {report.get('execution_count')}: {t['reused']} reused, {t['computed']} computed, "
+             f"{t['not_reusable']} not reusable; {t['saved_seconds']:.3f} s saved"]
+    for step in report["steps"]:
+        if step.get("mutation"):
+            continue
+        detail = f"{step['seconds'] * 1000:8.1f} ms"
+        if step["status"] == "reused":
+            detail += f"  saved {step['saved_seconds'] * 1000:.1f} ms, read {step['bytes_read']} B"
+        if step.get("reason"):
+            detail += f"  ({step['reason']})"
+        lines.append(f"  {step['status']:<13} {step['op']:<40} {detail}")
+    if report.get("truncated"):
+        lines.append("  ... (more steps not shown)")
+    return "\n".join(lines)
+
+
+def cell_graph_text(report: dict | None) -> str:
+    """The last cell's operations with their inputs, as an indented list."""
+    if not report:
+        return "collab_reuse: no traced cell yet"
+    names = {s["id"]: f"{s['op']}#{i}" for i, s in enumerate(report["steps"]) if s.get("id")}
+    lines = []
+    for i, step in enumerate(report["steps"]):
+        ins = [names.get(x, x[:8]) for x in step.get("inputs", [])]
+        lines.append(f"{step['op']}#{i} [{step['status']}] <- {', '.join(ins) or 'sources'}")
+    return "\n".join(lines)
+
+
+def store_graph_text(graph: Any, n: int) -> str:
+    if graph is None:
+        return "collab_reuse: no store"
+    nodes = list(graph.nodes(data=True))[-n:]
+    lines = [f"{len(graph)} artifacts, {graph.number_of_edges()} edges; last {len(nodes)}:"]
+    for node, data in nodes:
+        mark = "stored" if data.get("materialized") else "-"
+        lines.append(f"  {node[:12]} {data.get('op', '?'):<36} {mark:<6} used {data.get('frequency', 0)}x "
+                     f"<- {', '.join(p[:8] for p in graph.predecessors(node)) or 'sources'}")
+    return "\n".join(lines)

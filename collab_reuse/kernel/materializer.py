@@ -1,0 +1,99 @@
+"""Choosing and writing what the store keeps, after each cell (runs in the writer thread).
+
+Candidates are the cell's new artifacts (encoded now, so their real sizes and
+column keys are known) plus everything already materialized; the planner's
+selection algorithm picks under the byte budget; new picks are written and
+stored artifacts that fell out are evicted, their unshared blobs deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import Unreusable
+from ..graph import ExperimentGraph
+from ..planner import materialize as plan
+from ..store import ArtifactStore
+from ..store.formats import Encoded
+
+log = logging.getLogger("collab_reuse")
+
+
+@dataclass
+class Offer:
+    """A new artifact offered to the store, already encoded."""
+
+    id: str
+    encoded: Encoded
+    extra: dict
+
+
+def encode_offers(store: ArtifactStore, candidates: list[Any], foreground: Any) -> tuple[list[Offer], dict[str, str]]:
+    """Encode (and verify) each candidate; those that can't be stored faithfully come back with a reason.
+
+    Each encoding runs while no cell does (``foreground``): library code may touch global warning state.
+    """
+    offers, refused = [], {}
+    for cand in candidates:
+        try:
+            with foreground:
+                offers.append(Offer(cand.id, store.encode(cand.value), cand.extra))
+        except Unreusable as exc:
+            refused[cand.id] = str(exc)
+        except Exception as exc:  # a serializer bug must not lose the cell: just don't store it
+            refused[cand.id] = f"can't be encoded: {type(exc).__name__}: {exc}"
+    return offers, refused
+
+
+def estimated_load_seconds(graph: ExperimentGraph, nbytes: int, measured: float | None = None) -> float:
+    if measured is not None:
+        return measured
+    per_byte, fixed = graph.load_throughput()
+    return fixed + nbytes * per_byte
+
+
+def materialize(graph: ExperimentGraph, store: ArtifactStore, offers: list[Offer], algorithm: str,
+                min_saving: float) -> dict[str, int]:
+    """Select under the budget, write new picks, evict the rest. Returns {"written": n, "evicted": n, "bytes": n}."""
+    artifacts = {a.id: a for a in graph.all_artifacts()}
+    stored = [a for a in artifacts.values() if a.state == 2]
+    offered = {o.id: o for o in offers if o.id in artifacts and artifacts[o.id].state != 2}
+    if not offered and not stored:
+        return {"written": 0, "evicted": 0, "bytes": 0}
+    parents = {a.id: a.inputs for a in artifacts.values()}
+    compute = {a.id: a.compute_seconds for a in artifacts.values()}
+    targets = [a.id for a in stored] + list(offered)
+    recreation = plan.recreation_costs(parents, compute, targets)
+    quality = {a.id: a.quality for a in artifacts.values() if a.quality is not None}
+    potential = plan.model_potential(parents, quality) if quality else {}
+    cands = []
+    for aid in targets:
+        info = artifacts[aid]
+        blobs = ({k: len(v) for k, v in offered[aid].encoded.blobs.items()} if aid in offered
+                 else graph.blob_sizes_of(aid))
+        blobs.setdefault(f"m:{aid}", 512)
+        size = sum(blobs.values())
+        load = estimated_load_seconds(graph, size, info.load_seconds)
+        saving = recreation.get(aid, info.compute_seconds) - load
+        if aid in offered and saving < min_saving:
+            continue
+        cands.append(plan.Candidate(id=aid, size=size, recreation_cost=recreation.get(aid, info.compute_seconds),
+                                    load_cost=load, frequency=max(info.frequency, 1),
+                                    potential=float(potential.get(aid, 0.0) or 0.0),
+                                    columns=tuple(sorted(blobs.items())), materialized=aid not in offered))
+    keep = plan.select(cands, graph.budget(), algorithm)  # type: ignore[arg-type]
+    written = nbytes = 0
+    for aid in keep & offered.keys():
+        offer = offered[aid]
+        sizes = {k: len(v) for k, v in offer.encoded.blobs.items()}
+        graph.begin_write(aid, {**sizes, store.manifest_key(aid): 0})
+        result = store.put(aid, offer.encoded, offer.extra)
+        graph.finish_write(aid, result.blob_sizes)
+        written += 1
+        nbytes += result.bytes_written
+    evict = [a.id for a in stored if a.id not in keep]
+    for key in graph.unmaterialize(evict):
+        store.blobs.delete(key)
+    return {"written": written, "evicted": len(evict), "bytes": nbytes}

@@ -1,0 +1,298 @@
+"""The Session of one kernel: tracer, Experiment Graph, store and writer, wired together.
+
+It is the tracer's backend (lookups, loads, file digests, steps), collects a
+cell's steps between IPython's ``pre_run_cell`` and ``post_run_cell`` events,
+and hands the finished cell to the background writer. When the store fails
+for an operational reason (unwritable, full, incompatible) the session stops
+reusing, tells the user once, and the notebook goes on as without it.
+"""
+
+from __future__ import annotations
+
+import copy
+import getpass
+import logging
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import CollabReuse, parse_size, resolve_store_dir
+from ..errors import CorruptArtifact, StoreError
+from ..fingerprint import FileFingerprints
+from ..graph import MATERIALIZED, ExperimentGraph, VertexUpdate
+from ..store import ArtifactStore, DiskcacheBlobs
+from ..tracing.runtime import Tracer
+from ..tracing.steps import COMPUTED, NOT_REUSABLE, REUSED, WARM_STARTED, Candidate, Step
+from . import materializer
+from .writer import BackgroundWriter
+
+log = logging.getLogger("collab_reuse")
+MAX_STEPS_PER_REPORT = 400
+
+
+@dataclass
+class CellRun:
+    cell_id: str | None
+    execution_count: int | None
+    started: float = field(default_factory=time.perf_counter)
+    steps: list[Step] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+    random_ops: list[str] = field(default_factory=list)
+
+
+def current_user() -> str:
+    return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+
+
+def current_kernel_id() -> str:
+    """The Jupyter kernel id, read from the connection file name; a random id outside Jupyter."""
+    try:
+        from ipykernel.connect import get_connection_file
+
+        match = re.search(r"kernel-(.+)\.json$", get_connection_file())
+        if match:
+            return match.group(1)
+    except Exception:
+        pass
+    return f"local-{uuid.uuid4()}"
+
+
+class Session:
+    """Everything collab_reuse holds for one kernel."""
+
+    def __init__(self, config: CollabReuse, kernel_id: str | None = None, user: str | None = None):
+        self.config = config
+        self.kernel_id = kernel_id or current_kernel_id()
+        self.user = user or current_user()
+        self.store_dir = resolve_store_dir(config.store)
+        self.tracer = Tracer(self)
+        self.tracer.enabled = config.enabled
+        self.cell: CellRun | None = None
+        # Held while a cell runs. Background work that runs library code (encoding) takes it too:
+        # pandas/pyarrow swap the process-wide warning filters, which would lose or steal a cell's warnings.
+        self.foreground = threading.RLock()
+        self.last_report: dict | None = None
+        self.hits = self.misses = 0
+        self.saved_seconds = 0.0
+        self.failure: str | None = None
+        self._failure_told = False
+        self.graph: ExperimentGraph | None = None
+        self.store: ArtifactStore | None = None
+        self.writer: BackgroundWriter | None = None
+        try:
+            self.graph = ExperimentGraph(self.store_dir, budget_bytes=parse_size(config.budget))
+            if config.budget != CollabReuse.budget.default_value:
+                self.graph.set_budget(parse_size(config.budget))
+            self.store = ArtifactStore(DiskcacheBlobs(self.store_dir / "blobs"), trust_pickle=config.trust_pickle)
+            self.files = FileFingerprints(self.graph.file_digest, self._remember_file)
+            self.writer = BackgroundWriter(self._background_failed)
+        except (StoreError, OSError) as exc:
+            self._fail(f"can't use the store at {self.store_dir}: {exc}")
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def active(self) -> bool:
+        return self.failure is None and self.tracer.enabled
+
+    def _fail(self, message: str) -> None:
+        """Stop reusing for an operational reason; the user is told once."""
+        if self.failure is None:
+            self.failure = message
+            log.warning("collab_reuse stops reusing: %s", message)
+        self.tracer.enabled = False
+
+    def _background_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, (StoreError, OSError)):
+            self._fail(f"the store at {self.store_dir} can't be written ({exc}); cells run without reuse")
+
+    def tell_failure_once(self) -> None:
+        if self.failure and not self._failure_told:
+            self._failure_told = True
+            print(f"collab_reuse: {self.failure}", file=sys.stderr)
+
+    def _remember_file(self, key: str, digest: str) -> None:
+        if self.writer is not None and self.graph is not None:
+            graph = self.graph
+            self.writer.submit(lambda: graph.remember_file(key, digest))
+
+    # -- the tracer's backend ----------------------------------------------------------------
+
+    def lookup(self, artifact_id: str) -> Any:
+        if self.graph is None:
+            return None
+        try:
+            return self.graph.artifact(artifact_id)
+        except Exception as exc:
+            self._fail(f"the Experiment Graph can't be read: {exc}")
+            return None
+
+    def should_load(self, info: Any) -> bool:
+        if info.state != MATERIALIZED or not info.storable or self.graph is None:
+            return False
+        load = materializer.estimated_load_seconds(self.graph, info.size, info.load_seconds)
+        return load < info.compute_seconds
+
+    def load(self, artifact_id: str) -> tuple[Any, dict, int, float]:
+        assert self.store is not None and self.graph is not None
+        start = time.perf_counter()
+        try:
+            value, extra, nbytes = self.store.get(artifact_id)
+        except (CorruptArtifact, KeyError):
+            graph, store = self.graph, self.store
+            self.writer.submit(lambda: [store.blobs.delete(k) for k in graph.unmaterialize([artifact_id])])
+            raise
+        seconds = time.perf_counter() - start
+        graph = self.graph
+        self.writer.submit(lambda: graph.record_load(nbytes, seconds))
+        return value, extra, nbytes, seconds
+
+    def is_random(self, op_id: str) -> bool:
+        if self.graph is None:
+            return False
+        if self.cell is not None and op_id in self.cell.random_ops:
+            return True
+        return self.graph.is_random(op_id)
+
+    def mark_random(self, op_id: str) -> None:
+        if self.cell is not None:
+            self.cell.random_ops.append(op_id)
+
+    def file_digest(self, path: str) -> str:
+        return self.files.digest(path)
+
+    def add_step(self, step: Step, candidate: Candidate | None) -> None:
+        if self.cell is None:  # an operation outside a cell (e.g. from a comm handler): nothing to report
+            return
+        self.cell.steps.append(step)
+        if candidate is not None and candidate.seconds >= self.config.min_saving:
+            self.cell.candidates.append(candidate)
+
+    # -- cell lifecycle ----------------------------------------------------------------------
+
+    def pre_run_cell(self, info: Any) -> None:
+        self.foreground.acquire()
+        self.tell_failure_once()
+        self.cell = CellRun(getattr(info, "cell_id", None), None)
+
+    def post_run_cell(self, result: Any) -> None:
+        try:
+            self._finish_cell(result)
+        finally:
+            try:
+                self.foreground.release()
+            except RuntimeError:  # a post_run_cell without its pre_run_cell (extension loaded mid-cell)
+                pass
+
+    def _finish_cell(self, result: Any) -> None:
+        cell, self.cell = self.cell, None
+        if cell is None:
+            return
+        cell.execution_count = getattr(result, "execution_count", None)
+        report = self._report(cell)
+        self.last_report = report
+        if self.writer is None or self.graph is None or not cell.steps:
+            return
+        updates = self._updates(cell)
+        candidates = [c for c in (self._ready(c) for c in cell.candidates) if c is not None]
+        graph, store, user, config = self.graph, self.store, self.user, self.config
+        random_ops = list(cell.random_ops)
+        foreground = self.foreground
+
+        def job() -> None:
+            offers, refused = materializer.encode_offers(store, candidates, foreground)
+            graph.record_cell(updates, user, report, random_ops, refused)
+            materializer.materialize(graph, store, offers, config.materializer, config.min_saving)
+
+        self.writer.submit(job)
+        self.tell_failure_once()
+
+    def _ready(self, cand: Candidate) -> Candidate | None:
+        """The value to store, if it still is what the operation produced (else it changed in place)."""
+        live = cand.check_unchanged
+        if live is not None and self.tracer.registry.get(live) != cand.id:
+            if not isinstance(live, (tuple, list)):
+                return None
+        value = cand.value
+        if type(value).__module__.startswith("numpy") and hasattr(value, "copy"):
+            value = value.copy()
+        elif cand.kind == "model" and live is not None:
+            try:
+                value = copy.deepcopy(value)
+            except Exception:
+                return None
+        cand.value, cand.check_unchanged = value, None
+        return cand
+
+    def _updates(self, cell: CellRun) -> list[VertexUpdate]:
+        updates: dict[str, VertexUpdate] = {}
+        produced_by: dict[str, Step] = {}
+        quality: dict[str, float] = {}
+        for step in cell.steps:
+            if step.id is None:
+                continue
+            produced_by[step.id] = step
+            if step.score is not None:
+                quality.update(self._scored_models(step, produced_by))
+            prev = updates.get(step.id)
+            if prev is None:
+                updates[step.id] = VertexUpdate(step.id, step.op, step.kind, list(step.inputs), step.seconds,
+                                                computed=step.status != REUSED, reused=step.status == REUSED,
+                                                load_seconds=step.seconds if step.status == REUSED else None)
+            else:
+                prev.seconds += step.seconds if step.status != REUSED else 0.0
+        for model_id, score in quality.items():
+            if model_id in updates:
+                updates[model_id].quality = score
+        return list(updates.values())
+
+    def _scored_models(self, metric: Step, produced_by: dict[str, Step]) -> dict[str, float]:
+        """A metric computed on a model's predictions tells that model's quality (the paper's potential)."""
+        score = metric.score
+        models = {}
+        for input_id in metric.inputs:
+            pred = produced_by.get(input_id)
+            if pred is None:
+                continue
+            for model_id in pred.inputs:
+                src = produced_by.get(model_id)
+                if src is not None and src.kind == "model" and score is not None:
+                    models[model_id] = score
+        return models
+
+    def _report(self, cell: CellRun) -> dict:
+        ops = [s for s in cell.steps if not s.mutation]
+        totals = {"reused": sum(s.status == REUSED for s in ops), "computed": sum(s.status == COMPUTED for s in ops),
+                  "warm_started": sum(s.status == WARM_STARTED for s in ops),
+                  "not_reusable": sum(s.status == NOT_REUSABLE for s in ops),
+                  "seconds": time.perf_counter() - cell.started,
+                  "saved_seconds": sum(s.saved_seconds for s in ops),
+                  "bytes_read": sum(s.bytes_read for s in ops), "bytes_written": 0}
+        self.hits += totals["reused"]
+        self.misses += totals["computed"]
+        self.saved_seconds += totals["saved_seconds"]
+        steps = [s.to_json() for s in cell.steps[:MAX_STEPS_PER_REPORT]]
+        return {"kernel_id": self.kernel_id, "user": self.user, "cell_id": cell.cell_id,
+                "execution_count": cell.execution_count, "steps": steps, "totals": totals,
+                "truncated": len(cell.steps) > MAX_STEPS_PER_REPORT}
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait for background writes (tests and `%reuse status` use it)."""
+        return self.writer.wait_idle(timeout) if self.writer is not None else True
+
+    def close(self) -> None:
+        if self.writer is not None:
+            if not self.writer.close(self.config.exit_flush_seconds):
+                log.warning("collab_reuse abandoned pending store writes at exit (nothing half-written is visible)")
+            self.writer = None
+        if self.store is not None:
+            self.store.blobs.close()
+        if self.graph is not None:
+            self.graph.close()

@@ -1,0 +1,126 @@
+"""Which live object holds which artifact: the tracer's memory of the kernel.
+
+Objects are tracked by identity through weak references, so tracking never
+keeps a frame alive. When an object is mutated the tracer gives it a new id;
+when it may have been mutated in ways the tracer could not follow it is
+forgotten (and content-hashed again if traced code uses it later). Arrays that
+share memory are forgotten together, and so are pandas objects when pandas
+runs without Copy-on-Write (where a view's write reaches its parent).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Iterator
+
+
+def pandas_has_cow() -> bool:
+    """Copy-on-Write isolates every pandas object from the others (always on in pandas 3)."""
+    import pandas as pd
+
+    if int(pd.__version__.split(".", 1)[0]) >= 3:
+        return True
+    return pd.options.mode.copy_on_write is True
+
+
+class _Entry:
+    __slots__ = ("ref", "artifact_id", "root")
+
+    def __init__(self, ref: Any, artifact_id: str, root: int | None):
+        self.ref, self.artifact_id, self.root = ref, artifact_id, root
+
+
+class Registry:
+    """id(object) -> artifact id, for objects that are still alive."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, _Entry] = {}
+        self._cow: bool | None = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, obj: Any) -> str | None:
+        entry = self._entries.get(id(obj))
+        if entry is None or entry.ref() is not obj:
+            return None
+        return entry.artifact_id
+
+    def set(self, obj: Any, artifact_id: str) -> bool:
+        """Remember obj's artifact id; False when obj can't be tracked (no weak references)."""
+        key = id(obj)
+        try:
+            ref = weakref.ref(obj, lambda _r, key=key: self._drop(key, _r))
+        except TypeError:
+            return False
+        self._entries[key] = _Entry(ref, artifact_id, _memory_root(obj))
+        return True
+
+    def _drop(self, key: int, ref: Any) -> None:
+        entry = self._entries.get(key)
+        if entry is not None and entry.ref is ref:
+            del self._entries[key]
+
+    def forget(self, obj: Any) -> None:
+        entry = self._entries.get(id(obj))
+        if entry is not None and entry.ref() is obj:
+            del self._entries[id(obj)]
+
+    def forget_all(self) -> None:
+        self._entries.clear()
+
+    def objects(self) -> Iterator[tuple[Any, str]]:
+        for entry in list(self._entries.values()):
+            obj = entry.ref()
+            if obj is not None:
+                yield obj, entry.artifact_id
+
+    def mutated(self, obj: Any, new_id: str | None) -> None:
+        """obj changed in place: give it ``new_id`` (or forget it) and forget whatever shares its memory."""
+        root = _memory_root(obj)
+        if root is not None:
+            for key, entry in list(self._entries.items()):
+                if entry.root == root and entry.ref() is not obj:
+                    del self._entries[key]
+        if _is_pandas(obj) and not self._pandas_isolated():
+            for key, entry in list(self._entries.items()):
+                other = entry.ref()
+                if other is not obj and _is_pandas(other):
+                    del self._entries[key]
+        for nested in _nested_estimators(obj):
+            self.forget(nested)
+        if new_id is None:
+            self.forget(obj)
+        else:
+            self.set(obj, new_id)
+
+    def _pandas_isolated(self) -> bool:
+        if self._cow is None:
+            self._cow = pandas_has_cow()
+        return self._cow
+
+
+def _is_pandas(obj: Any) -> bool:
+    return type(obj).__module__.startswith("pandas")
+
+
+def _memory_root(obj: Any) -> int | None:
+    """For numpy arrays, the id of the array that owns the memory (views share it)."""
+    if type(obj).__module__ != "numpy" or not hasattr(obj, "base"):
+        return None
+    base = obj
+    while getattr(base, "base", None) is not None:
+        base = base.base
+    return id(base)
+
+
+def _nested_estimators(obj: Any) -> list[Any]:
+    """Estimators inside a meta-estimator are fitted in place along with it."""
+    get_params = getattr(obj, "get_params", None)
+    if get_params is None or not hasattr(obj, "fit"):
+        return []
+    try:
+        params = get_params(deep=True)
+    except Exception:
+        return []
+    return [v for v in params.values() if hasattr(v, "fit") and hasattr(v, "get_params")]

@@ -1,0 +1,560 @@
+"""The tracer: what the rewritten cell calls (as the builtin ``__cr__``).
+
+For every data operation it computes a lineage id before anything runs (the
+operation's library identity, its parameters, its inputs' ids, the content of
+files it reads, the global RNG state when the operation is known to draw from
+it), asks the backend whether a stored result is cheaper to load than to
+recompute, and either loads it (replaying printed output and warnings, and
+leaving the RNG where the computation would have) or computes it. Anything
+it can't identify runs plainly. Internal failures never reach the user's
+cell: the operation runs plainly and the reason is recorded.
+
+Frames of this module carry ``__tracebackhide__`` so that IPython's
+tracebacks show the user's code and the library's, as in a plain run.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import operator
+import os
+import sys
+import time
+import types
+from typing import Any, Callable
+
+from ..errors import CorruptArtifact, Unreusable
+from ..fingerprint.digest import Encoder, digest_parts
+from ..fingerprint.functions import function_identity, is_notebook_function, package_version
+from ..fingerprint.values import content_digest
+from ..store.formats import kind_of
+from . import randomness, specs
+from .capture import Capture, replay
+from .registry import Registry, pandas_has_cow
+from .steps import COMPUTED, NOT_REUSABLE, REUSED, Backend, Candidate, Step
+
+log = logging.getLogger("collab_reuse")
+
+BINOPS: dict[str, Callable[[Any, Any], Any]] = {
+    "Add": operator.add, "Sub": operator.sub, "Mult": operator.mul, "Div": operator.truediv,
+    "FloorDiv": operator.floordiv, "Mod": operator.mod, "Pow": operator.pow, "MatMult": operator.matmul,
+    "BitAnd": operator.and_, "BitOr": operator.or_, "BitXor": operator.xor, "LShift": operator.lshift,
+    "RShift": operator.rshift,
+    "Eq": operator.eq, "NotEq": operator.ne, "Lt": operator.lt, "LtE": operator.le, "Gt": operator.gt,
+    "GtE": operator.ge,
+}
+INPLACE: dict[str, Callable[[Any, Any], Any]] = {
+    "Add": operator.iadd, "Sub": operator.isub, "Mult": operator.imul, "Div": operator.itruediv,
+    "FloorDiv": operator.ifloordiv, "Mod": operator.imod, "Pow": operator.ipow, "MatMult": operator.imatmul,
+    "BitAnd": operator.iand, "BitOr": operator.ior, "BitXor": operator.ixor, "LShift": operator.ilshift,
+    "RShift": operator.irshift,
+}
+UNARY: dict[str, Callable[[Any], Any]] = {"USub": operator.neg, "UAdd": operator.pos, "Invert": operator.invert}
+_INDEXERS = frozenset({"loc", "iloc", "at", "iat"})
+_PLAIN_CALL, _TRACED_CALL, _UNKNOWN_CALL = 0, 1, 2
+_STDLIB = frozenset(sys.stdlib_module_names) | {"builtins", "__main__"}
+
+
+class Operation:
+    """A traced callable, bound to the tracer until called (what ``wrap`` returns)."""
+
+    __slots__ = ("tracer", "func", "module", "name", "label", "receiver")
+
+    def __init__(self, tracer: "Tracer", func: Any, module: str, name: str, label: str, receiver: Any):
+        self.tracer, self.func, self.module, self.name, self.label, self.receiver = \
+            tracer, func, module, name, label, receiver
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        return self.tracer._run_call(self, args, kwargs, sys._getframe(1))
+
+
+class Untraced:
+    """A call into an unknown library: runs plainly, then forgets tracked arguments it may have changed."""
+
+    __slots__ = ("tracer", "func")
+
+    def __init__(self, tracer: "Tracer", func: Any):
+        self.tracer, self.func = tracer, func
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        tracer = self.tracer
+        frame = sys._getframe(1)
+        capture = Capture(tee=False)
+        try:
+            with capture:
+                return self.func(*args, **kwargs)
+        finally:
+            capture.reissue(frame)
+            for value in (*args, *kwargs.values()):
+                if tracer.registry.get(value) is not None:
+                    tracer.registry.mutated(value, None)
+
+
+class Tracer:
+    """The hooks of the rewritten code, for one kernel."""
+
+    slice = slice
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        self.registry = Registry()
+        self.enabled = True
+        self._depth = 0                      # >0 while a traced operation runs (its callbacks run plainly)
+        self._kind_cache: dict[Any, tuple[int, str, str]] = {}
+        self._traced_types: dict[type, bool] = {}
+        self._cow = None
+
+    # -- classification -----------------------------------------------------------------------
+
+    def _is_traced_type(self, t: type) -> bool:
+        found = self._traced_types.get(t)
+        if found is None:
+            found = specs.package_of(t.__module__) in specs.TRACED_PACKAGES
+            self._traced_types[t] = found
+        return found
+
+    def wrap(self, func: Any) -> Any:
+        """The callable to call in place of ``func``: itself, unless it is data work."""
+        if self._depth or not self.enabled:
+            return func
+        try:
+            kind, module, name, label, receiver = self._classify(func)
+        except Exception:  # an exotic callable: calling it as written is always right
+            return func
+        if kind == _PLAIN_CALL:
+            return func
+        if kind == _UNKNOWN_CALL:
+            return Untraced(self, func)
+        return Operation(self, func, module, name, label, receiver)
+
+    def _classify(self, func: Any) -> tuple[int, str, str, str, Any]:
+        t = type(func)
+        receiver = getattr(func, "__self__", None)
+        if isinstance(receiver, types.ModuleType):
+            receiver = None
+        if t is types.FunctionType:
+            if is_notebook_function(func):
+                return _PLAIN_CALL, "", "", "", None
+            module, name = func.__module__ or "", func.__name__
+            owner = ""
+        elif isinstance(func, type):
+            module, name, owner = func.__module__, func.__name__, ""
+        elif receiver is not None:
+            name = getattr(func, "__name__", "")
+            if isinstance(receiver, type):  # a classmethod such as DataFrame.from_dict
+                module, owner = receiver.__module__, receiver.__qualname__
+                receiver = None
+            else:
+                module, owner = type(receiver).__module__, type(receiver).__qualname__
+        else:
+            module = getattr(func, "__module__", None) or t.__module__
+            name, owner = getattr(func, "__name__", t.__name__), ""
+        package = specs.package_of(module)
+        if package in specs.TRACED_PACKAGES:
+            label = f"{owner}.{name}" if owner else f"{package}.{name}"
+            return _TRACED_CALL, module, name, label, receiver
+        if package in _STDLIB or package in specs.FRAME_READING_PACKAGES:
+            return _PLAIN_CALL, "", "", "", None
+        if receiver is not None and is_notebook_function(getattr(func, "__func__", None)):
+            return _PLAIN_CALL, "", "", "", None
+        return _UNKNOWN_CALL, module, name, "", None
+
+    # -- identity -----------------------------------------------------------------------------
+
+    def resolve(self, value: Any, inputs: list[str] | None = None) -> str:
+        """An id for a non-literal parameter: its lineage id, its content, or its definition."""
+        found = self.registry.get(value)
+        if found is not None:
+            if inputs is not None:
+                inputs.append(found)
+            return found
+        if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType, type)):
+            return self._callable_identity(value)
+        if isinstance(value, types.ModuleType):
+            return f"module:{value.__name__}@{package_version(value.__name__)}"
+        if isinstance(value, os.PathLike):
+            return "path:" + os.fspath(value)
+        if randomness.is_generator(value):
+            raise Unreusable("draws from a random generator object")
+        if self._is_traced_type(type(value)):
+            digest = content_digest(value)
+            if self.registry.set(value, digest) and inputs is not None:
+                inputs.append(digest)
+            return digest
+        if specs.package_of(type(value).__module__) in specs.TRACED_PACKAGES | {"lightgbm"}:
+            return self._object_identity(value)
+        raise Unreusable(f"can't identify a {type(value).__module__}.{type(value).__qualname__}")
+
+    def _callable_identity(self, value: Any) -> str:
+        if isinstance(value, types.FunctionType) and is_notebook_function(value):
+            return function_identity(value, self.resolve)
+        if isinstance(value, types.MethodType) and is_notebook_function(value.__func__):
+            return digest_parts("method", function_identity(value.__func__, self.resolve), value.__self__,
+                                resolve=self.resolve)
+        module = getattr(value, "__module__", None) or ""
+        qualname = getattr(value, "__qualname__", None) or getattr(value, "__name__", "")
+        if module == "__main__":
+            raise Unreusable(f"{qualname} is defined in the notebook and can't be identified")
+        receiver = getattr(value, "__self__", None)
+        if receiver is not None and not isinstance(receiver, (types.ModuleType, type)):
+            return digest_parts("bound", module, qualname, receiver, resolve=self.resolve)
+        return f"callable:{module}.{qualname}@{package_version(module)}"
+
+    def _object_identity(self, value: Any) -> str:
+        try:
+            state = vars(value)
+        except TypeError:
+            raise Unreusable(f"can't identify a {type(value).__qualname__}") from None
+        return digest_parts("object", type(value), state, resolve=self.resolve)
+
+    def _op_id(self, label: str, module: str, receiver: Any, args: tuple, kwargs: dict,
+               inputs: list[str]) -> str:
+        enc = Encoder(lambda v: self.resolve(v, inputs))
+        enc.add(f"{label}@{package_version(module)}")
+        if receiver is not None:
+            enc.add(receiver)
+        enc.add(args)
+        enc.add(dict(sorted(kwargs.items())))
+        for path in _file_arguments(args, kwargs):
+            enc.raw(b"file", self.backend.file_digest(path).encode())
+        return enc.hexdigest()
+
+    # -- the hooks ----------------------------------------------------------------------------
+
+    def getitem(self, obj: Any, key: Any) -> Any:
+        __tracebackhide__ = True
+        if self._depth or not self.enabled:
+            return obj[key]
+        target, label = obj, "__getitem__"
+        if type(obj).__name__.endswith("Indexer") and getattr(obj, "name", None) in _INDEXERS:
+            target, label = obj.obj, obj.name
+        if not self._is_traced_type(type(target)):
+            return obj[key]
+        op = Operation(self, operator.getitem, type(target).__module__, "__getitem__",
+                       f"{type(target).__name__}.{label}[]", None)
+        return self._run_call(op, (target, key) if target is obj else (target, label, key), {},
+                              sys._getframe(1), call_args=(obj, key))
+
+    def binop(self, name: str, left: Any, right: Any) -> Any:
+        __tracebackhide__ = True
+        func = BINOPS[name]
+        if self._depth or not self.enabled or not (self._is_traced_type(type(left)) or
+                                                    self._is_traced_type(type(right))):
+            return func(left, right)
+        op = Operation(self, func, "numpy", name, f"op.{name}", None)
+        return self._run_call(op, (left, right), {}, sys._getframe(1))
+
+    compare = binop
+
+    def unary(self, name: str, operand: Any) -> Any:
+        __tracebackhide__ = True
+        func = UNARY[name]
+        if self._depth or not self.enabled or not self._is_traced_type(type(operand)):
+            return func(operand)
+        op = Operation(self, func, "numpy", name, f"op.{name}", None)
+        return self._run_call(op, (operand,), {}, sys._getframe(1))
+
+    def inplace(self, name: str, target: Any, value: Any) -> Any:
+        __tracebackhide__ = True
+        result = INPLACE[name](target, value)
+        if result is target:
+            self._mutated(target, f"__i{name.lower()}__", (value,))
+        return result
+
+    def setitem(self, value: Any, obj: Any, key: Any) -> None:
+        __tracebackhide__ = True
+        obj[key] = value
+        target, label = obj, "__setitem__"
+        if type(obj).__name__.endswith("Indexer") and getattr(obj, "name", None) in _INDEXERS:
+            target, label = obj.obj, f"{obj.name}.__setitem__"
+        self._mutated(target, label, (key, value))
+
+    def setitem_aug(self, name: str, obj: Any, key: Any, value: Any) -> None:
+        __tracebackhide__ = True
+        current = self.getitem(obj, key)
+        self.setitem(INPLACE[name](current, value), obj, key)
+
+    def setattr(self, value: Any, obj: Any, attr: str) -> None:
+        __tracebackhide__ = True
+        setattr(obj, attr, value)
+        self._mutated(obj, f"__setattr__.{attr}", (value,))
+
+    def setattr_aug(self, name: str, obj: Any, attr: str, value: Any) -> None:
+        __tracebackhide__ = True
+        self.setattr(INPLACE[name](getattr(obj, attr), value), obj, attr)
+
+    def delitem(self, obj: Any, key: Any) -> None:
+        __tracebackhide__ = True
+        del obj[key]
+        self._mutated(obj, "__delitem__", (key,))
+
+    def delattr(self, obj: Any, attr: str) -> None:
+        __tracebackhide__ = True
+        delattr(obj, attr)
+        self._mutated(obj, f"__delattr__.{attr}", ())
+
+    def touched(self, *objs: Any) -> None:
+        for obj in objs:
+            self.registry.mutated(obj, None)
+
+    def touched_unknown(self) -> None:
+        self.registry.forget_all()
+
+    def _mutated(self, target: Any, label: str, params: tuple) -> None:
+        """An in-place change traced code made: the object gets the id of its new state."""
+        old = self.registry.get(target)
+        if old is None:
+            if self._is_traced_type(type(target)):
+                self.registry.mutated(target, None)  # views/aliases of it are stale too
+            return
+        if self._depth:
+            self.registry.mutated(target, None)
+            return
+        inputs: list[str] = [old]
+        try:
+            new_id = digest_parts("mutation", label, old, params, resolve=lambda v: self.resolve(v, inputs))
+        except Exception:
+            new_id = None
+        self.registry.mutated(target, new_id)
+        if new_id is not None:
+            self.backend.add_step(Step(new_id, f"{type(target).__name__}.{label}", COMPUTED, kind_of(target),
+                                       inputs=inputs, mutation=True), None)
+
+    # -- running one operation ----------------------------------------------------------------
+
+    def _run_call(self, op: Operation, args: tuple, kwargs: dict, frame: Any, call_args: tuple | None = None) -> Any:
+        __tracebackhide__ = True
+        receiver, name = op.receiver, op.name
+        if specs.is_effect(name, args, kwargs) or name in specs.NONDETERMINISTIC_NAMES:
+            return self._run_plain(op, call_args or args, kwargs, frame, forget_result=name in
+                                   specs.NONDETERMINISTIC_NAMES)
+        mutated = self._mutated_objects(op, args, kwargs)
+        inputs: list[str] = []
+        reason = None
+        try:
+            op_id = self._op_id(op.label, op.module, receiver, args, kwargs, inputs)
+            if specs.is_source(name):
+                _require_local_source(args, kwargs)
+        except Unreusable as exc:
+            op_id, reason = None, str(exc)
+        except Exception as exc:  # identity must never break the cell
+            op_id, reason = None, f"identity failed: {type(exc).__name__}: {exc}"
+            log.debug("identity of %s failed", op.label, exc_info=True)
+        rng_before = randomness.snapshot()
+        if op_id is not None and self.backend.is_random(op_id):
+            op_id = digest_parts(op_id, "rng", randomness.digest(rng_before))
+        if op_id is not None:
+            reason = self._reuse_blocker(op, mutated)
+            if reason is None:
+                loaded = self._try_load(op, op_id, receiver, frame, inputs)
+                if loaded is not _MISS:
+                    return loaded
+        return self._compute(op, call_args or args, kwargs, frame, op_id, inputs, mutated, rng_before, reason)
+
+    def _mutated_objects(self, op: Operation, args: tuple, kwargs: dict) -> list[Any]:
+        out = []
+        if op.receiver is not None and specs.mutated_receiver(op.name, kwargs):
+            out.append(op.receiver)
+        if args and specs.mutated_first_arg(op.module, op.name):
+            out.append(args[0])
+        if "out" in kwargs and kwargs["out"] is not None:
+            out.extend(kwargs["out"] if isinstance(kwargs["out"], tuple) else (kwargs["out"],))
+        return out
+
+    def _reuse_blocker(self, op: Operation, mutated: list[Any]) -> str | None:
+        """Why this operation must compute even if its result is stored; None if it may be reused."""
+        if not mutated:
+            return None
+        if len(mutated) == 1 and mutated[0] is op.receiver and kind_of(op.receiver) == "model":
+            if _holds_estimators_or_generators(op.receiver):
+                return "fits nested estimators or draws from a generator object in place"
+            return None
+        return "changes its input in place"
+
+    def _try_load(self, op: Operation, op_id: str, receiver: Any, frame: Any, inputs: list[str]) -> Any:
+        __tracebackhide__ = True
+        try:
+            info = self.backend.lookup(op_id)
+            if info is None or not self.backend.should_load(info):
+                return _MISS
+            value, extra, nbytes, seconds = self.backend.load(op_id)
+        except (CorruptArtifact, KeyError) as exc:
+            log.info("stored result of %s unusable, recomputing: %s", op.label, exc)
+            return _MISS
+        except Exception as exc:
+            log.warning("loading %s failed, recomputing", op.label, exc_info=True)
+            del exc
+            return _MISS
+        if extra.get("fitted_self"):
+            fitted, value = value
+            if type(fitted) is not type(receiver):
+                return _MISS
+            receiver.__dict__.clear()
+            receiver.__dict__.update(fitted.__dict__)
+            if extra.get("result_is_self"):
+                value = receiver
+            self.registry.mutated(receiver, op_id if value is receiver else digest_parts(op_id, "self"))
+        if value is not receiver:
+            self._register_result(value, op_id)
+        if "rng_after" in extra:
+            randomness.restore(extra["rng_after"])
+        replay(extra.get("log", []), frame)
+        saved = max(info.compute_seconds - seconds, 0.0)
+        self.backend.add_step(Step(op_id, op.label, REUSED, kind_of(value if value is not None else receiver),
+                                   seconds=seconds, saved_seconds=saved, bytes_read=nbytes, inputs=inputs), None)
+        return value
+
+    def _compute(self, op: Operation, args: tuple, kwargs: dict, frame: Any, op_id: str | None,
+                 inputs: list[str], mutated: list[Any], rng_before: tuple, reason: str | None) -> Any:
+        __tracebackhide__ = True
+        capture = Capture(tee=True)
+        self._depth += 1
+        start = time.perf_counter()
+        try:
+            with capture:
+                result = op.func(*args, **kwargs)
+        except BaseException:
+            self._depth -= 1
+            capture.reissue(frame)
+            for obj in mutated:
+                self.registry.mutated(obj, None)
+            raise
+        seconds = time.perf_counter() - start
+        self._depth -= 1
+        capture.reissue(frame)
+        try:
+            self._after_compute(op, args, kwargs, result, seconds, op_id, inputs, mutated, rng_before, reason,
+                                capture)
+        except Exception:  # bookkeeping must never fail the user's cell
+            log.warning("recording %s failed", op.label, exc_info=True)
+            for obj in mutated:
+                self.registry.mutated(obj, None)
+        return result
+
+    def _after_compute(self, op: Operation, args: tuple, kwargs: dict, result: Any, seconds: float,
+                       op_id: str | None, inputs: list[str], mutated: list[Any], rng_before: tuple,
+                       reason: str | None, capture: Capture) -> None:
+        extra: dict[str, Any] = {"log": capture.log}
+        rng_after = randomness.snapshot()
+        random_op = None
+        if op_id is not None and randomness.changed(rng_before, rng_after):
+            if not self.backend.is_random(op_id):
+                random_op = op_id
+                op_id = digest_parts(op_id, "rng", randomness.digest(rng_before))
+            extra["rng_after"] = randomness.to_json(rng_after)
+        if op_id is None:
+            for obj in mutated:
+                self.registry.mutated(obj, None)
+            if result is not None:
+                self.registry.forget(result)
+            self.backend.add_step(Step(None, op.label, NOT_REUSABLE, kind_of(result), reason=reason,
+                                       seconds=seconds), None)
+            return
+        for obj in mutated:
+            self.registry.mutated(obj, op_id if obj is result else digest_parts(op_id, "self"))
+        if result is not None and not any(result is m for m in mutated):
+            self._register_result(result, op_id)
+        candidate = self._candidate(op, op_id, result, mutated, seconds, extra, capture) if reason is None else None
+        step = Step(op_id, op.label, COMPUTED if reason is None else NOT_REUSABLE,
+                    kind_of(result if result is not None else (mutated[0] if mutated else None)),
+                    reason=reason, seconds=seconds, inputs=inputs)
+        if op.name in specs.METRIC_NAMES and isinstance(result, float):
+            step.score = float(result)
+        self.backend.add_step(step, candidate)
+        if random_op is not None:
+            self.backend.mark_random(random_op)
+
+    def _candidate(self, op: Operation, op_id: str, result: Any, mutated: list[Any], seconds: float,
+                   extra: dict, capture: Capture) -> Candidate | None:
+        if not capture.replayable:
+            return None
+        if mutated:
+            receiver = mutated[0]
+            if kind_of(receiver) != "model":
+                return None
+            extra = {**extra, "fitted_self": True, "result_is_self": result is receiver}
+            try:
+                value = (copy.deepcopy(receiver), None if result is receiver else _snapshot(result))
+            except Exception:
+                return None
+            return Candidate(op_id, value, "model", seconds, extra)
+        if result is None or _is_lazy_or_handle(result):
+            return None
+        return Candidate(op_id, _snapshot(result), kind_of(result), seconds, extra, check_unchanged=result)
+
+    def _register_result(self, value: Any, op_id: str) -> None:
+        if isinstance(value, (tuple, list)):
+            for i, item in enumerate(value):
+                if not isinstance(item, (int, float, str, bool, bytes, type(None))):
+                    self.registry.set(item, digest_parts(op_id, "item", i))
+            return
+        if not isinstance(value, (int, float, str, bool, bytes)):
+            self.registry.set(value, op_id)
+
+    def _run_plain(self, op: Operation, args: tuple, kwargs: dict, frame: Any, forget_result: bool) -> Any:
+        __tracebackhide__ = True
+        capture = Capture(tee=False)
+        try:
+            with capture:
+                result = op.func(*args, **kwargs)
+        finally:
+            capture.reissue(frame)
+        if forget_result and result is not None:
+            self.registry.forget(result)
+        return result
+
+
+class _Miss:
+    pass
+
+
+_MISS = _Miss()
+
+
+def _snapshot(value: Any) -> Any:
+    """A copy the store can write later, isolated from the user's further in-place changes."""
+    module = type(value).__module__.split(".", 1)[0]
+    if module == "pandas" and hasattr(value, "copy"):
+        return value.copy(deep=not pandas_has_cow())
+    return value
+
+
+def _is_lazy_or_handle(value: Any) -> bool:
+    """Groupby objects, iterators, file handles: intermediate objects not worth storing."""
+    name = type(value).__name__
+    return "GroupBy" in name or "Resampler" in name or "Rolling" in name or hasattr(value, "__next__") or \
+        name in ("NpzFile", "ExcelFile", "Styler", "Dataset")
+
+
+def _holds_estimators_or_generators(est: Any) -> bool:
+    try:
+        params = est.get_params(deep=False)
+    except Exception:
+        return True
+    return any(hasattr(v, "fit") or randomness.is_generator(v) for v in params.values())
+
+
+def _file_arguments(args: tuple, kwargs: dict) -> list[str]:
+    """Strings and paths among the parameters that name existing files: their content is an input."""
+    found = []
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if isinstance(value, str) and 0 < len(value) < 4096 and ("." in value or os.sep in value):
+            try:
+                if os.path.isfile(value):
+                    found.append(value)
+            except (OSError, ValueError):
+                pass
+    return found
+
+
+def _require_local_source(args: tuple, kwargs: dict) -> None:
+    path = args[0] if args else next((kwargs[k] for k in specs.SOURCE_PATH_KEYWORDS if k in kwargs), None)
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if isinstance(path, str) and not os.path.isfile(path):
+        raise Unreusable("reads from something that is not a local file")

@@ -1,0 +1,59 @@
+"""Plain records the tracer produces: one ``Step`` per traced operation, and the
+``Candidate`` artifacts worth offering to the store. The session turns them
+into Experiment Graph updates, cell reports and store writes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+REUSED, COMPUTED, WARM_STARTED, NOT_REUSABLE = "reused", "computed", "warm_started", "not_reusable"
+
+
+@dataclass
+class Step:
+    id: str | None
+    op: str
+    status: str
+    kind: str = "other"
+    reason: str | None = None
+    seconds: float = 0.0
+    saved_seconds: float = 0.0
+    bytes_read: int = 0
+    bytes_written: int = 0
+    inputs: list[str] = field(default_factory=list)
+    mutation: bool = False
+    score: float | None = None     # the value of a model-quality metric (roc_auc_score, score, ...)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Candidate:
+    """A computed value that may be worth storing: held until the cell ends."""
+
+    id: str
+    value: Any
+    kind: str
+    seconds: float
+    extra: dict
+    check_unchanged: Any = None   # the live object whose id must still be ``id`` at cell end
+
+
+class Backend(Protocol):
+    """What the tracer needs from the session (the Experiment Graph and the store)."""
+
+    def lookup(self, artifact_id: str) -> Any: ...
+
+    def should_load(self, info: Any) -> bool: ...
+
+    def load(self, artifact_id: str) -> tuple[Any, dict, int, float]: ...
+
+    def is_random(self, op_id: str) -> bool: ...
+
+    def file_digest(self, path: str) -> str: ...
+
+    def add_step(self, step: Step, candidate: Candidate | None) -> None: ...
+
+    def mark_random(self, op_id: str) -> None: ...
