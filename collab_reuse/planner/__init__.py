@@ -14,10 +14,17 @@ from .materialize import (
     select_storage_aware,
     stored_bytes,
 )
+from .reuse import Plan, PlanVertex, plan, plan_is_valid, plan_linear, plan_mincut
 
 __all__ = [
     "Candidate",
+    "Plan",
+    "PlanVertex",
     "model_potential",
+    "plan",
+    "plan_is_valid",
+    "plan_linear",
+    "plan_mincut",
     "recreation_costs",
     "select",
     "select_heuristic",
