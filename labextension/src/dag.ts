@@ -63,41 +63,47 @@ export function layoutDag(steps: ReadonlyArray<IStep>): IDagLayout {
     return layer;
   };
 
-  const nodes: IDagNode[] = [];
+  // Steps first (their layers follow their inputs); an outside input sits one
+  // layer above the first step that uses it, so its edge stays short.
+  for (const step of byId.values()) {
+    layerOf(step.id);
+  }
+  const outside = new Map<string, number>();
   const edges: Array<{ from: string; to: string }> = [];
-  const seen = new Set<string>();
-  const rowSizes: number[] = [];
-  const addNode = (id: string, node: Omit<IDagNode, 'layer' | 'index'>) => {
-    if (seen.has(id)) {
-      return;
+  for (const step of byId.values()) {
+    for (const input of step.inputs) {
+      edges.push({ from: input, to: step.id });
+      if (!byId.has(input)) {
+        const above = Math.max(0, layerOf(step.id) - 1);
+        outside.set(input, Math.min(outside.get(input) ?? above, above));
+      }
     }
-    seen.add(id);
-    const layer = layerOf(id);
+  }
+  for (const [id, layer] of outside) {
+    layers.set(id, layer);
+  }
+
+  const nodes: IDagNode[] = [];
+  const rowSizes: number[] = [];
+  const place = (id: string, node: Omit<IDagNode, 'layer' | 'index'>) => {
+    const layer = layers.get(id) ?? 0;
     const index = rowSizes[layer] ?? 0;
     rowSizes[layer] = index + 1;
     nodes.push({ ...node, layer, index });
   };
-
-  for (const step of byId.values()) {
-    for (const input of step.inputs) {
-      if (!byId.has(input)) {
-        addNode(input, {
-          id: input,
-          label: 'input',
-          title: `input from an earlier cell\n${input}`,
-          status: 'input'
-        });
-      }
-      edges.push({ from: input, to: step.id });
-    }
+  for (const id of outside.keys()) {
+    place(id, {
+      id,
+      label: 'input',
+      title: `input from an earlier cell\n${id}`,
+      status: 'input'
+    });
   }
   for (const step of byId.values()) {
-    const label =
-      shortOp(step.op).length > MAX_LABEL
-        ? `${shortOp(step.op).slice(0, MAX_LABEL - 1)}…`
-        : shortOp(step.op);
+    const op = shortOp(step.op);
+    const label = op.length > MAX_LABEL ? `${op.slice(0, MAX_LABEL - 1)}…` : op;
     const reason = step.reason ? `\n${step.reason}` : '';
-    addNode(step.id, {
+    place(step.id, {
       id: step.id,
       label,
       title: `${step.op}: ${step.status.replace('_', ' ')}${reason}\n${step.id}`,

@@ -133,7 +133,7 @@ export class ReuseModel {
     for (const kernelId of kernels) {
       reports.push(...(this._logs.get(kernelId)?.reports ?? []));
     }
-    return reports.sort((a, b) => a.time - b.time || a.seq - b.seq);
+    return reports.sort((a, b) => a.seq - b.seq);
   }
 
   /** The runs of one cell, oldest first. */

@@ -193,52 +193,30 @@ export class ReusePanel extends Widget {
   }
 
   private _renderSteps(steps: IStep[]): HTMLElement {
-    const body = h('tbody');
+    const list = h('ul', { class: 'jp-CollabReuse-steps' });
     for (const step of steps) {
-      body.appendChild(
+      const io =
+        step.bytes_read || step.bytes_written
+          ? ` · read ${formatBytes(step.bytes_read)} · wrote ${formatBytes(step.bytes_written)}`
+          : '';
+      const saved = step.saved_seconds > 0 ? ` · saved ${formatSeconds(step.saved_seconds)}` : '';
+      list.appendChild(
         h(
-          'tr',
+          'li',
           {
             class: 'jp-CollabReuse-step',
             'data-status': step.status,
             'data-op': step.op,
             'data-artifact-id': step.id,
-            title: step.id
+            title: `${step.op} (${step.kind})\nartifact ${step.id}`
           },
-          h(
-            'td',
-            {},
-            h('div', { class: 'jp-CollabReuse-op' }, step.op),
-            badge(step.status),
-            step.reason ? h('div', { class: 'jp-CollabReuse-reason' }, step.reason) : null
-          ),
-          h('td', { class: 'jp-CollabReuse-num' }, formatSeconds(step.seconds)),
-          h('td', { class: 'jp-CollabReuse-num' }, formatSeconds(step.saved_seconds)),
-          h(
-            'td',
-            { class: 'jp-CollabReuse-num' },
-            `${formatBytes(step.bytes_read)} / ${formatBytes(step.bytes_written)}`
-          )
+          h('div', { class: 'jp-CollabReuse-stepHead' }, badge(step.status), h('span', { class: 'jp-CollabReuse-op' }, step.op)),
+          h('div', { class: 'jp-CollabReuse-muted' }, `${formatSeconds(step.seconds)}${saved}${io}`),
+          step.reason ? h('div', { class: 'jp-CollabReuse-reason' }, step.reason) : null
         )
       );
     }
-    return h(
-      'table',
-      { class: 'jp-CollabReuse-table jp-CollabReuse-steps' },
-      h(
-        'thead',
-        {},
-        h(
-          'tr',
-          {},
-          h('th', {}, 'Step'),
-          h('th', { title: 'time spent' }, 'Time'),
-          h('th', { title: 'time saved by reuse' }, 'Saved'),
-          h('th', { title: 'bytes read / written' }, 'Read / written')
-        )
-      ),
-      body
-    );
+    return list;
   }
 
   private _renderHistory(runs: ICellReport[]): HTMLElement {

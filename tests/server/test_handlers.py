@@ -1,0 +1,176 @@
+"""The REST endpoints under /collab-reuse/, against a store filled through the engine's API."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from collab_reuse.server.reader import StoreReader, normalize_report
+
+
+async def get(jp_fetch, endpoint: str, **params) -> dict:
+    response = await jp_fetch("collab-reuse", endpoint, params={k: str(v) for k, v in params.items()})
+    assert response.code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    return json.loads(response.body)
+
+
+async def test_summary_of_a_store_nothing_was_traced_into_says_so(jp_fetch, store_dir):
+    summary = await get(jp_fetch, "summary")
+    assert summary["available"] is False
+    assert "Nothing has been traced" in summary["reason"]
+    assert summary["store_dir"] == str(store_dir)
+    assert summary["artifacts"] == 0 and summary["top_artifacts"] == []
+    assert not store_dir.exists(), "a read must not create the store"
+
+
+async def test_events_and_artifacts_of_a_missing_store_are_empty(jp_fetch, store_dir):
+    assert await get(jp_fetch, "events", kernel_id="k1") == {"items": [], "last_seq": 0, "more": False}
+    page = await get(jp_fetch, "artifacts")
+    assert page["total"] == 0 and page["items"] == []
+
+
+async def test_summary_reports_usage_hit_rate_and_top_artifacts(jp_fetch, graph, record_run, step):
+    record_run(kernel_id="k1", cell_id="c1", user="alice",
+               steps=[step("a1", "pandas.read_csv", "computed", seconds=2.0),
+                      step("a2", "DataFrame.groupby", "computed", inputs=["a1"], seconds=5.0)])
+    record_run(kernel_id="k2", cell_id="c9", user="bob",
+               steps=[step("a1", "pandas.read_csv", "reused", seconds=0.1, saved=1.9),
+                      step("a2", "DataFrame.groupby", "reused", inputs=["a1"], seconds=0.1, saved=4.9)])
+    graph.finish_write("a2", {"blob-a2": 4096})
+
+    summary = await get(jp_fetch, "summary")
+
+    assert summary["available"] is True
+    assert summary["used_bytes"] == 4096
+    assert summary["budget_bytes"] == 10_000_000
+    assert summary["artifacts"] == 2 and summary["materialized"] == 1
+    assert summary["hits"] == 2 and summary["misses"] == 2
+    assert summary["hit_rate"] == pytest.approx(0.5)
+    assert summary["saved_seconds"] == pytest.approx(6.8)
+    assert summary["users"] == ["alice", "bob"]
+    [top] = summary["top_artifacts"]
+    assert top["id"] == "a2" and top["op"] == "DataFrame.groupby" and top["materialized"] is True
+    assert sorted(top["users"]) == ["alice", "bob"]
+
+
+async def test_events_are_filtered_by_kernel_oldest_first(jp_fetch, record_run, step):
+    first = record_run(kernel_id="k1", cell_id="c1", steps=[step("a1", "pandas.read_csv", "computed")])
+    record_run(kernel_id="k2", cell_id="c1", steps=[step("a1", "pandas.read_csv", "reused")])
+    second = record_run(kernel_id="k1", cell_id="c1", execution_count=2,
+                        steps=[step("a1", "pandas.read_csv", "reused", saved=1.0)])
+
+    page = await get(jp_fetch, "events", kernel_id="k1")
+
+    assert [e["seq"] for e in page["items"]] == [first, second]
+    assert [e["steps"][0]["status"] for e in page["items"]] == ["computed", "reused"]
+    assert page["last_seq"] == second and page["more"] is False
+    report = page["items"][1]
+    assert report["kernel_id"] == "k1" and report["cell_id"] == "c1" and report["execution_count"] == 2
+    assert report["user"] == "alice" and isinstance(report["time"], float)
+    assert report["totals"]["reused"] == 1 and report["totals"]["saved_seconds"] == pytest.approx(1.0)
+
+
+async def test_events_page_with_since_and_limit(jp_fetch, record_run, step):
+    seqs = [record_run(kernel_id="k1", cell_id=f"c{i}", steps=[]) for i in range(5)]
+
+    page1 = await get(jp_fetch, "events", kernel_id="k1", limit=2)
+    page2 = await get(jp_fetch, "events", kernel_id="k1", since=page1["last_seq"], limit=2)
+    page3 = await get(jp_fetch, "events", kernel_id="k1", since=page2["last_seq"], limit=2)
+
+    assert [e["seq"] for e in page1["items"]] == seqs[:2] and page1["more"] is True
+    assert [e["seq"] for e in page2["items"]] == seqs[2:4] and page2["more"] is True
+    assert [e["seq"] for e in page3["items"]] == seqs[4:] and page3["more"] is False
+    nothing_new = await get(jp_fetch, "events", kernel_id="k1", since=page3["last_seq"])
+    assert nothing_new == {"items": [], "last_seq": seqs[-1], "more": False}
+
+
+async def test_events_of_every_kernel_without_kernel_id(jp_fetch, record_run, step):
+    record_run(kernel_id="k1", cell_id="c1", steps=[])
+    record_run(kernel_id="k2", cell_id="c1", steps=[])
+    page = await get(jp_fetch, "events")
+    assert [e["kernel_id"] for e in page["items"]] == ["k1", "k2"]
+
+
+async def test_artifacts_are_paged(jp_fetch, record_run, step):
+    record_run(kernel_id="k1", cell_id="c1",
+               steps=[step(f"a{i}", "DataFrame.merge", "computed", seconds=float(i)) for i in range(7)])
+
+    page = await get(jp_fetch, "artifacts", offset=5, limit=3)
+
+    assert page["total"] == 7 and page["offset"] == 5 and page["limit"] == 3
+    assert len(page["items"]) == 2
+    first = await get(jp_fetch, "artifacts", limit=3)
+    assert len(first["items"]) == 3
+    assert {i["id"] for i in first["items"]}.isdisjoint({i["id"] for i in page["items"]})
+    assert first["items"][0]["id"] == "a6", "most valuable (compute time x frequency) first"
+
+
+@pytest.mark.parametrize("endpoint, params", [
+    ("artifacts", {"offset": "-1"}),
+    ("artifacts", {"limit": "0"}),
+    ("artifacts", {"limit": "many"}),
+    ("events", {"since": "x"}),
+])
+async def test_bad_paging_arguments_are_rejected(jp_fetch, store_dir, endpoint, params):
+    with pytest.raises(HTTPClientError) as err:
+        await jp_fetch("collab-reuse", endpoint, params=params)
+    assert err.value.code == 400
+
+
+async def test_a_huge_limit_is_capped(jp_fetch, store_dir):
+    page = await get(jp_fetch, "artifacts", limit=10**9)
+    assert page["limit"] == 1000
+
+
+@pytest.mark.parametrize("endpoint", ["summary", "artifacts", "events"])
+async def test_endpoints_need_authentication(http_server_client, jp_base_url, jp_serverapp, store_dir, endpoint):
+    with pytest.raises(HTTPClientError) as err:
+        await http_server_client.fetch(f"{jp_base_url}collab-reuse/{endpoint}")
+    assert err.value.code == 403
+
+
+async def test_an_unreadable_store_is_reported_not_fatal(jp_fetch, store_dir):
+    store_dir.mkdir()
+    (store_dir / "graph.sqlite").write_bytes(b"this is not a SQLite database" * 100)
+    summary = await get(jp_fetch, "summary")
+    assert summary["available"] is False
+    assert "cannot be read" in summary["reason"]
+
+
+async def test_reads_run_off_the_event_loop_thread(tmp_path):
+    seen: list[str] = []
+
+    class CountingGraph:
+        def summary(self):
+            seen.append(threading.current_thread().name)
+            return {"artifacts": 0}
+
+    (tmp_path / "graph.sqlite").touch()
+    reader = StoreReader(resolve=lambda: tmp_path, open_graph=lambda path: CountingGraph())
+    try:
+        summary = await reader.summary()
+    finally:
+        reader.close()
+    assert summary["available"] is True
+    assert seen and seen[0] != threading.current_thread().name
+    assert seen[0].startswith("collab-reuse-rest")
+
+
+def test_partial_reports_are_completed_for_the_panel():
+    report = normalize_report({"seq": 3, "time": 1.0, "steps": [{"id": "a", "inputs": None}]})
+    assert report["user"] == "" and report["cell_id"] is None and report["kernel_id"] is None
+    [s] = report["steps"]
+    assert s["inputs"] == [] and s["seconds"] == 0.0 and s["status"] == "computed" and s["reason"] is None
+    assert report["totals"]["reused"] == 0 and report["totals"]["saved_seconds"] == 0.0
+
+
+def test_the_server_extension_hooks():
+    import collab_reuse.server as server
+
+    assert server._jupyter_server_extension_points() == [{"module": "collab_reuse.server"}]
+    [paths] = server._jupyter_labextension_paths()
+    assert paths["dest"] == "collab-reuse-panel"
