@@ -69,6 +69,7 @@ def normalize_report(report: dict[str, Any]) -> dict[str, Any]:
     steps = []
     for step in out.get("steps") or []:
         step = dict(step)
+        step.setdefault("id", None)
         step.setdefault("op", "?")
         step.setdefault("status", "computed")
         step.setdefault("reason", None)

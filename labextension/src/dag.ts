@@ -36,10 +36,11 @@ export interface IDagLayout {
 
 /** Place the steps of a cell in layers. */
 export function layoutDag(steps: ReadonlyArray<IStep>): IDagLayout {
+  // Steps without an artifact id (not identifiable) still get a node of their own.
   const byId = new Map<string, IStep>();
-  for (const step of steps) {
-    byId.set(step.id, step);
-  }
+  steps.forEach((step, i) => {
+    byId.set(step.id ?? `#step-${i}`, step);
+  });
   const layers = new Map<string, number>();
   const visiting = new Set<string>();
   const layerOf = (id: string): number => {
@@ -65,16 +66,16 @@ export function layoutDag(steps: ReadonlyArray<IStep>): IDagLayout {
 
   // Steps first (their layers follow their inputs); an outside input sits one
   // layer above the first step that uses it, so its edge stays short.
-  for (const step of byId.values()) {
-    layerOf(step.id);
+  for (const id of byId.keys()) {
+    layerOf(id);
   }
   const outside = new Map<string, number>();
   const edges: Array<{ from: string; to: string }> = [];
-  for (const step of byId.values()) {
+  for (const [id, step] of byId) {
     for (const input of step.inputs) {
-      edges.push({ from: input, to: step.id });
+      edges.push({ from: input, to: id });
       if (!byId.has(input)) {
-        const above = Math.max(0, layerOf(step.id) - 1);
+        const above = Math.max(0, layerOf(id) - 1);
         outside.set(input, Math.min(outside.get(input) ?? above, above));
       }
     }
@@ -99,14 +100,14 @@ export function layoutDag(steps: ReadonlyArray<IStep>): IDagLayout {
       status: 'input'
     });
   }
-  for (const step of byId.values()) {
+  for (const [id, step] of byId) {
     const op = shortOp(step.op);
     const label = op.length > MAX_LABEL ? `${op.slice(0, MAX_LABEL - 1)}…` : op;
     const reason = step.reason ? `\n${step.reason}` : '';
-    place(step.id, {
-      id: step.id,
+    place(id, {
+      id,
       label,
-      title: `${step.op}: ${step.status.replace('_', ' ')}${reason}\n${step.id}`,
+      title: `${step.op}: ${step.status.replace('_', ' ')}${reason}\n${step.id ?? 'no artifact id'}`,
       status: step.status
     });
   }

@@ -21,8 +21,11 @@ import { ReuseModel } from './model';
 export interface IFollowerOptions {
   /** Milliseconds between polls while the panel is visible. */
   pollInterval?: number;
-  /** Milliseconds after a cell finished for the second refresh. */
-  settleDelay?: number;
+  /**
+   * Milliseconds after a cell finished for the later refreshes: the kernel
+   * writes its report from a background thread, after encoding what it stores.
+   */
+  settleDelays?: number[];
   /** Whether the panel is on screen (no polling when it is not). */
   isVisible: () => boolean;
 }
@@ -36,7 +39,7 @@ export class NotebookFollower implements IDisposable {
     this._tracker = tracker;
     this._model = model;
     this._isVisible = options.isVisible;
-    this._settleDelay = options.settleDelay ?? 1000;
+    this._settleDelays = options.settleDelays ?? [500, 1500, 4000];
     tracker.currentChanged.connect(this._onCurrentChanged, this);
     tracker.activeCellChanged.connect(this._onActiveCellChanged, this);
     NotebookActions.executed.connect(this._onExecuted, this);
@@ -58,6 +61,7 @@ export class NotebookFollower implements IDisposable {
     }
     this._disposed = true;
     window.clearInterval(this._timer);
+    this._settleTimers.forEach(timer => window.clearTimeout(timer));
     this._tracker.currentChanged.disconnect(this._onCurrentChanged, this);
     this._tracker.activeCellChanged.disconnect(this._onActiveCellChanged, this);
     NotebookActions.executed.disconnect(this._onExecuted, this);
@@ -97,11 +101,13 @@ export class NotebookFollower implements IDisposable {
     }
   }
 
-  /** Refresh now and once more after the settle delay. */
+  /** Refresh now and again after each settle delay. */
   private _refreshSoon(): void {
     this.refresh();
-    window.clearTimeout(this._settleTimer);
-    this._settleTimer = window.setTimeout(() => this.refresh(), this._settleDelay);
+    this._settleTimers.forEach(timer => window.clearTimeout(timer));
+    this._settleTimers = this._settleDelays.map(delay =>
+      window.setTimeout(() => this.refresh(), delay)
+    );
   }
 
   private _follow(panel: NotebookPanel | null): void {
@@ -135,9 +141,9 @@ export class NotebookFollower implements IDisposable {
   private _tracker: INotebookTracker;
   private _model: ReuseModel;
   private _isVisible: () => boolean;
-  private _settleDelay: number;
+  private _settleDelays: number[];
   private _panel: NotebookPanel | null = null;
   private _timer: number;
-  private _settleTimer = 0;
+  private _settleTimers: number[] = [];
   private _disposed = false;
 }

@@ -207,10 +207,16 @@ export class ReusePanel extends Widget {
             class: 'jp-CollabReuse-step',
             'data-status': step.status,
             'data-op': step.op,
-            'data-artifact-id': step.id,
-            title: `${step.op} (${step.kind})\nartifact ${step.id}`
+            'data-artifact-id': step.id ?? undefined,
+            title: `${step.op} (${step.kind})\nartifact ${step.id ?? 'not identified'}`
           },
-          h('div', { class: 'jp-CollabReuse-stepHead' }, badge(step.status), h('span', { class: 'jp-CollabReuse-op' }, step.op)),
+          h(
+            'div',
+            { class: 'jp-CollabReuse-stepHead' },
+            badge(step.status),
+            h('span', { class: 'jp-CollabReuse-op' }, step.op),
+            step.mutation ? h('span', { class: 'jp-CollabReuse-muted' }, ' (in place)') : null
+          ),
           h('div', { class: 'jp-CollabReuse-muted' }, `${formatSeconds(step.seconds)}${saved}${io}`),
           step.reason ? h('div', { class: 'jp-CollabReuse-reason' }, step.reason) : null
         )

@@ -23,8 +23,8 @@ export type ArtifactKind = 'dataframe' | 'series' | 'array' | 'model' | 'other';
 
 /** One traced operation of a cell. */
 export interface IStep {
-  /** The artifact id of the step's result. */
-  id: string;
+  /** The artifact id of the step's result; null when it could not be identified. */
+  id: string | null;
   /** Qualified operation name, e.g. `DataFrame.groupby`. */
   op: string;
   status: StepStatus;
@@ -37,6 +37,8 @@ export interface IStep {
   /** Artifact ids of the step's inputs (steps of this cell or earlier ones). */
   inputs: string[];
   kind: ArtifactKind;
+  /** True for an in-place update (`df[c] = ...`, `inplace=True`); not counted in totals. */
+  mutation?: boolean;
 }
 
 /** Per-report totals, as computed by the engine. */

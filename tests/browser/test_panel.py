@@ -1,0 +1,76 @@
+"""The Reuse panel in a real JupyterLab, driven by headless chromium, against the real engine.
+
+One notebook: ``%load_ext collab_reuse``, then a cell with an expensive pandas
+groupby over a million rows. The first run computes it; a kernel restart and
+re-run (same kernel id, the store keeps the result) reuses it. The panel must
+show both, live, and also the run made before it was opened.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from lab_driver import (
+    cell,
+    new_notebook,
+    open_lab,
+    open_panel,
+    restart_and_run_all,
+    run_cell,
+    set_cell_source,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+EXPENSIVE_CELL = """import numpy as np, pandas as pd
+df = pd.DataFrame({"key": np.arange(1_000_000) % 5_000, "value": np.arange(1_000_000) * 0.5})
+stats = df.groupby("key")["value"].agg(["sum", "mean", "std", "median"])"""
+
+
+def steps_of(panel: Locator) -> list[dict]:
+    """The steps the panel shows for the selected cell: artifact id, op and status."""
+    return panel.locator(".jp-CollabReuse-step").evaluate_all(
+        "nodes => nodes.map(n => ({id: n.dataset.artifactId, op: n.dataset.op, status: n.dataset.status}))"
+    )
+
+
+def test_panel_shows_the_step_computed_then_reused(lab, page: Page, tmp_path):
+    from conftest import ARTIFACTS, REPO  # noqa: F401  (paths for the screenshot)
+
+    open_lab(page, lab.lab_url())
+    notebook = new_notebook(page)
+
+    set_cell_source(page, notebook, 0, "%load_ext collab_reuse")
+    run_cell(page, notebook, 0, execution_count=1, advance=True)
+    set_cell_source(page, notebook, 1, EXPENSIVE_CELL)
+    run_cell(page, notebook, 1, execution_count=2)
+
+    # Opened after the run: the panel shows the persisted report of that run.
+    panel = open_panel(page)
+    grouped = panel.locator(".jp-CollabReuse-step").filter(has_text="agg")
+    expect(grouped.first).to_have_attribute("data-status", "computed", timeout=30_000)
+    first = steps_of(panel)
+    assert first and not [s for s in first if s["status"] == "reused"], first
+    computed_ids = {s["id"] for s in first if s["status"] == "computed"}
+
+    # Restart (the kernel keeps its id) and re-run: the panel updates by itself.
+    restart_and_run_all(page, notebook)
+    expect(cell(notebook, 1).locator(".jp-InputArea-prompt")).to_have_text("[2]:", timeout=120_000)
+    cell(notebook, 1).locator(".jp-InputPrompt").click()
+    expect(grouped.first).to_have_attribute("data-status", "reused", timeout=30_000)
+    second = steps_of(panel)
+    reused = [s for s in second if s["status"] == "reused"]
+    assert reused, second
+    assert {s["id"] for s in reused} <= computed_ids, "the reused steps are the ones computed the first time"
+
+    # Both runs of the cell are listed, and the notebook and store sections have numbers.
+    expect(panel.locator(".jp-CollabReuse-historyRun")).to_have_count(2)
+    expect(panel.locator(".jp-CollabReuse-dag .jp-CollabReuse-dagNode[data-status=reused]").first).to_be_visible()
+    expect(panel.locator('[data-fact="runs"]')).not_to_have_text("0")
+    expect(panel.locator('[data-fact="artifacts"]')).not_to_have_text("0 (0 stored)", timeout=30_000)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "panel.png"))
