@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from collab_reuse.demo.generate import generate
-from collab_reuse.demo.runner import REPO_ROOT, RunResult, compare, run_notebook
+from collab_reuse.demo.runner import REPO_ROOT, RunResult, compare, engine_available, reuse_totals, run_notebook
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 DEMO_NOTEBOOKS = ("01_introduction.ipynb", "02_feature_engineering.ipynb")
@@ -48,26 +48,11 @@ def demo_data(directory: str | Path, scale: float = 1.0, seed: int = 0) -> Path:
     return directory
 
 
-def engine_available() -> tuple[bool, str]:
-    """Whether ``collab_reuse`` can be loaded as an IPython extension in this checkout."""
-    try:
-        import collab_reuse
-    except Exception as exc:  # an engine import error is reported, not raised
-        return False, f"import collab_reuse failed: {exc!r}"
-    if not hasattr(collab_reuse, "load_ipython_extension"):
-        return False, "collab_reuse has no load_ipython_extension yet (engine not landed)"
-    return True, ""
-
-
 def reuse_counts(store_dir: str | Path, kernel_id: str) -> tuple[int, int] | None:
     """(reused, computed) operations of one kernel, summed over its cell reports; None if unknown."""
     try:
-        from collab_reuse.graph import ExperimentGraph
-
-        events = ExperimentGraph(store_dir).events(kernel_id=kernel_id)
-        reused = sum(int(e["totals"].get("reused", 0)) for e in events)
-        computed = sum(int(e["totals"].get("computed", 0)) for e in events)
-        return reused, computed
+        totals = reuse_totals(store_dir, kernel_id)
+        return int(totals.get("reused", 0)), int(totals.get("computed", 0))
     except Exception as exc:  # the table says "?" and why, the demo goes on
         print(f"  (reuse counts unavailable: {exc!r})", file=sys.stderr)
         return None

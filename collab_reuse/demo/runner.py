@@ -316,3 +316,42 @@ def compare(plain: RunResult, other: RunResult, *, ignore_files: Iterable[str] =
         elif plain.files[rel] != other.files[rel]:
             diffs.append(f"file {rel}: contents differ")
     return diffs
+
+
+def run_parallel(*calls):
+    """Call each zero-argument callable in its own thread; return their results in order.
+
+    Used to start independent kernels at once (each ``run_notebook`` call has its own
+    event loop and kernel).  An exception in any call is re-raised after all finished.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(call) for call in calls]
+        return [f.result() for f in futures]
+
+
+def engine_available() -> tuple[bool, str]:
+    """(True, "") when ``collab_reuse`` can be loaded as an IPython extension; else (False, why)."""
+    try:
+        import collab_reuse
+    except Exception as exc:  # an engine import error is reported, not raised
+        return False, f"import collab_reuse failed: {exc!r}"
+    if not hasattr(collab_reuse, "load_ipython_extension"):
+        return False, "collab_reuse has no load_ipython_extension yet (engine not landed)"
+    return True, ""
+
+
+def reuse_totals(store_dir: str | os.PathLike, kernel_id: str) -> dict[str, float]:
+    """The Experiment Graph's per-cell ``totals`` of one kernel, summed (``reused``, ``computed``, ...).
+
+    Raises whatever the graph raises when the store can't be read.
+    """
+    from collab_reuse.graph import ExperimentGraph
+
+    totals: dict[str, float] = {}
+    for event in ExperimentGraph(store_dir).events(kernel_id=kernel_id, limit=100000):
+        for key, value in event.get("totals", {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                totals[key] = totals.get(key, 0) + value
+    return totals

@@ -1,0 +1,145 @@
+"""Reuse never changes what a notebook shows or writes.
+
+Every fixture notebook of tests/notebooks/ is run plain, then twice with
+collab_reuse into one fresh store (a new kernel each time: the first run fills
+the store, the second reuses from it); outputs (every cell's outputs and
+execution counts) and written files must be those of the plain run.  Draws
+from unseeded randomness are the exception that proves the rule: they differ
+between two plain runs, so they must differ between the two reuse runs too.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from collab_reuse.demo.runner import compare, reuse_totals, run_notebook, run_parallel
+
+pytestmark = pytest.mark.kernel
+
+TIMEOUT = 180  # per cell
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def notebook(name: str) -> Path:
+    return NOTEBOOKS / f"{name}.ipynb"
+
+
+def fixture_meta(name: str) -> dict:
+    """The ``collab_reuse_test`` metadata of a fixture notebook (e.g. ``random_files``)."""
+    return nbformat.read(notebook(name), as_version=4).metadata.get("collab_reuse_test", {})
+
+SPECIAL = {"data_file_changed", "function_edit_v2", "cross_notebook_b"}  # covered by the scenario tests below
+FIXTURES = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb") if p.stem not in SPECIAL)
+
+
+def _run(name, workdir, env, store=None):
+    return lambda: run_notebook(notebook(name), workdir, store_dir=store, env=env, timeout=TIMEOUT)
+
+
+def _explain(diffs: list[str]) -> str:
+    return "\n".join(diffs)
+
+
+def _assert_loaded(*runs):
+    for r in runs:
+        assert r.extension_loaded, f"collab_reuse was not loaded in kernel {r.kernel_id} ({r.path})"
+
+
+def test_there_are_enough_fixture_notebooks():
+    assert len(list(NOTEBOOKS.glob("*.ipynb"))) >= 18
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_reuse_runs_match_the_plain_run(name, fixture_env, tmp_path, engine):
+    random_files = fixture_meta(name).get("random_files", [])
+    store = tmp_path / "store"
+    plain, first = run_parallel(_run(name, tmp_path / "plain", fixture_env),
+                                _run(name, tmp_path / "first", fixture_env, store))
+    if random_files:
+        plain2, second = run_parallel(_run(name, tmp_path / "plain2", fixture_env),
+                                      _run(name, tmp_path / "second", fixture_env, store))
+    else:
+        second = _run(name, tmp_path / "second", fixture_env, store)()
+    _assert_loaded(first, second)
+
+    assert not (diffs := compare(plain, first, ignore_files=random_files)), \
+        f"first run with collab_reuse differs from plain:\n{_explain(diffs)}"
+    assert not (diffs := compare(plain, second, ignore_files=random_files)), \
+        f"second run with collab_reuse (reusing) differs from plain:\n{_explain(diffs)}"
+
+    for rel in random_files:
+        assert plain.files[rel] != plain2.files[rel], f"{rel}: fixture draws are not random in plain runs"
+        assert rel in first.files and rel in second.files, f"{rel} not written with collab_reuse"
+        assert first.files[rel] != second.files[rel], \
+            f"{rel}: unseeded draws were replayed from the store (identical in both reuse runs)"
+
+
+def test_same_code_in_another_notebook_is_reused(fixture_env, tmp_path, engine):
+    store = tmp_path / "store"
+    a = _run("cross_notebook_a", tmp_path / "a", fixture_env, store)()
+    plain_b, b = run_parallel(_run("cross_notebook_b", tmp_path / "plain_b", fixture_env),
+                              _run("cross_notebook_b", tmp_path / "b", fixture_env, store))
+    _assert_loaded(a, b)
+    assert not (diffs := compare(plain_b, b)), _explain(diffs)
+    totals = reuse_totals(store, b.kernel_id)
+    assert totals.get("reused", 0) > 0, f"nothing of notebook a was reused by notebook b: {totals}"
+
+
+def test_two_kernels_share_one_store_concurrently(fixture_env, tmp_path, engine):
+    store = tmp_path / "store"
+    plain_a, plain_b = run_parallel(_run("cross_notebook_a", tmp_path / "plain_a", fixture_env),
+                                    _run("cross_notebook_b", tmp_path / "plain_b", fixture_env))
+    a, b = run_parallel(_run("cross_notebook_a", tmp_path / "a", fixture_env, store),
+                        _run("cross_notebook_b", tmp_path / "b", fixture_env, store))
+    _assert_loaded(a, b)
+    assert not (diffs := compare(plain_a, a)), _explain(diffs)
+    assert not (diffs := compare(plain_b, b)), _explain(diffs)
+    # The store both wrote into at once serves a third kernel correctly.
+    a2, b2 = run_parallel(_run("cross_notebook_a", tmp_path / "a2", fixture_env, store),
+                          _run("cross_notebook_b", tmp_path / "b2", fixture_env, store))
+    assert not (diffs := compare(plain_a, a2)), _explain(diffs)
+    assert not (diffs := compare(plain_b, b2)), _explain(diffs)
+    assert reuse_totals(store, a2.kernel_id).get("reused", 0) > 0
+    assert reuse_totals(store, b2.kernel_id).get("reused", 0) > 0
+
+
+def _rewrite_keeping_size(path, old: str, new: str):
+    """Change the file's content but not its size; move its mtime on as an editor would."""
+    text = path.read_text()
+    assert len(old) == len(new) and old in text
+    before = path.stat()
+    path.write_text(text.replace(old, new, 1))
+    os.utime(path, ns=(before.st_atime_ns, max(before.st_mtime_ns + 2_000_000_000, time.time_ns())))
+    assert path.stat().st_size == before.st_size
+
+
+def test_changed_data_file_gives_the_new_results(fixture_env, tmp_path, engine):
+    data = tmp_path / "input.csv"
+    data.write_text("k,v\na,1\nb,2\na,3\nc,4\nb,5\n")
+    env = dict(fixture_env, FIXTURE_INPUT=str(data))
+    store = tmp_path / "store"
+    plain_old, old = run_parallel(_run("data_file_changed", tmp_path / "plain_old", env),
+                                  _run("data_file_changed", tmp_path / "old", env, store))
+    assert not (diffs := compare(plain_old, old)), _explain(diffs)
+
+    _rewrite_keeping_size(data, "a,3", "a,8")
+    plain_new, new = run_parallel(_run("data_file_changed", tmp_path / "plain_new", env),
+                                  _run("data_file_changed", tmp_path / "new", env, store))
+    assert compare(plain_old, plain_new), "fixture problem: the edit did not change the plain results"
+    assert not (diffs := compare(plain_new, new)), f"stale results after the data file changed:\n{_explain(diffs)}"
+
+
+def test_edited_notebook_function_gives_the_new_results(fixture_env, tmp_path, engine):
+    store = tmp_path / "store"
+    plain_v1, v1 = run_parallel(_run("function_edit_v1", tmp_path / "plain_v1", fixture_env),
+                                _run("function_edit_v1", tmp_path / "v1", fixture_env, store))
+    assert not (diffs := compare(plain_v1, v1)), _explain(diffs)
+    plain_v2, v2 = run_parallel(_run("function_edit_v2", tmp_path / "plain_v2", fixture_env),
+                                _run("function_edit_v2", tmp_path / "v2", fixture_env, store))
+    assert compare(plain_v1, plain_v2), "fixture problem: the edit did not change the plain results"
+    assert not (diffs := compare(plain_v2, v2)), f"stale results after the function was edited:\n{_explain(diffs)}"
