@@ -68,7 +68,7 @@ def _pandas_digest(value: Any) -> str:
                                 xxhash.xxh3_128_hexdigest(_values_hash(value)), resolve=content_digest)
         if isinstance(value, pd.Index):
             return _index_digest(value)
-    except TypeError as exc:  # unhashable cells, e.g. lists inside an object column
+    except (TypeError, ValueError) as exc:  # unhashable cells, e.g. lists inside an object column
         raise Unreusable(f"can't hash the content of a {type(value).__name__}: {exc}") from None
     raise Unreusable(f"no content digest for pandas {type(value).__qualname__}")
 

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 from . import _flow
 
+_NANO = 1e9
+
 __all__ = ["Plan", "PlanVertex", "plan", "plan_linear", "plan_mincut", "plan_is_valid"]
 
 
@@ -336,6 +338,7 @@ def plan_mincut(vertices: Mapping[str, PlanVertex], needed: Iterable[str]) -> Pl
     Weights: ``a:v`` costs ``load`` (or 0 when not materialized, where
     ``a:v -> c:v`` forces a compute), ``c:v`` costs ``compute - load``; ``c:v``
     requires ``a:v`` and ``a:p`` of its parents; the needed vertices are forced in.
+    Costs are rounded to nanoseconds for the cut (the returned cost is exact).
     """
     import networkx as nx  # lazily: only this baseline uses it
 
@@ -347,10 +350,13 @@ def plan_mincut(vertices: Mapping[str, PlanVertex], needed: Iterable[str]) -> Pl
     g.add_node(t)
 
     def weight(node: tuple[str, str], w: float) -> None:
-        if w > 0:
-            g.add_edge(node, t, capacity=w)
-        elif w < 0:
-            g.add_edge(s, node, capacity=-w)
+        # networkx's flows are exact on integers only (on floats its cut can even
+        # break an infinite edge): capacities in nanoseconds
+        cap = round(w * _NANO)
+        if cap > 0:
+            g.add_edge(node, t, capacity=cap)
+        elif cap < 0:
+            g.add_edge(s, node, capacity=-cap)
         else:
             g.add_node(node)
 
@@ -371,5 +377,5 @@ def plan_mincut(vertices: Mapping[str, PlanVertex], needed: Iterable[str]) -> Pl
     for n in start:
         g.add_edge(s, ("a", n))
     _, (side, _) = nx.minimum_cut(g, s, t)
-    loads = {v for v in order if ("a", v) in side and ("c", v) not in side}
+    loads = {v for v in order if ("a", v) in side and ("c", v) not in side and vertices[v].load_cost is not None}
     return _extract(vertices, start, loads)

@@ -264,7 +264,7 @@ def _decode_pandas(node: dict, get_blob: Callable[[str], bytes]) -> Any:
     index = _decode_index(node["index"], get_blob)
     cols = [_decode_column(k, dt, get_blob) for k, dt in zip(node["cols"], node["dtypes"])]
     if node["t"] == "series":
-        series = pd.Series(cols[0].array, index=index, name=_unlabel(node["name"]), copy=False)
+        series = pd.Series(cols[0].array, index=index, name=_unlabel(node["name"]), dtype=cols[0].dtype, copy=False)
         return series.set_flags(allows_duplicate_labels=node["dup"])
     columns = _decode_index(node["columns"], get_blob)
     frame = pd.concat(cols, axis=1, ignore_index=True) if cols else pd.DataFrame(index=range(len(index)))

@@ -57,3 +57,10 @@ def is_generator(value: Any) -> bool:
     import numpy as np
 
     return isinstance(value, (np.random.RandomState, np.random.Generator, random.Random))
+
+
+def is_global_generator(value: Any) -> bool:
+    """numpy's module-level RandomState (``np.random.rand`` and friends draw from it)."""
+    import numpy as np
+
+    return value is np.random.mtrand._rand

@@ -177,6 +177,8 @@ class Tracer:
             return f"module:{value.__name__}@{package_version(value.__name__)}"
         if isinstance(value, os.PathLike):
             return "path:" + os.fspath(value)
+        if randomness.is_global_generator(value):
+            return "numpy-global-rng"  # its state enters the id once the operation is seen to draw from it
         if randomness.is_generator(value):
             raise Unreusable("draws from a random generator object")
         if self._is_traced_type(type(value)):

@@ -1,0 +1,92 @@
+"""The artifact store: faithful round trips, shared columns, checksums, refusal of what can't be stored."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+
+from collab_reuse.errors import CorruptArtifact, Unreusable
+from collab_reuse.store import ArtifactStore, DiskcacheBlobs, MemoryBlobs
+from collab_reuse.store.formats import verify_roundtrip
+
+
+@pytest.fixture(params=["memory", "diskcache"])
+def store(request, tmp_path):
+    blobs = MemoryBlobs() if request.param == "memory" else DiskcacheBlobs(tmp_path / "blobs")
+    yield ArtifactStore(blobs)
+    blobs.close()
+
+
+VALUES = {
+    "frame": pd.DataFrame({"a": [1, 2], "s": ["x", None], "c": pd.Categorical(["p", "q"]),
+                           "t": pd.to_datetime(["2020-01-01", None]), "n": pd.array([1, None], dtype="Int64")},
+                          index=pd.Index([7, 8], name="id")),
+    "multiindex": pd.DataFrame({("a", "x"): [1.0], ("b", "y"): [2.0]}),
+    "series": pd.Series([1.5, np.nan], name="v"),
+    "object_strings": pd.Series(["a", "b"], dtype=object),
+    "array": np.arange(12).reshape(3, 4),
+    "tuple": (1, "two", 3.0, None, [np.float64(4.5)]),
+    "dict": {"auc": 0.75, "n": 3},
+}
+
+
+@pytest.mark.parametrize("name", VALUES)
+def test_values_come_back_identical(store, name):
+    value = VALUES[name]
+    store.put("id", store.encode(value))
+    back, _, nbytes = store.get("id")
+    verify_roundtrip(value, back)
+    assert nbytes > 0 or name in ("dict", "tuple")
+
+
+def test_models_come_back_predicting_the_same(store):
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    store.put("m", store.encode(model))
+    back, _, _ = store.get("m")
+    assert np.array_equal(back.predict_proba(X), model.predict_proba(X))
+
+
+def test_a_frame_plus_one_column_stores_only_the_new_column(store):
+    base = pd.DataFrame({"a": np.arange(10_000), "b": np.arange(10_000) * 2.0})
+    first = store.put("base", store.encode(base))
+    second = store.put("more", store.encode(base.assign(c=base["a"] + 1)))
+    assert second.bytes_written < first.bytes_written / 1.5
+
+
+def test_a_corrupted_blob_is_detected_not_served():
+    blobs = MemoryBlobs()
+    store = ArtifactStore(blobs)
+    store.put("x", store.encode(pd.DataFrame({"a": range(100)})))
+    column_key = next(k for k in blobs.keys() if not k.startswith("m:") and len(blobs.get(k)) > 100)
+    blobs.corrupt(column_key)
+    with pytest.raises(CorruptArtifact):
+        store.get("x")
+
+
+def test_a_missing_blob_is_detected(store):
+    store.put("x", store.encode(pd.DataFrame({"a": range(100)})))
+    for key in list(store.blobs.keys()):
+        if not key.startswith("m:"):
+            store.blobs.delete(key)
+    with pytest.raises(CorruptArtifact):
+        store.get("x")
+
+
+def test_unpicklable_values_are_refused():
+    store = ArtifactStore(MemoryBlobs())
+    with pytest.raises(Unreusable):
+        store.encode((x for x in range(3)))
+
+
+def test_pickle_is_refused_when_not_trusted():
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    with pytest.raises(Unreusable):
+        store.encode(pd.Series([{1}, {2}]))
+
+
+def test_mixed_object_columns_are_refused_rather_than_changed():
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    with pytest.raises(Unreusable):
+        store.encode(pd.DataFrame({"m": pd.Series(["a", 1], dtype=object)}))
