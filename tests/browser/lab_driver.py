@@ -72,3 +72,23 @@ def open_panel(page: Page) -> Locator:
         page.locator(f'.jp-SideBar [data-id="{PANEL_ID}"]').click()
     expect(panel).to_be_visible()
     return panel
+
+
+def arrange_for_screenshot(page: Page, panel_width: int = 440) -> None:
+    """Collapse the left sidebar and widen the right one, so the panel is readable in a picture."""
+    current_left = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current")
+    if current_left.count():
+        current_left.first.click()
+    panel = page.locator(f"#{PANEL_ID}")
+    box = panel.bounding_box()
+    handles = page.locator("#jp-main-split-panel > .lm-SplitPanel-handle:not(.lm-mod-hidden)")
+    if box is None or handles.count() == 0:
+        return
+    handle = handles.last.bounding_box()
+    if handle is None:
+        return
+    x, y = handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - (panel_width - box["width"]), y, steps=5)
+    page.mouse.up()

@@ -8,12 +8,12 @@ show both, live, and also the run made before it was opened.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from conftest import ARTIFACTS
 from lab_driver import (
+    arrange_for_screenshot,
     cell,
     new_notebook,
     open_lab,
@@ -37,8 +37,7 @@ def steps_of(panel: Locator) -> list[dict]:
     )
 
 
-def test_panel_shows_the_step_computed_then_reused(lab, page: Page, tmp_path):
-    from conftest import ARTIFACTS, REPO  # noqa: F401  (paths for the screenshot)
+def test_panel_shows_the_step_computed_then_reused(lab, page: Page):
 
     open_lab(page, lab.lab_url())
     notebook = new_notebook(page)
@@ -55,6 +54,10 @@ def test_panel_shows_the_step_computed_then_reused(lab, page: Page, tmp_path):
     first = steps_of(panel)
     assert first and not [s for s in first if s["status"] == "reused"], first
     computed_ids = {s["id"] for s in first if s["status"] == "computed"}
+    # The kernel stores results in the background; restart only once the store has the
+    # aggregate (a restart kills a kernel that is still writing after a few seconds).
+    stored = panel.locator(".jp-CollabReuse-artifact").filter(has_text="agg")
+    expect(stored.first).to_be_visible(timeout=60_000)
 
     # Restart (the kernel keeps its id) and re-run: the panel updates by itself.
     restart_and_run_all(page, notebook)
@@ -73,4 +76,6 @@ def test_panel_shows_the_step_computed_then_reused(lab, page: Page, tmp_path):
     expect(panel.locator('[data-fact="artifacts"]')).not_to_have_text("0 (0 stored)", timeout=30_000)
 
     ARTIFACTS.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 1440, "height": 1280})
+    arrange_for_screenshot(page)
     page.screenshot(path=str(ARTIFACTS / "panel.png"))
