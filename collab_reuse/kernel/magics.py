@@ -126,18 +126,21 @@ class ReuseMagics(Magics):
         print(f"collab_reuse: cleared the store at {s.store_dir}")
 
     @cell_magic
-    def noreuse(self, line: str, cell: str) -> None:
-        """Run this cell plainly: no tracing, no reuse."""
+    def noreuse(self, line: str, cell: str) -> Any:
+        """Run this cell plainly: no tracing, no reuse. Its last expression's value is the cell's result."""
         if line.strip():
             raise UsageError("%%noreuse takes no arguments")
         tracer = self.session.tracer
         was = tracer.enabled
         tracer.enabled = False
         try:
-            source = self.shell.transform_cell(cell)
-            tree = ast.parse(source)
-            self.shell.run_ast_nodes(tree.body, "<noreuse>", interactivity="last_expr",
-                                     compiler=self.shell.compile)
+            tree = ast.parse(self.shell.transform_cell(cell))
+            last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+            ns = self.shell.user_ns
+            exec(compile(tree, "<noreuse>", "exec"), ns)  # noqa: S102 - the user's own cell
+            if last is not None:
+                return eval(compile(ast.Expression(last.value), "<noreuse>", "eval"), ns)  # noqa: S307
+            return None
         finally:
             tracer.enabled = was
             if was:

@@ -1,0 +1,149 @@
+"""The extension inside a real IPython shell: reuse, magics, fallbacks, unloading."""
+
+import builtins
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+import collab_reuse
+from collab_reuse.tracing.rewrite import HOOK
+
+SETUP = "import numpy as np, pandas as pd\ndf = pd.DataFrame({'k': np.arange(300_000) % 97, 'v': np.arange(300_000) * 0.5})"
+EXPENSIVE = "agg = df.groupby('k').agg(['mean', 'std', 'median', 'max'])\ntotal = float(agg.sum().sum())"
+
+
+def run(shell, src):
+    result = shell.run_cell(src)
+    assert result.error_in_exec is None, result.error_in_exec
+    return result
+
+
+def session(shell):
+    return collab_reuse.session_of(shell)
+
+
+def fresh_shell(monkeypatch, store):
+    monkeypatch.setenv("COLLAB_REUSE_STORE", str(store))
+    InteractiveShell.clear_instance()
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "collab_reuse")
+    return ip
+
+
+def test_a_second_kernel_reuses_what_the_first_stored(shell, tmp_path, monkeypatch):
+    run(shell, SETUP)
+    run(shell, EXPENSIVE)
+    first_total = shell.user_ns["total"]
+    assert session(shell).last_report["totals"]["computed"] >= 1
+    session(shell).flush(60)
+    shell.run_line_magic("unload_ext", "collab_reuse")
+
+    other = fresh_shell(monkeypatch, tmp_path / "store")
+    run(other, SETUP)
+    run(other, EXPENSIVE)
+    report = session(other).last_report
+    assert report["totals"]["reused"] >= 1
+    assert other.user_ns["total"] == first_total
+    other.run_line_magic("unload_ext", "collab_reuse")
+
+
+def test_status_and_explain_describe_the_session(shell, capsys):
+    run(shell, SETUP)
+    run(shell, EXPENSIVE)
+    shell.run_line_magic("reuse", "explain")
+    out = capsys.readouterr().out
+    assert "DataFrameGroupBy.aggregate" in out and "computed" in out
+    shell.run_line_magic("reuse", "status")
+    out = capsys.readouterr().out
+    assert "collab_reuse is on" in out and "this session:" in out
+
+
+@pytest.mark.parametrize("line", ["bogus", "budget", "budget lots", "status now", "clear", "graph x"])
+def test_wrong_magic_arguments_are_usage_errors(shell, line):
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError):
+        shell.run_line_magic("reuse", line)
+
+
+def test_budget_is_parsed_and_kept_in_the_store(shell):
+    shell.run_line_magic("reuse", "budget 2GB")
+    assert session(shell).graph.budget() == 2 * 10**9
+
+
+def test_clear_needs_confirmation_and_then_empties_the_store(shell):
+    run(shell, SETUP)
+    run(shell, EXPENSIVE)
+    session(shell).flush(60)
+    assert session(shell).graph.summary()["materialized"] >= 1
+    shell.run_line_magic("reuse", "clear --yes")
+    assert session(shell).graph.summary()["artifacts"] == 0
+
+
+def test_off_runs_cells_plainly(shell):
+    run(shell, SETUP)
+    shell.run_line_magic("reuse", "off")
+    run(shell, EXPENSIVE)
+    assert session(shell).last_report["steps"] == []
+
+
+def test_noreuse_cell_runs_plainly_and_displays_its_value(shell):
+    run(shell, SETUP)
+    result = shell.run_cell("%%noreuse\nx = df['v'].sum()\nx")
+    assert result.result == shell.user_ns["x"]
+    assert session(shell).last_report["steps"] == []
+
+
+def test_a_cell_that_raises_raises_the_same_and_the_next_cell_runs(shell):
+    run(shell, SETUP)
+    result = shell.run_cell("df['missing']")
+    assert isinstance(result.error_in_exec, KeyError)
+    run(shell, "y = df['v'].max()")
+    assert shell.user_ns["y"] == 149999.5
+
+
+def test_unloading_leaves_plain_ipython(shell):
+    transformers_before = list(shell.ast_transformers)
+    assert hasattr(builtins, HOOK)
+    shell.run_line_magic("unload_ext", "collab_reuse")
+    assert not hasattr(builtins, HOOK)
+    assert len(shell.ast_transformers) == len(transformers_before) - 1
+    assert "reuse" not in shell.magics_manager.magics["line"]
+    assert type(shell.InteractiveTB).__name__ != "StrippingFormatter"
+    run(shell, "z = 1 + 1")
+    shell.run_line_magic("load_ext", "collab_reuse")  # the fixture unloads again
+
+
+def test_an_unusable_store_warns_once_and_cells_still_run(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the store should be")
+    ip = fresh_shell(monkeypatch, blocker)
+    try:
+        run(ip, SETUP)
+        run(ip, EXPENSIVE)
+        err = capsys.readouterr().err
+        assert err.count("collab_reuse: can't use the store") == 1
+        assert ip.user_ns["total"] > 0
+    finally:
+        ip.run_line_magic("unload_ext", "collab_reuse")
+
+
+def test_a_corrupted_artifact_is_recomputed_not_served(shell, tmp_path, monkeypatch):
+    run(shell, SETUP)
+    run(shell, EXPENSIVE)
+    total = shell.user_ns["total"]
+    s = session(shell)
+    s.flush(60)
+    for key in list(s.store.blobs.keys()):
+        if not key.startswith("m:"):
+            raw = s.store.blobs._cache.get(key, read=False)
+            s.store.blobs._cache.set(key, bytes(raw[:-1]) + bytes([raw[-1] ^ 0xFF]))
+    shell.run_line_magic("unload_ext", "collab_reuse")
+    other = fresh_shell(monkeypatch, tmp_path / "store")
+    try:
+        run(other, SETUP)
+        run(other, EXPENSIVE)
+        assert other.user_ns["total"] == total
+        assert collab_reuse.session_of(other).last_report["totals"]["reused"] == 0
+    finally:
+        other.run_line_magic("unload_ext", "collab_reuse")
