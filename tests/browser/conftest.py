@@ -32,8 +32,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 REPO = Path(__file__).resolve().parents[2]
-EXTENSION_NAME = "collab-reuse-panel"
 ARTIFACTS = REPO / "test-artifacts"
+EXTENSION_NAME = "collab-reuse-panel"
 
 
 @dataclass

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
 
 KERNEL_IDLE = re.compile(r"ipykernel\) \| Idle$")
 PANEL_ID = "collab-reuse-panel"

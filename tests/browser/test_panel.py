@@ -9,10 +9,13 @@ show both, live, and also the run made before it was opened.
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
 
-from conftest import ARTIFACTS
-from lab_driver import (
+pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed: pip install -e '.[test]'")
+
+from playwright.sync_api import Locator, Page, expect  # noqa: E402
+
+from lab_driver import (  # noqa: E402
+    ARTIFACTS,
     arrange_for_screenshot,
     cell,
     new_notebook,
