@@ -45,6 +45,23 @@ class CellRun:
     random_ops: list[str] = field(default_factory=list)
 
 
+def _log_to(store_dir: Any) -> None:
+    """Log to ``collab_reuse.log`` in the store, never to the cell's output (it must stay as in a plain run)."""
+    log.propagate = False
+    if any(getattr(h, "_collab_reuse", False) for h in log.handlers):
+        return
+    handler: logging.Handler
+    try:
+        store_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(store_dir / "collab_reuse.log", delay=True)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
+    except OSError:
+        handler = logging.NullHandler()
+    handler._collab_reuse = True  # type: ignore[attr-defined]
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
 def current_user() -> str:
     return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
 
@@ -85,6 +102,7 @@ class Session:
         self.store: ArtifactStore | None = None
         self.writer: BackgroundWriter | None = None
         try:
+            _log_to(self.store_dir)
             self.graph = ExperimentGraph(self.store_dir, budget_bytes=parse_size(config.budget))
             if config.budget != CollabReuse.budget.default_value:
                 self.graph.set_budget(parse_size(config.budget))

@@ -83,32 +83,28 @@ def _region(vertices: Mapping[str, PlanVertex], start: list[str], stop_at_cheap_
     the needed ones and their ancestors, walking up through vertices not in memory.
 
     With ``stop_at_cheap_loads`` the walk does not go above a vertex that is no
-    dearer to load than its own operation: it is always loaded (see :func:`plan`)."""
+    dearer to load than its own operation: it is always loaded (see :func:`plan`).
+    Depth-first; a vertex is emitted when it comes back to the top of the stack
+    after its parents (in a DAG, a parent already expanded is already emitted)."""
     order: list[str] = []
-    state: dict[str, bool] = {}  # False: on the stack, True: done
-    for root in start:
-        if root in state:
-            continue
-        state[root] = False
-        stack: list[tuple[str, int]] = [(root, 0)]
-        while stack:
-            v, i = stack[-1]
-            pv = vertices[v]
-            ps = pv.parents
-            if stop_at_cheap_loads and pv.load_cost is not None and pv.load_cost <= pv.compute_cost:
-                ps = ()
-            while i < len(ps):
-                p = ps[i]
-                i += 1
-                if p not in state and not vertices[p].in_memory:
-                    state[p] = False
-                    stack[-1] = (v, i)
-                    stack.append((p, 0))
-                    break
-            else:
-                stack.pop()
-                state[v] = True
+    expanded: set[str] = set()
+    emitted: set[str] = set()
+    stack = start[::-1]
+    while stack:
+        v = stack[-1]
+        if v in expanded:
+            stack.pop()
+            if v not in emitted:
+                emitted.add(v)
                 order.append(v)
+            continue
+        expanded.add(v)
+        pv = vertices[v]
+        if stop_at_cheap_loads and pv.load_cost is not None and pv.load_cost <= pv.compute_cost:
+            continue
+        for p in pv.parents:
+            if p not in expanded and not vertices[p].in_memory:
+                stack.append(p)
     return order
 
 
@@ -150,7 +146,7 @@ def _forward(vertices: Mapping[str, PlanVertex], order: list[str]) -> tuple[dict
             if b is not None:  # absent: in memory (free), or above a cheap load (unused)
                 c += b
         lc = pv.load_cost
-        if lc is not None and (lc < c or lc <= pv.compute_cost):  # the latter: a cheap load, always taken
+        if lc is not None and (lc < c or lc <= pv.compute_cost):
             best[v] = lc
             loads.add(v)
         else:
@@ -221,72 +217,119 @@ def plan(vertices: Mapping[str, PlanVertex], needed: Iterable[str]) -> Plan:
     """
     start = _start(vertices, needed)
     order = _region(vertices, start, stop_at_cheap_loads=True)
-    best, loads = _forward(vertices, order)
-    open_loads = [v for v in loads if vertices[v].compute_cost < vertices[v].load_cost]  # type: ignore[operator]
-    if open_loads:
-        undecided = _shared_upstream(vertices, order, start, open_loads)
-        if undecided:
-            computed = _cut(vertices, best, loads, start, undecided)
-            loads = loads - computed
-    return _extract(vertices, start, loads)
+    best: dict[str, float] = {}
+    loads: set[str] = set()
+    open_loads: list[str] = []
+    consumers: dict[str, int] = dict.fromkeys(start, 1)
+    count = consumers.get
+    for v in order:  # the forward pass, also counting who consumes what
+        pv = vertices[v]
+        lc = pv.load_cost
+        c = pv.compute_cost
+        if lc is not None and lc <= c:
+            best[v] = lc  # rule 1: always loaded, consumes nothing
+            loads.add(v)
+            continue
+        for p in pv.parents:
+            b = best.get(p)
+            if b is not None:
+                c += b
+                consumers[p] = count(p, 0) + 1
+        if lc is not None and lc < c:
+            best[v] = lc
+            loads.add(v)
+            open_loads.append(v)
+        else:
+            best[v] = c
+    linear = _extract(vertices, start, loads)
+    if not open_loads:
+        return linear
+    undecided = _shared_upstream(vertices, order, best, consumers, open_loads)
+    if not undecided:
+        return linear
+    computed = _cut(vertices, best, loads, linear.load | linear.compute, undecided)
+    if not computed:
+        return linear
+    return _switch(vertices, linear, loads, computed)
+
+
+def _switch(vertices: Mapping[str, PlanVertex], linear: Plan, loads: set[str], computed: set[str]) -> Plan:
+    """``linear`` with the vertices of ``computed`` computed instead of loaded, plus what
+    that newly requires (loading what the forward pass loads, except ``computed``).
+    Switching loads to computes only adds requirements, so the plan is extended from
+    the switched vertices rather than extracted again."""
+    load = set(linear.load)
+    compute = set(linear.compute)
+    cost = linear.cost
+    stack = [v for v in computed if v in load]
+    for v in stack:
+        load.discard(v)
+        cost -= vertices[v].load_cost  # type: ignore[operator]
+    pushed = set(stack)
+    while stack:
+        v = stack.pop()
+        pv = vertices[v]
+        if v in loads and v not in computed:
+            load.add(v)
+            cost += pv.load_cost  # type: ignore[operator]
+            continue
+        compute.add(v)
+        cost += pv.compute_cost
+        for p in pv.parents:
+            if p not in pushed and p not in load and p not in compute and not vertices[p].in_memory:
+                pushed.add(p)
+                stack.append(p)
+    return Plan(frozenset(load), frozenset(compute), cost)
 
 
 def _shared_upstream(
-    vertices: Mapping[str, PlanVertex], order: list[str], start: list[str], candidates: list[str]
+    vertices: Mapping[str, PlanVertex],
+    order: list[str],
+    region: Mapping[str, float],
+    consumers: Mapping[str, int],
+    candidates: list[str],
 ) -> set[str]:
     """The candidates with a shared vertex upstream: an ancestor (reached through
-    vertices that would be computed) that more than one vertex of the region, or
-    the request itself, consumes. Elsewhere the linear choice is exact."""
-    consumers: dict[str, int] = dict.fromkeys(order, 0)
-    for n in start:
-        consumers[n] += 1
-    feeds: dict[str, tuple[str, ...]] = {}
+    vertices that are not always loaded) that more than one vertex of the region,
+    or the request itself, consumes. Elsewhere the linear choice is exact.
+    Only the order up to the last candidate can hold their ancestors."""
+    wanted = set(candidates)
+    tainted: set[str] = set()
+    found: set[str] = set()
     for v in order:
         pv = vertices[v]
-        if pv.load_cost is not None and pv.load_cost <= pv.compute_cost:
-            feeds[v] = ()  # always loaded: consumes nothing
-            continue
-        ps = tuple(p for p in dict.fromkeys(pv.parents) if p in consumers)
-        feeds[v] = ps
-        for p in ps:
-            consumers[p] += 1
-    tainted: set[str] = set()  # a shared vertex is upstream of it
-    for v in order:
-        for p in feeds[v]:
-            if p in tainted or consumers[p] > 1:
-                tainted.add(v)
+        lc = pv.load_cost
+        if lc is None or lc > pv.compute_cost:  # else always loaded: consumes nothing
+            for p in pv.parents:
+                if p in region and (p in tainted or consumers[p] > 1):
+                    tainted.add(v)
+                    break
+        if v in wanted:
+            if v in tainted:
+                found.add(v)
+            wanted.discard(v)
+            if not wanted:
                 break
-    return {v for v in candidates if v in tainted}
+    return found
 
 
 def _cut(
     vertices: Mapping[str, PlanVertex],
     best: Mapping[str, float],
     loads: set[str],
-    start: list[str],
+    fixed: frozenset[str],
     undecided: set[str],
 ) -> set[str]:
     """Decide the undecided loads exactly; return those that should be computed instead.
 
-    Vertices the fixed choices already require (needed, and upstream of fixed
-    computes) are paid for anyway and drop out. The rest form a min-weight closure
-    problem: node ``c:v`` (compute undecided ``v``, weight ``compute - load`` < 0)
-    and ``a:u`` (make ``u`` available, weight its cost), with ``c:v -> a:v`` and
-    ``c:v -> a:p`` for its parents, ``a:u -> a:p`` for a vertex that would be
-    computed. A vertex loaded for sure is a leaf costing its load.
+    ``fixed``: the vertices the linear plan makes available. The needed ones and
+    those upstream of fixed computes are paid for whatever the cut decides, so they
+    drop out. The rest form a min-weight closure problem: node ``c:v`` (compute
+    undecided ``v``, weight ``compute - load`` < 0) and ``a:u`` (make ``u``
+    available, weight its cost), with ``c:v -> a:v`` and ``c:v -> a:p`` for its
+    parents, ``a:u -> a:p`` for a vertex that would be computed. A vertex loaded
+    for sure is a leaf costing its load.
     """
-    fixed: set[str] = set()
-    stack = list(start)
-    fixed.update(start)
-    while stack:
-        v = stack.pop()
-        if v in loads:
-            continue  # loaded (fixed, or undecided: its compute is the cut's choice)
-        for p in vertices[v].parents:
-            if p in best and p not in fixed:
-                fixed.add(p)
-                stack.append(p)
-
     net = _flow.Network()
     source, sink = net.node(), net.node()
     a_node: dict[str, int] = {}

@@ -108,7 +108,7 @@ class StoreReader:
         self._resolve = resolve
         self._open_graph = open_graph
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="collab-reuse-rest")
-        self._graphs: dict[Path, Any] = {}
+        self._graphs: dict[Path, tuple[int, Any]] = {}  # dir -> (inode of graph.sqlite, graph)
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -122,18 +122,21 @@ class StoreReader:
     def _graph(self) -> tuple[Path, Any | None, str | None]:
         """(store dir, graph or None, why not) — runs in the pool."""
         path = self._resolve()
-        if not (path / GRAPH_FILE).exists():
+        try:
+            inode = (path / GRAPH_FILE).stat().st_ino
+        except OSError:
             return path, None, "Nothing has been traced into this store yet."
         with self._lock:
-            graph = self._graphs.get(path)
-            if graph is None:
+            inode_then, graph = self._graphs.get(path, (None, None))
+            if graph is None or inode_then != inode:
+                # First use, or the store was deleted and made anew: (re)open it.
                 try:
                     graph = self._open_graph(path)
                 except Exception as exc:  # StoreError, sqlite3.Error, a schema from another version
                     # The panel shows why; the server keeps serving.
                     log.warning("collab_reuse: can't read the store at %s: %s", path, exc)
                     return path, None, f"The store cannot be read: {exc}"
-                self._graphs[path] = graph
+                self._graphs[path] = (inode, graph)
         return path, graph, None
 
     # -- the three questions -------------------------------------------------------------------

@@ -519,9 +519,13 @@ _MISS = _Miss()
 def _snapshot(value: Any) -> Any:
     """A copy the store can write later, isolated from the user's further in-place changes."""
     module = type(value).__module__.split(".", 1)[0]
-    if module == "pandas" and hasattr(value, "copy"):
+    if module != "pandas" or not hasattr(value, "copy"):
+        return value
+    import pandas as pd
+
+    if isinstance(value, (pd.DataFrame, pd.Series)):
         return value.copy(deep=not pandas_has_cow())
-    return value
+    return value.copy()  # extension arrays, indexes
 
 
 def _is_lazy_or_handle(value: Any) -> bool:
