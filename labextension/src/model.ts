@@ -8,8 +8,9 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { fetchEvents, fetchSummary } from './handler';
+import { fetchArtifacts, fetchEvents, fetchSummary } from './handler';
 import {
+  IArtifactPage,
   ICellReport,
   IEventPage,
   IStoreSummary,
@@ -21,12 +22,17 @@ import {
 export interface IReuseDataSource {
   fetchEvents(kernelId: string, since: number): Promise<IEventPage>;
   fetchSummary(): Promise<IStoreSummary>;
+  fetchArtifacts(offset: number, limit: number): Promise<IArtifactPage>;
 }
 
 const REST_SOURCE: IReuseDataSource = {
   fetchEvents: (kernelId, since) => fetchEvents(kernelId, since),
-  fetchSummary
+  fetchSummary,
+  fetchArtifacts
 };
+
+/** Artifacts per page when browsing the store. */
+export const ARTIFACT_PAGE_SIZE = 25;
 
 /** Reports of one kernel, oldest first. */
 interface IKernelLog {
@@ -72,6 +78,24 @@ export class ReuseModel {
   /** The error of the last refresh, or null when it succeeded. */
   get error(): string | null {
     return this._error;
+  }
+
+  /** The page of the store's artifacts being browsed, if any. */
+  get artifactPage(): IArtifactPage | null {
+    return this._artifactPage;
+  }
+
+  /** Load a page of all the store's artifacts (most valuable first). */
+  async loadArtifacts(offset: number): Promise<void> {
+    try {
+      this._artifactPage = await this._source.fetchArtifacts(
+        Math.max(0, offset),
+        ARTIFACT_PAGE_SIZE
+      );
+    } catch (reason) {
+      this._error = reason instanceof Error ? reason.message : String(reason);
+    }
+    this._changed.emit();
   }
 
   /** True once at least one refresh has finished. */
@@ -187,6 +211,13 @@ export class ReuseModel {
       if (JSON.stringify(summary) !== JSON.stringify(this._summary)) {
         this._summary = summary;
         changed = true;
+        if (this._artifactPage) {
+          // The store changed: refresh the page being browsed too.
+          this._artifactPage = await this._source.fetchArtifacts(
+            this._artifactPage.offset,
+            ARTIFACT_PAGE_SIZE
+          );
+        }
       }
     } catch (reason) {
       error = reason instanceof Error ? reason.message : String(reason);
@@ -233,6 +264,7 @@ export class ReuseModel {
   private _notebookKernels = new Map<string, string[]>();
   private _logs = new Map<string, IKernelLog>();
   private _summary: IStoreSummary | null = null;
+  private _artifactPage: IArtifactPage | null = null;
   private _error: string | null = null;
   private _loaded = false;
   private _refreshing: Promise<void> | null = null;

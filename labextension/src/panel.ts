@@ -101,6 +101,8 @@ export class ReusePanel extends Widget {
   }
 
   readonly model: ReuseModel;
+  /** Keys of the <details> boxes the user opened. */
+  private _open = new Set<string>();
 
   dispose(): void {
     if (this.isDisposed) {
@@ -167,6 +169,9 @@ export class ReusePanel extends Widget {
       last.steps.length > 0
         ? this._renderSteps(last.steps)
         : h('p', { class: 'jp-CollabReuse-empty' }, 'No data operations were traced in this run.'),
+      last.truncated
+        ? h('p', { class: 'jp-CollabReuse-muted' }, `Only the first ${last.steps.length} steps are kept in the report.`)
+        : null,
       last.steps.length > 0 ? h('div', { class: 'jp-CollabReuse-dagBox' }, renderDag(last.steps)) : null,
       runs.length > 1 ? this._renderHistory(runs) : null
     );
@@ -237,7 +242,24 @@ export class ReusePanel extends Widget {
         )
       );
     }
-    return h('details', { class: 'jp-CollabReuse-historyBox' }, h('summary', {}, `All ${runs.length} runs of this cell`), list);
+    return this._details('history', 'jp-CollabReuse-historyBox', `All ${runs.length} runs of this cell`, list);
+  }
+
+  /** A <details> whose open state survives re-rendering. */
+  private _details(key: string, cls: string, title: string, ...children: Child[]): HTMLElement {
+    const box = h('details', { class: cls }, h('summary', {}, title), ...children) as HTMLDetailsElement;
+    box.open = this._open.has(key);
+    box.addEventListener('toggle', () => {
+      if (box.open) {
+        this._open.add(key);
+        if (key === 'browse' && !this.model.artifactPage) {
+          void this.model.loadArtifacts(0);
+        }
+      } else {
+        this._open.delete(key);
+      }
+    });
+    return box;
   }
 
   private _renderNotebook(totals: INotebookTotals): HTMLElement {
@@ -297,12 +319,38 @@ export class ReusePanel extends Widget {
         ['Time saved', formatSeconds(summary.saved_seconds), 'store_saved_seconds'],
         ['Users', summary.users.join(', ') || '–', 'users']
       ]),
-      summary.top_artifacts.length > 0 ? this._renderArtifacts(summary.top_artifacts) : null,
+      summary.top_artifacts.length > 0 ? this._renderArtifacts(summary.top_artifacts, 'Most valuable artifacts') : null,
+      summary.artifacts > 0
+        ? this._details('browse', 'jp-CollabReuse-browse', `Browse all ${summary.artifacts} artifacts`, this._renderBrowse())
+        : null,
       h('p', { class: 'jp-CollabReuse-muted', title: 'store directory' }, summary.store_dir)
     );
   }
 
-  private _renderArtifacts(items: IArtifact[]): HTMLElement {
+  private _renderBrowse(): HTMLElement {
+    const page = this.model.artifactPage;
+    if (!page) {
+      return h('p', { class: 'jp-CollabReuse-muted' }, 'Loading…');
+    }
+    const last = Math.min(page.offset + page.items.length, page.total);
+    const nav = h(
+      'div',
+      { class: 'jp-CollabReuse-pager' },
+      this._button('‹ Previous', page.offset > 0, () => this.model.loadArtifacts(page.offset - page.limit)),
+      h('span', { class: 'jp-CollabReuse-muted' }, ` ${page.total ? page.offset + 1 : 0}–${last} of ${page.total} `),
+      this._button('Next ›', last < page.total, () => this.model.loadArtifacts(page.offset + page.limit))
+    );
+    return h('div', {}, this._renderArtifacts(page.items, null), nav);
+  }
+
+  private _button(label: string, enabled: boolean, onClick: () => void): HTMLElement {
+    const button = h('button', { class: 'jp-Button jp-mod-minimal jp-CollabReuse-button', type: 'button' }, label) as HTMLButtonElement;
+    button.disabled = !enabled;
+    button.addEventListener('click', onClick);
+    return button;
+  }
+
+  private _renderArtifacts(items: IArtifact[], caption: string | null): HTMLElement {
     const body = h('tbody');
     for (const item of items) {
       body.appendChild(
@@ -328,7 +376,7 @@ export class ReusePanel extends Widget {
     return h(
       'table',
       { class: 'jp-CollabReuse-table jp-CollabReuse-artifacts' },
-      h('caption', {}, 'Most valuable artifacts'),
+      caption ? h('caption', {}, caption) : null,
       h(
         'thead',
         {},

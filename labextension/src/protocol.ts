@@ -66,6 +66,8 @@ export interface ICellReport {
   execution_count: number | null;
   steps: IStep[];
   totals: ITotals;
+  /** True when the cell had more steps than the report keeps. */
+  truncated?: boolean;
 }
 
 /** An artifact of the store. */

@@ -82,3 +82,7 @@ def test_panel_shows_the_step_computed_then_reused(lab, page: Page):
     page.set_viewport_size({"width": 1440, "height": 1280})
     arrange_for_screenshot(page)
     page.screenshot(path=str(ARTIFACTS / "panel.png"))
+
+    # The whole store can be browsed page by page.
+    panel.locator(".jp-CollabReuse-browse > summary").click()
+    expect(panel.locator(".jp-CollabReuse-browse .jp-CollabReuse-artifact").first).to_be_visible()

@@ -174,3 +174,20 @@ def test_the_server_extension_hooks():
     assert server._jupyter_server_extension_points() == [{"module": "collab_reuse.server"}]
     [paths] = server._jupyter_labextension_paths()
     assert paths["dest"] == "collab-reuse-panel"
+
+
+async def test_a_store_made_anew_is_read_afresh(jp_fetch, store_dir, record_run, step):
+    import shutil
+
+    from collab_reuse.graph import ExperimentGraph
+
+    record_run(kernel_id="k1", cell_id="c1", steps=[step("a1", "pandas.read_csv", "computed")])
+    assert len((await get(jp_fetch, "events", kernel_id="k1"))["items"]) == 1
+
+    shutil.rmtree(store_dir)
+    fresh = ExperimentGraph(store_dir)
+    try:
+        assert (await get(jp_fetch, "events", kernel_id="k1"))["items"] == []
+        assert (await get(jp_fetch, "summary"))["artifacts"] == 0
+    finally:
+        fresh.close()
