@@ -130,6 +130,9 @@ class ExperimentGraph:
     def is_random(self, op_id: str) -> bool:
         return self._db().execute("SELECT 1 FROM random_ops WHERE op_id=?", (op_id,)).fetchone() is not None
 
+    def random_ops(self) -> set[str]:
+        return {k for (k,) in self._db().execute("SELECT op_id FROM random_ops")}
+
     def file_digest(self, stat_key: str) -> str | None:
         row = self._db().execute("SELECT digest FROM files WHERE stat_key=?", (stat_key,)).fetchone()
         return row[0] if row else None

@@ -93,6 +93,7 @@ class Session:
         # Held while a cell runs. Background work that runs library code (encoding) takes it too:
         # pandas/pyarrow swap the process-wide warning filters, which would lose or steal a cell's warnings.
         self.foreground = threading.RLock()
+        self._random_ops: set[str] = set()
         self.last_report: dict | None = None
         self.hits = self.misses = 0
         self.saved_seconds = 0.0
@@ -170,14 +171,23 @@ class Session:
         self.writer.submit(lambda: graph.record_load(nbytes, seconds))
         return value, extra, nbytes, seconds
 
+    @property
+    def min_saving(self) -> float:
+        return self.config.min_saving
+
     def is_random(self, op_id: str) -> bool:
-        if self.graph is None:
-            return False
-        if self.cell is not None and op_id in self.cell.random_ops:
-            return True
-        return self.graph.is_random(op_id)
+        return op_id in self._random_ops
+
+    def _refresh_random_ops(self) -> None:
+        """Operations any kernel saw drawing from the RNG; read once per cell, not once per operation."""
+        if self.graph is not None:
+            try:
+                self._random_ops |= self.graph.random_ops()
+            except Exception as exc:
+                self._fail(f"the Experiment Graph can't be read: {exc}")
 
     def mark_random(self, op_id: str) -> None:
+        self._random_ops.add(op_id)
         if self.cell is not None:
             self.cell.random_ops.append(op_id)
 
@@ -196,6 +206,7 @@ class Session:
     def pre_run_cell(self, info: Any) -> None:
         self.foreground.acquire()
         self.tell_failure_once()
+        self._refresh_random_ops()
         self.cell = CellRun(getattr(info, "cell_id", None), None)
 
     def post_run_cell(self, result: Any) -> None:

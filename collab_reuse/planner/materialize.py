@@ -79,26 +79,39 @@ def _column_bytes(cands: Iterable[Candidate]) -> dict[str, int]:
     """Bytes of every column key. A key names content, so its size is one number;
     if callers disagree we take the largest, so a budget is never under-counted."""
     out: dict[str, int] = {}
+    get = out.get
     for c in cands:
         for key, nbytes in c.columns:
-            if nbytes > out.get(key, -1):
+            if nbytes > get(key, -1):
                 out[key] = nbytes
     return out
 
 
-def _keys(c: Candidate) -> frozenset[str]:
-    return frozenset(key for key, _ in c.columns)
+@dataclass(frozen=True)
+class _Sizes:
+    """Per candidate (in input order): its distinct column keys, its own bytes (index,
+    metadata, or the whole object when it has no columns: never shared) and its bytes
+    when stored alone, max(size, its distinct columns)."""
+
+    col_bytes: dict[str, int]
+    keys: list[frozenset[str]]
+    own: list[int]
+    alone: list[int]
 
 
-def _overhead(c: Candidate, col_bytes: Mapping[str, int]) -> int:
-    """Bytes of ``c`` that are its own (index, metadata, or the whole object when it
-    has no columns): never shared with another artifact."""
-    return max(c.size - sum(col_bytes[k] for k in _keys(c)), 0)
-
-
-def _alone(c: Candidate, col_bytes: Mapping[str, int]) -> int:
-    """Bytes ``c`` occupies when nothing else is stored: max(size, its unique columns)."""
-    return _overhead(c, col_bytes) + sum(col_bytes[k] for k in _keys(c))
+def _sizes(cands: Sequence[Candidate]) -> _Sizes:
+    col_bytes = _column_bytes(cands)
+    keys: list[frozenset[str]] = []
+    own: list[int] = []
+    alone: list[int] = []
+    for c in cands:
+        ks = frozenset(k for k, _ in c.columns)
+        shared = sum(col_bytes[k] for k in ks)
+        o = max(c.size - shared, 0)
+        keys.append(ks)
+        own.append(o)
+        alone.append(o + shared)
+    return _Sizes(col_bytes, keys, own, alone)
 
 
 def stored_bytes(cands: Sequence[Candidate], ids: Iterable[str]) -> int:
@@ -108,14 +121,14 @@ def stored_bytes(cands: Sequence[Candidate], ids: Iterable[str]) -> int:
     This is the measure both selection algorithms keep under the budget.
     """
     chosen = set(ids)
-    col_bytes = _column_bytes(cands)
+    sz = _sizes(cands)
     keys: set[str] = set()
     total = 0
-    for c in cands:
+    for i, c in enumerate(cands):
         if c.id in chosen:
-            total += _overhead(c, col_bytes)
-            keys |= _keys(c)
-    return total + sum(col_bytes[k] for k in keys)
+            total += sz.own[i]
+            keys |= sz.keys[i]
+    return total + sum(sz.col_bytes[k] for k in keys)
 
 
 # --------------------------------------------------------------------------- utility
@@ -172,8 +185,8 @@ def select_heuristic(cands: Sequence[Candidate], budget: int, alpha: float = DEF
     utility is zero (never used, no potential).
     """
     values = utility_value(cands, alpha)
-    col_bytes = _column_bytes(cands)
-    alone = {c.id: _alone(c, col_bytes) for c in cands}
+    sz = _sizes(cands)
+    alone = {c.id: n for c, n in zip(cands, sz.alone)}
     scale = float(max(alone.values(), default=1) or 1)
     order = sorted(
         (c for c in cands if values.get(c.id, 0.0) > 0.0),
@@ -205,13 +218,17 @@ def select_storage_aware(cands: Sequence[Candidate], budget: int, alpha: float =
     so :func:`stored_bytes` of the result is at most ``budget``.
     """
     values = utility_value(cands, alpha)
-    col_bytes = _column_bytes(cands)
-    live = [c for c in cands if values.get(c.id, 0.0) > 0.0]
-    if not live:
+    sz = _sizes(cands)
+    pick = [i for i, c in enumerate(cands) if values.get(c.id, 0.0) > 0.0]
+    if not pick:
         return set()
-    keys = [_keys(c) for c in live]
-    marginal = [_alone(c, col_bytes) for c in live]
+    live = [cands[i] for i in pick]
+    keys = [sz.keys[i] for i in pick]
+    marginal = [sz.alone[i] for i in pick]
+    col_bytes = sz.col_bytes
     scale = float(max(marginal) or 1)
+    value = [values[c.id] for c in live]
+    ties = [_tiebreak(c) for c in live]
     users: dict[str, list[int]] = {}
     for i, ks in enumerate(keys):
         for k in ks:
@@ -221,7 +238,8 @@ def select_storage_aware(cands: Sequence[Candidate], budget: int, alpha: float =
     dropped = [False] * len(live)
 
     def entry(i: int) -> tuple[float, tuple[bool, str], int, int]:
-        return (-_per_byte(values[live[i].id], marginal[i], scale), _tiebreak(live[i]), version[i], i)
+        m = marginal[i]
+        return (-math.inf if m <= 0 else -value[i] * scale / m, ties[i], version[i], i)
 
     heap = [entry(i) for i in range(len(live))]
     heapq.heapify(heap)

@@ -440,13 +440,14 @@ class Tracer:
                        op_id: str | None, inputs: list[str], mutated: list[Any], rng_before: tuple,
                        reason: str | None, capture: Capture) -> None:
         extra: dict[str, Any] = {"log": capture.log}
+        worth_storing = reason is None and seconds >= self.backend.min_saving
         rng_after = randomness.snapshot()
         random_op = None
         if op_id is not None and randomness.changed(rng_before, rng_after):
             if not self.backend.is_random(op_id):
                 random_op = op_id
                 op_id = digest_parts(op_id, "rng", randomness.digest(rng_before))
-            extra["rng_after"] = randomness.to_json(rng_after)
+            extra["rng_after"] = randomness.full_state_json()
         if op_id is None:
             for obj in mutated:
                 self.registry.mutated(obj, None)
@@ -459,7 +460,7 @@ class Tracer:
             self.registry.mutated(obj, op_id if obj is result else digest_parts(op_id, "self"))
         if result is not None and not any(result is m for m in mutated):
             self._register_result(result, op_id)
-        candidate = self._candidate(op, op_id, result, mutated, seconds, extra, capture) if reason is None else None
+        candidate = self._candidate(op, op_id, result, mutated, seconds, extra, capture) if worth_storing else None
         step = Step(op_id, op.label, COMPUTED if reason is None else NOT_REUSABLE,
                     kind_of(result if result is not None else (mutated[0] if mutated else None)),
                     reason=reason, seconds=seconds, inputs=inputs)
