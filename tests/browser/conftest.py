@@ -162,6 +162,11 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
+    # The panel logs "collab-reuse: ..." when a refresh fails; tests check none did.
+    page.console_problems = []  # type: ignore[attr-defined]
+    page.on("console", lambda msg: msg.type in ("error", "warning")
+            and page.console_problems.append(msg.text))  # type: ignore[attr-defined]
+    page.on("pageerror", lambda exc: page.console_problems.append(str(exc)))  # type: ignore[attr-defined]
     try:
         yield page
     finally:

@@ -86,3 +86,6 @@ def test_panel_shows_the_step_computed_then_reused(lab, page: Page):
     # The whole store can be browsed page by page.
     panel.locator(".jp-CollabReuse-browse > summary").click()
     expect(panel.locator(".jp-CollabReuse-browse .jp-CollabReuse-artifact").first).to_be_visible()
+
+    problems = [m for m in page.console_problems if "collab-reuse" in m or "collab_reuse" in m]
+    assert not problems, problems
