@@ -15,6 +15,8 @@ from collab_reuse.tracing.runtime import Tracer
 class NullBackend:
     """No store: every lookup misses (the tracer still identifies and records)."""
 
+    min_saving = 0.0
+
     def __init__(self):
         self.steps = []
 
