@@ -1,0 +1,92 @@
+"""``collab-reuse``: the store from the command line (statistics, garbage collection, materialization, benchmarks)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .config import format_size, parse_size, resolve_store_dir
+
+
+def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .graph import ExperimentGraph
+    from .store import ArtifactStore, DiskcacheBlobs
+
+    store_dir = resolve_store_dir(args.store or "")
+    return store_dir, ExperimentGraph(store_dir), ArtifactStore(DiskcacheBlobs(store_dir / "blobs"))
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    store_dir, graph, _ = _open(args)
+    summary = graph.summary(top=args.top)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"store {store_dir}")
+    print(f"  {format_size(summary['used_bytes'])} used of {format_size(summary['budget_bytes'])}; "
+          f"{summary['materialized']} stored of {summary['artifacts']} artifacts; users: {', '.join(summary['users'])}")
+    print(f"  hits {summary['hits']}, misses {summary['misses']} (hit rate {summary['hit_rate']:.0%}), "
+          f"{summary['saved_seconds']:.1f} s saved")
+    for item in summary["top_artifacts"]:
+        print(f"  {item['id'][:12]} {item['op']:<36} {format_size(item['size']):>10} used {item['frequency']}x "
+              f"compute {item['compute_seconds']:.2f}s")
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    """Delete blobs no artifact references (left by writers that died mid-write)."""
+    _, graph, store = _open(args)
+    live = graph.stored_blob_keys()
+    dead = [k for k in store.blobs.keys() if k not in live]
+    for key in dead:
+        store.blobs.delete(key)
+    print(f"deleted {len(dead)} unreferenced blobs")
+    return 0
+
+
+def cmd_materialize(args: argparse.Namespace) -> int:
+    """Re-run the selection under the current (or a new) budget and evict what falls out."""
+    from .kernel import materializer
+
+    _, graph, store = _open(args)
+    if args.budget:
+        graph.set_budget(parse_size(args.budget))
+    result = materializer.materialize(graph, store, [], args.algorithm, 0.0)
+    print(f"kept under {format_size(graph.budget())}: evicted {result['evicted']} artifacts; "
+          f"{format_size(graph.used_bytes())} used")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args.rest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="collab-reuse", description=__doc__)
+    ap.add_argument("--store", help="store directory (default: $COLLAB_REUSE_STORE or the per-server default)")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("stats", help="store size, budget, hit rate, most valuable artifacts")
+    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+    sub.add_parser("gc", help="delete blobs no artifact references").set_defaults(func=cmd_gc)
+    p = sub.add_parser("materialize", help="re-select what to keep under the budget, evict the rest")
+    p.add_argument("--budget", help="new budget, e.g. 2GB")
+    p.add_argument("--algorithm", choices=["heuristic", "storage_aware"], default="storage_aware")
+    p.set_defaults(func=cmd_materialize)
+    p = sub.add_parser("bench", help="the benchmarks (same as python -m collab_reuse.bench)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_bench)
+    args = ap.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        print(f"collab-reuse: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
