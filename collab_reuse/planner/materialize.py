@@ -211,8 +211,9 @@ def select_storage_aware(cands: Sequence[Candidate], budget: int, alpha: float =
     the opposite, so instead every candidate touching a newly selected column is
     re-pushed with its new utility and stale heap entries are skipped by version —
     O((n + total column memberships) log n). A candidate that did not fit is
-    dropped for good: whatever is chosen later costs at least the bytes it would
-    have saved it (|Q minus S| <= |(Q with P) minus S|), so it can never fit again.
+    dropped for good: a later choice P shrinks its marginal size by at most the
+    bytes P itself consumes (the columns they share are among P's new ones), so
+    it can never fit again.
 
     The budget is charged with exactly the bytes each choice adds to the store,
     so :func:`stored_bytes` of the result is at most ``budget``.
