@@ -41,7 +41,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer?.add(panel, 'collab-reuse-panel');
 
     app.commands.addCommand(OPEN_COMMAND, {
-      label: 'Show the Reuse Panel',
+      label: 'Show collab_reuse panel',
       caption: 'Which steps of each cell were reused, and what the store holds',
       icon: reuseIcon,
       execute: () => {
