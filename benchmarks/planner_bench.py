@@ -111,7 +111,7 @@ def timed(fn, *args) -> tuple[Plan, float]:  # type: ignore[no-untyped-def]
 
 def run(workloads: int, rule: str, mincut_samples: int, seed: int) -> None:
     rng = random.Random(seed)
-    mincut_at = {round(k * workloads / mincut_samples) for k in range(mincut_samples)} if mincut_samples else set()
+    mincut_at = {int((k + 0.5) * workloads / mincut_samples) for k in range(mincut_samples)} if mincut_samples else set()
     eg, history, counter = EG(), [], [0]
     t_ours = t_lin = t_ours_s = t_lin_s = t_cut = 0.0
     ops = worse = sampled = 0
@@ -166,28 +166,26 @@ def scaling(seed: int, sizes: Sequence[int], per_size: int) -> None:
     rng = random.Random(seed)
     eg, history, counter = EG(), [], [0]
     for size in sizes:
-        while len(eg.compute) < size:  # pad the EG with earlier workloads' vertices
-            work = generate(rng, history, counter, 200, 400)
-            history.append(work)
-            if len(history) > 200:
-                history.pop(0)
-            for v, _ in work:
-                if v not in eg.compute:
-                    eg.compute[v] = rng.uniform(1, 100)
-                    eg.load[v] = rng.uniform(1, 50)
-                    if rng.random() < 0.05:
-                        eg.stored.add(v)
+        # pad the EG to the size: planning never walks it, it only looks ids up
+        for k in range(len(eg.compute), size):
+            eg.compute[f"pad{k}"] = rng.uniform(1, 100)
+            eg.load[f"pad{k}"] = rng.uniform(1, 50)
+            if rng.random() < 0.05:
+                eg.stored.add(f"pad{k}")
+        at = len(eg.compute)
         t_build = t_plan = 0.0
         ops = 0
         for _ in range(per_size):
             work = generate(rng, history, counter)
-            estimate(eg, rng, work)
+            history.append(work)
+            new = estimate(eg, rng, work)
             t0 = time.perf_counter()
             vertices, needed = pending(eg, work)
             t_build += time.perf_counter() - t0
             t_plan += timed(plan, vertices, needed)[1]
             ops += len(work)
-        print(f"  EG {len(eg.compute):>9,} vertices: plan {t_plan / ops * 1e5:.4f} ms / 100 ops, "
+            record(eg, rng, work, new, "recreation")
+        print(f"  EG {at:>9,} vertices: plan {t_plan / ops * 1e5:.4f} ms / 100 ops, "
               f"EG lookups {t_build / ops * 1e5:.4f} ms / 100 ops")
 
 
@@ -206,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for rule in args.rules.split(","):
         run(args.workloads, rule, samples, args.seed)
     if args.scaling:
-        scaling(args.seed, [int(s) for s in args.scaling.split(",")], per_size=20)
+        scaling(args.seed, [int(s) for s in args.scaling.split(",")], per_size=30)
     print(f"\n(total wall time {time.perf_counter() - t0:.0f} s)")
 
 
