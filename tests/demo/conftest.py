@@ -4,17 +4,8 @@ from __future__ import annotations
 import pytest
 
 from collab_reuse.demo.__main__ import demo_data
-from collab_reuse.demo.runner import engine_available
 
 
 @pytest.fixture(scope="session")
 def demo_data_dir(tmp_path_factory):
     return demo_data(tmp_path_factory.mktemp("demo-data"), scale=1.0, seed=0)
-
-
-@pytest.fixture
-def engine():
-    """Skip (not fail) only while the engine has not landed; once it has, every test runs."""
-    ok, why = engine_available()
-    if not ok:
-        pytest.skip(why)

@@ -33,7 +33,8 @@ def fixture_meta(name: str) -> dict:
     """The ``collab_reuse_test`` metadata of a fixture notebook (e.g. ``random_files``)."""
     return nbformat.read(notebook(name), as_version=4).metadata.get("collab_reuse_test", {})
 
-SPECIAL = {"data_file_changed", "function_edit_v2", "cross_notebook_b"}  # covered by the scenario tests below
+# covered (plain vs first run vs re-run included) by the scenario tests below
+SPECIAL = {"data_file_changed", "function_edit_v2", "cross_notebook_a", "cross_notebook_b"}
 FIXTURES = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb") if p.stem not in SPECIAL)
 
 
