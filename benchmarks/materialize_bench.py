@@ -136,11 +136,41 @@ def replay(seq: list[list[Artifact]], steps: list[list[Candidate]], budget: floa
     return total, peak, len(stored)
 
 
+def recreation_timing(sizes: Sequence[int], seed: int) -> None:
+    """``recreation_costs`` on EG-like graphs (chains with fan-out from recent vertices,
+    a share of 2-parent merges, a fifth of them with a distant parent): every vertex at
+    once (ancestor bitsets) against one walk per target."""
+    print("\nrecreation_costs (each ancestor once):")
+    rng = random.Random(seed)
+    for n in sizes:
+        for merge in (0.05, 0.3):
+            parents: dict[str, tuple[str, ...]] = {}
+            for i in range(n):
+                ps = set()
+                for _ in range(2 if i >= 20 and rng.random() < merge else 1 if i >= 20 else 0):
+                    far = rng.random() < 0.2
+                    ps.add(f"v{rng.randrange(i) if far else max(0, i - 1 - int(rng.expovariate(0.01)))}")
+                parents[f"v{i}"] = tuple(ps)
+            cost = {v: rng.uniform(1, 100) for v in parents}
+            t = time.perf_counter()
+            recreation_costs(parents, cost)
+            t_all = time.perf_counter() - t
+            last = list(parents)[-8:]
+            t = time.perf_counter()
+            recreation_costs(parents, cost, last)  # <= 8 targets: one walk each
+            t_walk = (time.perf_counter() - t) / len(last)
+            print(f"  {n:>7,} vertices, {100 * merge:>2.0f}% merges: all vertices {t_all:6.2f} s "
+                  f"({t_all / n * 1e6:5.1f} us each); one target by a walk {t_walk * 1e3:6.2f} ms "
+                  f"(all of them that way: ~{t_walk * n:,.0f} s)")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workloads", type=int, default=100)
     ap.add_argument("--budgets", default="1,5,10,25,50,100", help="percent of the total artifact size")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--costs", default="10000,100000",
+                    help="graph sizes for the recreation-cost timing ('' to skip)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     seq = generate(args.workloads, args.seed)
@@ -164,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             assert peak <= budget
             print(f"{pct:>6g}% {a:>14} {t:>9,.0f}s {t / unlimited[a]:>12.2f}x {t / none:>11.2f}x "
                   f"{peak / budget:>17.2f}  {kept:>6}")
+    if args.costs:
+        recreation_timing([int(n) for n in args.costs.split(",")], args.seed)
     print(f"\n(total wall time {time.perf_counter() - t0:.0f} s)")
 
 

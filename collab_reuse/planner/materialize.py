@@ -336,8 +336,9 @@ def _topological(parents: Mapping[str, Sequence[str]], vertices: Iterable[str]) 
     return order
 
 
-#: Below this many targets, one walk per target beats building ancestor bitsets
-#: for the whole closure (measured in benchmarks/materialize_bench.py --costs).
+#: Up to this many targets, one walk per target beats building ancestor bitsets
+#: for their whole closure: a walk is 0.1-40 ms on a 1e5-vertex EG, the bitsets
+#: 3-7 s for all of it (benchmarks/materialize_bench.py, recreation_timing).
 _DFS_TARGETS = 8
 
 
