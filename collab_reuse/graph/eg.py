@@ -186,6 +186,10 @@ class ExperimentGraph:
                 seq = cur.lastrowid
         return seq
 
+    def remember_size(self, artifact_id: str, nbytes: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE artifacts SET size=? WHERE id=? AND state=0", (int(nbytes), artifact_id))
+
     def record_load(self, nbytes: int, seconds: float) -> None:
         with self._tx() as db:
             self._bump(db, "load_bytes", nbytes)

@@ -30,13 +30,28 @@ class Offer:
     extra: dict
 
 
-def encode_offers(store: ArtifactStore, candidates: list[Any], foreground: Any) -> tuple[list[Offer], dict[str, str]]:
+def _worth_encoding(graph: ExperimentGraph, cand: Any) -> bool:
+    """Skip what is stored already, can't be stored, or was measured too big to pay off."""
+    info = graph.artifact(cand.id)
+    if info is None:
+        return True
+    if info.state == 2 or not info.storable:
+        return False
+    if info.size > 0 and estimated_load_seconds(graph, info.size) >= info.compute_seconds:
+        return False
+    return True
+
+
+def encode_offers(graph: ExperimentGraph, store: ArtifactStore, candidates: list[Any],
+                  foreground: Any) -> tuple[list[Offer], dict[str, str]]:
     """Encode (and verify) each candidate; those that can't be stored faithfully come back with a reason.
 
     Each encoding runs while no cell does (``foreground``): library code may touch global warning state.
     """
     offers, refused = [], {}
     for cand in candidates:
+        if not _worth_encoding(graph, cand):
+            continue
         try:
             with foreground:
                 offers.append(Offer(cand.id, store.encode(cand.value), cand.extra))
@@ -78,6 +93,7 @@ def materialize(graph: ExperimentGraph, store: ArtifactStore, offers: list[Offer
         load = estimated_load_seconds(graph, size, info.load_seconds)
         saving = recreation.get(aid, info.compute_seconds) - load
         if aid in offered and saving < min_saving:
+            graph.remember_size(aid, size)  # measured: the next run won't encode it again
             continue
         cands.append(plan.Candidate(id=aid, size=size, recreation_cost=recreation.get(aid, info.compute_seconds),
                                     load_cost=load, frequency=max(info.frequency, 1),

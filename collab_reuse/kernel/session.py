@@ -62,6 +62,18 @@ def _log_to(store_dir: Any) -> None:
     log.setLevel(logging.INFO)
 
 
+def _approximate_bytes(value: Any) -> int | None:
+    """A cheap size estimate before encoding (None when there is none)."""
+    try:
+        if hasattr(value, "memory_usage") and hasattr(value, "columns"):
+            return int(value.memory_usage(index=True, deep=False).sum())
+        if hasattr(value, "nbytes"):
+            return int(value.nbytes)
+    except Exception:
+        return None
+    return None
+
+
 def current_user() -> str:
     return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
 
@@ -198,8 +210,17 @@ class Session:
         if self.cell is None:  # an operation outside a cell (e.g. from a comm handler): nothing to report
             return
         self.cell.steps.append(step)
-        if candidate is not None and candidate.seconds >= self.config.min_saving:
+        if candidate is not None and self._may_pay_off(candidate):
             self.cell.candidates.append(candidate)
+
+    def _may_pay_off(self, cand: Candidate) -> bool:
+        """Offer only results whose compute time beats loading their (estimated) bytes."""
+        if cand.seconds < self.config.min_saving or self.graph is None:
+            return False
+        nbytes = _approximate_bytes(cand.value)
+        if nbytes is None:
+            return True
+        return materializer.estimated_load_seconds(self.graph, nbytes) < cand.seconds
 
     # -- cell lifecycle ----------------------------------------------------------------------
 
@@ -234,8 +255,10 @@ class Session:
         foreground = self.foreground
 
         def job() -> None:
-            offers, refused = materializer.encode_offers(store, candidates, foreground)
-            graph.record_cell(updates, user, report, random_ops, refused)
+            graph.record_cell(updates, user, report, random_ops)
+            offers, refused = materializer.encode_offers(graph, store, candidates, foreground)
+            if refused:
+                graph.record_cell([], user, None, (), refused)
             materializer.materialize(graph, store, offers, config.materializer, config.min_saving)
 
         self.writer.submit(job)

@@ -344,23 +344,43 @@ def _same(a: Any, b: Any, depth: int) -> bool:
 
 
 def _same_pandas(a: Any, b: Any) -> bool:
-    """Equal content digests (values, dtypes, labels, index types) and the same flags and cell types."""
+    """Same dtypes, labels and flags; values compared where Arrow could change them.
+
+    Numeric and boolean numpy columns survive Arrow bit for bit (their bytes are
+    copied), so only other columns (objects, strings, categoricals, dates,
+    extension types) and the indexes are compared by content digest.
+    """
     import pandas as pd
 
     from ..fingerprint.values import content_digest
 
-    if isinstance(a, (pd.DataFrame, pd.Series)) and a.flags.allows_duplicate_labels != b.flags.allows_duplicate_labels:
-        return False
     try:
-        if content_digest(a) != content_digest(b):
+        if isinstance(a, pd.Index):
+            return content_digest(a) == content_digest(b)
+        if a.flags.allows_duplicate_labels != b.flags.allows_duplicate_labels:
             return False
+        if content_digest(a.index) != content_digest(b.index):
+            return False
+        if isinstance(a, pd.Series):
+            return a.name == b.name and type(a.name) is type(b.name) and _same_column(a, b)
+        if content_digest(a.columns) != content_digest(b.columns):
+            return False
+        return all(_same_column(a.iloc[:, i], b.iloc[:, i]) for i in range(a.shape[1]))
     except Unreusable:
         return False
-    if isinstance(a, pd.DataFrame):
-        return all(_same_object_cells(a.iloc[:, i], b.iloc[:, i]) for i in range(a.shape[1]))
-    if isinstance(a, pd.Series):
-        return a.name == b.name and type(a.name) is type(b.name) and _same_object_cells(a, b)
-    return True
+
+
+def _same_column(a: Any, b: Any) -> bool:
+    import numpy as np
+
+    from ..fingerprint.values import content_digest
+
+    if a.dtype != b.dtype or len(a) != len(b):
+        return False
+    if isinstance(a.dtype, np.dtype) and a.dtype.kind in "biuf":
+        return True  # copied byte for byte
+    return content_digest(a.reset_index(drop=True)) == content_digest(b.reset_index(drop=True)) and \
+        _same_object_cells(a, b)
 
 
 def _same_object_cells(a: Any, b: Any) -> bool:
