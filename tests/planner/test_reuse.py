@@ -162,3 +162,30 @@ def test_plan_is_valid_rejects_a_compute_whose_parent_is_missing() -> None:
     g = graph(V("a", 1.0), V("b", 1.0, None, "a"))
     assert not plan_is_valid(g, ["b"], Plan(frozenset(), frozenset({"b"}), 1.0))
     assert plan_is_valid(g, ["b"], Plan(frozenset(), frozenset({"a", "b"}), 2.0))
+
+
+@st.composite
+def trees(draw, max_n: int = 9):
+    """In-trees: every vertex feeds at most one other; the root is needed."""
+    n = draw(st.integers(1, max_n))
+    vs = {}
+    for i in range(n):  # vertex i feeds vertex child[i] < i
+        load = draw(st.one_of(st.none(), st.integers(1, 30)))
+        vs[f"v{i}"] = [float(draw(st.integers(0, 20))), None if load is None else float(load), []]
+        if i:
+            vs[f"v{draw(st.integers(0, i - 1))}"][2].append(f"v{i}")
+    return {v: PlanVertex(v, c, l, False, tuple(ps)) for v, (c, l, ps) in vs.items()}, ["v0"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(trees())
+def test_linear_plan_is_optimal_when_the_pending_region_is_a_tree(w) -> None:
+    vertices, needed = w
+    assert plan_linear(vertices, needed).cost == plan(vertices, needed).cost == brute_force(vertices, needed)
+
+
+@pytest.mark.parametrize("planner", EXACT)
+def test_an_input_used_twice_by_one_operation_is_paid_once(planner) -> None:
+    # df.merge(df): the forward pass sees 2 * 9 + 1 = 19 > 12 and would load
+    g = graph(V("df", 9.0), V("self_join", 1.0, 12.0, "df", "df"))
+    assert planner(g, ["self_join"]) == Plan(frozenset(), frozenset({"df", "self_join"}), 10.0)
