@@ -69,18 +69,22 @@ class NotebookReport:
     counts: tuple[int, int] | None = None
 
 
-def run_demo_notebook(notebook: Path, data_dir: Path, work_root: Path, with_reuse: bool, timeout: float) -> NotebookReport:
+def run_demo_notebook(notebook: Path, data_dir: Path, work_root: Path, with_reuse: bool, timeout: float,
+                      shutdown_wait: float = 5.0) -> NotebookReport:
     env = {"HOME_CREDIT_DATA": str(data_dir)}
     stem = notebook.stem
     print(f"{notebook.name}: plain run ...", flush=True)
-    report = NotebookReport(notebook.name, run_notebook(notebook, work_root / f"{stem}-plain", env=env, timeout=timeout))
+    report = NotebookReport(notebook.name, run_notebook(notebook, work_root / f"{stem}-plain", env=env, timeout=timeout,
+                                                      shutdown_wait=shutdown_wait))
     if not with_reuse:
         return report
     store = work_root / f"{stem}-store"
     print(f"{notebook.name}: first run with collab_reuse (empty store) ...", flush=True)
-    report.first = run_notebook(notebook, work_root / f"{stem}-first", store_dir=store, env=env, timeout=timeout)
+    report.first = run_notebook(notebook, work_root / f"{stem}-first", store_dir=store, env=env, timeout=timeout,
+                                 shutdown_wait=shutdown_wait)
     print(f"{notebook.name}: re-run with collab_reuse (new kernel, same store) ...", flush=True)
-    report.rerun = run_notebook(notebook, work_root / f"{stem}-rerun", store_dir=store, env=env, timeout=timeout)
+    report.rerun = run_notebook(notebook, work_root / f"{stem}-rerun", store_dir=store, env=env, timeout=timeout,
+                                 shutdown_wait=shutdown_wait)
     report.first_diffs = compare(report.plain, report.first)
     report.rerun_diffs = compare(report.plain, report.rerun)
     report.counts = reuse_counts(store, report.rerun.kernel_id)
@@ -116,11 +120,13 @@ def format_table(reports: list[NotebookReport]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     line = lambda cells: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
     out = [line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
-    starts = [f"{r.name}: plain {r.plain.kernel_start_seconds:.1f}s"
-              + (f", first {r.first.kernel_start_seconds:.1f}s, re-run {r.rerun.kernel_start_seconds:.1f}s" if r.first else "")
-              for r in reports]
+    def phase(attr):
+        return "; ".join(f"{r.name}: plain {getattr(r.plain, attr):.1f}s"
+                         + (f", first {getattr(r.first, attr):.1f}s, re-run {getattr(r.rerun, attr):.1f}s"
+                            if r.first else "") for r in reports)
     out.append("")
-    out.append("kernel start (not included above): " + "; ".join(starts))
+    out.append("kernel start (not included above): " + phase("kernel_start_seconds"))
+    out.append("kernel shutdown (not included above): " + phase("shutdown_seconds"))
     return "\n".join(out)
 
 
@@ -134,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plain-only", action="store_true", help="only the plain runs")
     parser.add_argument("--keep", action="store_true", help="keep the work directories and stores (path is printed)")
     parser.add_argument("--timeout", type=float, default=3600, help="per-cell timeout in seconds (default 3600)")
+    parser.add_argument("--shutdown-wait", type=float, default=5.0,
+                        help="seconds a kernel gets to exit before it is interrupted (at half) and killed; "
+                             "default 5, Jupyter's own default")
     args = parser.parse_args(argv)
 
     data_dir = Path(args.data or f"demo-data/scale-{args.scale:g}-seed-{args.seed}").resolve()
@@ -150,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     notebooks = [Path(n) for n in args.notebook] if args.notebook else [NOTEBOOKS_DIR / n for n in DEMO_NOTEBOOKS]
     work_root = Path(tempfile.mkdtemp(prefix="collab-reuse-demo-"))
     try:
-        reports = [run_demo_notebook(nb.resolve(), data_dir, work_root, with_reuse, args.timeout) for nb in notebooks]
+        reports = [run_demo_notebook(nb.resolve(), data_dir, work_root, with_reuse, args.timeout,
+                                     args.shutdown_wait) for nb in notebooks]
     finally:
         if args.keep:
             print(f"work directories and stores kept in {work_root}")

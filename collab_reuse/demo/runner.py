@@ -64,6 +64,8 @@ class RunResult:
     extension_loaded: bool | None = None
     #: per code cell wall time (seconds), same order as ``outputs``
     cell_seconds: list[float] = field(default_factory=list)
+    #: wall time of shutting the kernel down (the extension may flush store writes then)
+    shutdown_seconds: float = 0.0
 
     @property
     def errors(self) -> list[tuple[int, str, str]]:
@@ -161,7 +163,8 @@ def kernel_env(store_dir: str | os.PathLike | None = None, env: Mapping[str, str
     return full
 
 
-async def _run(nb, workdir: Path, store_dir, timeout: float, env: dict[str, str], kernel_id: str):
+async def _run(nb, workdir: Path, store_dir, timeout: float, env: dict[str, str], kernel_id: str,
+               shutdown_wait: float):
     from jupyter_core.paths import jupyter_runtime_dir
     from nbclient import NotebookClient
 
@@ -175,6 +178,7 @@ async def _run(nb, workdir: Path, store_dir, timeout: float, env: dict[str, str]
     )
     client.km = client.create_kernel_manager()
     client.km.kernel_id = kernel_id
+    client.km.shutdown_wait_time = shutdown_wait
     runtime = Path(jupyter_runtime_dir())
     runtime.mkdir(parents=True, exist_ok=True)
     client.km.connection_file = str(runtime / f"kernel-{kernel_id}.json")
@@ -198,7 +202,8 @@ async def _run(nb, workdir: Path, store_dir, timeout: float, env: dict[str, str]
         t2 = time.perf_counter()
         if store_dir is not None:
             loaded = await _extension_loaded(client)
-    return t1 - t0, t2 - t1, cell_seconds, loaded
+        t3 = time.perf_counter()
+    return t1 - t0, t2 - t1, cell_seconds, loaded, time.perf_counter() - t3
 
 
 async def _extension_loaded(client) -> bool | None:
@@ -214,11 +219,15 @@ async def _extension_loaded(client) -> bool | None:
 
 
 def run_notebook(path: str | os.PathLike, workdir: str | os.PathLike, *, store_dir: str | os.PathLike | None = None,
-                 timeout: float = 600, env: Mapping[str, str] | None = None) -> RunResult:
+                 timeout: float = 600, env: Mapping[str, str] | None = None,
+                 shutdown_wait: float = 5.0) -> RunResult:
     """Execute the notebook at ``path`` in a fresh kernel whose working directory is ``workdir``.
 
     ``store_dir`` set: the kernel loads collab_reuse at start and uses that store.
     ``env``: extra environment variables for the kernel.  ``timeout``: per cell, seconds.
+    ``shutdown_wait``: seconds a kernel gets to exit after the shutdown request before
+    jupyter_client interrupts (at half that time) and kills it -- 5.0, Jupyter's default,
+    is what a kernel on a Jupyter server gets.
     The notebook file itself is not modified and is not copied into ``workdir``;
     ``files`` lists what the notebook left in ``workdir`` (a store inside it excluded).
     """
@@ -231,8 +240,8 @@ def run_notebook(path: str | os.PathLike, workdir: str | os.PathLike, *, store_d
             cell.outputs = []
             cell.execution_count = None
     kernel_id = str(uuid.uuid4())
-    start, seconds, cell_seconds, loaded = asyncio.run(
-        _run(nb, workdir, store_dir, timeout, kernel_env(store_dir, env), kernel_id))
+    start, seconds, cell_seconds, loaded, shutdown = asyncio.run(
+        _run(nb, workdir, store_dir, timeout, kernel_env(store_dir, env), kernel_id, shutdown_wait))
     outputs = [
         {"cell": i, "execution_count": cell.execution_count, "outputs": normalize_cell_outputs(cell.outputs)}
         for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
@@ -242,7 +251,7 @@ def run_notebook(path: str | os.PathLike, workdir: str | os.PathLike, *, store_d
         path=str(path), seconds=seconds, kernel_start_seconds=start, notebook=nb, outputs=outputs,
         files=hash_files(workdir, exclude), kernel_id=kernel_id, workdir=str(workdir),
         store_dir=None if store_dir is None else str(store_dir), extension_loaded=loaded,
-        cell_seconds=cell_seconds,
+        cell_seconds=cell_seconds, shutdown_seconds=shutdown,
     )
 
 
