@@ -61,6 +61,13 @@ def _load(node: ast.expr) -> ast.expr:
     return ast.fix_missing_locations(ast.copy_location(copy, node))
 
 
+def _is_chained(node: ast.expr) -> bool:
+    """The target's container is itself computed by a subscript or call (``df['a'][0] = v``)."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, (ast.Subscript, ast.Call))
+
+
 def _is_simple(node: ast.expr) -> bool:
     """Re-evaluating it has no side effects: names, attributes of names, constant subscripts."""
     if isinstance(node, ast.Name):
@@ -130,6 +137,11 @@ class CellRewriter(ast.NodeTransformer):
         node.value = self.visit(node.value)
         if len(node.targets) == 1:
             target = node.targets[0]
+            if isinstance(target, ast.Subscript) and _is_chained(target.value):
+                # df['a'][0] = v: pandas detects chained assignment by reference counts, so the store
+                # must happen in the user's frame exactly as written; afterwards forget what may be stale
+                node.targets[0] = self.generic_visit(target)
+                return [node, ast.copy_location(ast.Expr(_call("touched_unknown", [], node)), node)]
             if isinstance(target, ast.Subscript):
                 obj, key = self.visit(target.value), self.visit(_as_expr(target.slice))
                 return ast.copy_location(ast.Expr(_call("setitem", [node.value, obj, key], node)), node)
