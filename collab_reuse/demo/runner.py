@@ -164,13 +164,14 @@ def kernel_env(store_dir: str | os.PathLike | None = None, env: Mapping[str, str
 
 
 async def _run(nb, workdir: Path, store_dir, timeout: float, env: dict[str, str], kernel_id: str,
-               shutdown_wait: float):
+               shutdown_wait: float, kernel_args: list[str]):
     from jupyter_core.paths import jupyter_runtime_dir
     from nbclient import NotebookClient
 
     extra = []
     if store_dir is not None:
         extra = ["--ext=collab_reuse", "--InteractiveShellApp.reraise_ipython_extension_failures=True"]
+    extra = extra + list(kernel_args)
     client = NotebookClient(
         nb, timeout=timeout, allow_errors=True, kernel_name="python3",
         resources={"metadata": {"path": str(workdir)}}, extra_arguments=extra,
@@ -220,7 +221,7 @@ async def _extension_loaded(client) -> bool | None:
 
 def run_notebook(path: str | os.PathLike, workdir: str | os.PathLike, *, store_dir: str | os.PathLike | None = None,
                  timeout: float = 600, env: Mapping[str, str] | None = None,
-                 shutdown_wait: float = 5.0) -> RunResult:
+                 shutdown_wait: float = 5.0, kernel_args: Iterable[str] = ()) -> RunResult:
     """Execute the notebook at ``path`` in a fresh kernel whose working directory is ``workdir``.
 
     ``store_dir`` set: the kernel loads collab_reuse at start and uses that store.
@@ -228,6 +229,8 @@ def run_notebook(path: str | os.PathLike, workdir: str | os.PathLike, *, store_d
     ``shutdown_wait``: seconds a kernel gets to exit after the shutdown request before
     jupyter_client interrupts (at half that time) and kills it -- 5.0, Jupyter's default,
     is what a kernel on a Jupyter server gets.
+    ``kernel_args``: extra kernel command-line arguments, e.g. traitlets configuration
+    such as ``--CollabReuse.min_saving=0``.
     The notebook file itself is not modified and is not copied into ``workdir``;
     ``files`` lists what the notebook left in ``workdir`` (a store inside it excluded).
     """
@@ -241,7 +244,8 @@ def run_notebook(path: str | os.PathLike, workdir: str | os.PathLike, *, store_d
             cell.execution_count = None
     kernel_id = str(uuid.uuid4())
     start, seconds, cell_seconds, loaded, shutdown = asyncio.run(
-        _run(nb, workdir, store_dir, timeout, kernel_env(store_dir, env), kernel_id, shutdown_wait))
+        _run(nb, workdir, store_dir, timeout, kernel_env(store_dir, env), kernel_id, shutdown_wait,
+             list(kernel_args)))
     outputs = [
         {"cell": i, "execution_count": cell.execution_count, "outputs": normalize_cell_outputs(cell.outputs)}
         for i, cell in enumerate(nb.cells) if cell.cell_type == "code"

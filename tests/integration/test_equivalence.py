@@ -3,7 +3,11 @@
 Every fixture notebook of tests/notebooks/ is run plain, then twice with
 collab_reuse into one fresh store (a new kernel each time: the first run fills
 the store, the second reuses from it); outputs (every cell's outputs and
-execution counts) and written files must be those of the plain run.  Draws
+execution counts) and written files must be those of the plain run.
+The fixtures are tiny, so with the default ``min_saving`` (5 ms) almost nothing
+would be stored and the reuse paths would go untested: the per-fixture test
+runs with ``CollabReuse.min_saving=0`` (offer every result to the store); the
+scenario tests and the demo tests use the defaults.  Draws
 from unseeded randomness are the exception that proves the rule: they differ
 between two plain runs, so they must differ between the two reuse runs too.
 """
@@ -38,8 +42,12 @@ SPECIAL = {"data_file_changed", "function_edit_v2", "cross_notebook_a", "cross_n
 FIXTURES = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb") if p.stem not in SPECIAL)
 
 
-def _run(name, workdir, env, store=None):
-    return lambda: run_notebook(notebook(name), workdir, store_dir=store, env=env, timeout=TIMEOUT)
+STORE_EVERYTHING = ["--CollabReuse.min_saving=0"]
+
+
+def _run(name, workdir, env, store=None, kernel_args=()):
+    return lambda: run_notebook(notebook(name), workdir, store_dir=store, env=env, timeout=TIMEOUT,
+                                kernel_args=kernel_args if store is not None else ())
 
 
 def _explain(diffs: list[str]) -> str:
@@ -60,12 +68,12 @@ def test_reuse_runs_match_the_plain_run(name, fixture_env, tmp_path, engine):
     random_files = fixture_meta(name).get("random_files", [])
     store = tmp_path / "store"
     plain, first = run_parallel(_run(name, tmp_path / "plain", fixture_env),
-                                _run(name, tmp_path / "first", fixture_env, store))
+                                _run(name, tmp_path / "first", fixture_env, store, STORE_EVERYTHING))
     if random_files:
         plain2, second = run_parallel(_run(name, tmp_path / "plain2", fixture_env),
-                                      _run(name, tmp_path / "second", fixture_env, store))
+                                      _run(name, tmp_path / "second", fixture_env, store, STORE_EVERYTHING))
     else:
-        second = _run(name, tmp_path / "second", fixture_env, store)()
+        second = _run(name, tmp_path / "second", fixture_env, store, STORE_EVERYTHING)()
     _assert_loaded(first, second)
 
     assert not (diffs := compare(plain, first, ignore_files=random_files)), \
