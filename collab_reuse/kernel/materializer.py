@@ -42,11 +42,13 @@ def _worth_encoding(graph: ExperimentGraph, cand: Any) -> bool:
     return True
 
 
-def encode_offers(graph: ExperimentGraph, store: ArtifactStore, candidates: list[Any],
-                  foreground: Any) -> tuple[list[Offer], dict[str, str]]:
+def encode_offers(graph: ExperimentGraph, store: ArtifactStore, candidates: list[Any], foreground: Any,
+                  unchanged: Any) -> tuple[list[Offer], dict[str, str]]:
     """Encode (and verify) each candidate; those that can't be stored faithfully come back with a reason.
 
-    Each encoding runs while no cell does (``foreground``): library code may touch global warning state.
+    Each encoding runs while no cell does (``foreground``): no user code can change the value meanwhile,
+    and library code here may touch global warning state. A value changed in place since it was
+    computed (``unchanged`` says) is no longer that artifact and is skipped.
     """
     offers, refused = [], {}
     for cand in candidates:
@@ -54,6 +56,8 @@ def encode_offers(graph: ExperimentGraph, store: ArtifactStore, candidates: list
             continue
         try:
             with foreground:
+                if not unchanged(cand):
+                    continue
                 offers.append(Offer(cand.id, store.encode(cand.value), cand.extra))
         except Unreusable as exc:
             refused[cand.id] = str(exc)

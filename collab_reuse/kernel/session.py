@@ -9,7 +9,6 @@ reusing, tells the user once, and the notebook goes on as without it.
 
 from __future__ import annotations
 
-import copy
 import getpass
 import logging
 import os
@@ -249,37 +248,20 @@ class Session:
         if self.writer is None or self.graph is None or not cell.steps:
             return
         updates = self._updates(cell)
-        candidates = [c for c in (self._ready(c) for c in cell.candidates) if c is not None]
+        candidates = list(cell.candidates)
         graph, store, user, config = self.graph, self.store, self.user, self.config
         random_ops = list(cell.random_ops)
-        foreground = self.foreground
+        foreground, tracer = self.foreground, self.tracer
 
         def job() -> None:
             graph.record_cell(updates, user, report, random_ops)
-            offers, refused = materializer.encode_offers(graph, store, candidates, foreground)
+            offers, refused = materializer.encode_offers(graph, store, candidates, foreground, tracer.unchanged)
             if refused:
                 graph.record_cell([], user, None, (), refused)
             materializer.materialize(graph, store, offers, config.materializer, config.min_saving)
 
         self.writer.submit(job)
         self.tell_failure_once()
-
-    def _ready(self, cand: Candidate) -> Candidate | None:
-        """The value to store, if it still is what the operation produced (else it changed in place)."""
-        live = cand.check_unchanged
-        if live is not None and self.tracer.registry.get(live) != cand.id:
-            if not isinstance(live, (tuple, list)):
-                return None
-        value = cand.value
-        if type(value).__module__.startswith("numpy") and hasattr(value, "copy"):
-            value = value.copy()
-        elif cand.kind == "model" and live is not None:
-            try:
-                value = copy.deepcopy(value)
-            except Exception:
-                return None
-        cand.value, cand.check_unchanged = value, None
-        return cand
 
     def _updates(self, cell: CellRun) -> list[VertexUpdate]:
         updates: dict[str, VertexUpdate] = {}

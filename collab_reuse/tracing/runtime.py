@@ -15,7 +15,6 @@ tracebacks show the user's code and the library's, as in a plain run.
 
 from __future__ import annotations
 
-import copy
 import logging
 import operator
 import os
@@ -472,6 +471,8 @@ class Tracer:
 
     def _candidate(self, op: Operation, op_id: str, result: Any, mutated: list[Any], seconds: float,
                    extra: dict, capture: Capture) -> Candidate | None:
+        """What to offer the store. Live objects are held, not copied: the store encodes them only
+        between cells and only if their id is still the one they got here (else they changed)."""
         if not capture.replayable:
             return None
         if mutated:
@@ -479,14 +480,21 @@ class Tracer:
             if kind_of(receiver) != "model":
                 return None
             extra = {**extra, "fitted_self": True, "result_is_self": result is receiver}
-            try:
-                value = (copy.deepcopy(receiver), None if result is receiver else _snapshot(result))
-            except Exception:
-                return None
-            return Candidate(op_id, value, "model", seconds, extra)
+            receiver_id = op_id if result is receiver else digest_parts(op_id, "self")
+            value = (receiver, None if result is receiver else _snapshot(result))
+            return Candidate(op_id, value, "model", seconds, extra, live=((receiver, receiver_id),))
         if result is None or _is_lazy_or_handle(result):
             return None
-        return Candidate(op_id, _snapshot(result), kind_of(result), seconds, extra, check_unchanged=result)
+        if isinstance(result, (tuple, list)):
+            live = tuple((item, digest_parts(op_id, "item", i)) for i, item in enumerate(result)
+                         if self.registry.get(item) is not None)
+        else:
+            live = ((result, op_id),) if self.registry.get(result) == op_id else ()
+        return Candidate(op_id, _snapshot(result), kind_of(result), seconds, extra, live=live)
+
+    def unchanged(self, candidate: Candidate) -> bool:
+        """Do the candidate's live objects still hold the ids they had when it was made?"""
+        return all(self.registry.get(obj) == expected for obj, expected in candidate.live)
 
     def _register_result(self, value: Any, op_id: str) -> None:
         if isinstance(value, (tuple, list)):
@@ -521,7 +529,7 @@ def _snapshot(value: Any) -> Any:
     """A copy the store can write later, isolated from the user's further in-place changes."""
     module = type(value).__module__.split(".", 1)[0]
     if module != "pandas" or not hasattr(value, "copy"):
-        return value
+        return value  # arrays and models: checked unchanged before they are encoded
     import pandas as pd
 
     if isinstance(value, (pd.DataFrame, pd.Series)):

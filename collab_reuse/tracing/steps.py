@@ -38,7 +38,7 @@ class Candidate:
     kind: str
     seconds: float
     extra: dict
-    check_unchanged: Any = None   # the live object whose id must still be ``id`` at cell end
+    live: tuple = ()               # (object, id) pairs: the value is stale once an object's id changed
 
 
 class Backend(Protocol):
