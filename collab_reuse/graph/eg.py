@@ -170,7 +170,9 @@ class ExperimentGraph:
                 db.execute("INSERT INTO usage VALUES(?,?,1) ON CONFLICT(artifact_id, user) DO UPDATE SET count=count+1",
                            (u.id, user))
                 if u.reused and u.load_seconds is not None:
-                    db.execute("UPDATE artifacts SET load_seconds=? WHERE id=?", (u.load_seconds, u.id))
+                    # the fastest load seen: a first load may include one-time imports
+                    db.execute("UPDATE artifacts SET load_seconds=MIN(COALESCE(load_seconds, ?), ?) WHERE id=?",
+                               (u.load_seconds, u.load_seconds, u.id))
             for op_id in random_ops:
                 db.execute("INSERT OR IGNORE INTO random_ops VALUES(?)", (op_id,))
             for aid, why in (unstorable or {}).items():
