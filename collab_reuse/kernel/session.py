@@ -73,10 +73,11 @@ def _approximate_bytes(value: Any) -> int | None:
     return None
 
 
-def _warm_imports() -> None:
-    """Import the decoders once, off the critical path, so no load pays for an import."""
-    import pyarrow  # noqa: F401
-    import skops.io  # noqa: F401
+def _warm_imports(foreground: Any) -> None:
+    """Import the decoders once, between cells, so no load pays for an import."""
+    with foreground:
+        import pyarrow  # noqa: F401
+        import skops.io  # noqa: F401
 
 
 def current_user() -> str:
@@ -127,7 +128,8 @@ class Session:
             self.store = ArtifactStore(DiskcacheBlobs(self.store_dir / "blobs"), trust_pickle=config.trust_pickle)
             self.files = FileFingerprints(self.graph.file_digest, self._remember_file)
             self.writer = BackgroundWriter(self._background_failed)
-            self.writer.submit(_warm_imports)
+            foreground = self.foreground
+            self.writer.submit(lambda: _warm_imports(foreground))
         except (StoreError, OSError) as exc:
             self._fail(f"can't use the store at {self.store_dir}: {exc}")
 
