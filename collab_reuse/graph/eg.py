@@ -188,6 +188,20 @@ class ExperimentGraph:
                 seq = cur.lastrowid
         return seq
 
+    def add_bytes_written(self, seq: int, by_id: dict[str, int]) -> None:
+        """Fill in what the store wrote for a cell's steps (known only after the cell's report)."""
+        with self._tx() as db:
+            row = db.execute("SELECT report FROM events WHERE seq=?", (seq,)).fetchone()
+            if row is None:
+                return
+            report = json.loads(row[0])
+            for step in report.get("steps", []):
+                if step.get("id") in by_id and step.get("status") == "computed":
+                    step["bytes_written"] = by_id.pop(step["id"])
+            report.setdefault("totals", {})["bytes_written"] = sum(
+                s.get("bytes_written", 0) for s in report.get("steps", []))
+            db.execute("UPDATE events SET report=? WHERE seq=?", (json.dumps(report), seq))
+
     def remember_size(self, artifact_id: str, nbytes: int) -> None:
         with self._tx() as db:
             db.execute("UPDATE artifacts SET size=? WHERE id=? AND state=0", (int(nbytes), artifact_id))

@@ -74,13 +74,16 @@ def estimated_load_seconds(graph: ExperimentGraph, nbytes: int, measured: float 
 
 
 def materialize(graph: ExperimentGraph, store: ArtifactStore, offers: list[Offer], algorithm: str,
-                min_saving: float) -> dict[str, int]:
-    """Select under the budget, write new picks, evict the rest. Returns {"written": n, "evicted": n, "bytes": n}."""
+                min_saving: float) -> dict[str, Any]:
+    """Select under the budget, write new picks, evict the rest.
+
+    Returns {"written": n, "evicted": n, "bytes": n, "by_id": {artifact id: bytes newly written}}.
+    """
     artifacts = {a.id: a for a in graph.all_artifacts()}
     stored = [a for a in artifacts.values() if a.state == 2]
     offered = {o.id: o for o in offers if o.id in artifacts and artifacts[o.id].state != 2}
     if not offered and not stored:
-        return {"written": 0, "evicted": 0, "bytes": 0}
+        return {"written": 0, "evicted": 0, "bytes": 0, "by_id": {}}
     parents = {a.id: a.inputs for a in artifacts.values()}
     compute = {a.id: a.compute_seconds for a in artifacts.values()}
     targets = [a.id for a in stored] + list(offered)
@@ -105,6 +108,7 @@ def materialize(graph: ExperimentGraph, store: ArtifactStore, offers: list[Offer
                                     columns=tuple(sorted(blobs.items())), materialized=aid not in offered))
     keep = plan.select(cands, graph.budget(), algorithm)  # type: ignore[arg-type]
     written = nbytes = 0
+    by_id: dict[str, int] = {}
     for aid in keep & offered.keys():
         offer = offered[aid]
         sizes = {k: len(v) for k, v in offer.encoded.blobs.items()}
@@ -113,7 +117,8 @@ def materialize(graph: ExperimentGraph, store: ArtifactStore, offers: list[Offer
         graph.finish_write(aid, result.blob_sizes)
         written += 1
         nbytes += result.bytes_written
+        by_id[aid] = result.bytes_written
     evict = [a.id for a in stored if a.id not in keep]
     for key in graph.unmaterialize(evict):
         store.blobs.delete(key)
-    return {"written": written, "evicted": len(evict), "bytes": nbytes}
+    return {"written": written, "evicted": len(evict), "bytes": nbytes, "by_id": by_id}

@@ -263,11 +263,13 @@ class Session:
         foreground, tracer = self.foreground, self.tracer
 
         def job() -> None:
-            graph.record_cell(updates, user, report, random_ops)
+            seq = graph.record_cell(updates, user, report, random_ops)
             offers, refused = materializer.encode_offers(graph, store, candidates, foreground, tracer.unchanged)
             if refused:
                 graph.record_cell([], user, None, (), refused)
-            materializer.materialize(graph, store, offers, config.materializer, config.min_saving)
+            done = materializer.materialize(graph, store, offers, config.materializer, config.min_saving)
+            if done["by_id"] and seq is not None:
+                graph.add_bytes_written(seq, done["by_id"])
 
         self.writer.submit(job)
         self.tell_failure_once()

@@ -147,3 +147,14 @@ def test_a_corrupted_artifact_is_recomputed_not_served(shell, tmp_path, monkeypa
         assert collab_reuse.session_of(other).last_report["totals"]["reused"] == 0
     finally:
         other.run_line_magic("unload_ext", "collab_reuse")
+
+
+def test_reports_say_what_the_store_wrote(shell):
+    run(shell, SETUP)
+    run(shell, EXPENSIVE)
+    s = session(shell)
+    s.flush(60)
+    report = s.graph.events(kernel_id=s.kernel_id)[-1]
+    agg = [st for st in report["steps"] if st["op"] == "DataFrameGroupBy.aggregate"]
+    assert agg and agg[0]["bytes_written"] > 0
+    assert report["totals"]["bytes_written"] >= agg[0]["bytes_written"]
