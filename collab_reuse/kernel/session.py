@@ -74,7 +74,11 @@ def _approximate_bytes(value: Any) -> int | None:
 
 
 def _warm_imports(foreground: Any) -> None:
-    """Import the decoders once, between cells, so no load pays for an import."""
+    """Import the decoders once, between cells, so no load pays for an import.
+
+    Only after the user imported pandas: pandas picks its display defaults at import from whether it
+    runs inside a kernel cell, so importing it here first would change how frames print.
+    """
     with foreground:
         import pyarrow  # noqa: F401
         import skops.io  # noqa: F401
@@ -112,6 +116,7 @@ class Session:
         # pandas/pyarrow swap the process-wide warning filters, which would lose or steal a cell's warnings.
         self.foreground = threading.RLock()
         self._random_ops: set[str] = set()
+        self._warmed = False
         self.last_report: dict | None = None
         self.hits = self.misses = 0
         self.saved_seconds = 0.0
@@ -128,8 +133,6 @@ class Session:
             self.store = ArtifactStore(DiskcacheBlobs(self.store_dir / "blobs"), trust_pickle=config.trust_pickle)
             self.files = FileFingerprints(self.graph.file_digest, self._remember_file)
             self.writer = BackgroundWriter(self._background_failed)
-            foreground = self.foreground
-            self.writer.submit(lambda: _warm_imports(foreground))
         except (StoreError, OSError) as exc:
             self._fail(f"can't use the store at {self.store_dir}: {exc}")
 
@@ -251,6 +254,10 @@ class Session:
         cell, self.cell = self.cell, None
         if cell is None:
             return
+        if not self._warmed and self.writer is not None and "pandas" in sys.modules:
+            self._warmed = True
+            foreground = self.foreground
+            self.writer.submit(lambda: _warm_imports(foreground))
         cell.execution_count = getattr(result, "execution_count", None)
         report = self._report(cell)
         self.last_report = report
