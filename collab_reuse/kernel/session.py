@@ -73,17 +73,6 @@ def _approximate_bytes(value: Any) -> int | None:
     return None
 
 
-def _warm_imports(foreground: Any) -> None:
-    """Import the decoders once, between cells, so no load pays for an import.
-
-    Only after the user imported pandas: pandas picks its display defaults at import from whether it
-    runs inside a kernel cell, so importing it here first would change how frames print.
-    """
-    with foreground:
-        import pyarrow  # noqa: F401
-        import skops.io  # noqa: F401
-
-
 def current_user() -> str:
     return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
 
@@ -116,7 +105,6 @@ class Session:
         # pandas/pyarrow swap the process-wide warning filters, which would lose or steal a cell's warnings.
         self.foreground = threading.RLock()
         self._random_ops: set[str] = set()
-        self._warmed = False
         self.last_report: dict | None = None
         self.hits = self.misses = 0
         self.saved_seconds = 0.0
@@ -254,10 +242,6 @@ class Session:
         cell, self.cell = self.cell, None
         if cell is None:
             return
-        if not self._warmed and self.writer is not None and "pandas" in sys.modules:
-            self._warmed = True
-            foreground = self.foreground
-            self.writer.submit(lambda: _warm_imports(foreground))
         cell.execution_count = getattr(result, "execution_count", None)
         report = self._report(cell)
         self.last_report = report
