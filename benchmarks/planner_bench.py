@@ -20,8 +20,16 @@ time per 100 operations, and how often and by how much the linear plans cost
 more than the optimum. Then a scaling check: the same planning against EGs of
 10^4 to 10^6 vertices (only the pending workload is planned; the EG is a dict).
 
-    python benchmarks/planner_bench.py --workloads 200     # ~30 s
-    python benchmarks/planner_bench.py                     # 10,000 workloads: see --help
+    python benchmarks/planner_bench.py --workloads 200     # ~40 s
+    python benchmarks/planner_bench.py                     # 10,000 workloads per rule: ~20 min
+
+Measured (2 shared cores, 10,000 workloads, 12.6 M operations per rule):
+ours/linear 1.11x (rule op) and 1.27x (rule recreation); 0.23-0.29 ms per
+100 operations; min-cut 250-320x slower than ours; linear dearer than the
+optimum in 67% of the recreation-rule workloads, by 0.14% on average (max
+0.84%); 0.26-0.32 ms per 100 operations against EGs of 10^4 to 10^6 vertices.
+Generating the workloads and the EG (several GB at 7.8 M vertices) is most of
+the wall time.
 """
 
 from __future__ import annotations
