@@ -28,7 +28,7 @@ ours/linear 1.11x (rule op) and 1.27x (rule recreation); 0.23-0.29 ms per
 100 operations; min-cut 250-320x slower than ours; linear dearer than the
 optimum in 67% of the recreation-rule workloads, by 0.14% on average (max
 0.84%); 0.26-0.32 ms per 100 operations against EGs of 10^4 to 10^6 vertices.
-Generating the workloads and the EG (several GB at 7.8 M vertices) is most of
+Generating the workloads and the EG (1.5 GB resident at 7.8 M vertices) is most of
 the wall time.
 """
 
