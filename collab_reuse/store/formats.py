@@ -75,7 +75,7 @@ def blob_keys(manifest: dict) -> list[str]:
                 if k in ("key", "index", "columns") and isinstance(v, str):
                     keys.append(v)
                 elif k == "cols":
-                    keys.extend(v)
+                    keys.extend(c[len(_PICKLED):] if c.startswith(_PICKLED) else c for c in v)
                 else:
                     walk(v)
         elif isinstance(node, list):
@@ -131,7 +131,7 @@ def _decode_tree(node: dict, get_blob: Callable[[str], bytes], trust_pickle: boo
 
         return np.load(io.BytesIO(get_blob(node["key"])), allow_pickle=False)
     if t in ("frame", "series", "index"):
-        return _decode_pandas(node, get_blob)
+        return _decode_pandas(node, get_blob, trust_pickle)
     if t == "skops":
         return _skops_load(get_blob(node["key"]))
     if t == "pickle":
@@ -174,14 +174,25 @@ def _arrow_table(data: bytes) -> Any:
     return pa.ipc.open_stream(data).read_all()
 
 
-def _encode_column(series: Any, out: Encoded) -> str:
+_PICKLED = "p:"  # prefix of a column entry stored with pickle (mixed-type object columns)
+
+
+def _encode_column(series: Any, out: Encoded, trust_pickle: bool) -> str:
+    """A column as Arrow; an object column Arrow can't hold (mixed types) as pickle, if trusted."""
     import pandas as pd
     import pyarrow as pa
 
     try:
         table = pa.Table.from_pandas(pd.DataFrame({"v": series.array}), preserve_index=False)
     except (pa.ArrowException, TypeError, ValueError) as exc:
-        raise Unreusable(f"column of dtype {series.dtype} has no Arrow form: {exc}") from None
+        if str(series.dtype) != "object" or not trust_pickle:
+            raise Unreusable(f"column of dtype {series.dtype} has no Arrow form: {exc}") from None
+        import pickle
+
+        try:
+            return _PICKLED + out.add_blob(pickle.dumps(series.to_numpy(dtype=object), protocol=5))
+        except Exception as pexc:
+            raise Unreusable(f"an object column can't be serialized: {pexc}") from None
     return out.add_blob(_arrow_bytes(table))
 
 
@@ -237,32 +248,41 @@ def _encode_pandas(value: Any, out: Encoded, trust_pickle: bool) -> dict:
         if value.attrs:
             raise Unreusable("frames with .attrs are not stored")
         return {"t": "frame", "index": _encode_index(value.index, out), "columns": _encode_index(value.columns, out),
-                "cols": [_encode_column(value.iloc[:, i], out) for i in range(value.shape[1])],
+                "cols": [_encode_column(value.iloc[:, i], out, trust_pickle) for i in range(value.shape[1])],
                 "dtypes": [str(dt) for dt in value.dtypes], "dup": value.flags.allows_duplicate_labels}
     if isinstance(value, pd.Series) and type(value) is pd.Series:
         if value.attrs:
             raise Unreusable("series with .attrs are not stored")
-        return {"t": "series", "index": _encode_index(value.index, out), "cols": [_encode_column(value, out)],
+        return {"t": "series", "index": _encode_index(value.index, out),
+                "cols": [_encode_column(value, out, trust_pickle)],
                 "dtypes": [str(value.dtype)], "name": _label(value.name), "dup": value.flags.allows_duplicate_labels}
     if isinstance(value, pd.Index):
         return {"t": "index", "index": _encode_index(value, out)}
     return _encode_pickle(value, out, trust_pickle)
 
 
-def _decode_column(key: str, dtype: str, get_blob: Callable[[str], bytes]) -> Any:
+def _decode_column(key: str, dtype: str, get_blob: Callable[[str], bytes], trust_pickle: bool) -> Any:
+    import pandas as pd
+
+    if key.startswith(_PICKLED):
+        if not trust_pickle:
+            raise CorruptArtifact("pickled column in a store not trusted for pickle")
+        import pickle
+
+        return pd.Series(pickle.loads(get_blob(key[len(_PICKLED):])), dtype=object)
     col = _arrow_table(get_blob(key)).to_pandas()["v"]
     if dtype == "object" and str(col.dtype) != "object":
         col = col.astype(object)
     return col
 
 
-def _decode_pandas(node: dict, get_blob: Callable[[str], bytes]) -> Any:
+def _decode_pandas(node: dict, get_blob: Callable[[str], bytes], trust_pickle: bool) -> Any:
     import pandas as pd
 
     if node["t"] == "index":
         return _decode_index(node["index"], get_blob)
     index = _decode_index(node["index"], get_blob)
-    cols = [_decode_column(k, dt, get_blob) for k, dt in zip(node["cols"], node["dtypes"])]
+    cols = [_decode_column(k, dt, get_blob, trust_pickle) for k, dt in zip(node["cols"], node["dtypes"])]
     if node["t"] == "series":
         series = pd.Series(cols[0].array, index=index, name=_unlabel(node["name"]), dtype=cols[0].dtype, copy=False)
         return series.set_flags(allows_duplicate_labels=node["dup"])

@@ -38,8 +38,9 @@ class _Tee:
 class Capture:
     """Context manager: tee the streams, hold back warnings until ``reissue``."""
 
-    def __init__(self, tee: bool = True) -> None:
+    def __init__(self, tee: bool = True, warnings: bool = True) -> None:
         self.tee = tee
+        self.hold_warnings = warnings
         self.log: list[list] = []          # [["stdout"|"stderr", text] | ["warning", category, message, file, line]]
         self._warnings_cm: Any = None
         self._records: list = []
@@ -49,13 +50,16 @@ class Capture:
         if self.tee:
             sys.stdout = _Tee(self._out, "stdout", self.log)  # type: ignore[assignment]
             sys.stderr = _Tee(self._err, "stderr", self.log)  # type: ignore[assignment]
-        self._warnings_cm = warnings.catch_warnings(record=True)
-        self._records = self._warnings_cm.__enter__()
-        warnings.simplefilter("always")
+        if self.hold_warnings:
+            self._warnings_cm = warnings.catch_warnings(record=True)
+            self._records = self._warnings_cm.__enter__()
+            warnings.simplefilter("always")
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._warnings_cm.__exit__(*exc)
+        if self._warnings_cm is not None:
+            self._warnings_cm.__exit__(*exc)
+            self._warnings_cm = None
         if self.tee:
             sys.stdout, sys.stderr = self._out, self._err
 

@@ -24,10 +24,10 @@ def pandas_has_cow() -> bool:
 
 
 class _Entry:
-    __slots__ = ("ref", "artifact_id", "root")
+    __slots__ = ("ref", "artifact_id", "root", "born")
 
-    def __init__(self, ref: Any, artifact_id: str, root: int | None):
-        self.ref, self.artifact_id, self.root = ref, artifact_id, root
+    def __init__(self, ref: Any, artifact_id: str, root: int | None, born: int):
+        self.ref, self.artifact_id, self.root, self.born = ref, artifact_id, root, born
 
 
 class Registry:
@@ -36,6 +36,7 @@ class Registry:
     def __init__(self) -> None:
         self._entries: dict[int, _Entry] = {}
         self._cow: bool | None = None
+        self.clock = 0  # counts registrations: tells whether an object existed before a point in time
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -49,12 +50,22 @@ class Registry:
     def set(self, obj: Any, artifact_id: str) -> bool:
         """Remember obj's artifact id; False when obj can't be tracked (no weak references)."""
         key = id(obj)
+        old = self._entries.get(key)
+        if old is not None and old.ref() is obj:
+            old.artifact_id = artifact_id  # the same object in a new state: it keeps its birth time
+            return True
         try:
             ref = weakref.ref(obj, lambda _r, key=key: self._drop(key, _r))
         except TypeError:
             return False
-        self._entries[key] = _Entry(ref, artifact_id, _memory_root(obj))
+        self.clock += 1
+        self._entries[key] = _Entry(ref, artifact_id, _memory_root(obj), self.clock)
         return True
+
+    def existed_before(self, obj: Any, clock: int) -> bool:
+        """Was obj known before ``clock``? Unknown objects count as older: they came from outside."""
+        entry = self._entries.get(id(obj))
+        return entry is None or entry.ref() is not obj or entry.born <= clock
 
     def _drop(self, key: int, ref: Any) -> None:
         entry = self._entries.get(key)

@@ -28,7 +28,7 @@ from ..fingerprint.digest import Encoder, digest_parts
 from ..fingerprint.functions import function_identity, is_notebook_function, package_version
 from ..fingerprint.values import content_digest
 from ..store.formats import kind_of
-from . import randomness, specs
+from . import purity, randomness, specs
 from .capture import Capture, replay
 from .registry import Registry, pandas_has_cow
 from .steps import COMPUTED, NOT_REUSABLE, REUSED, Backend, Candidate, Step
@@ -80,6 +80,7 @@ class Untraced:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True
         tracer = self.tracer
+        tracer.impure("it calls into a library collab_reuse doesn't know")
         frame = sys._getframe(1)
         capture = Capture(tee=False)
         try:
@@ -90,6 +91,28 @@ class Untraced:
             for value in (*args, *kwargs.values()):
                 if tracer.registry.get(value) is not None:
                     tracer.registry.mutated(value, None)
+
+
+class NotebookCall:
+    """A call of a function defined in the notebook whose source allows reusing the whole call."""
+
+    __slots__ = ("tracer", "func")
+
+    def __init__(self, tracer: "Tracer", func: Any):
+        self.tracer, self.func = tracer, func
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        return self.tracer._run_function(self.func, args, kwargs, sys._getframe(1))
+
+
+class _CallFrame:
+    """A notebook function call in progress: what existed before it, and why it is impure if it is."""
+
+    __slots__ = ("clock", "impure")
+
+    def __init__(self, clock: int):
+        self.clock, self.impure = clock, None
 
 
 class Tracer:
@@ -104,6 +127,9 @@ class Tracer:
         self._depth = 0                      # >0 while a traced operation runs (its callbacks run plainly)
         self._kind_cache: dict[Any, tuple[int, str, str]] = {}
         self._traced_types: dict[type, bool] = {}
+        self._calls: list[_CallFrame] = []   # notebook function calls being computed, innermost last
+        self._impure: set[str] = set()        # call ids seen to have effects: they run as written
+        self._static_purity: dict[types.CodeType, str | None] = {}
         self._cow = None
 
     # -- classification -----------------------------------------------------------------------
@@ -124,6 +150,8 @@ class Tracer:
         except Exception:  # an exotic callable: calling it as written is always right
             return func
         if kind == _PLAIN_CALL:
+            if type(func) is types.FunctionType and is_notebook_function(func) and self._may_reuse_calls(func):
+                return NotebookCall(self, func)
             return func
         if kind == _UNKNOWN_CALL:
             return Untraced(self, func)
@@ -299,13 +327,35 @@ class Tracer:
 
     def touched(self, *objs: Any) -> None:
         for obj in objs:
+            self._check_outside_change(obj)
             self.registry.mutated(obj, None)
 
     def touched_unknown(self) -> None:
+        self.impure("it changes an object in a way collab_reuse can't follow")
         self.registry.forget_all()
+
+    def _may_reuse_calls(self, func: types.FunctionType) -> bool:
+        verdict = self._static_purity.get(func.__code__, False)
+        if verdict is False:
+            verdict = self._static_purity[func.__code__] = purity.static_impurity(func)
+        return verdict is None
+
+    def impure(self, why: str) -> None:
+        """Every notebook call in progress has an effect besides its result: none may be reused."""
+        for call in self._calls:
+            if call.impure is None:
+                call.impure = why
+
+    def _check_outside_change(self, obj: Any) -> None:
+        """An in-place change inside a notebook call of something the call didn't create is an effect."""
+        for call in self._calls:
+            if call.impure is None and self.registry.existed_before(obj, call.clock):
+                call.impure = f"it changes a {type(obj).__name__} it was given in place"
 
     def _mutated(self, target: Any, label: str, params: tuple) -> None:
         """An in-place change traced code made: the object gets the id of its new state."""
+        if self._calls:
+            self._check_outside_change(target)
         old = self.registry.get(target)
         if old is None:
             if self._is_traced_type(type(target)):
@@ -354,6 +404,47 @@ class Tracer:
                 if loaded is not _MISS:
                     return loaded
         return self._compute(op, call_args or args, kwargs, frame, op_id, inputs, mutated, rng_before, reason)
+
+    def _run_function(self, func: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
+        """A notebook function call as one operation: reused whole when a pure call with the same
+        identity (its code, the globals it reads, its arguments) was stored; else run as written,
+        its body traced, and judged pure or not by what it did."""
+        __tracebackhide__ = True
+        op = Operation(self, func, "__main__", func.__name__, f"{func.__qualname__}()", None)
+        inputs: list[str] = []
+        try:
+            op_id = digest_parts("call", function_identity(func, self.resolve), args, dict(sorted(kwargs.items())),
+                                 resolve=lambda v: self.resolve(v, inputs))
+        except Exception:  # arguments we can't identify: the call runs as written, its body still traced
+            op_id = None
+        if op_id is None or op_id in self._impure:
+            return func(*args, **kwargs)
+        rng_before = randomness.snapshot()
+        if self.backend.is_random(op_id):
+            op_id = digest_parts(op_id, "rng", randomness.digest(rng_before))
+        loaded = self._try_load(op, op_id, None, frame, inputs)
+        if loaded is not _MISS:
+            return loaded
+        call = _CallFrame(self.registry.clock)
+        self._calls.append(call)
+        capture = Capture(tee=True, warnings=False)  # warnings are in the captured text already
+        start = time.perf_counter()
+        try:
+            with capture:
+                result = func(*args, **kwargs)
+        finally:
+            self._calls.remove(call)
+        seconds = time.perf_counter() - start
+        if call.impure is not None:
+            self._impure.add(op_id)
+            self.backend.add_step(Step(None, op.label, NOT_REUSABLE, kind_of(result), reason=call.impure,
+                                       seconds=seconds, inputs=inputs), None)
+            return result
+        try:
+            self._after_compute(op, args, kwargs, result, seconds, op_id, inputs, [], rng_before, None, capture)
+        except Exception:
+            log.warning("recording %s failed", op.label, exc_info=True)
+        return result
 
     def _mutated_objects(self, op: Operation, args: tuple, kwargs: dict) -> list[Any]:
         out = []
@@ -438,6 +529,9 @@ class Tracer:
     def _after_compute(self, op: Operation, args: tuple, kwargs: dict, result: Any, seconds: float,
                        op_id: str | None, inputs: list[str], mutated: list[Any], rng_before: tuple,
                        reason: str | None, capture: Capture) -> None:
+        if self._calls:
+            for obj in mutated:
+                self._check_outside_change(obj)
         extra: dict[str, Any] = {"log": capture.log}
         worth_storing = reason is None and seconds >= self.backend.min_saving
         rng_after = randomness.snapshot()
@@ -507,6 +601,7 @@ class Tracer:
 
     def _run_plain(self, op: Operation, args: tuple, kwargs: dict, frame: Any, forget_result: bool) -> Any:
         __tracebackhide__ = True
+        self.impure(f"it calls {op.label}, which writes, shows or differs at every call")
         capture = Capture(tee=False)
         try:
             with capture:

@@ -90,3 +90,12 @@ def test_mixed_object_columns_are_refused_rather_than_changed():
     store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
     with pytest.raises(Unreusable):
         store.encode(pd.DataFrame({"m": pd.Series(["a", 1], dtype=object)}))
+
+
+def test_mixed_object_columns_use_pickle_when_trusted():
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=True)
+    frame = pd.DataFrame({"fold": pd.Series([0, 1, "overall"], dtype=object), "auc": [0.7, 0.71, 0.705]})
+    store.put("m", store.encode(frame))
+    back, _, _ = store.get("m")
+    verify_roundtrip(frame, back)
+    assert back["fold"].tolist() == [0, 1, "overall"]

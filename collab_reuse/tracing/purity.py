@@ -1,0 +1,112 @@
+"""May a call of a notebook function be replaced by its stored result?
+
+Only when the call has no effect besides its return value (and printed output,
+which is replayed). This module is the static half, read off the function's
+source: no ``global``/``nonlocal``, no writes into parameters it never rebinds
+or into globals, no mutating methods on them, no calls that write files, show
+things or run code. The tracer adds the dynamic half while the call runs: an
+in-place change of any data value that existed before the call, a call into a
+library it doesn't know, a file write or a display makes the call impure.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+import types
+from functools import lru_cache
+
+#: Names whose call has effects the tracer can't replay.
+_EFFECT_CALLS = frozenset({"open", "display", "exec", "eval", "input", "setattr", "delattr", "globals", "vars",
+                           "locals", "__import__", "breakpoint", "exit", "quit", "compile"})
+#: Modules whose functions act on the outside world.
+_EFFECT_MODULES = frozenset({"os", "shutil", "subprocess", "sys", "pickle", "joblib", "json", "plt", "sns",
+                             "logging", "socket", "requests", "urllib", "pathlib", "Path", "tempfile", "io",
+                             "IPython", "get_ipython", "time", "datetime", "random", "uuid"})
+#: Methods that change the container they are called on.
+_MUTATING_METHODS = frozenset({"append", "extend", "insert", "remove", "clear", "update", "pop", "popitem",
+                               "setdefault", "add", "discard", "sort", "reverse", "fill", "resize", "put",
+                               "fit", "partial_fit", "fit_transform", "set_params", "write", "writelines"})
+
+
+@lru_cache(maxsize=1024)
+def _verdict(code: types.CodeType, source: str) -> str | None:
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        return "its source can't be read"
+    fn = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.Lambda, ast.AsyncFunctionDef))),
+              None)
+    if fn is None or isinstance(fn, ast.AsyncFunctionDef):
+        return "it is not a plain function"
+    params = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)}
+    params |= {a.arg for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
+    assigned = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    external = (params - assigned) | _loaded_globals(fn, params | assigned)
+    for node in ast.walk(fn):
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            return "it declares global or nonlocal names"
+        if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await)):
+            return "it is a generator"
+        for target in _mutation_targets(node):
+            base = _base_name(target)
+            if base is None or base in external:
+                return f"it changes {base or 'an outside object'} in place"
+        if isinstance(node, ast.Call):
+            reason = _call_effect(node, external)
+            if reason:
+                return reason
+    return None
+
+
+def _loaded_globals(fn: ast.AST, local: set[str]) -> set[str]:
+    return {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - local
+
+
+def _mutation_targets(node: ast.AST) -> list[ast.expr]:
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        targets = [node.target]
+    elif isinstance(node, ast.Delete):
+        targets = node.targets
+    elif isinstance(node, (ast.For, ast.AsyncFor, ast.With)):
+        targets = [node.target] if isinstance(node, (ast.For, ast.AsyncFor)) else \
+            [i.optional_vars for i in node.items if i.optional_vars is not None]
+    else:
+        return []
+    out = []
+    for target in targets:
+        out.extend(t for t in ast.walk(target) if isinstance(t, (ast.Subscript, ast.Attribute)))
+    return out
+
+
+def _base_name(node: ast.expr) -> str | None:
+    while isinstance(node, (ast.Subscript, ast.Attribute, ast.Call)):
+        node = node.value if not isinstance(node, ast.Call) else node.func
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _call_effect(node: ast.Call, external: set[str]) -> str | None:
+    func = node.func
+    if isinstance(func, ast.Name) and func.id in _EFFECT_CALLS:
+        return f"it calls {func.id}()"
+    if isinstance(func, ast.Attribute):
+        base = _base_name(func.value)
+        if base in _EFFECT_MODULES:
+            return f"it calls {base}.{func.attr}()"
+        if func.attr in _MUTATING_METHODS and base in external:
+            return f"it calls {base}.{func.attr}(), which changes an outside object"
+        if any(k.arg == "inplace" for k in node.keywords) and base in external:
+            return f"it changes {base} in place"
+    return None
+
+
+def static_impurity(fn: types.FunctionType) -> str | None:
+    """Why calls of ``fn`` can't be reused as a whole (None: nothing seen that forbids it)."""
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):
+        return "its source is not available"
+    return _verdict(fn.__code__, source)

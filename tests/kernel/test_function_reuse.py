@@ -1,0 +1,73 @@
+"""Calls of notebook functions are reused whole only when they have no effect besides their result."""
+
+import collab_reuse
+from IPython.core.interactiveshell import InteractiveShell
+
+SETUP = ("import numpy as np, pandas as pd\n"
+         "df = pd.DataFrame({'k': np.arange(200_000) % 101, 'v': np.arange(200_000) * 0.5})")
+
+
+def two_runs(tmp_path, monkeypatch, cells):
+    """Run cells in two fresh shells on one store; return (namespaces, reports of the last cell)."""
+    monkeypatch.setenv("COLLAB_REUSE_STORE", str(tmp_path / "store"))
+    spaces, reports = [], []
+    for _ in range(2):
+        InteractiveShell.clear_instance()
+        ip = InteractiveShell.instance()
+        ip.run_line_magic("load_ext", "collab_reuse")
+        for cell in cells:
+            result = ip.run_cell(cell)
+            assert result.error_in_exec is None, result.error_in_exec
+        session = collab_reuse.session_of(ip)
+        reports.append(session.last_report)
+        session.flush(60)
+        spaces.append(dict(ip.user_ns))
+        ip.run_line_magic("unload_ext", "collab_reuse")
+    InteractiveShell.clear_instance()
+    return spaces, reports
+
+
+def statuses(report, op):
+    return [s["status"] for s in report["steps"] if s["op"] == op]
+
+
+def test_a_pure_helper_is_reused_whole(tmp_path, monkeypatch):
+    helper = ("def summarize(frame, col):\n"
+              "    out = frame.groupby(col).agg(['mean', 'std', 'max', 'median'])\n"
+              "    print('summarized', len(out))\n"
+              "    return out\n")
+    spaces, reports = two_runs(tmp_path, monkeypatch, [SETUP, helper, "s = summarize(df, 'k')"])
+    assert statuses(reports[0], "summarize()") == ["computed"]
+    assert statuses(reports[1], "summarize()") == ["reused"]
+    assert spaces[0]["s"].equals(spaces[1]["s"])
+
+
+def test_a_helper_that_changes_its_argument_runs_every_time(tmp_path, monkeypatch):
+    helper = ("def add_feature(frame):\n"
+              "    frame['w'] = frame.groupby('k')['v'].transform('median')\n"
+              "    return frame['w'].sum()\n")
+    spaces, reports = two_runs(tmp_path, monkeypatch, [SETUP, helper, "total = add_feature(df)"])
+    assert "w" in spaces[1]["df"].columns  # the in-place change happened in the second run too
+    assert statuses(reports[1], "add_feature()") == []
+
+
+def test_a_helper_that_appends_to_a_global_runs_every_time(tmp_path, monkeypatch):
+    helper = ("seen = []\n"
+              "def note(frame):\n"
+              "    seen.append(len(frame))\n"
+              "    return frame.groupby('k')['v'].median()\n")
+    spaces, _ = two_runs(tmp_path, monkeypatch, [SETUP, helper, "m = note(df)"])
+    assert spaces[1]["seen"] == [200_000]
+
+
+def test_a_helper_that_writes_a_file_is_judged_impure_while_it_runs(tmp_path, monkeypatch):
+    out = tmp_path / "out.csv"
+    helper = ("def export(frame, path):\n"
+              "    agg = frame.groupby('k')['v'].median()\n"
+              "    agg.to_csv(path)\n"
+              "    return agg\n")
+    spaces, reports = two_runs(tmp_path, monkeypatch, [SETUP, helper, f"e = export(df, {str(out)!r})"])
+    assert [s["reason"] for s in reports[0]["steps"] if s["op"] == "export()"][0].startswith("it calls")
+    out.unlink()
+    spaces, _ = two_runs(tmp_path, monkeypatch, [SETUP, helper, f"e = export(df, {str(out)!r})"])
+    assert out.exists()
