@@ -99,3 +99,17 @@ def test_mixed_object_columns_use_pickle_when_trusted():
     back, _, _ = store.get("m")
     verify_roundtrip(frame, back)
     assert back["fold"].tolist() == [0, 1, "overall"]
+
+
+def test_numeric_frames_come_back_identical_without_a_check_pass():
+    from collab_reuse.store.formats import faithful_by_construction
+
+    frame = pd.DataFrame({"a": np.arange(5), "b": np.linspace(0, 1, 5), "c": np.arange(5) > 2})
+    assert faithful_by_construction(frame)
+    assert not faithful_by_construction(frame.set_index("b"))
+    assert not faithful_by_construction(frame.assign(s=list("abcde")))
+    store = ArtifactStore(MemoryBlobs())
+    store.put("f", store.encode(frame))
+    back, _, _ = store.get("f")
+    verify_roundtrip(frame, back)
+    assert list(back.columns) == ["a", "b", "c"] and back.columns.dtype == frame.columns.dtype
