@@ -264,6 +264,11 @@ def _show(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _tail(text: str, limit: int = 2500) -> str:
+    text = text if len(text) <= limit else "..." + text[-limit:]
+    return text.replace("\n", "\n      ")
+
+
 def _diff_text(a: str, b: str, limit: int = 12) -> str:
     lines = list(difflib.unified_diff(a.splitlines(), b.splitlines(), "plain", "other", lineterm="", n=1))
     if len(lines) > limit:
@@ -316,6 +321,9 @@ def compare(plain: RunResult, other: RunResult, *, ignore_files: Iterable[str] =
         for k, (a, b) in enumerate(zip(po, oo)):
             for key in _OUTPUT_FIELDS:
                 diffs.extend(_compare_value(f"{where} output {k} {key}", a.get(key), b.get(key)))
+            if b.get("output_type") == "error" and a.get("traceback") != b.get("traceback"):
+                diffs.append(f"{where} output {k}: the other run's traceback ends:\n      "
+                             + _tail("\n".join(b.get("traceback") or [])))
         for k in range(len(po), len(oo)):
             diffs.append(f"{where} output {k} only in other run: {_show(oo[k])}")
         for k in range(len(oo), len(po)):

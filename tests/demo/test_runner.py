@@ -77,3 +77,13 @@ def test_stream_chunks_are_merged_and_ansi_removed():
 def test_demo_table_lists_each_notebook(executed):
     table = format_table([NotebookReport("t.ipynb", executed)])
     assert "t.ipynb" in table and "speedup" in table and "kernel start" in table
+
+
+@pytest.mark.kernel
+def test_compare_shows_where_a_new_error_was_raised(executed):
+    other = copy.deepcopy(executed)
+    other.outputs[0]["outputs"] = [{"output_type": "error", "name": None, "text": None, "data": None,
+                                    "ename": "RuntimeError", "evalue": "boom",
+                                    "traceback": ["Traceback", "File engine.py, line 7, in f", "RuntimeError: boom"]}]
+    diffs = compare(executed, other)
+    assert any("traceback ends" in d and "engine.py, line 7" in d for d in diffs), diffs
