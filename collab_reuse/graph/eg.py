@@ -235,6 +235,14 @@ class ExperimentGraph:
             db.executemany("INSERT OR IGNORE INTO blobs VALUES(?, ?)", list(blob_sizes.items()))
             db.execute("UPDATE artifacts SET state=?, size=? WHERE id=?",
                        (MATERIALIZED, sum(blob_sizes.values()), artifact_id))
+            db.execute("INSERT INTO stored_log(artifact_id) VALUES(?)", (artifact_id,))
+
+    def stored_since(self, seq: int) -> tuple[set[str], int]:
+        """Artifacts written to the store after ``seq`` (evicted ones included) and the newest seq.
+
+        Kernels keep this set in memory, so a lookup of an id never stored costs no query."""
+        rows = self._db().execute("SELECT seq, artifact_id FROM stored_log WHERE seq>?", (seq,)).fetchall()
+        return {aid for _, aid in rows}, max((r[0] for r in rows), default=seq)
 
     def unmaterialize(self, artifact_ids: Iterable[str]) -> list[str]:
         """Mark artifacts not stored; return the blob keys no other artifact still uses."""
@@ -274,7 +282,8 @@ class ExperimentGraph:
 
     def clear(self) -> None:
         with self._tx() as db:
-            for table in ("artifacts", "artifact_blobs", "blobs", "usage", "events", "random_ops", "counters"):
+            for table in ("artifacts", "artifact_blobs", "blobs", "usage", "events", "random_ops", "counters",
+                          "stored_log"):
                 db.execute(f"DELETE FROM {table}")
 
     # -- queries for the panel, the magics and the CLI ---------------------------------------

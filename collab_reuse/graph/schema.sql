@@ -30,3 +30,4 @@ CREATE INDEX IF NOT EXISTS events_kernel ON events(kernel_id, seq);
 CREATE TABLE IF NOT EXISTS random_ops(op_id TEXT PRIMARY KEY);   -- operations seen to draw from the global RNG
 CREATE TABLE IF NOT EXISTS files(stat_key TEXT PRIMARY KEY, digest TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value REAL NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS stored_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, artifact_id TEXT NOT NULL);

@@ -122,6 +122,7 @@ class ReuseMagics(Magics):
         s.flush(30)
         s.graph.clear()
         s.store.blobs.clear()
+        s.forget_stored()
         s.tracer.registry.forget_all()
         print(f"collab_reuse: cleared the store at {s.store_dir}")
 

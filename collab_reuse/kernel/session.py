@@ -105,6 +105,8 @@ class Session:
         # pandas/pyarrow swap the process-wide warning filters, which would lose or steal a cell's warnings.
         self.foreground = threading.RLock()
         self._random_ops: set[str] = set()
+        self._stored: set[str] = set()
+        self._stored_seq = 0
         self.last_report: dict | None = None
         self.hits = self.misses = 0
         self.saved_seconds = 0.0
@@ -154,7 +156,7 @@ class Session:
     # -- the tracer's backend ----------------------------------------------------------------
 
     def lookup(self, artifact_id: str) -> Any:
-        if self.graph is None:
+        if self.graph is None or artifact_id not in self._stored:
             return None
         try:
             return self.graph.artifact(artifact_id)
@@ -189,11 +191,14 @@ class Session:
     def is_random(self, op_id: str) -> bool:
         return op_id in self._random_ops
 
-    def _refresh_random_ops(self) -> None:
-        """Operations any kernel saw drawing from the RNG; read once per cell, not once per operation."""
+    def _refresh_from_graph(self) -> None:
+        """What any kernel stored, and which operations draw from the RNG: read once per cell,
+        not once per operation."""
         if self.graph is not None:
             try:
                 self._random_ops |= self.graph.random_ops()
+                stored, self._stored_seq = self.graph.stored_since(self._stored_seq)
+                self._stored |= stored
             except Exception as exc:
                 self._fail(f"the Experiment Graph can't be read: {exc}")
 
@@ -201,6 +206,10 @@ class Session:
         self._random_ops.add(op_id)
         if self.cell is not None:
             self.cell.random_ops.append(op_id)
+
+    def forget_stored(self) -> None:
+        self._stored.clear()
+        self._stored_seq = 0
 
     def file_digest(self, path: str) -> str:
         return self.files.digest(path)
@@ -226,7 +235,7 @@ class Session:
     def pre_run_cell(self, info: Any) -> None:
         self.foreground.acquire()
         self.tell_failure_once()
-        self._refresh_random_ops()
+        self._refresh_from_graph()
         self.cell = CellRun(getattr(info, "cell_id", None), None)
 
     def post_run_cell(self, result: Any) -> None:

@@ -11,6 +11,7 @@ runs without Copy-on-Write (where a view's write reaches its parent).
 from __future__ import annotations
 
 import weakref
+from collections import deque
 from typing import Any, Iterator
 
 
@@ -35,6 +36,9 @@ class Registry:
 
     def __init__(self) -> None:
         self._entries: dict[int, _Entry] = {}
+        # weakref callbacks run in whatever thread collects the object (the store's writer too):
+        # they only queue the key; the kernel's thread removes entries when it next touches the dict
+        self._dead: deque = deque()
         self._cow: bool | None = None
         self.clock = 0  # counts registrations: tells whether an object existed before a point in time
 
@@ -49,6 +53,7 @@ class Registry:
 
     def set(self, obj: Any, artifact_id: str) -> bool:
         """Remember obj's artifact id; False when obj can't be tracked (no weak references)."""
+        self._purge()
         key = id(obj)
         old = self._entries.get(key)
         if old is not None and old.ref() is obj:
@@ -68,9 +73,14 @@ class Registry:
         return entry is None or entry.ref() is not obj or entry.born <= clock
 
     def _drop(self, key: int, ref: Any) -> None:
-        entry = self._entries.get(key)
-        if entry is not None and entry.ref is ref:
-            del self._entries[key]
+        self._dead.append((key, ref))
+
+    def _purge(self) -> None:
+        while self._dead:
+            key, ref = self._dead.popleft()
+            entry = self._entries.get(key)
+            if entry is not None and entry.ref is ref:
+                del self._entries[key]
 
     def forget(self, obj: Any) -> None:
         entry = self._entries.get(id(obj))
@@ -81,6 +91,7 @@ class Registry:
         self._entries.clear()
 
     def objects(self) -> Iterator[tuple[Any, str]]:
+        self._purge()
         for entry in list(self._entries.values()):
             obj = entry.ref()
             if obj is not None:
@@ -88,6 +99,7 @@ class Registry:
 
     def mutated(self, obj: Any, new_id: str | None) -> None:
         """obj changed in place: give it ``new_id`` (or forget it) and forget whatever shares its memory."""
+        self._purge()
         root = _memory_root(obj)
         if root is not None:
             for key, entry in list(self._entries.items()):
