@@ -10,7 +10,7 @@ from typing import Any, Protocol
 REUSED, COMPUTED, WARM_STARTED, NOT_REUSABLE = "reused", "computed", "warm_started", "not_reusable"
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     id: str | None
     op: str
@@ -29,7 +29,7 @@ class Step:
         return asdict(self)
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     """A computed value that may be worth storing: held until the cell ends."""
 
