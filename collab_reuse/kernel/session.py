@@ -269,7 +269,8 @@ class Session:
         if self.writer is None or self.graph is None or not cell.steps:
             return
         updates = self._updates(cell)
-        candidates = list(cell.candidates)
+        # most expensive first: if the kernel exits before the writer is done, the best ones are kept
+        candidates = sorted(cell.candidates, key=lambda c: -c.seconds)
         graph, store, user, config = self.graph, self.store, self.user, self.config
         random_ops = list(cell.random_ops)
         foreground, tracer = self.background_turn, self.tracer
