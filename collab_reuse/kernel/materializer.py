@@ -46,7 +46,7 @@ def encode_offers(graph: ExperimentGraph, store: ArtifactStore, candidates: list
                   unchanged: Any) -> tuple[list[Offer], dict[str, str]]:
     """Encode (and verify) each candidate; those that can't be stored faithfully come back with a reason.
 
-    Each encoding runs while no cell does (``foreground()``): no user code can change the value meanwhile,
+    Each encoding runs while no cell does (``foreground``): no user code can change the value meanwhile,
     and library code here may touch global warning state. A value changed in place since it was
     computed (``unchanged`` says) is no longer that artifact and is skipped.
     """
@@ -55,7 +55,7 @@ def encode_offers(graph: ExperimentGraph, store: ArtifactStore, candidates: list
         if not _worth_encoding(graph, cand):
             continue
         try:
-            with foreground():
+            with foreground:
                 if not unchanged(cand):
                     continue
                 offers.append(Offer(cand.id, store.encode(cand.value), cand.extra))

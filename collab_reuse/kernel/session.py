@@ -17,9 +17,8 @@ import sys
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from ..config import CollabReuse, parse_size, resolve_store_dir
 from ..errors import CorruptArtifact, StoreError
@@ -105,7 +104,6 @@ class Session:
         # Held while a cell runs. Background work that runs library code (encoding) takes it too:
         # pandas/pyarrow swap the process-wide warning filters, which would lose or steal a cell's warnings.
         self.foreground = threading.RLock()
-        self._cell_waiting = False
         self._random_ops: set[str] = set()
         self._stored: set[str] = set()
         self._stored_seq = 0
@@ -234,18 +232,8 @@ class Session:
 
     # -- cell lifecycle ----------------------------------------------------------------------
 
-    @contextmanager
-    def background_turn(self) -> Iterator[None]:
-        """Hold the foreground for one piece of background work, never ahead of a cell that waits."""
-        while self._cell_waiting:
-            time.sleep(0.002)
-        with self.foreground:
-            yield
-
     def pre_run_cell(self, info: Any) -> None:
-        self._cell_waiting = True  # the writer finishes its current piece of work, then lets the cell run
         self.foreground.acquire()
-        self._cell_waiting = False
         self.tell_failure_once()
         self._refresh_from_graph()
         self.cell = CellRun(getattr(info, "cell_id", None), None)
@@ -273,7 +261,7 @@ class Session:
         candidates = sorted(cell.candidates, key=lambda c: -c.seconds)
         graph, store, user, config = self.graph, self.store, self.user, self.config
         random_ops = list(cell.random_ops)
-        foreground, tracer = self.background_turn, self.tracer
+        foreground, tracer = self.foreground, self.tracer
 
         def job() -> None:
             seq = graph.record_cell(updates, user, report, random_ops)
