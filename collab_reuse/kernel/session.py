@@ -263,16 +263,23 @@ class Session:
         random_ops = list(cell.random_ops)
         foreground, tracer = self.foreground, self.tracer
 
-        def job() -> None:
-            seq = graph.record_cell(updates, user, report, random_ops)
-            offers, refused = materializer.encode_offers(graph, store, candidates, foreground, tracer.unchanged)
+        def record() -> None:
+            seqs.append(graph.record_cell(updates, user, report, random_ops))
+
+        def offer(candidate: Candidate) -> None:
+            """One candidate at a time, written as soon as it is chosen: a kernel that exits early
+            keeps what was done, most expensive first."""
+            offers, refused = materializer.encode_offers(graph, store, [candidate], foreground, tracer.unchanged)
             if refused:
                 graph.record_cell([], user, None, (), refused)
             done = materializer.materialize(graph, store, offers, config.materializer, config.min_saving)
-            if done["by_id"] and seq is not None:
-                graph.add_bytes_written(seq, done["by_id"])
+            if done["by_id"] and seqs[0] is not None:
+                graph.add_bytes_written(seqs[0], done["by_id"])
 
-        self.writer.submit(job)
+        seqs: list[int | None] = []
+        self.writer.submit(record, priority=float("-inf"))  # before any offer: offers need the vertices
+        for candidate in candidates:  # the most expensive results of any cell go first
+            self.writer.submit(lambda c=candidate: offer(c), priority=-candidate.seconds)
         self.tell_failure_once()
 
     def _updates(self, cell: CellRun) -> list[VertexUpdate]:

@@ -8,6 +8,7 @@ materialized only after that, so abandoned work leaves nothing half-visible.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -20,23 +21,24 @@ Job = Callable[[], Any]
 
 
 class BackgroundWriter:
-    """A single worker thread running jobs in submission order."""
+    """A single worker thread running jobs, lowest priority number first (then in submission order)."""
 
     def __init__(self, on_error: Callable[[BaseException], None]):
-        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._queue: queue.PriorityQueue[tuple[float, int, Job | None]] = queue.PriorityQueue()
+        self._order = itertools.count()
         self._on_error = on_error
         self._idle = threading.Event()
         self._idle.set()
         self._thread = threading.Thread(target=self._run, name="collab_reuse-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: Job, priority: float = 0.0) -> None:
         self._idle.clear()
-        self._queue.put(job)
+        self._queue.put((priority, next(self._order), job))
 
     def _run(self) -> None:
         while True:
-            job = self._queue.get()
+            _, _, job = self._queue.get()
             if job is None:
                 return
             try:
@@ -56,6 +58,6 @@ class BackgroundWriter:
         """Finish pending jobs within ``timeout`` seconds, then stop; False if work was abandoned."""
         deadline = time.monotonic() + timeout
         done = self.wait_idle(timeout)
-        self._queue.put(None)
+        self._queue.put((float("-inf"), next(self._order), None))
         self._thread.join(max(deadline - time.monotonic(), 0.1))
         return done
