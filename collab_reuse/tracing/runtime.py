@@ -69,13 +69,19 @@ class Operation:
         return self.tracer._run_call(self, args, kwargs, sys._getframe(1))
 
 
-class Untraced:
-    """A call into an unknown library: runs plainly, then forgets tracked arguments it may have changed."""
+class _Wrapped:
+    """A callable handed back by ``Tracer.wrap`` in place of the user's."""
 
     __slots__ = ("tracer", "func")
 
     def __init__(self, tracer: "Tracer", func: Any):
         self.tracer, self.func = tracer, func
+
+
+class Untraced(_Wrapped):
+    """A call into an unknown library: runs plainly, then forgets tracked arguments it may have changed."""
+
+    __slots__ = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True
@@ -93,13 +99,10 @@ class Untraced:
                     tracer.registry.mutated(value, None)
 
 
-class NotebookCall:
+class NotebookCall(_Wrapped):
     """A call of a function defined in the notebook whose source allows reusing the whole call."""
 
-    __slots__ = ("tracer", "func")
-
-    def __init__(self, tracer: "Tracer", func: Any):
-        self.tracer, self.func = tracer, func
+    __slots__ = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True
