@@ -13,6 +13,8 @@ Every encoding is checked by decoding it and comparing with the original
 
 from __future__ import annotations
 
+import collections
+import importlib
 import io
 import math
 from dataclasses import dataclass, field
@@ -22,6 +24,11 @@ from ..errors import CorruptArtifact, Unreusable
 from ..fingerprint import digest_bytes
 
 MANIFEST_VERSION = 1
+_TEXT_BLOB = 1 << 16  # strings longer than this (e.g. a LightGBM model) go to a blob of their own
+#: Libraries whose objects are stored as their class plus their state (no code runs on load but
+#: the class's own __setstate__); LightGBM's state is its model text.
+_STATE_LIBRARIES = ("lightgbm.",)
+_FACTORIES = {dict: "dict", list: "list", int: "int", float: "float", collections.OrderedDict: "OrderedDict"}
 _SKOPS_TRUSTED_PREFIXES = ("sklearn.", "lightgbm.", "numpy.", "scipy.", "builtins.", "collections.", "xgboost.", "skops.")
 
 
@@ -92,10 +99,19 @@ def _encode_tree(value: Any, out: Encoded, trust_pickle: bool, depth: int) -> di
     if depth > 20:
         raise Unreusable("value nested too deeply to store")
     t = type(value)
+    if t is str and len(value) > _TEXT_BLOB:
+        return {"t": "text", "key": out.add_blob(value.encode("utf-8", "surrogatepass"))}
     if value is None or t in (bool, int, str):
         return {"t": "json", "x": value}
     if t is float:
         return {"t": "float", "x": repr(value)}
+    if t is collections.OrderedDict or (t is collections.defaultdict and value.default_factory in _FACTORIES):
+        node = {"t": "odict" if t is collections.OrderedDict else "ddict",
+                "items": [[_encode_tree(k, out, trust_pickle, depth + 1),
+                           _encode_tree(v, out, trust_pickle, depth + 1)] for k, v in value.items()]}
+        if t is collections.defaultdict:
+            node["factory"] = _FACTORIES[value.default_factory]
+        return node
     if t in (tuple, list):
         return {"t": t.__name__, "items": [_encode_tree(v, out, trust_pickle, depth + 1) for v in value]}
     if t is dict:
@@ -120,8 +136,19 @@ def _decode_tree(node: dict, get_blob: Callable[[str], bytes], trust_pickle: boo
     if t in ("tuple", "list"):
         items = [_decode_tree(n, get_blob, trust_pickle) for n in node["items"]]
         return tuple(items) if t == "tuple" else items
-    if t == "dict":
-        return {_decode_tree(k, get_blob, trust_pickle): _decode_tree(v, get_blob, trust_pickle) for k, v in node["items"]}
+    if t in ("dict", "odict", "ddict"):
+        pairs = [(_decode_tree(k, get_blob, trust_pickle), _decode_tree(v, get_blob, trust_pickle))
+                 for k, v in node["items"]]
+        if t == "ddict":
+            factory = {name: f for f, name in _FACTORIES.items()}.get(node["factory"])
+            if factory is None:
+                raise CorruptArtifact(f"unknown defaultdict factory {node['factory']!r}")
+            return collections.defaultdict(factory, pairs)
+        return dict(pairs) if t == "dict" else collections.OrderedDict(pairs)
+    if t == "text":
+        return get_blob(node["key"]).decode("utf-8", "surrogatepass")
+    if t == "state":
+        return _decode_state_object(node, get_blob, trust_pickle)
     if t == "npscalar":
         import numpy as np
 
@@ -296,6 +323,11 @@ def _decode_pandas(node: dict, get_blob: Callable[[str], bytes], trust_pickle: b
 # -- models --------------------------------------------------------------------------------
 
 def _encode_model(value: Any, out: Encoded, trust_pickle: bool) -> dict:
+    if type(value).__module__.startswith(_STATE_LIBRARIES):
+        try:
+            return _encode_state_object(value, out, 0)
+        except Unreusable:
+            pass
     try:
         import skops.io as sio
 
@@ -303,6 +335,40 @@ def _encode_model(value: Any, out: Encoded, trust_pickle: bool) -> dict:
         return {"t": "skops", "key": out.add_blob(data)}
     except Exception:  # skops can't represent it (e.g. a C-level handle): pickle if trusted
         return _encode_pickle(value, out, trust_pickle)
+
+
+def _encode_state_object(value: Any, out: Encoded, depth: int) -> dict:
+    """An object of an allow-listed library as its class and its pickle state, every part in a safe form."""
+    if depth > 10:
+        raise Unreusable("object state nested too deeply")
+    cls = type(value)
+    state = value.__getstate__()
+    if not isinstance(state, dict):
+        raise Unreusable(f"{cls.__qualname__} has no dict state")
+    items = []
+    for key, part in state.items():
+        if type(part).__module__.startswith(_STATE_LIBRARIES):
+            node = _encode_state_object(part, out, depth + 1)
+        else:
+            node = _encode_tree(part, out, False, depth + 1)  # never pickle inside
+        items.append([key, node])
+    return {"t": "state", "cls": f"{cls.__module__}:{cls.__qualname__}", "items": items}
+
+
+def _decode_state_object(node: dict, get_blob: Callable[[str], bytes], trust_pickle: bool) -> Any:
+    module, _, qualname = node["cls"].partition(":")
+    if not module.startswith(_STATE_LIBRARIES):
+        raise CorruptArtifact(f"state object of a class outside the allow-list: {node['cls']}")
+    cls: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        cls = getattr(cls, part)
+    obj = cls.__new__(cls)
+    state = {key: _decode_tree(part, get_blob, trust_pickle) for key, part in node["items"]}
+    if hasattr(obj, "__setstate__"):  # as pickle would: the class rebuilds itself (a Booster from its text)
+        obj.__setstate__(state)
+    else:
+        obj.__dict__.update(state)
+    return obj
 
 
 def _skops_load(data: bytes) -> Any:

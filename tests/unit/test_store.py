@@ -113,3 +113,18 @@ def test_numeric_frames_come_back_identical_without_a_check_pass():
     back, _, _ = store.get("f")
     verify_roundtrip(frame, back)
     assert list(back.columns) == ["a", "b", "c"] and back.columns.dtype == frame.columns.dtype
+
+
+def test_lightgbm_models_are_stored_as_model_text_without_pickle():
+    import lightgbm as lgb
+
+    X = np.random.default_rng(1).normal(size=(400, 4))
+    y = (X[:, 0] > 0).astype(int)
+    model = lgb.LGBMClassifier(n_estimators=30, verbose=-1).fit(X, y, eval_set=[(X, y)], eval_metric="auc")
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    encoded = store.encode(model)
+    assert encoded.manifest["value"]["t"] == "state"
+    store.put("m", encoded)
+    back, _, _ = store.get("m")
+    assert np.array_equal(back.predict_proba(X), model.predict_proba(X))
+    assert back.best_score_ == model.best_score_ and back.get_params() == model.get_params()
