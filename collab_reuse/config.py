@@ -66,5 +66,5 @@ class CollabReuse(Configurable):
                         help="Which of the paper's materialization algorithms chooses what to keep.").tag(config=True)
     trust_pickle = Bool(True, help="Allow pickle for objects no safe format serves. Only for stores whose writers you trust.").tag(config=True)
     min_saving = Float(0.005, help="Seconds an artifact must save over loading it to be worth storing.").tag(config=True)
-    exit_flush_seconds = Float(4.0, help="How long a closing kernel waits for pending store writes before abandoning them "
-                               "(Jupyter kills a kernel 5 s after asking it to shut down).").tag(config=True)
+    exit_flush_seconds = Float(2.0, help="How long a closing kernel waits for pending store writes before abandoning them "
+                               "(Jupyter interrupts a closing kernel after 2.5 s and kills it at 5 s).").tag(config=True)
