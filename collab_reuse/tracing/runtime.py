@@ -413,6 +413,8 @@ class Tracer:
         identity (its code, the globals it reads, its arguments) was stored; else run as written,
         its body traced, and judged pure or not by what it did."""
         __tracebackhide__ = True
+        if not any(self._is_traced_type(type(v)) for v in (*args, *kwargs.values())):
+            return func(*args, **kwargs)  # no data value in: not data work (and recursion stays cheap)
         op = Operation(self, func, "__main__", func.__name__, f"{func.__qualname__}()", None)
         inputs: list[str] = []
         try:

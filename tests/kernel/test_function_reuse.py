@@ -71,3 +71,10 @@ def test_a_helper_that_writes_a_file_is_judged_impure_while_it_runs(tmp_path, mo
     out.unlink()
     spaces, _ = two_runs(tmp_path, monkeypatch, [SETUP, helper, f"e = export(df, {str(out)!r})"])
     assert out.exists()
+
+
+def test_calls_without_data_arguments_run_directly(tmp_path, monkeypatch):
+    helper = "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n"
+    spaces, reports = two_runs(tmp_path, monkeypatch, [helper, "x = fib(18)"])
+    assert spaces[1]["x"] == 2584
+    assert statuses(reports[1], "fib()") == []
