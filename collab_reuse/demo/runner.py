@@ -183,6 +183,10 @@ async def _run(nb, workdir: Path, store_dir, timeout: float, env: dict[str, str]
     runtime = Path(jupyter_runtime_dir())
     runtime.mkdir(parents=True, exist_ok=True)
     client.km.connection_file = str(runtime / f"kernel-{kernel_id}.json")
+    # IPC sockets named after the kernel id: kernels started at once can't race for the same TCP port
+    # (seen in CI: "Address already in use", "Kernel died before replying to kernel_info")
+    client.km.transport = "ipc"
+    client.km.ip = str(runtime / f"kernel-{kernel_id}-ipc")
     client.reset_execution_trackers()
 
     cell_seconds: list[float] = []
