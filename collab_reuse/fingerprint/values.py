@@ -23,7 +23,7 @@ def content_digest(value: Any) -> str:
         return _pandas_digest(value)
     if module == "numpy":
         return _numpy_digest(value)
-    if _is_estimator(value):
+    if is_estimator(value):
         return _estimator_digest(value)
     raise Unreusable(f"no content digest for {type(value).__module__}.{type(value).__qualname__}")
 
@@ -91,7 +91,8 @@ def _index_digest(index: Any) -> str:
                         resolve=content_digest)
 
 
-def _is_estimator(value: Any) -> bool:
+def is_estimator(value: Any) -> bool:
+    """scikit-learn's estimator protocol (LightGBM and XGBoost follow it)."""
     return hasattr(value, "get_params") and hasattr(value, "fit")
 
 

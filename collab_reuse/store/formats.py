@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from ..errors import CorruptArtifact, Unreusable
 from ..fingerprint import digest_bytes
+from ..fingerprint.values import is_estimator
 
 MANIFEST_VERSION = 1
 _TEXT_BLOB = 1 << 16  # strings longer than this (e.g. a LightGBM model) go to a blob of their own
@@ -53,7 +54,7 @@ def kind_of(value: Any) -> str:
         return {"DataFrame": "dataframe", "Series": "series"}.get(name, "other")
     if module == "numpy" and name == "ndarray":
         return "array"
-    if hasattr(value, "fit") and hasattr(value, "get_params"):
+    if is_estimator(value):
         return "model"
     return "other"
 

@@ -14,6 +14,8 @@ import weakref
 from collections import deque
 from typing import Any, Iterator
 
+from ..fingerprint.values import is_estimator
+
 
 def pandas_has_cow() -> bool:
     """Copy-on-Write isolates every pandas object from the others (always on in pandas 3)."""
@@ -139,11 +141,10 @@ def _memory_root(obj: Any) -> int | None:
 
 def _nested_estimators(obj: Any) -> list[Any]:
     """Estimators inside a meta-estimator are fitted in place along with it."""
-    get_params = getattr(obj, "get_params", None)
-    if get_params is None or not hasattr(obj, "fit"):
+    if not is_estimator(obj):
         return []
     try:
-        params = get_params(deep=True)
+        params = obj.get_params(deep=True)
     except Exception:
         return []
-    return [v for v in params.values() if hasattr(v, "fit") and hasattr(v, "get_params")]
+    return [v for v in params.values() if is_estimator(v)]
