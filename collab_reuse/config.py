@@ -62,6 +62,8 @@ class CollabReuse(Configurable):
     store = Unicode("", help=f"Store directory (overridden by ${STORE_ENV}); empty: under the Jupyter data dir.").tag(config=True)
     budget = Unicode(DEFAULT_BUDGET, help="Storage budget for materialized artifacts, e.g. '2GB'.").tag(config=True)
     enabled = Bool(True, help="Reuse stored results (False: trace nothing, run plainly).").tag(config=True)
+    defer = Bool(True, help="Deferred evaluation: bind names to lazy results and produce them only when "
+                            "something uses them (False: load or compute every operation where it is).").tag(config=True)
     materializer = Enum(["heuristic", "storage_aware"], default_value="storage_aware",
                         help="Which of the paper's materialization algorithms chooses what to keep.").tag(config=True)
     trust_pickle = Bool(True, help="Allow pickle for objects no safe format serves. Only for stores whose writers you trust.").tag(config=True)

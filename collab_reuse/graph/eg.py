@@ -153,7 +153,8 @@ class ExperimentGraph:
     # -- a cell's batch of updates -----------------------------------------------------------
 
     def record_cell(self, updates: Iterable[VertexUpdate], user: str, report: dict | None,
-                    random_ops: Iterable[str] = (), unstorable: dict[str, str] | None = None) -> int | None:
+                    random_ops: Iterable[str] = (), unstorable: dict[str, str] | None = None,
+                    quiet_ops: Iterable[tuple[str, str, float]] = ()) -> int | None:
         """Add/refresh vertices, bump frequencies and usage, append the cell's report; one transaction."""
         now = time.time()
         seq = None
@@ -175,6 +176,8 @@ class ExperimentGraph:
                                (u.load_seconds, u.load_seconds, u.id))
             for op_id in random_ops:
                 db.execute("INSERT OR IGNORE INTO random_ops VALUES(?)", (op_id,))
+            db.executemany("INSERT OR IGNORE INTO quiet_ops(op_id, value_type, seconds) VALUES(?,?,?)",
+                           list(quiet_ops))
             for aid, why in (unstorable or {}).items():
                 db.execute("UPDATE artifacts SET storable=0, note=? WHERE id=?", (why, aid))
             if report is not None:
@@ -244,6 +247,12 @@ class ExperimentGraph:
         rows = self._db().execute("SELECT seq, artifact_id FROM stored_log WHERE seq>?", (seq,)).fetchall()
         return {aid for _, aid in rows}, max((r[0] for r in rows), default=seq)
 
+    def quiet_since(self, seq: int) -> tuple[dict[str, tuple[str, float]], int]:
+        """Operations recorded as quiet after ``seq`` (id -> (result class, seconds)) and the newest seq."""
+        rows = self._db().execute("SELECT seq, op_id, value_type, seconds FROM quiet_ops WHERE seq>?",
+                                  (seq,)).fetchall()
+        return {r[1]: (r[2], r[3]) for r in rows}, max((r[0] for r in rows), default=seq)
+
     def unmaterialize(self, artifact_ids: Iterable[str]) -> list[str]:
         """Mark artifacts not stored; return the blob keys no other artifact still uses."""
         ids = list(artifact_ids)
@@ -283,7 +292,7 @@ class ExperimentGraph:
     def clear(self) -> None:
         with self._tx() as db:
             for table in ("artifacts", "artifact_blobs", "blobs", "usage", "events", "random_ops", "counters",
-                          "stored_log"):
+                          "stored_log", "quiet_ops"):
                 db.execute(f"DELETE FROM {table}")
 
     # -- queries for the panel, the magics and the CLI ---------------------------------------

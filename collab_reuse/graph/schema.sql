@@ -31,3 +31,7 @@ CREATE TABLE IF NOT EXISTS random_ops(op_id TEXT PRIMARY KEY);   -- operations s
 CREATE TABLE IF NOT EXISTS files(stat_key TEXT PRIMARY KEY, digest TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value REAL NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS stored_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, artifact_id TEXT NOT NULL);
+-- operations seen finishing with no output, warning or randomness, and the class of their result:
+-- a later run may defer them (run them only if their result is needed)
+CREATE TABLE IF NOT EXISTS quiet_ops(seq INTEGER PRIMARY KEY AUTOINCREMENT, op_id TEXT NOT NULL UNIQUE,
+  value_type TEXT NOT NULL, seconds REAL NOT NULL DEFAULT 0);

@@ -51,6 +51,7 @@ class Installation:
         from .magics import ReuseMagics
 
         setattr(builtins, HOOK, self.session.tracer)
+        self.session.tracer.deferral.namespace = self.shell.user_ns
         self._formatter = self.shell.InteractiveTB
         self.shell.InteractiveTB = StrippingFormatter(self._formatter)
         self.shell.ast_transformers.append(self.transformer)
@@ -62,6 +63,10 @@ class Installation:
         self.session.tell_failure_once()
 
     def uninstall(self) -> None:
+        try:
+            self.session.tracer.deferral.force_all()  # plain IPython from here on: no lazies left behind
+        except Exception:
+            log.warning("producing deferred values at unload failed", exc_info=True)
         if self.transformer in self.shell.ast_transformers:
             self.shell.ast_transformers.remove(self.transformer)
         for name, callback in (("pre_run_cell", self.session.pre_run_cell),

@@ -75,6 +75,7 @@ class ReuseMagics(Magics):
 
     def _cmd_off(self, args: list[str]) -> None:
         _no_args("off", args)
+        self.session.tracer.deferral.force_all()  # plain cells must see values, not lazies
         self.session.tracer.enabled = False
         self.session.tracer.registry.forget_all()  # what we knew may go stale while untraced
         print("collab_reuse: off (cells run plainly)")
@@ -132,6 +133,7 @@ class ReuseMagics(Magics):
         if line.strip():
             raise UsageError("%%noreuse takes no arguments")
         tracer = self.session.tracer
+        tracer.deferral.force_all()  # the plain cell must see values, not lazies
         was = tracer.enabled
         tracer.enabled = False
         try:

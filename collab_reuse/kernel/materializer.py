@@ -37,7 +37,8 @@ def _worth_encoding(graph: ExperimentGraph, cand: Any) -> bool:
         return True
     if info.state == 2 or not info.storable:
         return False
-    if info.size > 0 and estimated_load_seconds(graph, info.size) >= info.compute_seconds:
+    if info.size > 0 and estimated_load_seconds(graph, info.size) >= max(info.compute_seconds,
+                                                                          getattr(cand, "recreate_seconds", 0.0)):
         return False
     return True
 

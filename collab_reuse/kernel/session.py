@@ -26,7 +26,7 @@ from ..fingerprint import FileFingerprints
 from ..graph import MATERIALIZED, ExperimentGraph, VertexUpdate
 from ..store import ArtifactStore, DiskcacheBlobs
 from ..tracing.runtime import Tracer
-from ..tracing.steps import COMPUTED, NOT_REUSABLE, REUSED, WARM_STARTED, Candidate, Step
+from ..tracing.steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, WARM_STARTED, Candidate, Step
 from . import materializer
 from .writer import BackgroundWriter
 
@@ -42,6 +42,7 @@ class CellRun:
     steps: list[Step] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
     random_ops: list[str] = field(default_factory=list)
+    quiet_ops: list[tuple[str, str, float]] = field(default_factory=list)
 
 
 def _log_to(store_dir: Any) -> None:
@@ -100,6 +101,7 @@ class Session:
         self.store_dir = resolve_store_dir(config.store)
         self.tracer = Tracer(self)
         self.tracer.enabled = config.enabled
+        self.tracer.deferral.enabled = config.defer
         self.cell: CellRun | None = None
         # Held while a cell runs. Background work that runs library code (encoding) takes it too:
         # pandas/pyarrow swap the process-wide warning filters, which would lose or steal a cell's warnings.
@@ -107,6 +109,8 @@ class Session:
         self._random_ops: set[str] = set()
         self._stored: set[str] = set()
         self._stored_seq = 0
+        self._quiet: dict[str, tuple[str, float]] = {}
+        self._quiet_seq = 0
         self.last_report: dict | None = None
         self.hits = self.misses = 0
         self.saved_seconds = 0.0
@@ -184,6 +188,26 @@ class Session:
         self.writer.submit(lambda: graph.record_load(nbytes, seconds))
         return value, extra, nbytes, seconds
 
+    def manifest(self, artifact_id: str) -> dict:
+        assert self.store is not None
+        return self.store.manifest(artifact_id)
+
+    def loadable(self, info: Any) -> bool:
+        return info.state == MATERIALIZED and bool(info.storable)
+
+    def load_cost(self, info: Any) -> float:
+        assert self.graph is not None
+        return materializer.estimated_load_seconds(self.graph, info.size, info.load_seconds)
+
+    def quiet_op(self, op_id: str) -> tuple[str, float] | None:
+        return self._quiet.get(op_id)
+
+    def mark_quiet(self, op_id: str, type_name: str, seconds: float) -> None:
+        if op_id not in self._quiet:
+            self._quiet[op_id] = (type_name, seconds)
+            if self.cell is not None:
+                self.cell.quiet_ops.append((op_id, type_name, seconds))
+
     @property
     def min_saving(self) -> float:
         return self.config.min_saving
@@ -199,6 +223,8 @@ class Session:
                 self._random_ops |= self.graph.random_ops()
                 stored, self._stored_seq = self.graph.stored_since(self._stored_seq)
                 self._stored |= stored
+                quiet, self._quiet_seq = self.graph.quiet_since(self._quiet_seq)
+                self._quiet.update(quiet)
             except Exception as exc:
                 self._fail(f"the Experiment Graph can't be read: {exc}")
 
@@ -210,6 +236,8 @@ class Session:
     def forget_stored(self) -> None:
         self._stored.clear()
         self._stored_seq = 0
+        self._quiet.clear()
+        self._quiet_seq = 0
 
     def file_digest(self, path: str) -> str:
         return self.files.digest(path)
@@ -223,12 +251,13 @@ class Session:
 
     def _may_pay_off(self, cand: Candidate) -> bool:
         """Offer only results whose compute time beats loading their (estimated) bytes."""
-        if cand.seconds < self.config.min_saving or self.graph is None:
+        saves = max(cand.seconds, cand.recreate_seconds)
+        if saves < self.config.min_saving or self.graph is None:
             return False
         nbytes = _approximate_bytes(cand.value)
         if nbytes is None:
             return True
-        return materializer.estimated_load_seconds(self.graph, nbytes) < cand.seconds
+        return materializer.estimated_load_seconds(self.graph, nbytes) < saves
 
     # -- cell lifecycle ----------------------------------------------------------------------
 
@@ -258,13 +287,13 @@ class Session:
             return
         updates = self._updates(cell)
         # most expensive first: if the kernel exits before the writer is done, the best ones are kept
-        candidates = sorted(cell.candidates, key=lambda c: -c.seconds)
+        candidates = sorted(cell.candidates, key=lambda c: -max(c.seconds, c.recreate_seconds))
         graph, store, user, config = self.graph, self.store, self.user, self.config
-        random_ops = list(cell.random_ops)
+        random_ops, quiet_ops = list(cell.random_ops), list(cell.quiet_ops)
         foreground, tracer = self.foreground, self.tracer
 
         def record() -> None:
-            seqs.append(graph.record_cell(updates, user, report, random_ops))
+            seqs.append(graph.record_cell(updates, user, report, random_ops, quiet_ops=quiet_ops))
 
         def offer(candidate: Candidate) -> None:
             """One candidate at a time, written as soon as it is chosen: a kernel that exits early
@@ -279,7 +308,7 @@ class Session:
         seqs: list[int | None] = []
         self.writer.submit(record, priority=float("-inf"))  # before any offer: offers need the vertices
         for candidate in candidates:  # the most expensive results of any cell go first
-            self.writer.submit(lambda c=candidate: offer(c), priority=-candidate.seconds)
+            self.writer.submit(lambda c=candidate: offer(c), priority=-max(candidate.seconds, candidate.recreate_seconds))
         self.tell_failure_once()
 
     def _updates(self, cell: CellRun) -> list[VertexUpdate]:
@@ -295,10 +324,11 @@ class Session:
             prev = updates.get(step.id)
             if prev is None:
                 updates[step.id] = VertexUpdate(step.id, step.op, step.kind, list(step.inputs), step.seconds,
-                                                computed=step.status != REUSED, reused=step.status == REUSED,
+                                                computed=step.status in (COMPUTED, NOT_REUSABLE),
+                                                reused=step.status == REUSED,
                                                 load_seconds=step.seconds if step.status == REUSED else None)
             else:
-                prev.seconds += step.seconds if step.status != REUSED else 0.0
+                prev.seconds += step.seconds if step.status in (COMPUTED, NOT_REUSABLE) else 0.0
         for model_id, score in quality.items():
             if model_id in updates:
                 updates[model_id].quality = score
@@ -321,6 +351,7 @@ class Session:
     def _report(self, cell: CellRun) -> dict:
         ops = [s for s in cell.steps if not s.mutation]
         totals = {"reused": sum(s.status == REUSED for s in ops), "computed": sum(s.status == COMPUTED for s in ops),
+                  "deferred": sum(s.status == DEFERRED for s in ops),
                   "warm_started": sum(s.status == WARM_STARTED for s in ops),
                   "not_reusable": sum(s.status == NOT_REUSABLE for s in ops),
                   "seconds": time.perf_counter() - cell.started,

@@ -53,8 +53,10 @@ class Registry:
             return None
         return entry.artifact_id
 
-    def set(self, obj: Any, artifact_id: str) -> bool:
-        """Remember obj's artifact id; False when obj can't be tracked (no weak references)."""
+    def set(self, obj: Any, artifact_id: str, born: int | None = None) -> bool:
+        """Remember obj's artifact id; False when obj can't be tracked (no weak references).
+
+        ``born``: when the object came to be, if earlier than now (a lazy's value produced later)."""
         self._purge()
         key = id(obj)
         old = self._entries.get(key)
@@ -66,7 +68,7 @@ class Registry:
         except TypeError:
             return False
         self.clock += 1
-        self._entries[key] = _Entry(ref, artifact_id, _memory_root(obj), self.clock)
+        self._entries[key] = _Entry(ref, artifact_id, _memory_root(obj), self.clock if born is None else born)
         return True
 
     def existed_before(self, obj: Any, clock: int) -> bool:

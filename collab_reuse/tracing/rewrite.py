@@ -4,6 +4,9 @@ What is rewritten (``H`` is the tracer, reached as the builtin ``__cr__``):
 
     f(a, k=b)        ->  H.wrap(f)(a, k=b)       # untraced callables come back as themselves,
                                                   # so they still run in the user's frame
+    x.m(a)           ->  H.method(x, "m")(a)     # a lazy x stays lazy when m is a traced method
+    x.shape          ->  H.attr(x, "shape")      # data attributes of frames (DATA_ATTRIBUTES)
+    x.loc[k]         ->  H.index(x, "loc", k)
     x[k]             ->  H.getitem(x, k)
     a + b, a < b, -a ->  H.binop("Add", a, b), H.compare("Lt", a, b), H.unary("USub", a)
     x[k] = v         ->  H.setitem(v, x, k)       # Python's order: value, then target
@@ -17,7 +20,8 @@ for-loop targets) run as written, followed by ``H.touched(base)`` so the tracer
 forgets what it knew about the mutated object. Line and column numbers are
 copied from the original nodes, so tracebacks point at the user's code.
 Names that read the caller's frame (``super``, ``locals``, ``eval``...) are
-never wrapped.
+never wrapped. The cell's last expression, the one IPython displays, becomes
+``H.shown(expr)``: what is displayed and kept in ``Out`` is never a lazy.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import ast
 
 HOOK = "__cr__"
 _FRAME_READERS = frozenset({"super", "locals", "globals", "vars", "eval", "exec", "dir", "__import__", "breakpoint"})
+_INDEXERS = frozenset({"loc", "iloc", "at", "iat"})
+DATA_ATTRIBUTES = frozenset({"shape", "columns", "index", "dtypes", "dtype", "size", "ndim", "empty"})
 _TRACED_COMPARE = {ast.Eq: "Eq", ast.NotEq: "NotEq", ast.Lt: "Lt", ast.LtE: "LtE", ast.Gt: "Gt", ast.GtE: "GtE"}
 
 
@@ -85,6 +91,13 @@ class CellRewriter(ast.NodeTransformer):
     # -- expressions ------------------------------------------------------------------------
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
+        func = node.func
+        if isinstance(func, ast.Attribute) and not _is_hook(func.value) and not _is_private(func.attr):
+            func.value = self.visit(func.value)
+            node.args = [self.visit(a) for a in node.args]
+            node.keywords = [self.visit(k) for k in node.keywords]
+            node.func = _call("method", [func.value, _const(func.attr, func)], func)
+            return node
         self.generic_visit(node)
         if isinstance(node.func, ast.Name) and node.func.id in _FRAME_READERS | {HOOK}:
             return node
@@ -94,9 +107,19 @@ class CellRewriter(ast.NodeTransformer):
         return node
 
     def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        value = node.value
+        if isinstance(node.ctx, ast.Load) and isinstance(value, ast.Attribute) and value.attr in _INDEXERS:
+            key = self.visit(_as_expr(node.slice))
+            return _call("index", [self.visit(value.value), _const(value.attr, value), key], node)
         self.generic_visit(node)
         if isinstance(node.ctx, ast.Load):
             return _call("getitem", [node.value, _as_expr(node.slice)], node)
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.ctx, ast.Load) and node.attr in DATA_ATTRIBUTES and not _is_hook(node.value):
+            return _call("attr", [node.value, _const(node.attr, node)], node)
         return node
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
@@ -138,9 +161,9 @@ class CellRewriter(ast.NodeTransformer):
         if len(node.targets) == 1:
             target = node.targets[0]
             if isinstance(target, ast.Subscript) and _is_chained(target.value):
-                # df['a'][0] = v: pandas detects chained assignment by reference counts, so the store
-                # must happen in the user's frame exactly as written; afterwards forget what may be stale
-                node.targets[0] = self.generic_visit(target)
+                # df['a'][0] = v: pandas detects chained assignment by reference counts, so the target
+                # is evaluated and stored in the user's frame exactly as written (a lazy df produces its
+                # value on df['a']); afterwards forget what may be stale
                 return [node, ast.copy_location(ast.Expr(_call("touched_unknown", [], node)), node)]
             if isinstance(target, ast.Subscript):
                 obj, key = self.visit(target.value), self.visit(_as_expr(target.slice))
@@ -210,6 +233,19 @@ class CellRewriter(ast.NodeTransformer):
         return [node, ast.copy_location(ast.Expr(tail), node)]
 
 
+def _is_hook(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id == HOOK
+
+
+def _is_private(attr: str) -> bool:
+    """``self.__x``: Python mangles the name where it is written, so it must stay written as an attribute."""
+    return attr.startswith("__") and not attr.endswith("__")
+
+
 def rewrite(tree: ast.Module) -> ast.Module:
     """Rewrite a parsed cell; the input tree is modified and returned."""
-    return ast.fix_missing_locations(CellRewriter().visit(tree))
+    tree = CellRewriter().visit(tree)
+    if tree.body and isinstance(tree.body[-1], ast.Expr) and not isinstance(tree.body[-1].value, ast.Constant):
+        last = tree.body[-1]
+        last.value = _call("shown", [last.value], last.value)
+    return ast.fix_missing_locations(tree)

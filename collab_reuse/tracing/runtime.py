@@ -21,6 +21,7 @@ import os
 import sys
 import time
 import types
+import weakref
 from typing import Any, Callable
 
 from ..errors import CorruptArtifact, Unreusable
@@ -30,8 +31,10 @@ from ..fingerprint.values import content_digest
 from ..store.formats import kind_of
 from . import purity, randomness, specs
 from .capture import Capture, replay
+from .deferral import Deferral, type_name
+from .lazy import Lazy, unwrap
 from .registry import Registry, pandas_has_cow
-from .steps import COMPUTED, NOT_REUSABLE, REUSED, Backend, Candidate, Step
+from .steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, Backend, Candidate, Step
 
 log = logging.getLogger("collab_reuse")
 
@@ -53,6 +56,9 @@ UNARY: dict[str, Callable[[Any], Any]] = {"USub": operator.neg, "UAdd": operator
 _INDEXERS = frozenset({"loc", "iloc", "at", "iat"})
 _PLAIN_CALL, _TRACED_CALL, _UNKNOWN_CALL = 0, 1, 2
 _STDLIB = frozenset(sys.stdlib_module_names) | {"builtins", "__main__"}
+_SEES_CLASS_ONLY = frozenset({isinstance, issubclass, callable, id})
+_SMALL_BYTES = 1 << 18        # results this small are worth storing when their lineage was expensive
+_COSTLY_LINEAGE = 0.05        # seconds
 
 
 class Operation:
@@ -88,6 +94,7 @@ class Untraced(_Wrapped):
         tracer = self.tracer
         tracer.impure("it calls into a library collab_reuse doesn't know")
         frame = sys._getframe(1)
+        args, kwargs = tracer.deferral.produce_args(args, kwargs)
         capture = Capture(tee=False)
         try:
             with capture:
@@ -107,6 +114,21 @@ class NotebookCall(_Wrapped):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True
         return self.tracer._run_function(self.func, args, kwargs, sys._getframe(1))
+
+
+class Forcing(_Wrapped):
+    """A plain call while lazies exist: lazies among its arguments are produced first."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        if self.func is len and len(args) == 1 and not kwargs and type(args[0]) is Lazy \
+                and not args[0]._cr_node.done:
+            op = Operation(self.tracer, len, "builtins", "len", "len", None)
+            return self.tracer._run_call(op, args, {}, sys._getframe(1))
+        args, kwargs = self.tracer.deferral.produce_args(args, kwargs)
+        return self.func(*args, **kwargs)
 
 
 class _CallFrame:
@@ -134,6 +156,9 @@ class Tracer:
         self._impure: set[str] = set()        # call ids seen to have effects: they run as written
         self._static_purity: dict[types.CodeType, str | None] = {}
         self._cow = None
+        self._traced_types[Lazy] = True
+        self.deferral = Deferral(self)
+        self._lineage: dict[str, float] = {}  # seconds to recreate each artifact of this kernel from scratch
 
     # -- classification -----------------------------------------------------------------------
 
@@ -155,10 +180,58 @@ class Tracer:
         if kind == _PLAIN_CALL:
             if type(func) is types.FunctionType and is_notebook_function(func) and self._may_reuse_calls(func):
                 return NotebookCall(self, func)
+            if self.deferral.unforced and func not in _SEES_CLASS_ONLY:
+                return Forcing(self, func)
             return func
         if kind == _UNKNOWN_CALL:
             return Untraced(self, func)
         return Operation(self, func, module, name, label, receiver)
+
+    def method(self, obj: Any, name: str) -> Any:
+        """``obj.name`` about to be called: a lazy receiver stays lazy if the method is traced."""
+        if type(obj) is Lazy:
+            node = obj._cr_node
+            if node.done:
+                obj = node.value
+            elif not self._depth and self.enabled:
+                attr = getattr(node.type, name, None)
+                if isinstance(attr, (types.FunctionType, types.MethodDescriptorType, types.WrapperDescriptorType)):
+                    real_name = getattr(attr, "__name__", name)  # aliases (agg = aggregate) as a bound method names them
+                    return Operation(self, None, node.type.__module__, real_name,
+                                     f"{node.type.__qualname__}.{real_name}", obj)
+                obj = unwrap(obj)
+        return self.wrap(getattr(obj, name))
+
+    def attr(self, obj: Any, name: str) -> Any:
+        """A data attribute (``shape``, ``columns``...) of a traced value: an operation of its own, so a
+        lazy frame's shape can come from the store without producing the frame."""
+        __tracebackhide__ = True
+        if self._depth or not self.enabled or not self._is_traced_type(type(obj)):
+            return getattr(obj, name)
+        if type(obj) is Lazy and obj._cr_node.done:
+            obj = obj._cr_node.value
+        module = obj.__class__.__module__
+        if specs.package_of(module) != "pandas":
+            return getattr(obj, name)
+        op = Operation(self, getattr, module, name, f"{obj.__class__.__qualname__}.{name}", None)
+        return self._run_call(op, (obj, name), {}, sys._getframe(1))
+
+    def shown(self, value: Any) -> Any:
+        """The value of a top-level expression (what IPython displays): never a lazy."""
+        if type(value) is Lazy:
+            return value._cr_value()
+        if type(value) is tuple and any(type(v) is Lazy for v in value):
+            return tuple(unwrap(v) for v in value)
+        return value
+
+    def index(self, obj: Any, indexer: str, key: Any) -> Any:
+        """``obj.loc[key]`` (and ``iloc``, ``at``, ``iat``) without producing a lazy ``obj`` first."""
+        __tracebackhide__ = True
+        if type(obj) is Lazy and not obj._cr_node.done and not self._depth and self.enabled:
+            op = Operation(self, _index, obj._cr_node.type.__module__, "__getitem__",
+                           f"{obj._cr_node.type.__name__}.{indexer}[]", None)
+            return self._run_call(op, (obj, indexer, key), {}, sys._getframe(1))
+        return self.getitem(getattr(unwrap(obj), indexer), key)
 
     def _classify(self, func: Any) -> tuple[int, str, str, str, Any]:
         t = type(func)
@@ -196,6 +269,13 @@ class Tracer:
 
     def resolve(self, value: Any, inputs: list[str] | None = None) -> str:
         """An id for a non-literal parameter: its lineage id, its content, or its definition."""
+        if type(value) is Lazy:
+            node = value._cr_node
+            if not node.done:
+                if inputs is not None:
+                    inputs.append(node.id)
+                return node.id
+            value = node.value
         found = self.registry.get(value)
         if found is not None:
             if inputs is not None:
@@ -259,16 +339,18 @@ class Tracer:
     def getitem(self, obj: Any, key: Any) -> Any:
         __tracebackhide__ = True
         if self._depth or not self.enabled:
-            return obj[key]
+            return unwrap(obj)[key]
+        if type(obj) is Lazy and obj._cr_node.done:
+            obj = obj._cr_node.value
         target, label = obj, "__getitem__"
         if type(obj).__name__.endswith("Indexer") and getattr(obj, "name", None) in _INDEXERS:
             target, label = obj.obj, obj.name
         if not self._is_traced_type(type(target)):
             return obj[key]
-        op = Operation(self, operator.getitem, type(target).__module__, "__getitem__",
-                       f"{type(target).__name__}.{label}[]", None)
-        return self._run_call(op, (target, key) if target is obj else (target, label, key), {},
-                              sys._getframe(1), call_args=(obj, key))
+        cls = target.__class__
+        func = operator.getitem if target is obj else _index
+        op = Operation(self, func, cls.__module__, "__getitem__", f"{cls.__name__}.{label}[]", None)
+        return self._run_call(op, (target, key) if target is obj else (target, label, key), {}, sys._getframe(1))
 
     def binop(self, name: str, left: Any, right: Any) -> Any:
         __tracebackhide__ = True
@@ -291,18 +373,33 @@ class Tracer:
 
     def inplace(self, name: str, target: Any, value: Any) -> Any:
         __tracebackhide__ = True
-        result = INPLACE[name](target, value)
+        target = self._produced_target(target)
+        result = INPLACE[name](target, unwrap(value))
         if result is target:
             self._mutated(target, f"__i{name.lower()}__", (value,))
         return result
 
     def setitem(self, value: Any, obj: Any, key: Any) -> None:
         __tracebackhide__ = True
-        obj[key] = value
+        if type(obj) is Lazy:
+            if self._defer_setitem(value, obj, key):
+                return
+            obj = self._produced_target(obj)
+        (value, key), _ = self.deferral.produce_args((value, key), {})
         target, label = obj, "__setitem__"
         if type(obj).__name__.endswith("Indexer") and getattr(obj, "name", None) in _INDEXERS:
             target, label = obj.obj, f"{obj.name}.__setitem__"
-        self._mutated(target, label, (key, value))
+        if self._depth or not self.enabled or self.registry.get(target) is None:
+            obj[key] = value
+            self._mutated(target, label, (key, value))
+            return
+        capture = Capture(tee=False)  # a change seen finishing without warnings may be deferred next time
+        try:
+            with capture:
+                obj[key] = value
+        finally:
+            capture.reissue(sys._getframe(1))
+        self._mutated(target, label, (key, value), quiet=not capture.log)
 
     def setitem_aug(self, name: str, obj: Any, key: Any, value: Any) -> None:
         __tracebackhide__ = True
@@ -311,6 +408,7 @@ class Tracer:
 
     def setattr(self, value: Any, obj: Any, attr: str) -> None:
         __tracebackhide__ = True
+        obj = self._produced_target(obj)
         setattr(obj, attr, value)
         self._mutated(obj, f"__setattr__.{attr}", (value,))
 
@@ -320,16 +418,19 @@ class Tracer:
 
     def delitem(self, obj: Any, key: Any) -> None:
         __tracebackhide__ = True
+        obj = self._produced_target(obj)
         del obj[key]
         self._mutated(obj, "__delitem__", (key,))
 
     def delattr(self, obj: Any, attr: str) -> None:
         __tracebackhide__ = True
+        obj = self._produced_target(obj)
         delattr(obj, attr)
         self._mutated(obj, f"__delattr__.{attr}", ())
 
     def touched(self, *objs: Any) -> None:
         for obj in objs:
+            obj = self._produced_target(obj)
             self._check_outside_change(obj)
             self.registry.mutated(obj, None)
 
@@ -349,13 +450,45 @@ class Tracer:
             if call.impure is None:
                 call.impure = why
 
+    def _produced_target(self, obj: Any) -> Any:
+        """A lazy about to be changed in place: its value, judged as the lazy it was (when it was born)."""
+        if type(obj) is not Lazy:
+            return obj
+        if self._calls:
+            self._check_outside_change(obj)
+        value = obj._cr_value()
+        return value
+
+    def _defer_setitem(self, value: Any, obj: Lazy, key: Any) -> bool:
+        """``lazy[key] = value`` as a new node of the lazy, when the same change was seen finishing quietly."""
+        node = obj._cr_node
+        if node.done or self._depth or not self.enabled or not self.deferral.enabled:
+            return False
+        if self._calls:
+            self._check_outside_change(obj)
+        inputs: list[str] = [node.id]
+        try:
+            new_id = digest_parts("mutation", "__setitem__", node.id, (key, value),
+                                  resolve=lambda v: self.resolve(v, inputs))
+        except Exception:
+            return False
+        label = f"{node.type.__name__}.__setitem__"
+        if not self.deferral.defer_setitem(obj, key, value, new_id, label):
+            return False
+        self.backend.add_step(Step(new_id, label, DEFERRED, kind_of(None), inputs=inputs, mutation=True,
+                                   reason="not needed yet: produced when something uses it"), None)
+        return True
+
     def _check_outside_change(self, obj: Any) -> None:
         """An in-place change inside a notebook call of something the call didn't create is an effect."""
         for call in self._calls:
-            if call.impure is None and self.registry.existed_before(obj, call.clock):
+            if type(obj) is Lazy:
+                if call.impure is None and obj._cr_born <= call.clock:
+                    call.impure = f"it changes a {obj._cr_node.type.__name__} it was given in place"
+            elif call.impure is None and self.registry.existed_before(obj, call.clock):
                 call.impure = f"it changes a {type(obj).__name__} it was given in place"
 
-    def _mutated(self, target: Any, label: str, params: tuple) -> None:
+    def _mutated(self, target: Any, label: str, params: tuple, quiet: bool = False) -> None:
         """An in-place change traced code made: the object gets the id of its new state."""
         if self._calls:
             self._check_outside_change(target)
@@ -376,14 +509,20 @@ class Tracer:
         if new_id is not None:
             self.backend.add_step(Step(new_id, f"{type(target).__name__}.{label}", COMPUTED, kind_of(target),
                                        inputs=inputs, mutation=True), None)
+            name = type_name(target) if quiet and label == "__setitem__" else None
+            if name is not None:
+                self.backend.mark_quiet(new_id, name, 0.0)
 
     # -- running one operation ----------------------------------------------------------------
 
-    def _run_call(self, op: Operation, args: tuple, kwargs: dict, frame: Any, call_args: tuple | None = None) -> Any:
+    def _run_call(self, op: Operation, args: tuple, kwargs: dict, frame: Any) -> Any:
         __tracebackhide__ = True
         receiver, name = op.receiver, op.name
+        if type(receiver) is Lazy and specs.mutated_receiver(name, kwargs):
+            receiver = op.receiver = self._produced_target(receiver)  # an in-place method: runs on the value
+            op.func = getattr(receiver, name)
         if specs.is_effect(name, args, kwargs) or name in specs.NONDETERMINISTIC_NAMES:
-            return self._run_plain(op, call_args or args, kwargs, frame, forget_result=name in
+            return self._run_plain(op, args, kwargs, frame, forget_result=name in
                                    specs.NONDETERMINISTIC_NAMES)
         mutated = self._mutated_objects(op, args, kwargs)
         inputs: list[str] = []
@@ -403,10 +542,15 @@ class Tracer:
         if op_id is not None:
             reason = self._reuse_blocker(op, mutated)
             if reason is None:
+                if not mutated and self.deferral.enabled and not self.backend.is_random(op_id):
+                    lazy = self.deferral.defer(op, op_id, args, kwargs, frame, inputs)
+                    if lazy is not None:
+                        self._note_lineage(op_id, self.deferral.last_seconds, inputs)
+                        return lazy
                 loaded = self._try_load(op, op_id, receiver, frame, inputs)
                 if loaded is not _MISS:
                     return loaded
-        return self._compute(op, call_args or args, kwargs, frame, op_id, inputs, mutated, rng_before, reason)
+        return self._compute(op, args, kwargs, frame, op_id, inputs, mutated, rng_before, reason)
 
     def _run_function(self, func: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
         """A notebook function call as one operation: reused whole when a pure call with the same
@@ -499,6 +643,7 @@ class Tracer:
         if "rng_after" in extra:
             randomness.restore(extra["rng_after"])
         replay(extra.get("log", []), frame)
+        self._note_lineage(op_id, info.compute_seconds, inputs)
         saved = max(info.compute_seconds - seconds, 0.0)
         self.backend.add_step(Step(op_id, op.label, REUSED, kind_of(value if value is not None else receiver),
                                    seconds=seconds, saved_seconds=saved, bytes_read=nbytes, inputs=inputs), None)
@@ -507,12 +652,13 @@ class Tracer:
     def _compute(self, op: Operation, args: tuple, kwargs: dict, frame: Any, op_id: str | None,
                  inputs: list[str], mutated: list[Any], rng_before: tuple, reason: str | None) -> Any:
         __tracebackhide__ = True
+        func, args, kwargs = self._produced_call(op, args, kwargs)
         capture = Capture(tee=True)
         self._depth += 1
         start = time.perf_counter()
         try:
             with capture:
-                result = op.func(*args, **kwargs)
+                result = func(*args, **kwargs)
         except BaseException:
             self._depth -= 1
             capture.reissue(frame)
@@ -558,7 +704,17 @@ class Tracer:
             self.registry.mutated(obj, op_id if obj is result else digest_parts(op_id, "self"))
         if result is not None and not any(result is m for m in mutated):
             self._register_result(result, op_id)
+        lineage = self._note_lineage(op_id, seconds, inputs)
+        if reason is None and not worth_storing and lineage >= _COSTLY_LINEAGE and _is_small(result):
+            worth_storing = True  # tiny, but recomputing it means recomputing what it came from
         candidate = self._candidate(op, op_id, result, mutated, seconds, extra, capture) if worth_storing else None
+        if candidate is not None:
+            candidate.recreate_seconds = lineage
+        if reason is None and not mutated and random_op is None and "rng_after" not in extra and not capture.log \
+                and op.module != "__main__":
+            name = type_name(result)
+            if name is not None:
+                self.backend.mark_quiet(op_id, name, seconds)
         step = Step(op_id, op.label, COMPUTED if reason is None else NOT_REUSABLE,
                     kind_of(result if result is not None else (mutated[0] if mutated else None)),
                     reason=reason, seconds=seconds, inputs=inputs)
@@ -589,11 +745,23 @@ class Tracer:
                          if self.registry.get(item) is not None)
         else:
             live = ((result, op_id),) if self.registry.get(result) == op_id else ()
+        # weakly: a strong reference would raise pandas' reference counts and hide chained assignments
+        live = tuple((_weak(obj), expected) for obj, expected in live)
         return Candidate(op_id, _snapshot(result), kind_of(result), seconds, extra, live=live)
 
     def unchanged(self, candidate: Candidate) -> bool:
         """Do the candidate's live objects still hold the ids they had when it was made?"""
-        return all(self.registry.get(obj) == expected for obj, expected in candidate.live)
+        for ref, expected in candidate.live:
+            obj = ref() if isinstance(ref, weakref.ref) else ref
+            if obj is not None and self.registry.get(obj) != expected:
+                return False  # (a collected object can't have changed since: its snapshot is the value)
+        return True
+
+    def _note_lineage(self, op_id: str, seconds: float, inputs: list[str]) -> float:
+        """Seconds to recreate the artifact from scratch (its own and its ancestors' compute times)."""
+        lineage = seconds + sum(self._lineage.get(i, 0.0) for i in dict.fromkeys(inputs))
+        self._lineage[op_id] = lineage
+        return lineage
 
     def _register_result(self, value: Any, op_id: str) -> None:
         if isinstance(value, (tuple, list)):
@@ -607,10 +775,11 @@ class Tracer:
     def _run_plain(self, op: Operation, args: tuple, kwargs: dict, frame: Any, forget_result: bool) -> Any:
         __tracebackhide__ = True
         self.impure(f"it calls {op.label}, which writes, shows or differs at every call")
+        func, args, kwargs = self._produced_call(op, args, kwargs)
         capture = Capture(tee=False)
         try:
             with capture:
-                result = op.func(*args, **kwargs)
+                result = func(*args, **kwargs)
         finally:
             capture.reissue(frame)
         if forget_result and result is not None:
@@ -618,11 +787,53 @@ class Tracer:
         return result
 
 
+    def _produced_call(self, op: Operation, args: tuple, kwargs: dict) -> tuple[Any, tuple, dict]:
+        """The callable and arguments to run now: lazies among them (and a lazy receiver) produced."""
+        if op.func is None:  # a method of a lazy receiver
+            self.deferral.force([op.receiver])
+            func = getattr(op.receiver._cr_node.value, op.name)
+        else:
+            func = op.func
+        if self.deferral.unforced or any(type(a) is Lazy for a in args):
+            args, kwargs = self.deferral.produce_args(args, kwargs)
+        return func, args, kwargs
+
+
 class _Miss:
     pass
 
 
 _MISS = _Miss()
+
+
+def _weak(obj: Any) -> Any:
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return obj
+
+
+def _is_small(value: Any) -> bool:
+    """Cheap to store whatever it cost: scalars, short texts and tuples, small frames and arrays."""
+    t = type(value)
+    if t in (int, float, bool, complex) or (t.__module__ == "numpy" and not hasattr(value, "__len__")):
+        return True
+    if t is str:
+        return len(value) < 10_000
+    if t is tuple:
+        return len(value) <= 64 and all(type(v) in (int, float, bool, str, type(None)) for v in value)
+    if t.__module__.split(".", 1)[0] in ("pandas", "numpy"):
+        try:
+            nbytes = value.memory_usage(index=True).sum() if hasattr(value, "memory_usage") else value.nbytes
+        except Exception:
+            return False
+        return int(nbytes) <= _SMALL_BYTES
+    return False
+
+
+def _index(target: Any, indexer: str, key: Any) -> Any:
+    """``target.loc[key]`` as a function of the frame (what a deferred ``.loc[]`` runs)."""
+    return getattr(target, indexer)[key]
 
 
 def _snapshot(value: Any) -> Any:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 REUSED, COMPUTED, WARM_STARTED, NOT_REUSABLE = "reused", "computed", "warm_started", "not_reusable"
+DEFERRED = "deferred"  # bound to a lazy: loaded or computed only if something uses it
 
 
 @dataclass(slots=True)
@@ -39,6 +40,7 @@ class Candidate:
     seconds: float
     extra: dict
     live: tuple = ()               # (object, id) pairs: the value is stale once an object's id changed
+    recreate_seconds: float = 0.0  # its own time plus its unstored ancestors': what storing it saves
 
 
 class Backend(Protocol):
@@ -59,3 +61,13 @@ class Backend(Protocol):
     def add_step(self, step: Step, candidate: Candidate | None) -> None: ...
 
     def mark_random(self, op_id: str) -> None: ...
+
+    def quiet_op(self, op_id: str) -> tuple[str, float] | None: ...
+
+    def mark_quiet(self, op_id: str, type_name: str, seconds: float) -> None: ...
+
+    def manifest(self, artifact_id: str) -> dict: ...
+
+    def load_cost(self, info: Any) -> float: ...
+
+    def loadable(self, info: Any) -> bool: ...

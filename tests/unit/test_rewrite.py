@@ -41,6 +41,15 @@ class NullBackend:
     def add_step(self, step, candidate):
         self.steps.append(step)
 
+    def quiet_op(self, op_id):
+        return None
+
+    def mark_quiet(self, op_id, type_name, seconds):
+        pass
+
+    def loadable(self, info):
+        return False
+
 
 @pytest.fixture
 def tracer():

@@ -1,0 +1,438 @@
+"""Deferred evaluation: bind lazies instead of loading or computing, produce them when needed.
+
+An operation is deferred when producing it later gives exactly what
+producing it now would:
+
+* its result is stored (it is loaded when needed), or the Experiment Graph
+  saw this very operation (same id: same inputs, parameters, library version)
+  finish quietly before (no output, no warnings, no randomness), so running it
+  later cannot print, warn or fail differently;
+* every input is frozen: a lazy, an immutable value, or a pandas object under
+  Copy-on-Write (a shallow copy isolates it from later in-place changes);
+* it changes nothing in place (except a deferred ``frame[key] = value``,
+  which gives the lazy a new node);
+* the result is a pandas frame, series or groupby, or a NumPy array.
+
+Whatever a stored deferred operation printed is replayed where it was called.
+Producing (``Deferral.force``) plans the whole pending region at once with the
+exact planner (``planner.reuse.plan``): load what is cheaper to load, compute
+the rest, each shared ancestor once.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+import types
+import weakref
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import CorruptArtifact
+from ..planner.reuse import PlanVertex, plan
+from .capture import Capture
+from .lazy import Lazy, Pending
+from .steps import COMPUTED, DEFERRED, REUSED, Step
+
+if TYPE_CHECKING:
+    from .runtime import Operation, Tracer
+
+log = logging.getLogger("collab_reuse")
+_NO_COMPUTE = 1e12                    # a vertex with no way to compute it (planner costs must be finite)
+_FROZEN_SCALARS = (type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis))
+_NODE_TYPES = {"frame": ("pandas", "DataFrame"), "series": ("pandas", "Series"), "ndarray": ("numpy", "ndarray")}
+
+
+def type_name(value: Any) -> str | None:
+    """The value's class as ``module:qualname`` when deferring a result of that class is supported."""
+    t = type(value)
+    module = t.__module__
+    if module == "numpy" and t.__name__ == "ndarray":
+        return "numpy:ndarray"
+    if module.startswith("pandas.") and (t.__name__ in ("DataFrame", "Series") or "GroupBy" in t.__name__):
+        return f"{module}:{t.__qualname__}"
+    return None
+
+
+def type_from_name(name: str) -> type | None:
+    """The class a ``type_name`` names, if its module is already imported (never imports)."""
+    module, _, qualname = name.partition(":")
+    obj: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj if isinstance(obj, type) else None
+
+
+class _NodeRef:
+    """An input that is a pending node: replaced by the node's value when the operation runs."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: Pending):
+        self.node = node
+
+
+class Deferral:
+    """The tracer's lazies: creating them, and producing them when something needs their value."""
+
+    def __init__(self, tracer: "Tracer"):
+        self.tracer = tracer
+        self.enabled = True
+        self.unforced = _LazySet()
+        self.namespace: dict | None = None      # the user's namespace: produced lazies are replaced there
+        self._cow: bool | None = None
+        self.last_seconds = 0.0                 # compute seconds of the last deferred operation
+
+    # -- creating lazies ------------------------------------------------------------------------
+
+    def cow(self) -> bool:
+        if self._cow is None:
+            from .registry import pandas_has_cow
+
+            self._cow = pandas_has_cow()
+        return self._cow
+
+    def capture(self, value: Any, parents: list, depth: int = 0) -> Any:
+        """A frozen copy of an operation's input for running it later; raises ``_NotFrozen``."""
+        t = type(value)
+        if t is Lazy:
+            node = value._cr_node
+            if node.done:
+                return self.capture(node.value, parents, depth)
+            if node.type.__module__ == "numpy":
+                raise _NotFrozen  # arrays have no copy-on-write: their dependents run eagerly
+            parents.append(node)
+            return _NodeRef(node)
+        if t in _FROZEN_SCALARS or isinstance(value, (types.BuiltinFunctionType, type)):
+            return value
+        if depth < 3 and t in (tuple, list):
+            return t(self.capture(v, parents, depth + 1) for v in value)
+        if depth < 3 and t is dict:
+            return {k: self.capture(v, parents, depth + 1) for k, v in value.items()}
+        if t is slice:
+            return slice(*(self.capture(v, parents, depth + 1) for v in (value.start, value.stop, value.step)))
+        module = t.__module__
+        if module.startswith("pandas"):
+            if t.__name__ in ("DataFrame", "Series") and self.cow():
+                return value.copy(deep=False)
+            if "Index" in t.__name__ or "Dtype" in t.__name__ or t.__name__ in ("Timestamp", "Timedelta"):
+                return value  # immutable
+            raise _NotFrozen
+        if module == "numpy" and t.__name__ != "ndarray" and not hasattr(value, "__setitem__"):
+            return value  # numpy scalars and dtypes
+        raise _NotFrozen
+
+    def recipe(self, op: "Operation", args: tuple, kwargs: dict) -> tuple[Callable[[], Any], tuple] | None:
+        """How to run the operation later with its inputs as they are now; None if they may change."""
+        parents: list[Pending] = []
+        try:
+            receiver = self.capture(op.receiver, parents) if op.receiver is not None else None
+            frozen_args = self.capture(args, parents)
+            frozen_kwargs = self.capture(kwargs, parents)
+        except _NotFrozen:
+            return None
+        func, name = op.func, op.name
+
+        def run() -> Any:
+            call = func if receiver is None else getattr(_produced(receiver), name)
+            return call(*_produced(frozen_args), **_produced(frozen_kwargs))
+
+        return run, tuple(dict.fromkeys(parents))
+
+    def new_lazy(self, node: Pending) -> Lazy:
+        lazy = Lazy(self.tracer, node)
+        self.tracer.registry.clock += 1
+        object.__setattr__(lazy, "_cr_born", self.tracer.registry.clock)
+        self.unforced.add(lazy)
+        return lazy
+
+    def defer(self, op: "Operation", op_id: str, args: tuple, kwargs: dict, frame: Any,
+              inputs: list[str]) -> Any:
+        """A lazy (or a tuple of lazies) for the operation's result, or None to run it now."""
+        tracer = self.tracer
+        backend = tracer.backend
+        info = backend.lookup(op_id)
+        stored = info is not None and backend.loadable(info)
+        known = backend.quiet_op(op_id)
+        if not stored and known is None:
+            return None
+        recipe = self.recipe(op, args, kwargs)
+        if recipe is None:
+            return None
+        result: Any
+        if stored:
+            try:
+                manifest = backend.manifest(op_id)
+            except (CorruptArtifact, KeyError, OSError):
+                return None
+            shape = _lazy_shape(manifest.get("value", {}))
+            if shape is None:
+                return None
+            node = Pending(op_id, tuple if isinstance(shape, list) else shape, op.label, compute=recipe[0],
+                           parents=recipe[1], compute_seconds=info.compute_seconds)
+            node.load_cost = backend.load_cost(info)
+            extra = manifest.get("extra", {})
+            if isinstance(shape, list):
+                result = tuple(self.new_lazy(Pending(_item_id(op_id, i), t, f"{op.label}[{i}]", parent=node, index=i))
+                               for i, t in enumerate(shape))
+            else:
+                result = self.new_lazy(node)
+            if "rng_after" in extra:
+                from . import randomness
+
+                randomness.restore(extra["rng_after"])
+            from .capture import replay
+
+            replay(extra.get("log", []), frame)
+        else:
+            value_type = type_from_name(known[0])
+            if value_type is None or value_type.__module__ == "numpy":
+                return None  # arrays: only stored ones are deferred (their dependents can't be)
+            node = Pending(op_id, value_type, op.label, compute=recipe[0], parents=recipe[1],
+                           compute_seconds=known[1])
+            result = self.new_lazy(node)
+        self.last_seconds = node.compute_seconds
+        backend.add_step(Step(op_id, op.label, DEFERRED, _kind(node.type), inputs=inputs,
+                              reason="not needed yet: produced when something uses it"), None)
+        return result
+
+    def defer_setitem(self, target: Lazy, key: Any, value: Any, new_id: str, label: str) -> bool:
+        """``frame[key] = value`` on a lazy frame, deferred: the lazy gets a node for its new state."""
+        old = target._cr_node
+        if old.type.__module__ != "pandas" or old.type.__name__ not in ("DataFrame", "Series") or not self.cow():
+            return False
+        known = self.tracer.backend.quiet_op(new_id)
+        if known is None:
+            return False
+        parents: list[Pending] = [old]
+        try:
+            frozen_key, frozen_value = self.capture(key, parents), self.capture(value, parents)
+        except _NotFrozen:
+            return False
+
+        def run() -> Any:
+            out = old.snapshot.copy(deep=False)
+            out[_produced(frozen_key)] = _produced(frozen_value)
+            return out
+
+        node = Pending(new_id, old.type, label, compute=run, parents=tuple(dict.fromkeys(parents)),
+                       compute_seconds=known[1])
+        object.__setattr__(target, "_cr_node", node)
+        return True
+
+    # -- producing ------------------------------------------------------------------------------
+
+    def force(self, lazies: list[Lazy]) -> None:
+        """Produce the values of ``lazies``, planning their whole pending region at once."""
+        needed = [lz._cr_node for lz in lazies if not lz._cr_node.done]
+        if needed:
+            chosen = self._plan(needed)
+            for node in needed:
+                self._produce(node, chosen)
+        for lz in lazies:
+            self.unforced.discard(lz)
+            node = lz._cr_node
+            if not isinstance(node.value, tuple):
+                self.tracer.registry.set(node.value, node.id, born=lz._cr_born)
+            self._settle(lz)
+
+    def _plan(self, needed: list[Pending]) -> set[int]:
+        """The ids (``id(node)``) of the pending nodes the cheapest plan loads."""
+        vertices: dict[str, PlanVertex] = {}
+        nodes: dict[str, Pending] = {}
+        stack = list(needed)
+        while stack:
+            node = stack.pop()
+            key = str(id(node))
+            if key in vertices:
+                continue
+            nodes[key] = node
+            if node.parent is not None:  # an item: free once its tuple is there
+                parents: tuple = (node.parent,)
+                compute_cost, load_cost = 0.0, None
+            else:
+                parents = node.compute[1] if node.compute else ()
+                compute_cost = node.compute_seconds if node.compute else _NO_COMPUTE
+                load_cost = node.load_cost
+            vertices[key] = PlanVertex(key, compute_cost, load_cost, in_memory=node.done,
+                                       parents=tuple(str(id(p)) for p in parents if not p.done))
+            stack.extend(p for p in parents if not p.done)
+        chosen = plan(vertices, [str(id(n)) for n in needed])
+        return {id(nodes[k]) for k in chosen.load}
+
+    def _produce(self, node: Pending, loads: set[int]) -> None:
+        if node.done:
+            return
+        if node.parent is not None:
+            self._produce(node.parent, loads)
+            self._finish(node, node.parent.value[node.index])
+            return
+        if id(node) in loads or node.compute is None:
+            value = self._load(node)
+            if value is not _FAILED:
+                self._finish(node, value)
+                return
+        for parent in node.compute[1]:  # type: ignore[index]
+            self._produce(parent, loads)
+        self._finish(node, self._compute(node))
+
+    def _load(self, node: Pending) -> Any:
+        tracer = self.tracer
+        try:
+            value, _extra, nbytes, seconds = tracer.backend.load(node.id)
+        except (CorruptArtifact, KeyError) as exc:
+            log.info("stored result of %s unusable, computing it: %s", node.label, exc)
+            return _FAILED
+        except Exception:
+            log.warning("loading %s failed, computing it", node.label, exc_info=True)
+            return _FAILED
+        saved = max(node.compute_seconds - seconds, 0.0)
+        tracer.backend.add_step(Step(node.id, node.label, REUSED, _kind(node.type), seconds=seconds,
+                                     saved_seconds=saved, bytes_read=nbytes), None)
+        return value
+
+    def _compute(self, node: Pending) -> Any:
+        tracer = self.tracer
+        run = node.compute[0]  # type: ignore[index]
+        capture = Capture(tee=False)  # what it prints was replayed (or is known empty)
+        tracer._depth += 1
+        start = time.perf_counter()
+        try:
+            with capture:
+                value = run()
+        finally:
+            tracer._depth -= 1
+        seconds = time.perf_counter() - start
+        tracer.backend.add_step(Step(node.id, node.label, COMPUTED, _kind(node.type), seconds=seconds), None)
+        return value
+
+    def _finish(self, node: Pending, value: Any) -> None:
+        node.value, node.done = value, True
+        node.snapshot = self.capture_result(value)
+        if not isinstance(value, tuple):
+            self.tracer.registry.set(value, node.id)
+
+    def capture_result(self, value: Any) -> Any:
+        """What pending children read: isolated from in-place changes the user makes to the value."""
+        if type(value).__module__.startswith("pandas") and type(value).__name__ in ("DataFrame", "Series"):
+            return value.copy(deep=False) if self.cow() else value.copy()
+        return value
+
+    def _settle(self, lazy: Lazy) -> None:
+        """Put the value in place of the lazy in the user's namespace (later uses see the value itself)."""
+        ns = self.namespace
+        if ns is None:
+            return
+        value = lazy._cr_node.value
+        for name, held in list(ns.items()):
+            if held is lazy:
+                ns[name] = value
+
+    def force_all(self) -> None:
+        """Produce every lazy still unproduced (the extension is switched off or unloaded)."""
+        pending = list(self.unforced)
+        if pending:
+            self.force(pending)
+
+    def produce_args(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """Arguments with every lazy (also inside lists, tuples, dicts) replaced by its value."""
+        found: list[Lazy] = []
+        _collect(args, found, 0)
+        _collect(kwargs, found, 0)
+        if not found:
+            return args, kwargs
+        self.force(found)
+        return _replace(args, 0), _replace(kwargs, 0)
+
+
+class _LazySet:
+    """Unproduced lazies, weakly held by identity (a WeakSet would hash them, i.e. their values)."""
+
+    def __init__(self) -> None:
+        self._refs: dict[int, weakref.ref] = {}
+
+    def add(self, lazy: Lazy) -> None:
+        key = id(lazy)
+        self._refs[key] = weakref.ref(lazy, lambda _r, key=key: self._refs.pop(key, None))
+
+    def discard(self, lazy: Lazy) -> None:
+        self._refs.pop(id(lazy), None)
+
+    def __bool__(self) -> bool:
+        return bool(self._refs)
+
+    def __iter__(self) -> Any:
+        return iter([lz for lz in (r() for r in list(self._refs.values())) if lz is not None])
+
+
+class _NotFrozen(Exception):
+    pass
+
+
+class _Failed:
+    pass
+
+
+_FAILED = _Failed()
+
+
+def _produced(value: Any) -> Any:
+    t = type(value)
+    if t is _NodeRef:
+        return value.node.snapshot
+    if t in (tuple, list):
+        return t(_produced(v) for v in value)
+    if t is dict:
+        return {k: _produced(v) for k, v in value.items()}
+    if t is slice:
+        return slice(_produced(value.start), _produced(value.stop), _produced(value.step))
+    return value
+
+
+def _collect(value: Any, found: list, depth: int) -> None:
+    t = type(value)
+    if t is Lazy:
+        found.append(value)
+    elif depth < 3 and (t is tuple or t is list):
+        for v in value:
+            _collect(v, found, depth + 1)
+    elif depth < 3 and t is dict:
+        for v in value.values():
+            _collect(v, found, depth + 1)
+
+
+def _replace(value: Any, depth: int) -> Any:
+    t = type(value)
+    if t is Lazy:
+        return value._cr_node.value
+    if depth < 3 and (t is tuple or t is list):
+        if not any(type(v) in (Lazy, tuple, list, dict) for v in value):
+            return value
+        return t(_replace(v, depth + 1) for v in value)
+    if depth < 3 and t is dict:
+        return {k: _replace(v, depth + 1) for k, v in value.items()}
+    return value
+
+
+def _item_id(op_id: str, index: int) -> str:
+    from ..fingerprint.digest import digest_parts
+
+    return digest_parts(op_id, "item", index)
+
+
+def _lazy_shape(node: dict) -> Any:
+    """The class of a stored value (or a list of classes for a tuple of them) if it may be deferred."""
+    t = node.get("t")
+    if t in _NODE_TYPES:
+        module, name = _NODE_TYPES[t]
+        mod = sys.modules.get(module)
+        return getattr(mod, name, None) if mod is not None else None
+    if t == "tuple" and node.get("items"):
+        items = [_lazy_shape(item) for item in node["items"]]
+        if all(isinstance(i, type) for i in items):
+            return items
+    return None
+
+
+def _kind(t: type) -> str:
+    return {"DataFrame": "dataframe", "Series": "series", "ndarray": "array"}.get(t.__name__, "other")

@@ -1,0 +1,105 @@
+"""Deferred evaluation in a real IPython shell: a re-run never produces what nothing uses, and a
+lazy behaves as its value wherever the notebook looks at it."""
+
+import pickle
+
+import collab_reuse
+import pandas as pd
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from collab_reuse.tracing.lazy import Lazy
+
+CSV_ROWS = 400_000
+
+
+@pytest.fixture
+def data_file(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "big.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"k": rng.integers(0, 500, CSV_ROWS), "v": rng.random(CSV_ROWS),
+                  "w": rng.random(CSV_ROWS)}).to_csv(path, index=False)
+    return path
+
+
+def shells(tmp_path, monkeypatch, n=2):
+    """n fresh shells in turn on one store (each yielded, then unloaded)."""
+    monkeypatch.setenv("COLLAB_REUSE_STORE", str(tmp_path / "store"))
+    for _ in range(n):
+        InteractiveShell.clear_instance()
+        ip = InteractiveShell.instance(history_length=0)
+        ip.history_manager.enabled = False
+        ip.run_line_magic("load_ext", "collab_reuse")
+        yield ip
+        collab_reuse.session_of(ip).flush(60)
+        ip.run_line_magic("unload_ext", "collab_reuse")
+    InteractiveShell.clear_instance()
+
+
+def run(ip, src):
+    result = ip.run_cell(src)
+    assert result.error_in_exec is None, result.error_in_exec
+    return collab_reuse.session_of(ip).last_report
+
+
+def ops_with(report, status):
+    return [s["op"] for s in report["steps"] if s["status"] == status]
+
+
+def test_a_rerun_never_reads_the_table_a_stored_aggregate_came_from(tmp_path, monkeypatch, data_file):
+    cells = [f"import pandas as pd\nraw = pd.read_csv({str(data_file)!r})",
+             "per_key = raw.groupby('k').agg({'v': ['mean', 'max'], 'w': 'sum'})\nsmall = per_key.head(3)",
+             "small"]
+    results, reports = [], []
+    for ip in shells(tmp_path, monkeypatch):
+        reports.append([run(ip, c) for c in cells])
+        results.append(ip.user_ns["_"].copy())
+    pd.testing.assert_frame_equal(results[0], results[1])
+    second = reports[1]
+    assert "pandas.read_csv" in ops_with(second[0], "deferred")
+    assert not any("read_csv" in op for rep in second for op in ops_with(rep, "reused") + ops_with(rep, "computed"))
+    produced = [op for rep in second for op in ops_with(rep, "reused") + ops_with(rep, "computed")]
+    assert produced, "displaying the head must produce something"
+    assert "DataFrameGroupBy.aggregate" not in ops_with(second[1], "computed")
+
+
+def test_a_lazy_behaves_as_its_value(tmp_path, monkeypatch, data_file):
+    setup = f"import pandas as pd\nraw = pd.read_csv({str(data_file)!r})\nagg = raw.groupby('k')['v'].sum()"
+    probe = ("checks = {'isinstance': isinstance(agg, pd.Series), 'type': type(agg).__name__, 'len': len(agg),\n"
+             "          'first': float(agg.iloc[0]), 'shape': agg.shape, 'sum': float(agg.sum()),\n"
+             "          'iter': sum(1 for _ in agg), 'str': str(agg)[:40], 'in': 3 in agg.index,\n"
+             "          'pickle': type(pickle.loads(pickle.dumps(agg))).__name__, 'eq': bool((agg == agg).all())}")
+    seen = []
+    for ip in shells(tmp_path, monkeypatch):
+        run(ip, "import pickle")
+        run(ip, setup)
+        run(ip, probe)
+        seen.append(ip.user_ns["checks"])
+        assert type(ip.user_ns["agg"]) is not Lazy  # the namespace holds the value once it was produced
+    assert seen[0] == seen[1]
+    assert seen[1]["type"] == "Series" and seen[1]["pickle"] == "Series"
+
+
+def test_a_deferred_change_in_place_is_seen_through_aliases(tmp_path, monkeypatch, data_file):
+    cells = [f"import pandas as pd\nraw = pd.read_csv({str(data_file)!r})\nalias = raw",
+             "raw['vw'] = raw['v'] * raw['w']",
+             "out = (alias['vw'].sum(), 'vw' in alias.columns, alias is raw)"]
+    outs = []
+    for ip in shells(tmp_path, monkeypatch):
+        for c in cells:
+            run(ip, c)
+        outs.append(ip.user_ns["out"])
+    assert outs[0] == outs[1]
+    assert outs[1][1] is True and outs[1][2] is True
+
+
+def test_unloading_leaves_values_not_lazies(tmp_path, monkeypatch, data_file):
+    cell = f"import pandas as pd\nraw = pd.read_csv({str(data_file)!r})\nm = raw.groupby('k')['w'].max()"
+    for i, ip in enumerate(shells(tmp_path, monkeypatch)):
+        run(ip, cell)
+        if i == 1:
+            assert type(ip.user_ns["m"]) is Lazy
+            ip.run_line_magic("reuse", "off")
+            assert type(ip.user_ns["m"]) is pd.Series and type(ip.user_ns["raw"]) is pd.DataFrame
