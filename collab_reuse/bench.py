@@ -2,7 +2,8 @@
 
 1. Demo workloads (generated Home Credit data at ``--scale``): plain run, first
    run with collab_reuse (empty store), re-run in a new kernel; cold-run
-   overhead and re-run speedup per notebook, outputs compared with plain.
+   overhead and re-run speedup per notebook, outputs compared with plain; then the
+   modified-notebook scenarios (``demo/scenarios.py``) on the feature-engineering store.
 2. Tracing overhead per traced operation, in one IPython shell: the same loop
    of cheap pandas operations with and without the extension.
 3. The planner and materializer benchmarks (``benchmarks/``), on a quick size.
@@ -47,15 +48,25 @@ def tracing_overhead(n: int = 2000) -> tuple[float, float, float]:
     return plain, traced, (traced - plain) / (3 * n) * 1e6
 
 
-def demo_workloads(scale: float, timeout: float) -> str:
+def demo_workloads(scale: float, timeout: float, scenarios: bool) -> str:
+    """The demo notebooks (plain, first, re-run) and, on the feature-engineering notebook's store,
+    the modified-notebook scenarios."""
     from .demo.__main__ import DEMO_NOTEBOOKS, NOTEBOOKS_DIR, demo_data, format_table, run_demo_notebook
+    from .demo.scenarios import format_scenarios, run_scenarios
 
     data = demo_data(REPO_ROOT / "demo-data" / f"scale-{scale:g}-seed-0", scale, 0)
     reports = []
     with tempfile.TemporaryDirectory(prefix="collab_reuse-bench-") as work:
         for name in DEMO_NOTEBOOKS:
             reports.append(run_demo_notebook(NOTEBOOKS_DIR / name, data, Path(work), True, timeout))
-    return format_table(reports)
+        out = format_table(reports)
+        print(out, flush=True)
+        if scenarios:
+            fe = Path(NOTEBOOKS_DIR / DEMO_NOTEBOOKS[-1])
+            print("\nmodified notebook, new kernel, on the first run's store:", flush=True)
+            out += "\n\n" + format_scenarios(run_scenarios(fe, data, Path(work), Path(work) / f"{fe.stem}-store",
+                                                           timeout))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=5.0, help="demo data scale for the workload benchmark (default 5)")
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--workloads", type=int, default=500, help="planner benchmark workloads (paper: 10000)")
-    ap.add_argument("--skip", default="", help="comma-separated parts to skip: demo, tracing, planner, materialize")
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip: demo, scenarios, tracing, planner, materialize")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     if "tracing" not in skip:
@@ -72,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
               f"-> {per_op:.1f} us per traced operation\n", flush=True)
     if "demo" not in skip:
         print(f"demo workloads at scale {args.scale:g}:", flush=True)
-        print(demo_workloads(args.scale, args.timeout), flush=True)
+        print("\n" + demo_workloads(args.scale, args.timeout, "scenarios" not in skip), flush=True)
         print()
     sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
     if "planner" not in skip:

@@ -23,6 +23,7 @@ from ..errors import StoreError
 
 SCHEMA_VERSION = "1"
 NOT_STORED, WRITING, MATERIALIZED = 0, 1, 2
+LARGE_LOAD = 1 << 20  # loads at least this big measure throughput; smaller ones the fixed cost per load
 _ITEM_COLUMNS = "id, op, kind, size, frequency, compute_seconds, state, quality, last_used"
 
 
@@ -142,19 +143,26 @@ class ExperimentGraph:
             db.execute("INSERT OR REPLACE INTO files VALUES(?, ?)", (stat_key, digest))
 
     def load_throughput(self) -> tuple[float, float]:
-        """(seconds per byte, fixed seconds per load) measured from this store's loads."""
-        rows = dict(self._db().execute(
-            "SELECT name, value FROM counters WHERE name IN ('load_bytes', 'load_seconds', 'loads')").fetchall())
+        """(seconds per byte, fixed seconds per load) measured from this store's loads.
+
+        Large loads (>= 1 MB) measure the throughput, small ones the fixed cost; mixing them would
+        let many tiny loads (each mostly fixed cost) make every large artifact look slow to load."""
+        rows = dict(self._db().execute("SELECT name, value FROM counters WHERE name IN "
+                                       "('load_bytes', 'load_seconds', 'loads', 'small_loads', 'small_load_seconds')"
+                                       ).fetchall())
         nbytes, seconds, loads = rows.get("load_bytes", 0), rows.get("load_seconds", 0), rows.get("loads", 0)
+        small, small_seconds = rows.get("small_loads", 0), rows.get("small_load_seconds", 0)
+        fixed = min(small_seconds / small, 0.05) if small >= 3 else 0.002
         if loads < 3 or nbytes <= 0:
-            return 1 / 300e6, 0.002  # until measured: a modest disk and a couple of ms per artifact
-        return max(seconds - 0.001 * loads, 0) / nbytes or 1 / 3e9, 0.001
+            return 1 / 300e6, fixed  # until measured: a modest disk
+        return max(seconds - fixed * loads, 0) / nbytes or 1 / 3e9, fixed
 
     # -- a cell's batch of updates -----------------------------------------------------------
 
     def record_cell(self, updates: Iterable[VertexUpdate], user: str, report: dict | None,
                     random_ops: Iterable[str] = (), unstorable: dict[str, str] | None = None,
-                    quiet_ops: Iterable[tuple[str, str, float]] = ()) -> int | None:
+                    quiet_ops: Iterable[tuple[str, str, float]] = (),
+                    forests: Iterable[tuple[str, int, str]] = ()) -> int | None:
         """Add/refresh vertices, bump frequencies and usage, append the cell's report; one transaction."""
         now = time.time()
         seq = None
@@ -178,6 +186,7 @@ class ExperimentGraph:
                 db.execute("INSERT OR IGNORE INTO random_ops VALUES(?)", (op_id,))
             db.executemany("INSERT OR IGNORE INTO quiet_ops(op_id, value_type, seconds) VALUES(?,?,?)",
                            list(quiet_ops))
+            db.executemany("INSERT OR REPLACE INTO forests VALUES(?,?,?)", list(forests))
             for aid, why in (unstorable or {}).items():
                 db.execute("UPDATE artifacts SET storable=0, note=? WHERE id=?", (why, aid))
             if report is not None:
@@ -211,9 +220,13 @@ class ExperimentGraph:
 
     def record_load(self, nbytes: int, seconds: float) -> None:
         with self._tx() as db:
-            self._bump(db, "load_bytes", nbytes)
-            self._bump(db, "load_seconds", seconds)
-            self._bump(db, "loads", 1)
+            if nbytes >= LARGE_LOAD:
+                self._bump(db, "load_bytes", nbytes)
+                self._bump(db, "load_seconds", seconds)
+                self._bump(db, "loads", 1)
+            else:
+                self._bump(db, "small_loads", 1)
+                self._bump(db, "small_load_seconds", seconds)
 
     def record_quality(self, artifact_id: str, quality: float) -> None:
         with self._tx() as db:
@@ -246,6 +259,11 @@ class ExperimentGraph:
         Kernels keep this set in memory, so a lookup of an id never stored costs no query."""
         rows = self._db().execute("SELECT seq, artifact_id FROM stored_log WHERE seq>?", (seq,)).fetchall()
         return {aid for _, aid in rows}, max((r[0] for r in rows), default=seq)
+
+    def forests(self, key: str) -> list[tuple[int, str]]:
+        """(tree count, artifact id) of the forests fitted under a warm-start key."""
+        return [(n, aid) for n, aid in self._db().execute(
+            "SELECT n_estimators, artifact_id FROM forests WHERE key=?", (key,)).fetchall()]
 
     def quiet_since(self, seq: int) -> tuple[dict[str, tuple[str, float]], int]:
         """Operations recorded as quiet after ``seq`` (id -> (result class, seconds)) and the newest seq."""
@@ -292,7 +310,7 @@ class ExperimentGraph:
     def clear(self) -> None:
         with self._tx() as db:
             for table in ("artifacts", "artifact_blobs", "blobs", "usage", "events", "random_ops", "counters",
-                          "stored_log", "quiet_ops"):
+                          "stored_log", "quiet_ops", "forests"):
                 db.execute(f"DELETE FROM {table}")
 
     # -- queries for the panel, the magics and the CLI ---------------------------------------

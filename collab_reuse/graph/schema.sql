@@ -35,3 +35,6 @@ CREATE TABLE IF NOT EXISTS stored_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, art
 -- a later run may defer them (run them only if their result is needed)
 CREATE TABLE IF NOT EXISTS quiet_ops(seq INTEGER PRIMARY KEY AUTOINCREMENT, op_id TEXT NOT NULL UNIQUE,
   value_type TEXT NOT NULL, seconds REAL NOT NULL DEFAULT 0);
+-- fitted forests by everything but their tree count: a larger forest may be grown from a stored one
+CREATE TABLE IF NOT EXISTS forests(key TEXT NOT NULL, n_estimators INTEGER NOT NULL, artifact_id TEXT NOT NULL,
+  PRIMARY KEY(key, n_estimators));

@@ -32,6 +32,7 @@ from .writer import BackgroundWriter
 
 log = logging.getLogger("collab_reuse")
 MAX_STEPS_PER_REPORT = 400
+BATCH_BELOW_SECONDS = 0.1  # candidates quicker than this to recompute are offered to the store in one batch
 
 
 @dataclass
@@ -43,6 +44,7 @@ class CellRun:
     candidates: list[Candidate] = field(default_factory=list)
     random_ops: list[str] = field(default_factory=list)
     quiet_ops: list[tuple[str, str, float]] = field(default_factory=list)
+    forests: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 def _log_to(store_dir: Any) -> None:
@@ -168,11 +170,12 @@ class Session:
             self._fail(f"the Experiment Graph can't be read: {exc}")
             return None
 
-    def should_load(self, info: Any) -> bool:
+    def should_load(self, info: Any, pending_seconds: float = 0.0) -> bool:
+        """Load when that beats computing: the operation itself plus producing its lazy inputs first."""
         if info.state != MATERIALIZED or not info.storable or self.graph is None:
             return False
         load = materializer.estimated_load_seconds(self.graph, info.size, info.load_seconds)
-        return load < info.compute_seconds
+        return load < info.compute_seconds + pending_seconds
 
     def load(self, artifact_id: str) -> tuple[Any, dict, int, float]:
         assert self.store is not None and self.graph is not None
@@ -198,6 +201,19 @@ class Session:
     def load_cost(self, info: Any) -> float:
         assert self.graph is not None
         return materializer.estimated_load_seconds(self.graph, info.size, info.load_seconds)
+
+    def stored_forests(self, key: str) -> list[tuple[int, str]]:
+        if self.graph is None:
+            return []
+        try:
+            return self.graph.forests(key)
+        except Exception as exc:
+            self._fail(f"the Experiment Graph can't be read: {exc}")
+            return []
+
+    def remember_forest(self, key: str, n_estimators: int, artifact_id: str) -> None:
+        if self.cell is not None:
+            self.cell.forests.append((key, n_estimators, artifact_id))
 
     def quiet_op(self, op_id: str) -> tuple[str, float] | None:
         return self._quiet.get(op_id)
@@ -287,18 +303,17 @@ class Session:
             return
         updates = self._updates(cell)
         # most expensive first: if the kernel exits before the writer is done, the best ones are kept
-        candidates = sorted(cell.candidates, key=lambda c: -max(c.seconds, c.recreate_seconds))
+        candidates = sorted(cell.candidates, key=lambda c: -c.seconds)
         graph, store, user, config = self.graph, self.store, self.user, self.config
-        random_ops, quiet_ops = list(cell.random_ops), list(cell.quiet_ops)
+        random_ops, quiet_ops, forests = list(cell.random_ops), list(cell.quiet_ops), list(cell.forests)
         foreground, tracer = self.foreground, self.tracer
 
         def record() -> None:
-            seqs.append(graph.record_cell(updates, user, report, random_ops, quiet_ops=quiet_ops))
+            seqs.append(graph.record_cell(updates, user, report, random_ops, quiet_ops=quiet_ops, forests=forests))
 
-        def offer(candidate: Candidate) -> None:
-            """One candidate at a time, written as soon as it is chosen: a kernel that exits early
-            keeps what was done, most expensive first."""
-            offers, refused = materializer.encode_offers(graph, store, [candidate], foreground, tracer.unchanged)
+        def offer(batch: list[Candidate]) -> None:
+            """Candidates written as soon as chosen: a kernel that exits early keeps what was done."""
+            offers, refused = materializer.encode_offers(graph, store, batch, foreground, tracer.unchanged)
             if refused:
                 graph.record_cell([], user, None, (), refused)
             done = materializer.materialize(graph, store, offers, config.materializer, config.min_saving)
@@ -307,8 +322,14 @@ class Session:
 
         seqs: list[int | None] = []
         self.writer.submit(record, priority=float("-inf"))  # before any offer: offers need the vertices
-        for candidate in candidates:  # the most expensive results of any cell go first
-            self.writer.submit(lambda c=candidate: offer(c), priority=-max(candidate.seconds, candidate.recreate_seconds))
+        # Expensive results one by one, most expensive of any cell first; cheap ones (small results kept
+        # for their expensive lineage, quick operations) together, after them: one selection pass for all.
+        cheap = [c for c in candidates if c.seconds < BATCH_BELOW_SECONDS]
+        for candidate in candidates:
+            if candidate.seconds >= BATCH_BELOW_SECONDS:
+                self.writer.submit(lambda c=candidate: offer([c]), priority=-candidate.seconds)
+        if cheap:
+            self.writer.submit(lambda: offer(cheap), priority=-max(c.seconds for c in cheap))
         self.tell_failure_once()
 
     def _updates(self, cell: CellRun) -> list[VertexUpdate]:
@@ -324,11 +345,11 @@ class Session:
             prev = updates.get(step.id)
             if prev is None:
                 updates[step.id] = VertexUpdate(step.id, step.op, step.kind, list(step.inputs), step.seconds,
-                                                computed=step.status in (COMPUTED, NOT_REUSABLE),
+                                                computed=step.status in (COMPUTED, NOT_REUSABLE, WARM_STARTED),
                                                 reused=step.status == REUSED,
                                                 load_seconds=step.seconds if step.status == REUSED else None)
             else:
-                prev.seconds += step.seconds if step.status in (COMPUTED, NOT_REUSABLE) else 0.0
+                prev.seconds += step.seconds if step.status in (COMPUTED, NOT_REUSABLE, WARM_STARTED) else 0.0
         for model_id, score in quality.items():
             if model_id in updates:
                 updates[model_id].quality = score

@@ -226,7 +226,7 @@ class Deferral:
         """Produce the values of ``lazies``, planning their whole pending region at once."""
         needed = [lz._cr_node for lz in lazies if not lz._cr_node.done]
         if needed:
-            chosen = self._plan(needed)
+            chosen, _cost = self._plan(needed)
             for node in needed:
                 self._produce(node, chosen)
         for lz in lazies:
@@ -236,8 +236,15 @@ class Deferral:
                 self.tracer.registry.set(node.value, node.id, born=lz._cr_born)
             self._settle(lz)
 
-    def _plan(self, needed: list[Pending]) -> set[int]:
-        """The ids (``id(node)``) of the pending nodes the cheapest plan loads."""
+    def cost_to_produce(self, values: tuple) -> float:
+        """Seconds the cheapest plan needs to produce the unproduced lazies among ``values``."""
+        found: list[Lazy] = []
+        _collect(values, found, 0)
+        needed = [lz._cr_node for lz in found if not lz._cr_node.done]
+        return self._plan(needed)[1] if needed else 0.0
+
+    def _plan(self, needed: list[Pending]) -> tuple[set[int], float]:
+        """The ids (``id(node)``) of the pending nodes the cheapest plan loads, and the plan's cost."""
         vertices: dict[str, PlanVertex] = {}
         nodes: dict[str, Pending] = {}
         stack = list(needed)
@@ -258,7 +265,7 @@ class Deferral:
                                        parents=tuple(str(id(p)) for p in parents if not p.done))
             stack.extend(p for p in parents if not p.done)
         chosen = plan(vertices, [str(id(n)) for n in needed])
-        return {id(nodes[k]) for k in chosen.load}
+        return {id(nodes[k]) for k in chosen.load}, chosen.cost
 
     def _produce(self, node: Pending, loads: set[int]) -> None:
         if node.done:

@@ -29,12 +29,12 @@ from ..fingerprint.digest import Encoder, digest_parts
 from ..fingerprint.functions import function_identity, is_notebook_function, package_version
 from ..fingerprint.values import content_digest
 from ..store.formats import kind_of
-from . import purity, randomness, specs
+from . import purity, randomness, specs, warmstart
 from .capture import Capture, replay
 from .deferral import Deferral, type_name
 from .lazy import Lazy, unwrap
 from .registry import Registry, pandas_has_cow
-from .steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, Backend, Candidate, Step
+from .steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, WARM_STARTED, Backend, Candidate, Step
 
 log = logging.getLogger("collab_reuse")
 
@@ -56,7 +56,9 @@ UNARY: dict[str, Callable[[Any], Any]] = {"USub": operator.neg, "UAdd": operator
 _INDEXERS = frozenset({"loc", "iloc", "at", "iat"})
 _PLAIN_CALL, _TRACED_CALL, _UNKNOWN_CALL = 0, 1, 2
 _STDLIB = frozenset(sys.stdlib_module_names) | {"builtins", "__main__"}
-_SEES_CLASS_ONLY = frozenset({isinstance, issubclass, callable, id})
+_SEES_CLASS_ONLY = (isinstance, issubclass, callable)
+# stdlib modules whose functions read their caller's frame: a wrapper in between would change what they see
+_READS_CALLER = frozenset({"warnings", "_warnings", "inspect", "sys", "logging", "traceback", "pdb", "bdb"})
 _SMALL_BYTES = 1 << 18        # results this small are worth storing when their lineage was expensive
 _COSTLY_LINEAGE = 0.05        # seconds
 
@@ -180,7 +182,8 @@ class Tracer:
         if kind == _PLAIN_CALL:
             if type(func) is types.FunctionType and is_notebook_function(func) and self._may_reuse_calls(func):
                 return NotebookCall(self, func)
-            if self.deferral.unforced and func not in _SEES_CLASS_ONLY:
+            if self.deferral.unforced and not any(func is f for f in _SEES_CLASS_ONLY) \
+                    and getattr(func, "__module__", None) not in _READS_CALLER:
                 return Forcing(self, func)
             return func
         if kind == _UNKNOWN_CALL:
@@ -547,10 +550,53 @@ class Tracer:
                     if lazy is not None:
                         self._note_lineage(op_id, self.deferral.last_seconds, inputs)
                         return lazy
-                loaded = self._try_load(op, op_id, receiver, frame, inputs)
+                loaded = self._try_load(op, op_id, receiver, frame, inputs, (receiver, args, kwargs))
                 if loaded is not _MISS:
                     return loaded
+                if warmstart.eligible(name, receiver):
+                    return self._fit_warm_or_cold(op, args, kwargs, frame, op_id, inputs, mutated, rng_before)
         return self._compute(op, args, kwargs, frame, op_id, inputs, mutated, rng_before, reason)
+
+    def _fit_warm_or_cold(self, op: Operation, args: tuple, kwargs: dict, frame: Any, op_id: str,
+                          inputs: list[str], mutated: list[Any], rng_before: tuple) -> Any:
+        """A forest fit: grown from the largest stored smaller forest of the same key if there is one."""
+        __tracebackhide__ = True
+        receiver = op.receiver
+        try:
+            key = warmstart.key(receiver, args, kwargs, self.resolve)
+        except Exception:
+            return self._compute(op, args, kwargs, frame, op_id, inputs, mutated, rng_before, None)
+        stored = self._stored_forest(key, receiver.n_estimators)
+        params = None
+        if stored is not None:
+            params = warmstart.grow_from(receiver, stored[0])
+        try:
+            result = self._compute(op, args, kwargs, frame, op_id, inputs, mutated, rng_before, None,
+                                   warm_from=None if stored is None else
+                                   f"grown from a stored forest of {stored[1]} trees (identical to a cold fit)")
+        finally:
+            if params is not None:
+                warmstart.finish(receiver, params)
+        self.backend.remember_forest(key, receiver.n_estimators, op_id)
+        return result
+
+    def _stored_forest(self, key: str, n_estimators: int) -> tuple[Any, int] | None:
+        """(fitted forest, its tree count): the largest stored forest under ``key`` smaller than asked."""
+        for n, artifact_id in sorted(self.backend.stored_forests(key), reverse=True):
+            if n >= n_estimators:
+                continue
+            info = self.backend.lookup(artifact_id)
+            if info is None or not self.backend.loadable(info):
+                continue
+            try:
+                value, extra, _nbytes, _seconds = self.backend.load(artifact_id)
+            except Exception:
+                log.info("stored forest %s unusable for a warm start", artifact_id[:12], exc_info=True)
+                continue
+            fitted = value[0] if extra.get("fitted_self") else value
+            if len(getattr(fitted, "estimators_", ())) == n:
+                return fitted, n
+        return None
 
     def _run_function(self, func: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
         """A notebook function call as one operation: reused whole when a pure call with the same
@@ -571,7 +617,7 @@ class Tracer:
         rng_before = randomness.snapshot()
         if self.backend.is_random(op_id):
             op_id = digest_parts(op_id, "rng", randomness.digest(rng_before))
-        loaded = self._try_load(op, op_id, None, frame, inputs)
+        loaded = self._try_load(op, op_id, None, frame, inputs, (args, kwargs))
         if loaded is not _MISS:
             return loaded
         call = _CallFrame(self.registry.clock)
@@ -615,11 +661,17 @@ class Tracer:
             return None
         return "changes its input in place"
 
-    def _try_load(self, op: Operation, op_id: str, receiver: Any, frame: Any, inputs: list[str]) -> Any:
+    def _try_load(self, op: Operation, op_id: str, receiver: Any, frame: Any, inputs: list[str],
+                  operands: tuple = ()) -> Any:
+        """Load the stored result if that beats computing it, counting what computing would first
+        have to produce (lazy ``operands``)."""
         __tracebackhide__ = True
         try:
             info = self.backend.lookup(op_id)
-            if info is None or not self.backend.should_load(info):
+            if info is None:
+                return _MISS
+            pending = self.deferral.cost_to_produce(operands) if self.deferral.unforced else 0.0
+            if not self.backend.should_load(info, pending):
                 return _MISS
             value, extra, nbytes, seconds = self.backend.load(op_id)
         except (CorruptArtifact, KeyError) as exc:
@@ -650,7 +702,8 @@ class Tracer:
         return value
 
     def _compute(self, op: Operation, args: tuple, kwargs: dict, frame: Any, op_id: str | None,
-                 inputs: list[str], mutated: list[Any], rng_before: tuple, reason: str | None) -> Any:
+                 inputs: list[str], mutated: list[Any], rng_before: tuple, reason: str | None,
+                 warm_from: str | None = None) -> Any:
         __tracebackhide__ = True
         func, args, kwargs = self._produced_call(op, args, kwargs)
         capture = Capture(tee=True)
@@ -670,7 +723,7 @@ class Tracer:
         capture.reissue(frame)
         try:
             self._after_compute(op, args, kwargs, result, seconds, op_id, inputs, mutated, rng_before, reason,
-                                capture)
+                                capture, warm_from)
         except Exception:  # bookkeeping must never fail the user's cell
             log.warning("recording %s failed", op.label, exc_info=True)
             for obj in mutated:
@@ -679,7 +732,7 @@ class Tracer:
 
     def _after_compute(self, op: Operation, args: tuple, kwargs: dict, result: Any, seconds: float,
                        op_id: str | None, inputs: list[str], mutated: list[Any], rng_before: tuple,
-                       reason: str | None, capture: Capture) -> None:
+                       reason: str | None, capture: Capture, warm_from: str | None = None) -> None:
         if self._calls:
             for obj in mutated:
                 self._check_outside_change(obj)
@@ -715,9 +768,10 @@ class Tracer:
             name = type_name(result)
             if name is not None:
                 self.backend.mark_quiet(op_id, name, seconds)
-        step = Step(op_id, op.label, COMPUTED if reason is None else NOT_REUSABLE,
+        status = NOT_REUSABLE if reason is not None else WARM_STARTED if warm_from else COMPUTED
+        step = Step(op_id, op.label, status,
                     kind_of(result if result is not None else (mutated[0] if mutated else None)),
-                    reason=reason, seconds=seconds, inputs=inputs)
+                    reason=reason or warm_from, seconds=seconds, inputs=inputs)
         if op.name in specs.METRIC_NAMES and isinstance(result, float):
             step.score = float(result)
         self.backend.add_step(step, candidate)

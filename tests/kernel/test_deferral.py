@@ -103,3 +103,31 @@ def test_unloading_leaves_values_not_lazies(tmp_path, monkeypatch, data_file):
             assert type(ip.user_ns["m"]) is Lazy
             ip.run_line_magic("reuse", "off")
             assert type(ip.user_ns["m"]) is pd.Series and type(ip.user_ns["raw"]) is pd.DataFrame
+
+
+def test_a_larger_forest_is_grown_from_a_stored_one_and_equals_a_cold_fit(tmp_path, monkeypatch):
+    import numpy as np
+    from sklearn.ensemble import RandomForestClassifier
+
+    setup = ("import numpy as np\nfrom sklearn.ensemble import RandomForestClassifier\n"
+             "rng = np.random.RandomState(3)\nX = rng.rand(3000, 12)\ny = (X[:, 0] + rng.rand(3000) > 1).astype(int)")
+    fits = ["rf = RandomForestClassifier(n_estimators=30, random_state=7, max_features=4)\nrf.fit(X, y)",
+            "rf = RandomForestClassifier(n_estimators=60, random_state=7, max_features=4)\nrf.fit(X, y)\n"
+            "p = rf.predict_proba(X)"]
+    for ip, fit in zip(shells(tmp_path, monkeypatch), fits):
+        run(ip, setup)
+        report = run(ip, fit)
+    statuses = {s["op"]: (s["status"], s["reason"]) for s in report["steps"]}
+    assert statuses["RandomForestClassifier.fit"][0] == "warm_started", statuses
+    assert "30 trees" in statuses["RandomForestClassifier.fit"][1]
+    grown = ip.user_ns["rf"]
+    rng = np.random.RandomState(3)
+    X = rng.rand(3000, 12)
+    y = (X[:, 0] + rng.rand(3000) > 1).astype(int)
+    cold = RandomForestClassifier(n_estimators=60, random_state=7, max_features=4).fit(X, y)
+    assert grown.get_params() == cold.get_params() and not grown.warm_start
+    assert len(grown.estimators_) == 60
+    for a, b in zip(grown.estimators_, cold.estimators_):
+        np.testing.assert_array_equal(a.tree_.threshold, b.tree_.threshold)
+        np.testing.assert_array_equal(a.tree_.feature, b.tree_.feature)
+    np.testing.assert_array_equal(ip.user_ns["p"], cold.predict_proba(X))

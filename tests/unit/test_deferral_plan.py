@@ -1,0 +1,76 @@
+"""Producing lazies plans the whole pending region at once, exactly: a shared unstored parent is
+computed once where loading each child would cost more (the paper's linear pass gets this wrong)."""
+
+from collab_reuse.planner.reuse import PlanVertex, plan_linear
+from collab_reuse.tracing.deferral import Deferral
+from collab_reuse.tracing.lazy import Lazy, Pending
+from collab_reuse.tracing.registry import Registry
+
+
+class Recorder:
+    """The backend a Deferral needs for producing: loads from a dict, records steps."""
+
+    def __init__(self, stored):
+        self.stored, self.loaded, self.steps = stored, [], []
+
+    def load(self, artifact_id):
+        self.loaded.append(artifact_id)
+        return self.stored[artifact_id], {}, 8, 0.0
+
+    def add_step(self, step, candidate):
+        self.steps.append(step)
+
+
+class Tracer:
+    def __init__(self, backend):
+        self.backend, self.registry, self._depth = backend, Registry(), 0
+        self.deferral = Deferral(self)
+
+
+def diamond(tracer, computed):
+    """root (computed, 10) feeds a and b (each computed 1 from root, or loaded for 10)."""
+    def compute(name, value, parent=None):
+        def run():
+            computed.append(name)
+            return value if parent is None else value + parent.snapshot
+        return run
+
+    root = Pending("root", int, "root", compute=compute("root", 1), compute_seconds=10.0)
+    a = Pending("a", int, "a", compute=compute("a", 10, root), parents=(root,), compute_seconds=1.0, load_cost=10.0)
+    b = Pending("b", int, "b", compute=compute("b", 20, root), parents=(root,), compute_seconds=1.0, load_cost=10.0)
+    return tracer.deferral.new_lazy(a), tracer.deferral.new_lazy(b)
+
+
+def test_forcing_two_lazies_computes_their_shared_parent_once_instead_of_two_loads():
+    backend = Recorder({"a": 11, "b": 21})
+    tracer = Tracer(backend)
+    computed = []
+    a, b = diamond(tracer, computed)
+    tracer.deferral.force([a, b])
+    assert sorted(computed) == ["a", "b", "root"] and backend.loaded == []  # cost 12, not 20
+    assert (a._cr_node.value, b._cr_node.value) == (11, 21)
+    # the paper's linear pass would have loaded both
+    vertices = {"root": PlanVertex("root", 10.0, None), "a": PlanVertex("a", 1.0, 10.0, parents=("root",)),
+                "b": PlanVertex("b", 1.0, 10.0, parents=("root",))}
+    assert plan_linear(vertices, ["a", "b"]).load == {"a", "b"}
+
+
+def test_forcing_one_lazy_loads_it_when_that_is_cheaper():
+    backend = Recorder({"a": 11, "b": 21})
+    tracer = Tracer(backend)
+    computed = []
+    a, _b = diamond(tracer, computed)
+    tracer.deferral.force([a])  # alone, computing costs 11 > loading 10
+    assert backend.loaded == ["a"] and computed == []
+    assert a._cr_node.value == 11
+
+
+def test_a_failed_load_falls_back_to_computing():
+    backend = Recorder({})  # nothing is really there: KeyError on load
+    backend.load = lambda artifact_id: (_ for _ in ()).throw(KeyError(artifact_id))
+    tracer = Tracer(backend)
+    computed = []
+    a, _b = diamond(tracer, computed)
+    assert isinstance(a, int) and type(a) is Lazy  # isinstance sees the value's class, unproduced
+    tracer.deferral.force([a])
+    assert a._cr_node.value == 11 and sorted(computed) == ["a", "root"]
