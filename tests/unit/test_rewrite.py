@@ -23,7 +23,7 @@ class NullBackend:
     def lookup(self, artifact_id):
         return None
 
-    def should_load(self, info):
+    def should_load(self, info, pending_seconds=0.0):
         return False
 
     def load(self, artifact_id):
