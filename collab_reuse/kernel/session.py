@@ -313,10 +313,15 @@ class Session:
 
         def offer(batch: list[Candidate]) -> None:
             """Candidates written as soon as chosen: a kernel that exits early keeps what was done."""
+            start = time.perf_counter()
             offers, refused = materializer.encode_offers(graph, store, batch, foreground, tracer.unchanged)
             if refused:
                 graph.record_cell([], user, None, (), refused)
+            encoded = time.perf_counter()
             done = materializer.materialize(graph, store, offers, config.materializer, config.min_saving)
+            log.info("offered %d (%s): encoded in %.3f s (waits for running cells), selected and wrote %d "
+                     "(%d bytes) in %.3f s", len(batch), batch[0].id[:10] if len(batch) == 1 else "batch",
+                     encoded - start, done["written"], done["bytes"], time.perf_counter() - encoded)
             if done["by_id"] and seqs[0] is not None:
                 graph.add_bytes_written(seqs[0], done["by_id"])
 
