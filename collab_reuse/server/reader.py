@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 GRAPH_FILE = "graph.sqlite"
 MAX_LIMIT = 1000
 
-_TOTAL_KEYS_INT = ("reused", "computed", "warm_started", "not_reusable", "bytes_read", "bytes_written")
+_TOTAL_KEYS_INT = ("reused", "computed", "deferred", "warm_started", "not_reusable", "bytes_read", "bytes_written")
 _TOTAL_KEYS_FLOAT = ("seconds", "saved_seconds")
 
 

@@ -30,7 +30,8 @@ const STATUS_LABEL: Record<StepStatus, string> = {
   reused: 'reused',
   computed: 'recomputed',
   warm_started: 'warm-started',
-  not_reusable: 'not reusable'
+  not_reusable: 'not reusable',
+  deferred: 'deferred (not needed yet)'
 };
 
 type Child = Node | string | null | undefined | false;
@@ -276,6 +277,7 @@ export class ReusePanel extends Widget {
         ['Warm-started', String(totals.warm_started), 'warm_started'],
         ['Recomputed', String(totals.computed), 'computed'],
         ['Not reusable', String(totals.not_reusable), 'not_reusable'],
+        ['Deferred', String(totals.deferred), 'deferred'],
         ['Time spent', formatSeconds(totals.seconds), 'seconds'],
         ['Time saved', formatSeconds(totals.saved_seconds), 'saved_seconds'],
         ['Read / written', `${formatBytes(totals.bytes_read)} / ${formatBytes(totals.bytes_written)}`, 'bytes']

@@ -7,13 +7,18 @@
  * extension in `collab_reuse/server/handlers.py`.
  */
 
-/** What happened to one traced step of a cell. */
-export type StepStatus = 'reused' | 'computed' | 'warm_started' | 'not_reusable';
+/**
+ * What happened to one traced step of a cell. A `deferred` step was bound to a
+ * lazy value: it is loaded or computed only if something uses it, and then a
+ * separate `reused` or `computed` step appears (possibly in a later cell).
+ */
+export type StepStatus = 'reused' | 'computed' | 'warm_started' | 'not_reusable' | 'deferred';
 
 /** All statuses, in the order the panel lists them. */
 export const STEP_STATUSES: ReadonlyArray<StepStatus> = [
   'reused',
   'warm_started',
+  'deferred',
   'computed',
   'not_reusable'
 ];
@@ -28,7 +33,7 @@ export interface IStep {
   /** Qualified operation name, e.g. `DataFrame.groupby`. */
   op: string;
   status: StepStatus;
-  /** Why the step was not reused (for `not_reusable`), else null. */
+  /** Why the step was not reused (for `not_reusable`) or not produced yet (for `deferred`), else null. */
   reason: string | null;
   seconds: number;
   saved_seconds: number;
@@ -47,6 +52,8 @@ export interface ITotals {
   computed: number;
   warm_started: number;
   not_reusable: number;
+  /** Steps bound to a lazy value, not loaded or computed (yet). */
+  deferred: number;
   seconds: number;
   saved_seconds: number;
   bytes_read: number;
@@ -126,6 +133,7 @@ export function sumTotals(reports: ReadonlyArray<ICellReport>): ITotals {
     computed: 0,
     warm_started: 0,
     not_reusable: 0,
+    deferred: 0,
     seconds: 0,
     saved_seconds: 0,
     bytes_read: 0,
@@ -137,6 +145,7 @@ export function sumTotals(reports: ReadonlyArray<ICellReport>): ITotals {
     sum.computed += t.computed;
     sum.warm_started += t.warm_started;
     sum.not_reusable += t.not_reusable;
+    sum.deferred += t.deferred;
     sum.seconds += t.seconds;
     sum.saved_seconds += t.saved_seconds;
     sum.bytes_read += t.bytes_read;

@@ -1,9 +1,10 @@
 """The Reuse panel in a real JupyterLab, driven by headless chromium, against the real engine.
 
 One notebook: ``%load_ext collab_reuse``, then a cell with an expensive pandas
-groupby over a million rows. The first run computes it; a kernel restart and
-re-run (same kernel id, the store keeps the result) reuses it. The panel must
-show both, live, and also the run made before it was opened.
+groupby over a million rows, which the cell shows. The first run computes
+it; a kernel restart and re-run (same kernel id, the store keeps the result)
+reuses it (an aggregate that nothing used would only be deferred). The panel
+must show both, live, and also the run made before it was opened.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 EXPENSIVE_CELL = """import numpy as np, pandas as pd
 df = pd.DataFrame({"key": np.arange(1_000_000) % 5_000, "value": np.arange(1_000_000) * 0.5})
-stats = df.groupby("key")["value"].agg(["sum", "mean", "std", "median"])"""
+stats = df.groupby("key")["value"].agg(["sum", "mean", "std", "median"])
+stats"""
 
 
 def steps_of(panel: Locator) -> list[dict]:
@@ -66,7 +68,9 @@ def test_panel_shows_the_step_computed_then_reused(lab, page: Page):
     restart_and_run_all(page, notebook)
     expect(cell(notebook, 1).locator(".jp-InputArea-prompt")).to_have_text("[2]:", timeout=120_000)
     cell(notebook, 1).locator(".jp-InputPrompt").click()
-    expect(grouped.first).to_have_attribute("data-status", "reused", timeout=30_000)
+    # The aggregate is first deferred (bound to a lazy), then loaded when it is shown: a reused step.
+    expect(grouped.and_(panel.locator("[data-status=reused]")).first).to_be_visible(timeout=30_000)
+    expect(grouped.and_(panel.locator("[data-status=deferred]")).first).to_contain_text("deferred (not needed yet)")
     second = steps_of(panel)
     reused = [s for s in second if s["status"] == "reused"]
     assert reused, second
@@ -75,7 +79,9 @@ def test_panel_shows_the_step_computed_then_reused(lab, page: Page):
     # Both runs of the cell are listed, and the notebook and store sections have numbers.
     expect(panel.locator(".jp-CollabReuse-historyRun")).to_have_count(2)
     expect(panel.locator(".jp-CollabReuse-dag .jp-CollabReuse-dagNode[data-status=reused]").first).to_be_visible()
+    expect(panel.locator(".jp-CollabReuse-dag .jp-CollabReuse-dagNode[data-status=deferred]").first).to_be_visible()
     expect(panel.locator('[data-fact="runs"]')).not_to_have_text("0")
+    expect(panel.locator('[data-fact="deferred"]')).not_to_have_text("0")
     expect(panel.locator('[data-fact="artifacts"]')).not_to_have_text("0 (0 stored)", timeout=30_000)
 
     ARTIFACTS.mkdir(exist_ok=True)

@@ -51,7 +51,7 @@ def step():
 def _record_run(graph: ExperimentGraph, *, kernel_id: str, cell_id: str, steps: list[dict],
                user: str = "alice", execution_count: int = 1) -> int:
     """Write one cell report (and its vertices) the way a kernel does; return its seq."""
-    totals = {key: 0 for key in ("reused", "computed", "warm_started", "not_reusable")}
+    totals = {key: 0 for key in ("reused", "computed", "deferred", "warm_started", "not_reusable")}
     for step in steps:
         totals[step["status"]] += 1
     totals.update(

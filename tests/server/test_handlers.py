@@ -74,6 +74,34 @@ async def test_events_are_filtered_by_kernel_oldest_first(jp_fetch, record_run, 
     assert report["totals"]["reused"] == 1 and report["totals"]["saved_seconds"] == pytest.approx(1.0)
 
 
+DEFERRED_REASON = "not needed yet: produced when something uses it"
+
+
+async def test_deferred_steps_and_their_totals_reach_the_panel(jp_fetch, record_run, step):
+    # A cell binds two lazies; a later cell uses one of them, which is then loaded (a reused step).
+    record_run(kernel_id="k1", cell_id="c1",
+               steps=[step("a1", "pandas.read_parquet", "deferred", seconds=0.0, reason=DEFERRED_REASON),
+                      step("a2", "DataFrame.merge", "deferred", inputs=["a1"], seconds=0.0,
+                           reason=DEFERRED_REASON),
+                      step("a3", "DataFrame.head", "computed", seconds=0.01)])
+    record_run(kernel_id="k1", cell_id="c2", execution_count=2,
+               steps=[step("a2", "DataFrame.merge", "reused", inputs=["a1"], seconds=0.2, saved=3.0),
+                      step("a4", "DataFrame.dropna", "deferred", inputs=["a2"], seconds=0.0,
+                           reason=DEFERRED_REASON)])
+
+    page = await get(jp_fetch, "events", kernel_id="k1")
+
+    first, second = page["items"]
+    assert [s["status"] for s in first["steps"]] == ["deferred", "deferred", "computed"]
+    assert first["steps"][0]["reason"] == DEFERRED_REASON
+    assert first["totals"]["deferred"] == 2 and first["totals"]["computed"] == 1
+    assert second["totals"]["deferred"] == 1 and second["totals"]["reused"] == 1
+    assert all(isinstance(r["totals"]["deferred"], int) for r in page["items"])
+    assert sum(r["totals"]["deferred"] for r in page["items"]) == 3, "what the panel's notebook totals add up"
+    summary = await get(jp_fetch, "summary")
+    assert summary["hits"] == 1 and summary["misses"] == 1, "a deferred step is neither a hit nor a miss"
+
+
 async def test_events_page_with_since_and_limit(jp_fetch, record_run, step):
     seqs = [record_run(kernel_id="k1", cell_id=f"c{i}", steps=[]) for i in range(5)]
 
@@ -166,6 +194,14 @@ def test_partial_reports_are_completed_for_the_panel():
     [s] = report["steps"]
     assert s["inputs"] == [] and s["seconds"] == 0.0 and s["status"] == "computed" and s["reason"] is None
     assert report["totals"]["reused"] == 0 and report["totals"]["saved_seconds"] == 0.0
+    assert report["totals"]["deferred"] == 0, "a report from before deferred steps still has the count"
+
+
+def test_a_deferred_count_is_passed_on_as_an_int():
+    report = normalize_report({"seq": 1, "time": 1.0, "steps": [],
+                               "totals": {"reused": 1, "deferred": 2.0, "computed": None}})
+    assert report["totals"]["deferred"] == 2 and isinstance(report["totals"]["deferred"], int)
+    assert report["totals"]["computed"] == 0
 
 
 def test_the_server_extension_hooks():
