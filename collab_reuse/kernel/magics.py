@@ -161,6 +161,7 @@ def explain(report: dict | None) -> str:
         return "collab_reuse: no traced cell yet"
     t = report["totals"]
     lines = [f"cell {report.get('execution_count')}: {t['reused']} reused, {t['computed']} computed, "
+             f"{t.get('deferred', 0)} deferred, {t.get('warm_started', 0)} warm-started, "
              f"{t['not_reusable']} not reusable; {t['saved_seconds']:.3f} s saved"]
     for step in report["steps"]:
         if step.get("mutation"):

@@ -192,6 +192,7 @@ class Deferral:
                            compute_seconds=known[1])
             result = self.new_lazy(node)
         self.last_seconds = node.compute_seconds
+        node.inputs = list(inputs)
         backend.add_step(Step(op_id, op.label, DEFERRED, _kind(node.type), inputs=inputs,
                               reason="not needed yet: produced when something uses it"), None)
         return result
@@ -217,6 +218,7 @@ class Deferral:
 
         node = Pending(new_id, old.type, label, compute=run, parents=tuple(dict.fromkeys(parents)),
                        compute_seconds=known[1])
+        node.inputs = [p.id for p in node.compute[1]]  # type: ignore[index]
         object.__setattr__(target, "_cr_node", node)
         return True
 
@@ -295,7 +297,7 @@ class Deferral:
             return _FAILED
         saved = max(node.compute_seconds - seconds, 0.0)
         tracer.backend.add_step(Step(node.id, node.label, REUSED, _kind(node.type), seconds=seconds,
-                                     saved_seconds=saved, bytes_read=nbytes), None)
+                                     saved_seconds=saved, bytes_read=nbytes, inputs=node.inputs), None)
         return value
 
     def _compute(self, node: Pending) -> Any:
@@ -310,7 +312,8 @@ class Deferral:
         finally:
             tracer._depth -= 1
         seconds = time.perf_counter() - start
-        tracer.backend.add_step(Step(node.id, node.label, COMPUTED, _kind(node.type), seconds=seconds), None)
+        tracer.backend.add_step(Step(node.id, node.label, COMPUTED, _kind(node.type), seconds=seconds,
+                                     inputs=node.inputs), None)
         return value
 
     def _finish(self, node: Pending, value: Any) -> None:

@@ -57,6 +57,8 @@ _INDEXERS = frozenset({"loc", "iloc", "at", "iat"})
 _PLAIN_CALL, _TRACED_CALL, _UNKNOWN_CALL = 0, 1, 2
 _STDLIB = frozenset(sys.stdlib_module_names) | {"builtins", "__main__"}
 _SEES_CLASS_ONLY = (isinstance, issubclass, callable)
+_NAMESPACE_MAGICS = frozenset({"who", "whos", "who_ls", "pinfo", "pinfo2", "psearch", "pdef", "pdoc", "store",
+                               "debug", "pdb", "xdel", "reset_selective", "save", "pickleshare"})
 # stdlib modules whose functions read their caller's frame: a wrapper in between would change what they see
 _READS_CALLER = frozenset({"warnings", "_warnings", "inspect", "sys", "logging", "traceback", "pdb", "bdb"})
 _SMALL_BYTES = 1 << 18        # results this small are worth storing when their lineage was expensive
@@ -129,6 +131,9 @@ class Forcing(_Wrapped):
                 and not args[0]._cr_node.done:
             op = Operation(self.tracer, len, "builtins", "len", "len", None)
             return self.tracer._run_call(op, args, {}, sys._getframe(1))
+        if getattr(self.func, "__name__", None) in ("run_line_magic", "run_cell_magic") and args \
+                and args[0] in _NAMESPACE_MAGICS:
+            self.tracer.deferral.force_all()  # %whos, %pinfo...: they show the namespace's types
         args, kwargs = self.tracer.deferral.produce_args(args, kwargs)
         return self.func(*args, **kwargs)
 
