@@ -9,6 +9,7 @@ stored artifacts that fell out are evicted, their unshared blobs deleted.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +60,10 @@ def encode_offers(graph: ExperimentGraph, store: ArtifactStore, candidates: list
             with foreground:
                 if not unchanged(cand):
                     continue
+                start = time.perf_counter()
                 offers.append(Offer(cand.id, store.encode(cand.value), cand.extra))
+                log.info("encoded %s (%s) in %.3f s while no cell ran", cand.id[:10], cand.kind,
+                         time.perf_counter() - start)
         except Unreusable as exc:
             refused[cand.id] = str(exc)
         except Exception as exc:  # a serializer bug must not lose the cell: just don't store it

@@ -490,6 +490,14 @@ def _same_column(a: Any, b: Any) -> bool:
         return False
     if isinstance(a.dtype, np.dtype) and a.dtype.kind in "biuf":
         return True  # copied byte for byte
+    if getattr(a.dtype, "storage", None) == "pyarrow" or type(a.dtype).__name__ == "ArrowDtype":
+        import pyarrow as pa
+
+        def arrow_of(column: Any) -> Any:
+            arr = pa.array(column.array)
+            return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+        return arrow_of(a).equals(arrow_of(b))  # Arrow-backed: compare the Arrow arrays themselves
     return content_digest(a.reset_index(drop=True)) == content_digest(b.reset_index(drop=True)) and \
         _same_object_cells(a, b)
 

@@ -128,3 +128,14 @@ def test_lightgbm_models_are_stored_as_model_text_without_pickle():
     back, _, _ = store.get("m")
     assert np.array_equal(back.predict_proba(X), model.predict_proba(X))
     assert back.best_score_ == model.best_score_ and back.get_params() == model.get_params()
+
+
+def test_the_roundtrip_check_compares_arrow_string_columns_by_their_arrow_arrays():
+    from collab_reuse.store import formats
+
+    a = pd.Series(["a", None, "c"] * 1000, dtype="str")
+    changed = a.copy()
+    changed.iloc[1] = "b"
+    assert formats._same_column(a, a.copy())
+    assert not formats._same_column(a, changed)
+    assert not formats._same_column(a, pd.Series(["a", "c", None] * 1000, dtype="str"))
