@@ -67,10 +67,16 @@ def _log_to(store_dir: Any) -> None:
 def _approximate_bytes(value: Any) -> int | None:
     """A cheap size estimate before encoding (None when there is none)."""
     try:
+        if type(value) is tuple and len(value) == 2 and value[1] is None:
+            value = value[0]  # a fitted estimator as the store holds it: (estimator, result)
         if hasattr(value, "memory_usage") and hasattr(value, "columns"):
             return int(value.memory_usage(index=True, deep=False).sum())
         if hasattr(value, "nbytes"):
             return int(value.nbytes)
+        trees = [value] if hasattr(value, "tree_") else list(getattr(value, "estimators_", None) or [])
+        if trees and all(hasattr(t, "tree_") for t in trees):
+            # fitted decision trees: a 64-byte node record plus its value row per node
+            return sum(t.tree_.node_count * 64 + t.tree_.value.nbytes for t in trees)
     except Exception:
         return None
     return None
@@ -273,6 +279,8 @@ class Session:
         nbytes = _approximate_bytes(cand.value)
         if nbytes is None:
             return True
+        if nbytes > self.graph.budget():
+            return False  # it could never be kept: don't spend the time encoding it
         return materializer.estimated_load_seconds(self.graph, nbytes) < saves
 
     # -- cell lifecycle ----------------------------------------------------------------------

@@ -139,3 +139,18 @@ def test_the_roundtrip_check_compares_arrow_string_columns_by_their_arrow_arrays
     assert formats._same_column(a, a.copy())
     assert not formats._same_column(a, changed)
     assert not formats._same_column(a, pd.Series(["a", "c", None] * 1000, dtype="str"))
+
+
+def test_a_fitted_forest_has_a_size_estimate_before_it_is_encoded():
+    import numpy as np
+    from sklearn.ensemble import RandomForestClassifier
+
+    from collab_reuse.kernel.session import _approximate_bytes
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(20000, 4)  # deep trees: their nodes, not skops' per-object overhead, make the size
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, (X[:, 0] + X[:, 1] > 1).astype(int))
+    estimate = _approximate_bytes((forest, None))
+    encoded = ArtifactStore(MemoryBlobs()).encode(forest)
+    actual = sum(len(b) for b in encoded.blobs.values())
+    assert estimate is not None and actual / 3 < estimate < actual * 3
