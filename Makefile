@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make demo   -- install, generate the demo data, run the demo notebooks plain and with reuse, print the table
-#   make test   -- install, run the whole test suite (what .ci/run calls)
+#   make test   -- install, run the whole test suite (what .ci/run calls), then the unit and kernel
+#                  tests again under pandas 2.2
 # Everything is installed into .venv by `make setup`; a fresh machine needs only Python, Node and npm.
 
 PYTHON ?= python3
@@ -24,6 +25,7 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -ra $(PYTEST_ARGS)
+	bash scripts/test-pandas22.sh $(PY)
 
 test-fast: setup
 	$(PY) -m pytest -ra -m "not browser and not kernel" $(PYTEST_ARGS)
