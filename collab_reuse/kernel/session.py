@@ -336,14 +336,15 @@ class Session:
         seqs: list[int | None] = []
         self.writer.submit(record, priority=float("-inf"))  # before any offer: offers need the vertices
         # Expensive results one by one, most expensive of any cell first; cheap ones (small results kept
-        # for their expensive lineage, quick operations) together: one selection pass for all, ranked by
-        # what they spare a re-run (a stored head() spares producing the table it came from).
+        # for their expensive lineage, quick operations) together, after them: one selection pass for all.
+        # (Ranking the batch by its lineage instead starved expensive results in batch runs: a 31 s
+        # correlation matrix was never written before the kernel exited.)
         cheap = [c for c in candidates if c.seconds < BATCH_BELOW_SECONDS]
         for candidate in candidates:
             if candidate.seconds >= BATCH_BELOW_SECONDS:
                 self.writer.submit(lambda c=candidate: offer([c]), priority=-candidate.seconds)
         if cheap:
-            self.writer.submit(lambda: offer(cheap), priority=-max(max(c.seconds, c.recreate_seconds) for c in cheap))
+            self.writer.submit(lambda: offer(cheap), priority=-max(c.seconds for c in cheap))
         self.tell_failure_once()
 
     def _updates(self, cell: CellRun) -> list[VertexUpdate]:
