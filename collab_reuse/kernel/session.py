@@ -32,6 +32,7 @@ from .writer import BackgroundWriter
 
 log = logging.getLogger("collab_reuse")
 MAX_STEPS_PER_REPORT = 400
+_RAN = (COMPUTED, NOT_REUSABLE, WARM_STARTED)  # statuses of steps whose operation ran (and was timed)
 BATCH_BELOW_SECONDS = 0.1  # candidates quicker than this to recompute are offered to the store in one batch
 
 
@@ -119,6 +120,7 @@ class Session:
         self._stored_seq = 0
         self._quiet: dict[str, tuple[str, float]] = {}
         self._quiet_seq = 0
+        self._budget: int | None = None  # the store's budget in bytes, as of the running cell
         self.last_report: dict | None = None
         self.hits = self.misses = 0
         self.saved_seconds = 0.0
@@ -238,8 +240,8 @@ class Session:
         return op_id in self._random_ops
 
     def _refresh_from_graph(self) -> None:
-        """What any kernel stored, and which operations draw from the RNG: read once per cell,
-        not once per operation."""
+        """What any kernel stored, which operations draw from the RNG or finish quietly, and the
+        budget: read once per cell, not once per operation."""
         if self.graph is not None:
             try:
                 self._random_ops |= self.graph.random_ops()
@@ -247,6 +249,7 @@ class Session:
                 self._stored |= stored
                 quiet, self._quiet_seq = self.graph.quiet_since(self._quiet_seq)
                 self._quiet.update(quiet)
+                self._budget = self.graph.budget()
             except Exception as exc:
                 self._fail(f"the Experiment Graph can't be read: {exc}")
 
@@ -279,7 +282,7 @@ class Session:
         nbytes = _approximate_bytes(cand.value)
         if nbytes is None:
             return True
-        if nbytes > self.graph.budget():
+        if self._budget is not None and nbytes > self._budget:
             return False  # it could never be kept: don't spend the time encoding it
         return materializer.estimated_load_seconds(self.graph, nbytes) < saves
 
@@ -360,11 +363,11 @@ class Session:
             prev = updates.get(step.id)
             if prev is None:
                 updates[step.id] = VertexUpdate(step.id, step.op, step.kind, list(step.inputs), step.seconds,
-                                                computed=step.status in (COMPUTED, NOT_REUSABLE, WARM_STARTED),
+                                                computed=step.status in _RAN,
                                                 reused=step.status == REUSED,
                                                 load_seconds=step.seconds if step.status == REUSED else None)
             else:
-                prev.seconds += step.seconds if step.status in (COMPUTED, NOT_REUSABLE, WARM_STARTED) else 0.0
+                prev.seconds += step.seconds if step.status in _RAN else 0.0
         for model_id, score in quality.items():
             if model_id in updates:
                 updates[model_id].quality = score

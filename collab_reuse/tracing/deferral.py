@@ -32,6 +32,7 @@ from ..errors import CorruptArtifact
 from ..planner.reuse import PlanVertex, plan
 from .capture import Capture
 from .lazy import Lazy, Pending
+from .registry import pandas_has_cow, snapshot
 from .steps import COMPUTED, DEFERRED, REUSED, Step
 
 if TYPE_CHECKING:
@@ -87,8 +88,6 @@ class Deferral:
 
     def cow(self) -> bool:
         if self._cow is None:
-            from .registry import pandas_has_cow
-
             self._cow = pandas_has_cow()
         return self._cow
 
@@ -318,15 +317,9 @@ class Deferral:
 
     def _finish(self, node: Pending, value: Any) -> None:
         node.value, node.done = value, True
-        node.snapshot = self.capture_result(value)
+        node.snapshot = snapshot(value)  # what pending children read, isolated from in-place changes
         if not isinstance(value, tuple):
             self.tracer.registry.set(value, node.id)
-
-    def capture_result(self, value: Any) -> Any:
-        """What pending children read: isolated from in-place changes the user makes to the value."""
-        if type(value).__module__.startswith("pandas") and type(value).__name__ in ("DataFrame", "Series"):
-            return value.copy(deep=False) if self.cow() else value.copy()
-        return value
 
     def _settle(self, lazy: Lazy) -> None:
         """Put the value in place of the lazy in the user's namespace (later uses see the value itself)."""

@@ -74,29 +74,8 @@ class Lazy:
     def __delattr__(self, name: str) -> None:
         delattr(self._cr_value(), name)
 
-    def __dir__(self) -> list[str]:
-        return dir(self._cr_value())
-
-    def __repr__(self) -> str:
-        return repr(self._cr_value())
-
-    def __str__(self) -> str:
-        return str(self._cr_value())
-
     def __format__(self, spec: str) -> str:
         return format(self._cr_value(), spec)
-
-    def __bool__(self) -> bool:
-        return bool(self._cr_value())
-
-    def __len__(self) -> int:
-        return len(self._cr_value())
-
-    def __iter__(self) -> Any:
-        return iter(self._cr_value())
-
-    def __reversed__(self) -> Any:
-        return reversed(self._cr_value())
 
     def __contains__(self, item: Any) -> bool:
         return item in self._cr_value()
@@ -110,27 +89,16 @@ class Lazy:
     def __delitem__(self, key: Any) -> None:
         del self._cr_value()[key]
 
-    def __hash__(self) -> int:
-        return hash(self._cr_value())
-
     def __array__(self, *args: Any, **kwargs: Any) -> Any:
         return self._cr_value().__array__(*args, **kwargs)
 
     def __reduce_ex__(self, protocol: int) -> Any:
         return self._cr_value().__reduce_ex__(protocol)
 
-    def __copy__(self) -> Any:
-        import copy
-
-        return copy.copy(self._cr_value())
-
     def __deepcopy__(self, memo: dict) -> Any:
         import copy
 
         return copy.deepcopy(self._cr_value(), memo)
-
-    def __sizeof__(self) -> int:
-        return self._cr_value().__sizeof__()
 
     def __enter__(self) -> Any:
         return self._cr_value().__enter__()
@@ -138,32 +106,27 @@ class Lazy:
     def __exit__(self, *exc: Any) -> Any:
         return self._cr_value().__exit__(*exc)
 
-    def __index__(self) -> int:
-        return operator.index(self._cr_value())
-
-    def __int__(self) -> int:
-        return int(self._cr_value())
-
-    def __float__(self) -> float:
-        return float(self._cr_value())
-
-    def __complex__(self) -> complex:
-        return complex(self._cr_value())
-
     def __round__(self, *args: Any) -> Any:
         return round(self._cr_value(), *args)
 
-    def __abs__(self) -> Any:
-        return abs(self._cr_value())
 
-    def __neg__(self) -> Any:
-        return -self._cr_value()
+def _forward_unary(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A special method that produces the value and applies ``op`` to it."""
+    return lambda self: op(self._cr_value())
 
-    def __pos__(self) -> Any:
-        return +self._cr_value()
 
-    def __invert__(self) -> Any:
-        return ~self._cr_value()
+def _copy(value: Any) -> Any:
+    import copy
+
+    return copy.copy(value)
+
+
+for _name, _unary in [("repr", repr), ("str", str), ("bool", bool), ("len", len), ("iter", iter),
+                      ("reversed", reversed), ("hash", hash), ("dir", dir), ("copy", _copy),
+                      ("sizeof", lambda value: value.__sizeof__()), ("index", operator.index), ("int", int),
+                      ("float", float), ("complex", complex), ("abs", abs), ("neg", operator.neg),
+                      ("pos", operator.pos), ("invert", operator.invert)]:
+    setattr(Lazy, f"__{_name}__", _forward_unary(_unary))
 
 
 def _forward(op: Callable[[Any, Any], Any], reflected: bool = False) -> Callable[[Any, Any], Any]:

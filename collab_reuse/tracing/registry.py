@@ -26,6 +26,20 @@ def pandas_has_cow() -> bool:
     return pd.options.mode.copy_on_write is True
 
 
+def snapshot(value: Any) -> Any:
+    """A copy isolated from the user's further in-place changes (what the store writes later, what a
+    deferred operation reads). Cheap under Copy-on-Write; arrays and models come back as they are
+    (they are checked unchanged before they are encoded)."""
+    module = type(value).__module__.split(".", 1)[0]
+    if module != "pandas" or not hasattr(value, "copy"):
+        return value
+    import pandas as pd
+
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        return value.copy(deep=not pandas_has_cow())
+    return value.copy()  # extension arrays, indexes
+
+
 class _Entry:
     __slots__ = ("ref", "artifact_id", "root", "born")
 

@@ -33,7 +33,7 @@ from . import purity, randomness, specs, warmstart
 from .capture import Capture, replay
 from .deferral import Deferral, type_name
 from .lazy import Lazy, unwrap
-from .registry import Registry, pandas_has_cow
+from .registry import Registry, snapshot
 from .steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, WARM_STARTED, Backend, Candidate, Step
 
 log = logging.getLogger("collab_reuse")
@@ -162,7 +162,6 @@ class Tracer:
         self._calls: list[_CallFrame] = []   # notebook function calls being computed, innermost last
         self._impure: set[str] = set()        # call ids seen to have effects: they run as written
         self._static_purity: dict[types.CodeType, str | None] = {}
-        self._cow = None
         self._traced_types[Lazy] = True
         self.deferral = Deferral(self)
         self._lineage: dict[str, float] = {}  # seconds to recreate each artifact of this kernel from scratch
@@ -464,8 +463,7 @@ class Tracer:
             return obj
         if self._calls:
             self._check_outside_change(obj)
-        value = obj._cr_value()
-        return value
+        return obj._cr_value()
 
     def _defer_setitem(self, value: Any, obj: Lazy, key: Any) -> bool:
         """``lazy[key] = value`` as a new node of the lazy, when the same change was seen finishing quietly."""
@@ -475,10 +473,8 @@ class Tracer:
         if self._calls:
             self._check_outside_change(obj)
         inputs: list[str] = [node.id]
-        try:
-            new_id = digest_parts("mutation", "__setitem__", node.id, (key, value),
-                                  resolve=lambda v: self.resolve(v, inputs))
-        except Exception:
+        new_id = self._mutation_id("__setitem__", node.id, (key, value), inputs)
+        if new_id is None:
             return False
         label = f"{node.type.__name__}.__setitem__"
         if not self.deferral.defer_setitem(obj, key, value, new_id, label):
@@ -496,6 +492,13 @@ class Tracer:
             elif call.impure is None and self.registry.existed_before(obj, call.clock):
                 call.impure = f"it changes a {type(obj).__name__} it was given in place"
 
+    def _mutation_id(self, label: str, old_id: str, params: tuple, inputs: list[str]) -> str | None:
+        """The id of an object's state after an in-place change (eager and deferred changes alike)."""
+        try:
+            return digest_parts("mutation", label, old_id, params, resolve=lambda v: self.resolve(v, inputs))
+        except Exception:
+            return None
+
     def _mutated(self, target: Any, label: str, params: tuple, quiet: bool = False) -> None:
         """An in-place change traced code made: the object gets the id of its new state."""
         if self._calls:
@@ -509,10 +512,7 @@ class Tracer:
             self.registry.mutated(target, None)
             return
         inputs: list[str] = [old]
-        try:
-            new_id = digest_parts("mutation", label, old, params, resolve=lambda v: self.resolve(v, inputs))
-        except Exception:
-            new_id = None
+        new_id = self._mutation_id(label, old, params, inputs)
         self.registry.mutated(target, new_id)
         if new_id is not None:
             self.backend.add_step(Step(new_id, f"{type(target).__name__}.{label}", COMPUTED, kind_of(target),
@@ -795,7 +795,7 @@ class Tracer:
                 return None
             extra = {**extra, "fitted_self": True, "result_is_self": result is receiver}
             receiver_id = op_id if result is receiver else digest_parts(op_id, "self")
-            value = (receiver, None if result is receiver else _snapshot(result))
+            value = (receiver, None if result is receiver else snapshot(result))
             return Candidate(op_id, value, "model", seconds, extra, live=((receiver, receiver_id),))
         if result is None or _is_lazy_or_handle(result):
             return None
@@ -806,7 +806,7 @@ class Tracer:
             live = ((result, op_id),) if self.registry.get(result) == op_id else ()
         # weakly: a strong reference would raise pandas' reference counts and hide chained assignments
         live = tuple((_weak(obj), expected) for obj, expected in live)
-        return Candidate(op_id, _snapshot(result), kind_of(result), seconds, extra, live=live)
+        return Candidate(op_id, snapshot(result), kind_of(result), seconds, extra, live=live)
 
     def unchanged(self, candidate: Candidate) -> bool:
         """Do the candidate's live objects still hold the ids they had when it was made?"""
@@ -844,7 +844,6 @@ class Tracer:
         if forget_result and result is not None:
             self.registry.forget(result)
         return result
-
 
     def _produced_call(self, op: Operation, args: tuple, kwargs: dict) -> tuple[Any, tuple, dict]:
         """The callable and arguments to run now: lazies among them (and a lazy receiver) produced."""
@@ -893,18 +892,6 @@ def _is_small(value: Any) -> bool:
 def _index(target: Any, indexer: str, key: Any) -> Any:
     """``target.loc[key]`` as a function of the frame (what a deferred ``.loc[]`` runs)."""
     return getattr(target, indexer)[key]
-
-
-def _snapshot(value: Any) -> Any:
-    """A copy the store can write later, isolated from the user's further in-place changes."""
-    module = type(value).__module__.split(".", 1)[0]
-    if module != "pandas" or not hasattr(value, "copy"):
-        return value  # arrays and models: checked unchanged before they are encoded
-    import pandas as pd
-
-    if isinstance(value, (pd.DataFrame, pd.Series)):
-        return value.copy(deep=not pandas_has_cow())
-    return value.copy()  # extension arrays, indexes
 
 
 def _is_lazy_or_handle(value: Any) -> bool:
