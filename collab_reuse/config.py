@@ -68,5 +68,12 @@ class CollabReuse(Configurable):
                         help="Which of the paper's materialization algorithms chooses what to keep.").tag(config=True)
     trust_pickle = Bool(True, help="Allow pickle for objects no safe format serves. Only for stores whose writers you trust.").tag(config=True)
     min_saving = Float(0.005, help="Seconds an artifact must save over loading it to be worth storing.").tag(config=True)
-    exit_flush_seconds = Float(2.0, help="How long a closing kernel waits for pending store writes before abandoning them "
+    exit_flush_seconds = Float(2.0, help="How long a closing kernel waits for a running store write to finish, and "
+                               "(where no child process can take over) for every pending one before abandoning them "
                                "(Jupyter interrupts a closing kernel after 2.5 s and kills it at 5 s).").tag(config=True)
+    exit_write_seconds = Float(900.0, help="Time limit of the child process that finishes a closing kernel's pending "
+                               "store writes (0: no child; pending writes are abandoned at exit).").tag(config=True)
+    idle_seconds = Float(0.5, help="Storing a result (encoding it) waits until no cell has run for this long, so that "
+                         "cells run back to back never wait for it.").tag(config=True)
+    max_pending = Unicode("4GB", help="Results waiting to be stored above this size are stored between cells even "
+                          "when cells run back to back (bounds the memory they hold).").tag(config=True)

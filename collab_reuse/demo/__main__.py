@@ -127,6 +127,8 @@ def format_table(reports: list[NotebookReport]) -> str:
     out.append("")
     out.append("kernel start (not included above): " + phase("kernel_start_seconds"))
     out.append("kernel shutdown (not included above): " + phase("shutdown_seconds"))
+    out.append("store writes a child process finished after the kernel exited (nobody waits for them; not "
+               "included above; the re-run started after them): " + phase("writes_after_exit_seconds"))
     return "\n".join(out)
 
 

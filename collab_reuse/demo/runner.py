@@ -34,6 +34,8 @@ from typing import Any, Iterable, Mapping
 
 import nbformat
 
+from ..kernel.handoff import wait_for_writers
+
 #: the repository root, put on the kernel's PYTHONPATH so ``collab_reuse`` imports
 #: even when the package is not installed into the interpreter.
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +68,9 @@ class RunResult:
     cell_seconds: list[float] = field(default_factory=list)
     #: wall time of shutting the kernel down (the extension may flush store writes then)
     shutdown_seconds: float = 0.0
+    #: seconds the store writes handed to a child process at exit ran on after the kernel was gone
+    #: (``wait_for_writes``); nobody waits for them in real use
+    writes_after_exit_seconds: float = 0.0
 
     @property
     def errors(self) -> list[tuple[int, str, str]]:
@@ -225,7 +230,8 @@ async def _extension_loaded(client) -> bool | None:
 
 def run_notebook(path: str | os.PathLike, workdir: str | os.PathLike, *, store_dir: str | os.PathLike | None = None,
                  timeout: float = 600, env: Mapping[str, str] | None = None,
-                 shutdown_wait: float = 5.0, kernel_args: Iterable[str] = ()) -> RunResult:
+                 shutdown_wait: float = 5.0, kernel_args: Iterable[str] = (),
+                 wait_for_writes: bool = True) -> RunResult:
     """Execute the notebook at ``path`` in a fresh kernel whose working directory is ``workdir``.
 
     ``store_dir`` set: the kernel loads collab_reuse at start and uses that store.
@@ -235,6 +241,8 @@ def run_notebook(path: str | os.PathLike, workdir: str | os.PathLike, *, store_d
     is what a kernel on a Jupyter server gets.
     ``kernel_args``: extra kernel command-line arguments, e.g. traitlets configuration
     such as ``--CollabReuse.min_saving=0``.
+    ``wait_for_writes``: with a store, return only once the store writes the exiting kernel
+    handed to a child process are done, so that a next run sees them.
     The notebook file itself is not modified and is not copied into ``workdir``;
     ``files`` lists what the notebook left in ``workdir`` (a store inside it excluded).
     """
@@ -254,12 +262,15 @@ def run_notebook(path: str | os.PathLike, workdir: str | os.PathLike, *, store_d
         {"cell": i, "execution_count": cell.execution_count, "outputs": normalize_cell_outputs(cell.outputs)}
         for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
     ]
+    writes = 0.0
+    if store_dir is not None and wait_for_writes:
+        writes = wait_for_writers(Path(store_dir))
     exclude = [store_dir] if store_dir is not None else []
     return RunResult(
         path=str(path), seconds=seconds, kernel_start_seconds=start, notebook=nb, outputs=outputs,
         files=hash_files(workdir, exclude), kernel_id=kernel_id, workdir=str(workdir),
         store_dir=None if store_dir is None else str(store_dir), extension_loaded=loaded,
-        cell_seconds=cell_seconds, shutdown_seconds=shutdown,
+        cell_seconds=cell_seconds, shutdown_seconds=shutdown, writes_after_exit_seconds=writes,
     )
 
 

@@ -57,6 +57,14 @@ class ArtifactInfo:
     inputs: list[str]
 
 
+def _split(opened: list[tuple[threading.Thread, Any]]) -> tuple[list[tuple[threading.Thread, Any]], list[Any]]:
+    """(connections of live threads, connections of finished ones). The calling thread counts as live:
+    at interpreter exit, and in a forked child, even the main thread reports itself stopped."""
+    me = threading.current_thread()
+    done = [(t, db) for t, db in opened if not t.is_alive() and t is not me]
+    return [pair for pair in opened if pair not in done], [db for _, db in done]
+
+
 class ExperimentGraph:
     """The shared Experiment Graph of a store directory."""
 
@@ -64,6 +72,8 @@ class ExperimentGraph:
         self.store_dir = Path(store_dir)
         self.path = self.store_dir / "graph.sqlite"
         self._local = threading.local()
+        self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []  # every thread's, for close_all()
+        self._opened_lock = threading.Lock()
         try:
             self.store_dir.mkdir(parents=True, exist_ok=True)
             self._db().executescript((Path(__file__).with_name("schema.sql")).read_text())
@@ -88,6 +98,10 @@ class ExperimentGraph:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=60000")
             self._local.db = db
+            with self._opened_lock:  # (a finished thread's connection is closed here)
+                self._opened, finished = _split(self._opened + [(threading.current_thread(), db)])
+            for old in finished:
+                old.close()
         return db
 
     @contextmanager
@@ -107,6 +121,17 @@ class ExperimentGraph:
         if db is not None:
             db.close()
             self._local.db = None
+
+    def close_all(self) -> None:
+        """Close every thread's connection (at exit; no other thread may use the graph any more)."""
+        self._local.db = None
+        with self._opened_lock:
+            opened, self._opened = [db for _, db in self._opened], []
+        for db in opened:
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
 
     # -- settings ----------------------------------------------------------------------------
 

@@ -59,7 +59,7 @@ class Installation:
         self.shell.events.register("post_run_cell", self.session.post_run_cell)
         self._magics = ReuseMagics(self.shell, self)
         self.shell.register_magics(self._magics)
-        atexit.register(self.session.close)
+        atexit.register(self.session.close_at_exit)
         self.session.tell_failure_once()
 
     def uninstall(self) -> None:
@@ -83,5 +83,5 @@ class Installation:
             for kind in ("line", "cell"):
                 for name in self._magics.magics[kind]:
                     self.shell.magics_manager.magics[kind].pop(name, None)
-        atexit.unregister(self.session.close)
+        atexit.unregister(self.session.close_at_exit)
         self.session.close()

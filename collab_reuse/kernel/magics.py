@@ -14,6 +14,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from ..config import format_size, parse_size
+from . import handoff
 
 USAGE = """\
 %reuse status                  store size vs budget, artifacts, this session's hits and misses
@@ -64,6 +65,10 @@ class ReuseMagics(Magics):
               f"{summary['materialized']} artifacts stored of {summary['artifacts']} known, "
               f"users: {', '.join(summary['users']) or '-'}")
         print(f"this session: {s.hits} reused, {s.misses} computed, {s.saved_seconds:.2f} s saved")
+        writers = handoff.pending_writers(s.store_dir)
+        if writers:
+            print(f"{len(writers)} exited kernel(s) still writing their last results (processes "
+                  f"{', '.join(map(str, writers))})")
         print(f"materializer: {s.config.materializer}")
 
     def _cmd_on(self, args: list[str]) -> None:

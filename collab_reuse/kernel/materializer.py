@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, ContextManager
 
 from ..errors import Unreusable
 from ..graph import ExperimentGraph
@@ -44,20 +44,21 @@ def _worth_encoding(graph: ExperimentGraph, cand: Any) -> bool:
     return True
 
 
-def encode_offers(graph: ExperimentGraph, store: ArtifactStore, candidates: list[Any], foreground: Any,
-                  unchanged: Any) -> tuple[list[Offer], dict[str, str]]:
+def encode_offers(graph: ExperimentGraph, store: ArtifactStore, candidates: list[Any],
+                  no_cell_runs: Callable[[], ContextManager[Any]],
+                  unchanged: Callable[[Any], bool]) -> tuple[list[Offer], dict[str, str]]:
     """Encode (and verify) each candidate; those that can't be stored faithfully come back with a reason.
 
-    Each encoding runs while no cell does (``foreground``): no user code can change the value meanwhile,
-    and library code here may touch global warning state. A value changed in place since it was
-    computed (``unchanged`` says) is no longer that artifact and is skipped.
+    Each encoding runs while no cell does (inside ``no_cell_runs()``): no user code can change the
+    value meanwhile, and library code here may touch global warning state. A value changed in place
+    since it was computed (``unchanged`` says) is no longer that artifact and is skipped.
     """
     offers, refused = [], {}
     for cand in candidates:
         if not _worth_encoding(graph, cand):
             continue
         try:
-            with foreground:
+            with no_cell_runs():
                 if not unchanged(cand):
                     continue
                 start = time.perf_counter()

@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -27,7 +26,8 @@ from ..graph import MATERIALIZED, ExperimentGraph, VertexUpdate
 from ..store import ArtifactStore, DiskcacheBlobs
 from ..tracing.runtime import Tracer
 from ..tracing.steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, WARM_STARTED, Candidate, Step
-from . import materializer
+from . import handoff, materializer
+from .foreground import CellLock
 from .writer import BackgroundWriter
 
 log = logging.getLogger("collab_reuse")
@@ -112,9 +112,8 @@ class Session:
         self.tracer.enabled = config.enabled
         self.tracer.deferral.enabled = config.defer
         self.cell: CellRun | None = None
-        # Held while a cell runs. Background work that runs library code (encoding) takes it too:
-        # pandas/pyarrow swap the process-wide warning filters, which would lose or steal a cell's warnings.
-        self.foreground = threading.RLock()
+        self.foreground = CellLock()  # held by cells; encoding waits for it and for an idle kernel
+        self._pending_bytes = 0  # estimated size of the results waiting to be encoded
         self._random_ops: set[str] = set()
         self._stored: set[str] = set()
         self._stored_seq = 0
@@ -289,7 +288,7 @@ class Session:
     # -- cell lifecycle ----------------------------------------------------------------------
 
     def pre_run_cell(self, info: Any) -> None:
-        self.foreground.acquire()
+        self.foreground.cell_started()
         self.tell_failure_once()
         self._refresh_from_graph()
         self.cell = CellRun(getattr(info, "cell_id", None), None)
@@ -298,10 +297,7 @@ class Session:
         try:
             self._finish_cell(result)
         finally:
-            try:
-                self.foreground.release()
-            except RuntimeError:  # a post_run_cell without its pre_run_cell (extension loaded mid-cell)
-                pass
+            self.foreground.cell_finished()
 
     def _finish_cell(self, result: Any) -> None:
         cell, self.cell = self.cell, None
@@ -318,6 +314,8 @@ class Session:
         graph, store, user, config = self.graph, self.store, self.user, self.config
         random_ops, quiet_ops, forests = list(cell.random_ops), list(cell.quiet_ops), list(cell.forests)
         foreground, tracer = self.foreground, self.tracer
+        pending = sum(_approximate_bytes(c.value) or 0 for c in candidates)
+        self._pending_bytes += pending
 
         def record() -> None:
             seqs.append(graph.record_cell(updates, user, report, random_ops, quiet_ops=quiet_ops, forests=forests))
@@ -325,7 +323,10 @@ class Session:
         def offer(batch: list[Candidate]) -> None:
             """Candidates written as soon as chosen: a kernel that exits early keeps what was done."""
             start = time.perf_counter()
-            offers, refused = materializer.encode_offers(graph, store, batch, foreground, tracer.unchanged)
+            # back-to-back cells never wait for encoding, unless the results waiting hold too much memory
+            grace = config.idle_seconds if self._pending_bytes <= parse_size(config.max_pending) else 0.0
+            offers, refused = materializer.encode_offers(graph, store, batch, lambda: foreground.idle(grace),
+                                                         tracer.unchanged)
             if refused:
                 graph.record_cell([], user, None, (), refused)
             encoded = time.perf_counter()
@@ -335,6 +336,7 @@ class Session:
                      encoded - start, done["written"], done["bytes"], time.perf_counter() - encoded)
             if done["by_id"] and seqs[0] is not None:
                 graph.add_bytes_written(seqs[0], done["by_id"])
+            self._pending_bytes -= sum(_approximate_bytes(c.value) or 0 for c in batch)
 
         seqs: list[int | None] = []
         self.writer.submit(record, priority=float("-inf"))  # before any offer: offers need the vertices
@@ -410,12 +412,41 @@ class Session:
         """Wait for background writes (tests and `%reuse status` use it)."""
         return self.writer.wait_idle(timeout) if self.writer is not None else True
 
+    def close_at_exit(self) -> None:
+        """The kernel is exiting: a child process finishes the pending store writes (``handoff``)."""
+        if self.writer is not None and self.config.exit_write_seconds > 0 and handoff.can_fork():
+            self.foreground.hand_off()
+            writer, self.writer = self.writer, None
+            jobs = writer.hand_off(self.config.exit_flush_seconds)
+            if jobs and writer.running:
+                # its SQLite connections are open: a fork now would hand the child SQLite's inherited,
+                # inconsistent lock state (writes could be lost), so the pending work is abandoned
+                log.warning("collab_reuse abandoned %d pending store jobs at exit: a write was still running",
+                            len(jobs))
+            elif jobs:
+                self._close_connections()  # the child opens its own; none may be inherited open
+                pid = handoff.run_detached(jobs, self.store_dir, self.config.exit_write_seconds, self._after_fork)
+                if pid is None:
+                    log.warning("collab_reuse abandoned %d pending store jobs at exit", len(jobs))
+                else:
+                    log.info("process %d finishes %d pending store jobs of the exiting kernel", pid, len(jobs))
+        self.close()
+
+    def _after_fork(self) -> None:
+        """In the handoff child: the cell lock of threads that no longer exist is replaced (store and
+        graph connections, closed before the fork, reopen by themselves)."""
+        self.foreground.after_fork()
+        self.writer = None
+
+    def _close_connections(self) -> None:
+        if self.store is not None:
+            self.store.blobs.close()
+        if self.graph is not None:
+            self.graph.close_all()
+
     def close(self) -> None:
         if self.writer is not None:
             if not self.writer.close(self.config.exit_flush_seconds):
                 log.warning("collab_reuse abandoned pending store writes at exit (nothing half-written is visible)")
             self.writer = None
-        if self.store is not None:
-            self.store.blobs.close()
-        if self.graph is not None:
-            self.graph.close()
+        self._close_connections()

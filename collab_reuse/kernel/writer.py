@@ -1,9 +1,11 @@
 """Off the critical path: record a finished cell in the Experiment Graph and
 materialize what is worth keeping, in a background thread.
 
-A kernel that exits waits for pending work up to a deadline and then abandons
-it safely: every artifact is written blobs-first, manifest-last, and marked
-materialized only after that, so abandoned work leaves nothing half-visible.
+A kernel that exits hands the jobs not yet done to a child process
+(``handoff``), or, where it can't, waits for them up to a deadline and then
+abandons them safely: every artifact is written blobs-first, manifest-last, and
+marked materialized only after that, so abandoned work leaves nothing
+half-visible.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 log = logging.getLogger("collab_reuse")
@@ -20,29 +23,47 @@ log = logging.getLogger("collab_reuse")
 Job = Callable[[], Any]
 
 
+class HandedOff(BaseException):
+    """Raised inside a job to stop it: the job runs again, from its start, in the handoff child.
+    (Not an Exception: code that turns a failed encoding into "not storable" must not catch it.)"""
+
+
+@dataclass(order=True)
+class _Item:
+    priority: float
+    order: int
+    job: Job | None = field(compare=False)
+
+
 class BackgroundWriter:
     """A single worker thread running jobs, lowest priority number first (then in submission order)."""
 
     def __init__(self, on_error: Callable[[BaseException], None]):
-        self._queue: queue.PriorityQueue[tuple[float, int, Job | None]] = queue.PriorityQueue()
+        self._queue: queue.PriorityQueue[_Item] = queue.PriorityQueue()
         self._order = itertools.count()
         self._on_error = on_error
         self._idle = threading.Event()
         self._idle.set()
+        self._stopping = False
+        self._not_done: list[_Item] = []
         self._thread = threading.Thread(target=self._run, name="collab_reuse-writer", daemon=True)
         self._thread.start()
 
     def submit(self, job: Job, priority: float = 0.0) -> None:
         self._idle.clear()
-        self._queue.put((priority, next(self._order), job))
+        self._queue.put(_Item(priority, next(self._order), job))
 
     def _run(self) -> None:
         while True:
-            _, _, job = self._queue.get()
-            if job is None:
+            item = self._queue.get()
+            if self._stopping or item.job is None:
+                self._not_done.append(item)
                 return
             try:
-                job()
+                item.job()
+            except HandedOff:
+                self._not_done.append(item)
+                return
             except BaseException as exc:  # reported once by the session, never raised into a cell
                 log.warning("collab_reuse background work failed", exc_info=True)
                 self._on_error(exc)
@@ -50,14 +71,31 @@ class BackgroundWriter:
                 if self._queue.empty():
                     self._idle.set()
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every submitted job has run; False on timeout."""
         return self._idle.wait(timeout)
+
+    def hand_off(self, timeout: float) -> list[Job]:
+        """Stop the writer and return the jobs not done, in the order they would have run.
+
+        A running job gets ``timeout`` seconds to finish or stop (``HandedOff``); ``running`` then
+        tells whether it is still running."""
+        self._stopping = True
+        self._queue.put(_Item(float("-inf"), next(self._order), None))  # wakes a writer waiting for work
+        self._thread.join(timeout)
+        items = list(self._not_done)
+        while not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        return [item.job for item in sorted(items) if item.job is not None]
 
     def close(self, timeout: float) -> bool:
         """Finish pending jobs within ``timeout`` seconds, then stop; False if work was abandoned."""
         deadline = time.monotonic() + timeout
         done = self.wait_idle(timeout)
-        self._queue.put((float("-inf"), next(self._order), None))
+        self._queue.put(_Item(float("-inf"), next(self._order), None))
         self._thread.join(max(deadline - time.monotonic(), 0.1))
         return done

@@ -1,0 +1,74 @@
+"""A kernel that exits with store writes pending hands them to a child process.
+
+Cells run back to back (as here, through nbclient) leave the kernel no idle time to encode its
+results; the ``idle_seconds`` setting below makes sure of it. The writes then happen after the
+kernel is gone, in the handoff child, which must cope with a LightGBM model trained on two
+OpenMP threads (an OpenMP pool made before a fork hangs in the child unless limited).
+"""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from collab_reuse.demo.runner import compare, reuse_totals, run_notebook
+from collab_reuse.graph import ExperimentGraph
+from collab_reuse.kernel.handoff import pending_writers
+
+pytestmark = pytest.mark.kernel
+
+CELLS = [
+    "import numpy as np\nimport pandas as pd\nimport lightgbm as lgb",
+    "n = np.arange(20000)\n"
+    "X = pd.DataFrame({'a': n % 97, 'b': (n * 7) % 13, 'c': (n * 31) % 101})\n"
+    "y = ((X['a'] + X['b'] + X['c']) % 3 == 0).astype(int)\n"
+    "X.describe()",
+    "model = lgb.LGBMClassifier(n_estimators=40, n_jobs=2, random_state=0, deterministic=True, verbose=-1)\n"
+    "model.fit(X, y)\nprint(model.n_features_in_)",  # (a fitted model's HTML shows memory addresses)
+    "print(round(float(model.predict_proba(X)[:, 1].sum()), 6))",
+]
+NO_IDLE_TIME = ["--CollabReuse.idle_seconds=3600", "--CollabReuse.min_saving=0"]
+
+
+@pytest.fixture
+def two_thread_model_notebook(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
+    path = tmp_path / "model.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _stored_kinds(store) -> list[str]:
+    graph = ExperimentGraph(store)
+    try:
+        stored = graph.materialized_ids()
+        return sorted(a.kind for a in graph.all_artifacts() if a.id in stored)
+    finally:
+        graph.close()
+
+
+def test_pending_writes_are_abandoned_without_the_child(two_thread_model_notebook, tmp_path, engine):
+    store = tmp_path / "store"
+    run = run_notebook(two_thread_model_notebook, tmp_path / "run", store_dir=store, timeout=120,
+                       kernel_args=NO_IDLE_TIME + ["--CollabReuse.exit_write_seconds=0"])
+    assert run.extension_loaded and not run.errors
+    assert _stored_kinds(store) == [], "something was encoded while cells ran back to back"
+
+
+def test_the_child_writes_what_the_exiting_kernel_had_pending(two_thread_model_notebook, tmp_path, engine):
+    store = tmp_path / "store"
+    plain = run_notebook(two_thread_model_notebook, tmp_path / "plain", timeout=120)
+    first = run_notebook(two_thread_model_notebook, tmp_path / "first", store_dir=store, timeout=120,
+                         kernel_args=NO_IDLE_TIME)
+    assert first.extension_loaded
+    assert pending_writers(store) == []
+    kinds = _stored_kinds(store)
+    assert "model" in kinds and "dataframe" in kinds, kinds
+    log = (store / "collab_reuse.log").read_text()
+    assert "store jobs handed over by the exiting kernel" in log
+    assert "failed" not in log, log
+
+    second = run_notebook(two_thread_model_notebook, tmp_path / "second", store_dir=store, timeout=120,
+                          kernel_args=NO_IDLE_TIME)
+    assert reuse_totals(store, second.kernel_id).get("reused", 0) >= 1
+    assert not (diffs := compare(plain, first)), "\n".join(diffs)
+    assert not (diffs := compare(plain, second)), "\n".join(diffs)

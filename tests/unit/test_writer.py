@@ -1,0 +1,113 @@
+"""The background writer, the cell lock it waits for, and the hand-off of its jobs at exit."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from collab_reuse.kernel.foreground import CellLock
+from collab_reuse.kernel.writer import BackgroundWriter, HandedOff
+
+
+def _writer():
+    errors = []
+    return BackgroundWriter(errors.append), errors
+
+
+def test_jobs_run_by_priority_then_submission_order():
+    writer, errors = _writer()
+    gate = threading.Event()
+    ran = []
+    writer.submit(gate.wait)  # holds the writer while the others queue up
+    for name, priority in (("b", 1.0), ("a", -1.0), ("c", 1.0), ("first", float("-inf"))):
+        writer.submit(lambda n=name: ran.append(n), priority=priority)
+    gate.set()
+    assert writer.wait_idle(5)
+    assert ran == ["first", "a", "b", "c"] and errors == []
+
+
+def test_hand_off_returns_the_jobs_not_started_in_run_order():
+    writer, _ = _writer()
+    gate = threading.Event()
+    ran = []
+    writer.submit(lambda: gate.wait(5))
+    writer.submit(lambda: ran.append("late"), priority=2.0)
+    writer.submit(lambda: ran.append("early"), priority=1.0)
+    time.sleep(0.05)
+    gate.set()  # the running job finishes within the hand-off's wait
+    jobs = writer.hand_off(5)
+    assert ran == []
+    for job in jobs:
+        job()
+    assert ran == ["early", "late"]
+
+
+def test_a_job_stopped_by_the_hand_off_is_handed_over_again():
+    lock = CellLock()
+    writer, errors = _writer()
+    done = []
+
+    def encode():
+        with lock.idle(grace=0.0):
+            done.append("encoded")
+
+    lock.cell_started()  # a cell runs: the job waits for the lock
+    writer.submit(encode)
+    time.sleep(0.05)
+    lock.hand_off()
+    lock.cell_finished()
+    jobs = writer.hand_off(5)
+    assert done == [] and errors == [] and len(jobs) == 1 and not writer.running
+    lock.after_fork()  # as in the child
+    jobs[0]()
+    assert done == ["encoded"]
+
+
+def test_a_running_job_that_outlasts_the_wait_is_reported_not_handed_over():
+    writer, _ = _writer()
+    release = threading.Event()
+    writer.submit(lambda: release.wait(5))
+    writer.submit(lambda: None, priority=1.0)
+    time.sleep(0.05)
+    jobs = writer.hand_off(0.1)
+    assert writer.running and len(jobs) == 1  # the queued one only
+    release.set()
+
+
+def test_idle_waits_until_no_cell_has_run_for_the_grace_period():
+    lock = CellLock()
+    lock.cell_started()
+    lock.cell_finished()
+    start = time.monotonic()
+    with lock.idle(grace=0.3):
+        waited = time.monotonic() - start
+    assert 0.25 <= waited < 2.0
+    start = time.monotonic()
+    with lock.idle(grace=0.0):
+        assert time.monotonic() - start < 0.1
+
+
+def test_idle_never_overlaps_a_running_cell():
+    lock = CellLock()
+    lock.cell_started()
+    entered = threading.Event()
+
+    def background():
+        with lock.idle(grace=0.0):
+            entered.set()
+
+    thread = threading.Thread(target=background)
+    thread.start()
+    assert not entered.wait(0.3)
+    lock.cell_finished()
+    assert entered.wait(5)
+    thread.join(5)
+
+
+def test_idle_raises_handed_off_once_the_kernel_exits():
+    lock = CellLock()
+    lock.hand_off()
+    with pytest.raises(HandedOff):
+        with lock.idle(grace=0.0):
+            pass
