@@ -14,6 +14,7 @@ The collab_reuse run's outputs and files are compared with the plain run of the 
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,7 @@ def run_scenarios(notebook: Path, data_dir: Path, work_root: Path, store: Path, 
         plain = run_notebook(path, work_root / f"scenario-{k}-plain", env=env, timeout=timeout)
         scenario_store = work_root / f"scenario-{k}-store"
         shutil.copytree(store, scenario_store)
+        os.sync()  # the copy on disk before the timed run, as the store it stands for would be
         print(f"scenario '{name}': collab_reuse in a new kernel ...", flush=True)
         ours = run_notebook(path, work_root / f"scenario-{k}-ours", store_dir=scenario_store, env=env,
                             timeout=timeout)

@@ -64,7 +64,7 @@ class ArtifactStore:
 
     def manifest(self, artifact_id: str) -> dict:
         try:
-            return json.loads(self.blobs.get(self.manifest_key(artifact_id)))
+            return json.loads(bytes(self.blobs.get(self.manifest_key(artifact_id))))
         except KeyError:
             raise
         except (ValueError, UnicodeDecodeError) as exc:

@@ -128,6 +128,28 @@ def _encode_tree(value: Any, out: Encoded, trust_pickle: bool, depth: int) -> di
     return _encode_pickle(value, out, trust_pickle)
 
 
+def _load_npy(data: bytes | memoryview) -> Any:
+    """An array from .npy bytes, using the buffer in place when it is writable (no copy)."""
+    import numpy as np
+    from numpy.lib import format as npy
+
+    data = memoryview(data)
+    header = io.BytesIO(bytes(data[:65536]))
+    try:
+        version = npy.read_magic(header)
+        read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, fortran, dtype = read_header(header)
+    except ValueError:  # an unusual header: numpy reads it (and copies)
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    if dtype.hasobject:
+        raise CorruptArtifact("stored array holds Python objects")
+    count = int(np.prod(shape, dtype=np.int64))
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=header.tell())
+    if data.readonly or not array.flags.aligned:
+        array = array.copy()  # as np.load gives it: writable, aligned, owning its memory
+    return array.reshape(shape, order="F" if fortran else "C")
+
+
 def _decode_tree(node: dict, get_blob: Callable[[str], bytes], trust_pickle: bool) -> Any:
     t = node["t"]
     if t == "json":
@@ -147,7 +169,7 @@ def _decode_tree(node: dict, get_blob: Callable[[str], bytes], trust_pickle: boo
             return collections.defaultdict(factory, pairs)
         return dict(pairs) if t == "dict" else collections.OrderedDict(pairs)
     if t == "text":
-        return get_blob(node["key"]).decode("utf-8", "surrogatepass")
+        return str(get_blob(node["key"]), "utf-8", "surrogatepass")
     if t == "state":
         return _decode_state_object(node, get_blob, trust_pickle)
     if t == "npscalar":
@@ -155,9 +177,7 @@ def _decode_tree(node: dict, get_blob: Callable[[str], bytes], trust_pickle: boo
 
         return np.frombuffer(bytes.fromhex(node["x"]), dtype=np.dtype(node["dtype"]))[0]
     if t == "ndarray":
-        import numpy as np
-
-        return np.load(io.BytesIO(get_blob(node["key"])), allow_pickle=False)
+        return _load_npy(get_blob(node["key"]))
     if t in ("frame", "series", "index"):
         return _decode_pandas(node, get_blob, trust_pickle)
     if t == "skops":
@@ -375,6 +395,7 @@ def _decode_state_object(node: dict, get_blob: Callable[[str], bytes], trust_pic
 def _skops_load(data: bytes) -> Any:
     import skops.io as sio
 
+    data = bytes(data)
     untrusted = sio.get_untrusted_types(data=data)
     refused = [t for t in untrusted if not t.startswith(_SKOPS_TRUSTED_PREFIXES)]
     if refused:

@@ -50,7 +50,8 @@ def type_name(value: Any) -> str | None:
     module = t.__module__
     if module == "numpy" and t.__name__ == "ndarray":
         return "numpy:ndarray"
-    if module.startswith("pandas.") and (t.__name__ in ("DataFrame", "Series") or "GroupBy" in t.__name__):
+    in_pandas = module == "pandas" or module.startswith("pandas.")  # pandas 3 says "pandas" for its frames
+    if in_pandas and (t.__name__ in ("DataFrame", "Series") or "GroupBy" in t.__name__):
         return f"{module}:{t.__qualname__}"
     return None
 

@@ -74,3 +74,18 @@ def test_a_failed_load_falls_back_to_computing():
     assert isinstance(a, int) and type(a) is Lazy  # isinstance sees the value's class, unproduced
     tracer.deferral.force([a])
     assert a._cr_node.value == 11 and sorted(computed) == ["a", "root"]
+
+
+def test_pandas_results_have_a_deferrable_class_name_whatever_module_pandas_reports():
+    """pandas 3 reports ``pandas`` as its frames' module (pandas 2: ``pandas.core.frame``); both must
+    name a class that quiet operations can be deferred with, and name it back."""
+    import pandas as pd
+
+    from collab_reuse.tracing.deferral import type_from_name, type_name
+
+    frame = pd.DataFrame({"k": [1, 1, 2], "v": [1.0, 2.0, 3.0]})
+    for value in (frame, frame["v"], frame.groupby("k")):
+        name = type_name(value)
+        assert name is not None, type(value)
+        assert type_from_name(name) is type(value)
+    assert type_name([1, 2]) is None
