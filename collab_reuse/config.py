@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from traitlets import Bool, Enum, Float, Unicode
+from traitlets import Bool, Enum, Float, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 STORE_ENV = "COLLAB_REUSE_STORE"
@@ -77,3 +77,11 @@ class CollabReuse(Configurable):
                          "cells run back to back never wait for it.").tag(config=True)
     max_pending = Unicode("4GB", help="Results waiting to be stored above this size are stored between cells even "
                           "when cells run back to back (bounds the memory they hold).").tag(config=True)
+
+    @validate("budget", "max_pending")
+    def _a_size(self, proposal: dict) -> str:
+        try:
+            parse_size(proposal["value"])
+        except ValueError as exc:
+            raise TraitError(f"CollabReuse.{proposal['trait'].name}: {exc}") from None
+        return proposal["value"]

@@ -264,10 +264,10 @@ def run_notebook(path: str | os.PathLike, workdir: str | os.PathLike, *, store_d
     ]
     writes = 0.0
     if store_dir is not None and wait_for_writes:
-        start = time.perf_counter()
+        waited_from = time.perf_counter()
         wait_for_writers(Path(store_dir))
         os.sync()  # on disk, as a store written long before a next run would be
-        writes = time.perf_counter() - start
+        writes = time.perf_counter() - waited_from
     exclude = [store_dir] if store_dir is not None else []
     return RunResult(
         path=str(path), seconds=seconds, kernel_start_seconds=start, notebook=nb, outputs=outputs,

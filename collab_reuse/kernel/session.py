@@ -114,6 +114,7 @@ class Session:
         self.cell: CellRun | None = None
         self.foreground = CellLock()  # held by cells; encoding waits for it and for an idle kernel
         self._pending_bytes = 0  # estimated size of the results waiting to be encoded
+        self._max_pending = parse_size(config.max_pending)
         self._random_ops: set[str] = set()
         self._stored: set[str] = set()
         self._stored_seq = 0
@@ -314,8 +315,7 @@ class Session:
         graph, store, user, config = self.graph, self.store, self.user, self.config
         random_ops, quiet_ops, forests = list(cell.random_ops), list(cell.quiet_ops), list(cell.forests)
         foreground, tracer = self.foreground, self.tracer
-        pending = sum(_approximate_bytes(c.value) or 0 for c in candidates)
-        self._pending_bytes += pending
+        self._pending_bytes += sum(_approximate_bytes(c.value) or 0 for c in candidates)
 
         def record() -> None:
             seqs.append(graph.record_cell(updates, user, report, random_ops, quiet_ops=quiet_ops, forests=forests))
@@ -324,7 +324,7 @@ class Session:
             """Candidates written as soon as chosen: a kernel that exits early keeps what was done."""
             start = time.perf_counter()
             # back-to-back cells never wait for encoding, unless the results waiting hold too much memory
-            grace = config.idle_seconds if self._pending_bytes <= parse_size(config.max_pending) else 0.0
+            grace = config.idle_seconds if self._pending_bytes <= self._max_pending else 0.0
             offers, refused = materializer.encode_offers(graph, store, batch, lambda: foreground.idle(grace),
                                                          tracer.unchanged)
             if refused:

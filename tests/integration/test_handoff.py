@@ -61,6 +61,7 @@ def test_the_child_writes_what_the_exiting_kernel_had_pending(two_thread_model_n
                          kernel_args=NO_IDLE_TIME)
     assert first.extension_loaded
     assert pending_writers(store) == []
+    assert 0 < first.kernel_start_seconds < 120 and 0 < first.writes_after_exit_seconds < 120
     kinds = _stored_kinds(store)
     assert "model" in kinds and "dataframe" in kinds, kinds
     log = (store / "collab_reuse.log").read_text()
