@@ -22,6 +22,7 @@ class CellLock:
         self._lock = threading.RLock()
         self._cell_ended = 0.0  # time.monotonic() when the last cell finished
         self._handing_off = False
+        self._wake = threading.Event()  # set at hand-off: a job waiting for idleness stops at once
 
     def cell_started(self) -> None:
         self._lock.acquire()
@@ -47,7 +48,7 @@ class CellLock:
             if wait <= 0:
                 break
             self._lock.release()
-            time.sleep(min(wait, 1.0))
+            self._wake.wait(min(wait, 1.0))
         try:
             yield
         finally:
@@ -56,9 +57,11 @@ class CellLock:
     def hand_off(self) -> None:
         """The kernel is exiting: background work waiting for the lock stops (and runs in the child)."""
         self._handing_off = True
+        self._wake.set()
 
     def after_fork(self) -> None:
         """In the handoff child: the thread that held the lock is gone, and the child runs the work."""
         self._lock = threading.RLock()
         self._handing_off = False
+        self._wake = threading.Event()
         self._cell_ended = float("-inf")  # no cell runs here: nothing to wait for

@@ -111,3 +111,25 @@ def test_idle_raises_handed_off_once_the_kernel_exits():
     with pytest.raises(HandedOff):
         with lock.idle(grace=0.0):
             pass
+
+
+def test_a_job_waiting_for_idleness_stops_at_once_when_the_kernel_exits():
+    lock = CellLock()
+    lock.cell_started()
+    lock.cell_finished()
+    stopped = []
+
+    def encode():
+        try:
+            with lock.idle(grace=30.0):
+                pass
+        except HandedOff:
+            stopped.append(time.monotonic())
+
+    thread = threading.Thread(target=encode)
+    thread.start()
+    time.sleep(0.1)
+    asked = time.monotonic()
+    lock.hand_off()
+    thread.join(5)
+    assert stopped and stopped[0] - asked < 0.5
