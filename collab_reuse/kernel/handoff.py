@@ -170,12 +170,11 @@ def pending_writers(store_dir: Path) -> list[int]:
     return alive
 
 
-def wait_for_writers(store_dir: Path, timeout: float = 900.0) -> float:
-    """Wait until no child writes to this store (or ``timeout``); returns the seconds waited."""
-    start = time.perf_counter()
-    while pending_writers(store_dir) and time.perf_counter() - start < timeout:
+def wait_for_writers(store_dir: Path, timeout: float = 900.0) -> None:
+    """Wait until no child writes to this store (or ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while pending_writers(store_dir) and time.monotonic() < deadline:
         time.sleep(0.1)
-    return time.perf_counter() - start
 
 
 def _alive(pid: int) -> bool:

@@ -282,6 +282,7 @@ class Session:
         nbytes = _approximate_bytes(cand.value)
         if nbytes is None:
             return True
+        cand.approx_bytes = nbytes  # estimated once: the pending-bytes account reuses it
         if self._budget is not None and nbytes > self._budget:
             return False  # it could never be kept: don't spend the time encoding it
         return materializer.estimated_load_seconds(self.graph, nbytes) < saves
@@ -315,7 +316,7 @@ class Session:
         graph, store, user, config = self.graph, self.store, self.user, self.config
         random_ops, quiet_ops, forests = list(cell.random_ops), list(cell.quiet_ops), list(cell.forests)
         foreground, tracer = self.foreground, self.tracer
-        self._pending_bytes += sum(_approximate_bytes(c.value) or 0 for c in candidates)
+        self._pending_bytes += sum(c.approx_bytes for c in candidates)
 
         def record() -> None:
             seqs.append(graph.record_cell(updates, user, report, random_ops, quiet_ops=quiet_ops, forests=forests))
@@ -336,7 +337,7 @@ class Session:
                      encoded - start, done["written"], done["bytes"], time.perf_counter() - encoded)
             if done["by_id"] and seqs[0] is not None:
                 graph.add_bytes_written(seqs[0], done["by_id"])
-            self._pending_bytes -= sum(_approximate_bytes(c.value) or 0 for c in batch)
+            self._pending_bytes -= sum(c.approx_bytes for c in batch)
 
         seqs: list[int | None] = []
         self.writer.submit(record, priority=float("-inf"))  # before any offer: offers need the vertices
