@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from ..config import CollabReuse
+from ..tracing import binned
 from ..tracing.rewrite import HOOK, rewrite
 from .session import Session
 from .tracebacks import StrippingFormatter
@@ -84,4 +85,5 @@ class Installation:
                 for name in self._magics.magics[kind]:
                     self.shell.magics_manager.magics[kind].pop(name, None)
         atexit.unregister(self.session.close_at_exit)
+        binned.uninstall()
         self.session.close()

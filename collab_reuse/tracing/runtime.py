@@ -15,6 +15,7 @@ tracebacks show the user's code and the library's, as in a plain run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import operator
 import os
@@ -29,7 +30,7 @@ from ..fingerprint.digest import Encoder, digest_parts
 from ..fingerprint.functions import function_identity, is_notebook_function, package_version
 from ..fingerprint.values import content_digest
 from ..store.formats import kind_of
-from . import purity, randomness, specs, warmstart
+from . import binned, purity, randomness, specs, warmstart
 from .capture import Capture, replay
 from .deferral import Deferral, type_name
 from .lazy import Lazy, unwrap
@@ -63,6 +64,7 @@ _NAMESPACE_MAGICS = frozenset({"who", "whos", "who_ls", "pinfo", "pinfo2", "psea
 _READS_CALLER = frozenset({"warnings", "_warnings", "inspect", "sys", "logging", "traceback", "pdb", "bdb"})
 _SMALL_BYTES = 1 << 18        # results this small are worth storing when their lineage was expensive
 _COSTLY_LINEAGE = 0.05        # seconds
+BINNED_LABEL = "lightgbm.Dataset (binned training matrix)"
 
 
 class Operation:
@@ -671,21 +673,10 @@ class Tracer:
         """Load the stored result if that beats computing it, counting what computing would first
         have to produce (lazy ``operands``)."""
         __tracebackhide__ = True
-        try:
-            info = self.backend.lookup(op_id)
-            if info is None:
-                return _MISS
-            pending = self.deferral.cost_to_produce(operands) if self.deferral.unforced else 0.0
-            if not self.backend.should_load(info, pending):
-                return _MISS
-            value, extra, nbytes, seconds = self.backend.load(op_id)
-        except (CorruptArtifact, KeyError) as exc:
-            log.info("stored result of %s unusable, recomputing: %s", op.label, exc)
+        fetched = self._fetch(op.label, op_id, operands)
+        if fetched is _MISS:
             return _MISS
-        except Exception as exc:
-            log.warning("loading %s failed, recomputing", op.label, exc_info=True)
-            del exc
-            return _MISS
+        info, value, extra, nbytes, seconds = fetched
         if extra.get("fitted_self"):
             fitted, value = value
             if type(fitted) is not type(receiver):
@@ -706,16 +697,79 @@ class Tracer:
                                    seconds=seconds, saved_seconds=saved, bytes_read=nbytes, inputs=inputs), None)
         return value
 
+    def _fetch(self, label: str, op_id: str, operands: tuple = ()) -> Any:
+        """(info, value, extra, bytes read, seconds) of the stored result if loading it beats computing
+        it, counting what computing would first have to produce (lazy ``operands``); else ``_MISS``."""
+        try:
+            info = self.backend.lookup(op_id)
+            if info is None:
+                return _MISS
+            pending = self.deferral.cost_to_produce(operands) if self.deferral.unforced else 0.0
+            if not self.backend.should_load(info, pending):
+                return _MISS
+            value, extra, nbytes, seconds = self.backend.load(op_id)
+        except (CorruptArtifact, KeyError) as exc:
+            log.info("stored result of %s unusable, recomputing: %s", label, exc)
+            return _MISS
+        except Exception as exc:
+            log.warning("loading %s failed, recomputing", label, exc_info=True)
+            del exc
+            return _MISS
+        return info, value, extra, nbytes, seconds
+
+    def _bin_training_matrix(self, dataset: Any, mat: Any, params_str: str) -> None:
+        """A LightGBM training matrix about to be binned (``binned``): the stored binned form of the
+        same matrix under the same dataset parameters is loaded instead; else it is binned as written
+        and the binned form offered to the store."""
+        __tracebackhide__ = True
+        inputs: list[str] = []
+        try:
+            key = digest_parts("lightgbm-binned", package_version("lightgbm"), binned.key_parameters(params_str),
+                               mat.dtype.str, mat.shape, bool(mat.flags.f_contiguous), self.resolve(mat, inputs))
+        except Exception:
+            log.debug("binned LightGBM matrix not identified", exc_info=True)
+            binned.bin_matrix(dataset, mat, params_str)
+            return
+        fetched = self._fetch(BINNED_LABEL, key)
+        if fetched is not _MISS:
+            info, value, _extra, nbytes, seconds = fetched
+            start = time.perf_counter()
+            try:
+                loaded = binned.load_binned(dataset, value, params_str)
+            except Exception:
+                log.warning("loading LightGBM's binned matrix failed, binning it", exc_info=True)
+                loaded = False
+            if loaded:
+                seconds += time.perf_counter() - start
+                self._note_lineage(key, info.compute_seconds, inputs)
+                self.backend.add_step(Step(key, BINNED_LABEL, REUSED, "other", seconds=seconds, inputs=inputs,
+                                           saved_seconds=max(info.compute_seconds - seconds, 0.0),
+                                           bytes_read=nbytes), None)
+                return
+        start = time.perf_counter()
+        binned.bin_matrix(dataset, mat, params_str)
+        seconds = time.perf_counter() - start
+        candidate = None
+        if seconds >= self.backend.min_saving:
+            try:
+                candidate = Candidate(key, binned.binary_of(dataset, params_str), "other", seconds, {"log": []},
+                                      recreate_seconds=self._note_lineage(key, seconds, inputs))
+            except Exception:
+                log.warning("keeping LightGBM's binned matrix failed", exc_info=True)
+        self.backend.add_step(Step(key, BINNED_LABEL, COMPUTED, "other", seconds=seconds, inputs=inputs), candidate)
+
     def _compute(self, op: Operation, args: tuple, kwargs: dict, frame: Any, op_id: str | None,
                  inputs: list[str], mutated: list[Any], rng_before: tuple, reason: str | None,
                  warm_from: str | None = None) -> Any:
         __tracebackhide__ = True
         func, args, kwargs = self._produced_call(op, args, kwargs)
         capture = Capture(tee=True)
+        binning = binned.handling(self._bin_training_matrix) \
+            if binned.is_training_call(op.module, op.name) and binned.install() else contextlib.nullcontext()
         self._depth += 1
         start = time.perf_counter()
         try:
-            with capture:
+            with capture, binning:
                 result = func(*args, **kwargs)
         except BaseException:
             self._depth -= 1

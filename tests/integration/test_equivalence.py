@@ -152,3 +152,41 @@ def test_edited_notebook_function_gives_the_new_results(fixture_env, tmp_path, e
                                 _run("function_edit_v2", tmp_path / "v2", fixture_env, store))
     assert compare(plain_v1, plain_v2), "fixture problem: the edit did not change the plain results"
     assert not (diffs := compare(plain_v2, v2)), f"stale results after the function was edited:\n{_explain(diffs)}"
+
+
+LIGHTGBM_RETRAINED = [
+    "import numpy as np\nimport lightgbm as lgb",
+    "rng = np.random.default_rng(0)\nX = rng.normal(size=(200_000, 20))\n"
+    "y = (X[:, 0] + X[:, 1] * X[:, 2] + rng.normal(size=len(X)) > 0.5).astype(int)",
+    "model = lgb.LGBMClassifier(n_estimators=15, learning_rate=LR, n_jobs=1, random_state=0, verbose=-1)\n"
+    "model.fit(X, y)\nprint(repr(model.predict_proba(X[:4])))",
+    "np.savetxt('pred.txt', model.predict_proba(X[:500])[:, 1])\nmodel.booster_.num_trees()",
+]
+
+
+def _lightgbm_notebook(path: Path, learning_rate: float) -> Path:
+    cells = [c.replace("LR", repr(learning_rate)) for c in LIGHTGBM_RETRAINED]
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), path)
+    return path
+
+
+def test_retrained_lightgbm_model_reuses_the_binned_matrix(tmp_path, engine):
+    """A changed learning rate retrains the model, on the stored binned matrix, to the plain run's model."""
+    from collab_reuse.graph import ExperimentGraph
+    from collab_reuse.tracing.runtime import BINNED_LABEL
+
+    store = tmp_path / "store"
+    first = run_notebook(_lightgbm_notebook(tmp_path / "lr1.ipynb", 0.1), tmp_path / "first", store_dir=store,
+                         timeout=TIMEOUT)
+    edited = _lightgbm_notebook(tmp_path / "lr05.ipynb", 0.05)
+    plain, retrained = run_parallel(
+        lambda: run_notebook(edited, tmp_path / "plain", timeout=TIMEOUT),
+        lambda: run_notebook(edited, tmp_path / "retrained", store_dir=store, timeout=TIMEOUT))
+    _assert_loaded(first, retrained)
+    assert compare(first, plain), "fixture problem: the learning rate did not change the results"
+    assert not (diffs := compare(plain, retrained)), _explain(diffs)
+    steps = {kernel: [(s["op"], s["status"]) for e in ExperimentGraph(store).events(kernel_id=kernel) for s in e["steps"]
+                      if s["op"] in (BINNED_LABEL, "LGBMClassifier.fit")]
+             for kernel in (first.kernel_id, retrained.kernel_id)}
+    assert steps[first.kernel_id] == [(BINNED_LABEL, "computed"), ("LGBMClassifier.fit", "computed")]
+    assert steps[retrained.kernel_id] == [(BINNED_LABEL, "reused"), ("LGBMClassifier.fit", "computed")]
