@@ -48,9 +48,32 @@ def tracing_overhead(n: int = 2000) -> tuple[float, float, float]:
     return plain, traced, (traced - plain) / (3 * n) * 1e6
 
 
-def demo_workloads(scale: float, timeout: float, scenarios: bool) -> str:
-    """The demo notebooks (plain, first, re-run) and, on the feature-engineering notebook's store,
-    the modified-notebook scenarios."""
+def first_run_pairs(notebook: Path, data: Path, work: Path, timeout: float, pairs: int) -> list[tuple[float, float]]:
+    """More (plain, first run) pairs of one notebook, each first run into a new empty store: the
+    first-run overhead is a few percent, about the run-to-run noise of one pair."""
+    from .demo.runner import run_notebook
+
+    env = {"HOME_CREDIT_DATA": str(data)}
+    out = []
+    for i in range(pairs):
+        print(f"{notebook.name}: overhead pair {i + 2}: plain, then first run ...", flush=True)
+        plain = run_notebook(notebook, work / f"{notebook.stem}-plain-{i}", env=env, timeout=timeout)
+        first = run_notebook(notebook, work / f"{notebook.stem}-first-{i}", store_dir=work / f"{notebook.stem}-store-{i}",
+                             env=env, timeout=timeout)
+        out.append((plain.seconds, first.seconds))
+    return out
+
+
+def format_pairs(name: str, pairs: list[tuple[float, float]]) -> str:
+    plain, first = sum(p for p, _ in pairs), sum(f for _, f in pairs)
+    each = ", ".join(f"{p:.1f}/{f:.1f} s ({100 * (f - p) / p:+.1f}%)" for p, f in pairs)
+    return (f"{name}: first-run overhead over {len(pairs)} pairs (plain/first): {each}; "
+            f"all pairs: plain {plain:.1f} s, first {first:.1f} s, {100 * (first - plain) / plain:+.1f}%")
+
+
+def demo_workloads(scale: float, timeout: float, scenarios: bool, overhead_pairs: int = 1) -> str:
+    """The demo notebooks (plain, first, re-run), more plain/first pairs if asked and, on the
+    feature-engineering notebook's store, the modified-notebook scenarios."""
     from .demo.__main__ import DEMO_NOTEBOOKS, NOTEBOOKS_DIR, demo_data, format_table, run_demo_notebook
     from .demo.scenarios import format_scenarios, run_scenarios
 
@@ -61,6 +84,13 @@ def demo_workloads(scale: float, timeout: float, scenarios: bool) -> str:
             reports.append(run_demo_notebook(NOTEBOOKS_DIR / name, data, Path(work), True, timeout))
         out = format_table(reports)
         print(out, flush=True)
+        if overhead_pairs > 1:
+            lines = []
+            for report in reports:
+                extra = first_run_pairs(NOTEBOOKS_DIR / report.name, data, Path(work), timeout, overhead_pairs - 1)
+                lines.append(format_pairs(report.name, [(report.plain.seconds, report.first.seconds), *extra]))
+                print(lines[-1], flush=True)
+            out += "\n\n" + "\n".join(lines)
         if scenarios:
             fe = Path(NOTEBOOKS_DIR / DEMO_NOTEBOOKS[-1])
             print("\nmodified notebook, new kernel, on the first run's store:", flush=True)
@@ -74,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=5.0, help="demo data scale for the workload benchmark (default 5)")
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--workloads", type=int, default=500, help="planner benchmark workloads (paper: 10000)")
+    ap.add_argument("--overhead-pairs", type=int, default=1,
+                    help="plain/first-run pairs per demo notebook for the first-run overhead (default 1)")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: demo, scenarios, tracing, planner, materialize")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -83,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
               f"-> {per_op:.1f} us per traced operation\n", flush=True)
     if "demo" not in skip:
         print(f"demo workloads at scale {args.scale:g}:", flush=True)
-        print("\n" + demo_workloads(args.scale, args.timeout, "scenarios" not in skip), flush=True)
+        print("\n" + demo_workloads(args.scale, args.timeout, "scenarios" not in skip, args.overhead_pairs), flush=True)
         print()
     sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
     if "planner" not in skip:
