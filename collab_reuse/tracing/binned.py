@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import inspect
 import os
 import tempfile
 import threading
@@ -45,6 +46,7 @@ TRAINING_CALLS = frozenset({"fit", "train", "cv"})
 
 Handler = Callable[[Any, Any, str], None]
 _original: Any = None
+_signature: Any = None
 _handlers: list[tuple[int, Handler]] = []  # (thread, handler) while traced training calls run
 
 
@@ -53,8 +55,8 @@ def is_training_call(module: str, name: str) -> bool:
 
 
 def install() -> bool:
-    """Put the hook in place (once); False when this LightGBM has no such binning call."""
-    global _original
+    """Put the hook in place (once); False when this LightGBM bins matrices some other way."""
+    global _original, _signature
     if _original is not None:
         return True
     try:
@@ -63,9 +65,15 @@ def install() -> bool:
         return False
     original = getattr(basic.Dataset, "_Dataset__init_from_np2d", None)
     needed = ("LGBM_DatasetSaveBinary", "LGBM_DatasetCreateFromFile", "LGBM_DatasetUpdateParamChecking")
-    if original is None or not hasattr(basic, "_c_str") or not all(hasattr(basic._LIB, f) for f in needed):
+    try:
+        signature = inspect.signature(original)
+        if not {"mat", "params_str", "ref_dataset"} <= signature.parameters.keys() \
+                or "_handle" not in basic.Dataset.__init__.__code__.co_names \
+                or not hasattr(basic, "_c_str") or not all(hasattr(basic._LIB, f) for f in needed):
+            return False
+    except (TypeError, ValueError, AttributeError):
         return False
-    _original = original
+    _original, _signature = original, signature
     basic.Dataset._Dataset__init_from_np2d = _hooked
     return True
 
@@ -91,10 +99,16 @@ def handling(handler: Handler) -> Iterator[None]:
         _handlers.remove(entry)
 
 
-def _hooked(self: Any, *, mat: Any, params_str: str, ref_dataset: Any) -> Any:
+def _hooked(self: Any, *args: Any, **kwargs: Any) -> Any:
     handler = _handlers[-1][1] if _handlers and _handlers[-1][0] == threading.get_ident() else None
+    if handler is not None:
+        try:
+            call = _signature.bind(self, *args, **kwargs).arguments
+            mat, params_str, ref_dataset = call["mat"], call["params_str"], call["ref_dataset"]
+        except (TypeError, KeyError):
+            handler = None
     if handler is None or ref_dataset is not None or getattr(mat, "ndim", 0) != 2 or not silent(params_str):
-        return _original(self, mat=mat, params_str=params_str, ref_dataset=ref_dataset)
+        return _original(self, *args, **kwargs)
     handler(self, mat, params_str)
     return self
 
@@ -105,15 +119,13 @@ def bin_matrix(dataset: Any, mat: Any, params_str: str) -> Any:
 
 
 def silent(params_str: str) -> bool:
-    """LightGBM logs nothing with these parameters (verbosity < 0; its default is 1)."""
-    level = 1
-    for name, value in _pairs(params_str):
-        if name in _VERBOSITY:
-            try:
-                level = int(value)
-            except ValueError:
-                return False
-    return level < 0
+    """LightGBM logs nothing with these parameters: verbosity < 0 (its default is 1) under each of its
+    names, whichever of them LightGBM heeds."""
+    levels = [value for name, value in _pairs(params_str) if name in _VERBOSITY]
+    try:
+        return bool(levels) and all(int(level) < 0 for level in levels)
+    except ValueError:
+        return False
 
 
 def key_parameters(params_str: str) -> tuple[str, ...]:

@@ -749,11 +749,12 @@ class Tracer:
         start = time.perf_counter()
         binned.bin_matrix(dataset, mat, params_str)
         seconds = time.perf_counter() - start
+        lineage = self._note_lineage(key, seconds, inputs)
         candidate = None
         if seconds >= self.backend.min_saving:
             try:
                 candidate = Candidate(key, binned.binary_of(dataset, params_str), "other", seconds, {"log": []},
-                                      recreate_seconds=self._note_lineage(key, seconds, inputs))
+                                      recreate_seconds=lineage)
             except Exception:
                 log.warning("keeping LightGBM's binned matrix failed", exc_info=True)
         self.backend.add_step(Step(key, BINNED_LABEL, COMPUTED, "other", seconds=seconds, inputs=inputs), candidate)

@@ -114,6 +114,20 @@ def test_unloading_leaves_plain_ipython(shell):
     shell.run_line_magic("load_ext", "collab_reuse")  # the fixture unloads again
 
 
+def test_unloading_gives_lightgbm_its_binning_back(shell):
+    from lightgbm import basic
+
+    from collab_reuse.tracing import binned
+
+    run(shell, "import numpy as np, lightgbm as lgb\nX = np.random.RandomState(0).rand(400, 4)\n"
+               "m = lgb.LGBMClassifier(n_estimators=3, verbose=-1).fit(X, (X[:, 0] > .5).astype(int))")
+    assert basic.Dataset._Dataset__init_from_np2d is binned._hooked  # a traced LightGBM fit put it in place
+    shell.run_line_magic("unload_ext", "collab_reuse")
+    assert basic.Dataset._Dataset__init_from_np2d is not binned._hooked
+    run(shell, "m = lgb.LGBMClassifier(n_estimators=3, verbose=-1).fit(X, (X[:, 0] > .5).astype(int))")
+    shell.run_line_magic("load_ext", "collab_reuse")  # the fixture unloads again
+
+
 def test_an_unusable_store_warns_once_and_cells_still_run(tmp_path, monkeypatch, capsys):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the store should be")

@@ -134,6 +134,16 @@ def test_key_keeps_dataset_parameters_and_drops_training_ones():
 
 @pytest.mark.parametrize("params,silent", [("verbose=-1", True), ("verbosity=-2 max_bin=3", True),
                                            ("", False), ("verbose=0", False), ("verbose=x", False),
-                                           ("verbose=-1 verbosity=1", False)])
+                                           ("verbose=-1 verbosity=1", False), ("verbosity=1 verbose=-1", False)])
 def test_only_trainings_that_log_nothing_qualify(params, silent):
     assert binned.silent(params) is silent
+
+
+def test_uninstall_gives_lightgbm_its_own_method_back():
+    from lightgbm import basic
+
+    own = basic.Dataset._Dataset__init_from_np2d
+    assert binned.install() and binned.install()  # once only: a second install keeps the first original
+    assert basic.Dataset._Dataset__init_from_np2d is not own
+    binned.uninstall()
+    assert basic.Dataset._Dataset__init_from_np2d is own
