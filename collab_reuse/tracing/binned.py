@@ -42,6 +42,7 @@ TRAINING_ONLY = frozenset({
     "early_stopping_round", "early_stopping_rounds", "early_stopping", "n_iter_no_change",
 })
 _VERBOSITY = ("verbosity", "verbose")
+BINARY_TOKEN = b"______LightGBM_Binary_File_Token______\n"  # how LightGBM's binary Dataset files begin
 TRAINING_CALLS = frozenset({"fit", "train", "cv"})
 
 Handler = Callable[[Any, Any, str], None]
@@ -156,14 +157,17 @@ def binary_of(dataset: Any, params_str: str) -> tuple[str, Any]:
 
 
 def load_binned(dataset: Any, stored: Any, params_str: str) -> bool:
-    """Give ``dataset`` the stored binned matrix; False (nothing changed) when LightGBM says the
-    dataset parameters differ or can't read the stored file."""
+    """Give ``dataset`` the stored binned matrix; False (nothing changed) when the stored value is no
+    binary Dataset file (LightGBM would parse any other file as text data), when LightGBM says the
+    dataset parameters differ, or when it can't read the file."""
     from lightgbm import basic
 
     try:
         stored_params, data = stored
         data = memoryview(data).cast("B")
     except (TypeError, ValueError):
+        return False
+    if bytes(data[:len(BINARY_TOKEN)]) != BINARY_TOKEN:
         return False
     handle = ctypes.c_void_p()
     with tempfile.TemporaryDirectory(prefix="collab_reuse-lgbm-") as scratch:
@@ -183,7 +187,8 @@ def load_binned(dataset: Any, stored: Any, params_str: str) -> bool:
 def _native_errors_dropped() -> Iterator[None]:
     """LightGBM writes a refusal ("[LightGBM] [Fatal] Cannot change max_bin ...") straight to file
     descriptor 2, which Jupyter shows in the cell: the user's cell did not ask for this check, so its
-    message goes to /dev/null for the microseconds the call takes (the return code says it all)."""
+    message goes to /dev/null while the check and the file load run (milliseconds; the return codes
+    say it all)."""
     saved = os.dup(2)
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)

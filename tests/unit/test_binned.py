@@ -106,6 +106,9 @@ def test_a_damaged_binary_is_refused_silently(hook, capfd):
     dataset = lgb.Dataset(X, label=y)
     assert not binned.load_binned(dataset, (params, np.zeros(64, np.uint8)), params)
     assert not binned.load_binned(dataset, "not a stored matrix", params)
+    text = np.frombuffer(b"1,0.5,0.25\n0,0.1,0.2\n1,0.3,0.9\n", dtype=np.uint8)  # LightGBM would read it as text data
+    assert not binned.load_binned(dataset, (params, text), params)
+    assert binned.load_binned(dataset, (params, data), params)
     out, err = capfd.readouterr()
     assert "LightGBM" not in out + err
 
