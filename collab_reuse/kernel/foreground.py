@@ -21,18 +21,40 @@ class CellLock:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._cell_ended = 0.0  # time.monotonic() when the last cell finished
+        self._cell_thread: int | None = None  # the thread of the running cell
         self._handing_off = False
-        self._wake = threading.Event()  # set at hand-off: a job waiting for idleness stops at once
+        self._wake = threading.Event()  # set at hand-off (and while lent): a waiting job looks again at once
 
     def cell_started(self) -> None:
         self._lock.acquire()
+        self._cell_thread = threading.get_ident()
 
     def cell_finished(self) -> None:
         self._cell_ended = time.monotonic()
+        self._cell_thread = None
         try:
             self._lock.release()
         except RuntimeError:  # a post_run_cell without its pre_run_cell (extension loaded mid-cell)
             pass
+
+    @contextmanager
+    def lent(self) -> Iterator[None]:
+        """The running cell lends the lock to background work while it waits for that work (a magic
+        showing the store, a test): its thread is blocked, so no user code runs meanwhile. Outside a
+        cell, or from another thread, nothing to lend."""
+        if self._cell_thread != threading.get_ident():
+            yield
+            return
+        ended, self._cell_ended, self._cell_thread = self._cell_ended, float("-inf"), None
+        self._lock.release()
+        self._wake.set()
+        try:
+            yield
+        finally:
+            self._lock.acquire()  # once the job that holds it now is done
+            self._cell_thread, self._cell_ended = threading.get_ident(), ended
+            if not self._handing_off:
+                self._wake.clear()
 
     @contextmanager
     def idle(self, grace: float = 0.0) -> Iterator[None]:
@@ -64,4 +86,5 @@ class CellLock:
         self._lock = threading.RLock()
         self._handing_off = False
         self._wake = threading.Event()
+        self._cell_thread = None
         self._cell_ended = float("-inf")  # no cell runs here: nothing to wait for

@@ -410,8 +410,12 @@ class Session:
     # -- shutdown ----------------------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait for background writes (tests and `%reuse status` use it)."""
-        return self.writer.wait_idle(timeout) if self.writer is not None else True
+        """Wait for background writes (`%reuse status`, tests). Called from a cell, the cell lends the
+        writer its lock meanwhile: encoding waits for running cells, and this one only waits."""
+        if self.writer is None:
+            return True
+        with self.foreground.lent():
+            return self.writer.wait_idle(timeout)
 
     def close_at_exit(self) -> None:
         """The kernel is exiting: a child process finishes the pending store writes (``handoff``)."""

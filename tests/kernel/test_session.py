@@ -1,6 +1,7 @@
 """The extension inside a real IPython shell: reuse, magics, fallbacks, unloading."""
 
 import builtins
+import re
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -112,6 +113,17 @@ def test_unloading_leaves_plain_ipython(shell):
     assert type(shell.InteractiveTB).__name__ != "StrippingFormatter"
     run(shell, "z = 1 + 1")
     shell.run_line_magic("load_ext", "collab_reuse")  # the fixture unloads again
+
+
+def test_status_right_after_a_cell_shows_what_it_stored(shell, capsys):
+    run(shell, SETUP)
+    run(shell, EXPENSIVE)
+    capsys.readouterr()
+    run(shell, "%reuse status")  # inside a cell: the writer may only encode while the cell waits for it
+    out = capsys.readouterr().out
+    stored = re.search(r"(\d+) artifacts stored of", out)
+    assert stored and int(stored.group(1)) >= 1, out
+    assert session(shell).writer.wait_idle(0)
 
 
 def test_unloading_gives_lightgbm_its_binning_back(shell):

@@ -133,3 +133,53 @@ def test_a_job_waiting_for_idleness_stops_at_once_when_the_kernel_exits():
     lock.hand_off()
     thread.join(5)
     assert stopped and stopped[0] - asked < 0.5
+
+
+def test_a_cell_lends_the_lock_to_background_work_it_waits_for():
+    lock = CellLock()
+    lock.cell_started()
+    done = threading.Event()
+
+    def encode():
+        with lock.idle(grace=30.0):  # would wait 30 s after a cell: a lending cell is waiting, not running
+            done.set()
+
+    thread = threading.Thread(target=encode)
+    thread.start()
+    assert not done.wait(0.3)  # the cell runs: no encoding
+    with lock.lent():
+        assert done.wait(5)
+    thread.join(5)
+    again = threading.Event()
+
+    def encode_again():
+        with lock.idle(grace=0.0):
+            again.set()
+
+    thread = threading.Thread(target=encode_again)
+    thread.start()
+    assert not again.wait(0.3)  # the cell has its lock back
+    lock.cell_finished()
+    assert again.wait(5)
+    thread.join(5)
+
+
+def test_lending_outside_a_cell_or_from_another_thread_changes_nothing():
+    lock = CellLock()
+    with lock.lent():
+        pass
+    lock.cell_started()
+    lent_elsewhere = []
+
+    def lend_from_another_thread():
+        with lock.lent():
+            lent_elsewhere.append(lock._lock.acquire(blocking=False))  # still the cell's: not acquirable
+
+    thread = threading.Thread(target=lend_from_another_thread)
+    thread.start()
+    thread.join(5)
+    assert lent_elsewhere == [False]
+    with lock.lent():  # the cell's own thread can lend it
+        assert lock._cell_thread is None
+    assert lock._cell_thread == threading.get_ident()
+    lock.cell_finished()
