@@ -146,8 +146,7 @@ def binary_of(dataset: Any, params_str: str) -> tuple[str, Any]:
     import numpy as np
     from lightgbm import basic
 
-    with tempfile.TemporaryDirectory(prefix="collab_reuse-lgbm-") as scratch:
-        path = os.path.join(scratch, "binned.bin")  # a new file: LightGBM won't overwrite one
+    with _scratch_path() as path:
         basic._safe_call(basic._LIB.LGBM_DatasetSaveBinary(dataset._handle, basic._c_str(path)))
         with open(path, "rb") as f:
             data = f.read()
@@ -170,8 +169,7 @@ def load_binned(dataset: Any, stored: Any, params_str: str) -> bool:
     if bytes(data[:len(BINARY_TOKEN)]) != BINARY_TOKEN:
         return False
     handle = ctypes.c_void_p()
-    with tempfile.TemporaryDirectory(prefix="collab_reuse-lgbm-") as scratch:
-        path = os.path.join(scratch, "binned.bin")
+    with _scratch_path() as path:
         with open(path, "wb") as f:
             f.write(data)
         with _native_errors_dropped():
@@ -181,6 +179,13 @@ def load_binned(dataset: Any, stored: Any, params_str: str) -> bool:
                 return False
     dataset._handle = handle
     return True
+
+
+@contextlib.contextmanager
+def _scratch_path() -> Iterator[str]:
+    """A path no file has yet (LightGBM won't overwrite a file), removed with its directory after."""
+    with tempfile.TemporaryDirectory(prefix="collab_reuse-lgbm-") as scratch:
+        yield os.path.join(scratch, "binned.bin")
 
 
 @contextlib.contextmanager

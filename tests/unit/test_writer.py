@@ -88,17 +88,23 @@ def test_idle_waits_until_no_cell_has_run_for_the_grace_period():
         assert time.monotonic() - start < 0.1
 
 
+def _encoder(lock: CellLock, grace: float) -> tuple[threading.Thread, threading.Event]:
+    """A started background thread that sets its event once ``lock.idle(grace)`` lets it in."""
+    entered = threading.Event()
+
+    def encode():
+        with lock.idle(grace=grace):
+            entered.set()
+
+    thread = threading.Thread(target=encode)
+    thread.start()
+    return thread, entered
+
+
 def test_idle_never_overlaps_a_running_cell():
     lock = CellLock()
     lock.cell_started()
-    entered = threading.Event()
-
-    def background():
-        with lock.idle(grace=0.0):
-            entered.set()
-
-    thread = threading.Thread(target=background)
-    thread.start()
+    thread, entered = _encoder(lock, grace=0.0)
     assert not entered.wait(0.3)
     lock.cell_finished()
     assert entered.wait(5)
@@ -138,26 +144,12 @@ def test_a_job_waiting_for_idleness_stops_at_once_when_the_kernel_exits():
 def test_a_cell_lends_the_lock_to_background_work_it_waits_for():
     lock = CellLock()
     lock.cell_started()
-    done = threading.Event()
-
-    def encode():
-        with lock.idle(grace=30.0):  # would wait 30 s after a cell: a lending cell is waiting, not running
-            done.set()
-
-    thread = threading.Thread(target=encode)
-    thread.start()
+    thread, done = _encoder(lock, grace=30.0)  # would wait 30 s after a cell: a lending cell is waiting, not running
     assert not done.wait(0.3)  # the cell runs: no encoding
     with lock.lent():
         assert done.wait(5)
     thread.join(5)
-    again = threading.Event()
-
-    def encode_again():
-        with lock.idle(grace=0.0):
-            again.set()
-
-    thread = threading.Thread(target=encode_again)
-    thread.start()
+    thread, again = _encoder(lock, grace=0.0)
     assert not again.wait(0.3)  # the cell has its lock back
     lock.cell_finished()
     assert again.wait(5)
