@@ -481,6 +481,7 @@ class Tracer:
         label = f"{node.type.__name__}.__setitem__"
         if not self.deferral.defer_setitem(obj, key, value, new_id, label):
             return False
+        self._note_lineage(new_id, 0.0, inputs)
         self.backend.add_step(Step(new_id, label, DEFERRED, kind_of(None), inputs=inputs, mutation=True,
                                    reason="not needed yet: produced when something uses it"), None)
         return True
@@ -517,6 +518,7 @@ class Tracer:
         new_id = self._mutation_id(label, old, params, inputs)
         self.registry.mutated(target, new_id)
         if new_id is not None:
+            self._note_lineage(new_id, 0.0, inputs)
             self.backend.add_step(Step(new_id, f"{type(target).__name__}.{label}", COMPUTED, kind_of(target),
                                        inputs=inputs, mutation=True), None)
             name = type_name(target) if quiet and label == "__setitem__" else None
@@ -685,13 +687,14 @@ class Tracer:
             receiver.__dict__.update(fitted.__dict__)
             if extra.get("result_is_self"):
                 value = receiver
-            self.registry.mutated(receiver, op_id if value is receiver else digest_parts(op_id, "self"))
+        self._note_lineage(op_id, info.compute_seconds, inputs)
+        if extra.get("fitted_self"):
+            self._mark_mutated(receiver, op_id, value)
         if value is not receiver:
             self._register_result(value, op_id)
         if "rng_after" in extra:
             randomness.restore(extra["rng_after"])
         replay(extra.get("log", []), frame)
-        self._note_lineage(op_id, info.compute_seconds, inputs)
         saved = max(info.compute_seconds - seconds, 0.0)
         self.backend.add_step(Step(op_id, op.label, REUSED, kind_of(value if value is not None else receiver),
                                    seconds=seconds, saved_seconds=saved, bytes_read=nbytes, inputs=inputs), None)
@@ -813,11 +816,11 @@ class Tracer:
             self.backend.add_step(Step(None, op.label, NOT_REUSABLE, kind_of(result), reason=reason,
                                        seconds=seconds), None)
             return
+        lineage = self._note_lineage(op_id, seconds, inputs)
         for obj in mutated:
-            self.registry.mutated(obj, op_id if obj is result else digest_parts(op_id, "self"))
+            self._mark_mutated(obj, op_id, result)
         if result is not None and not any(result is m for m in mutated):
             self._register_result(result, op_id)
-        lineage = self._note_lineage(op_id, seconds, inputs)
         if reason is None and not worth_storing and lineage >= _COSTLY_LINEAGE and _is_small(result):
             worth_storing = True  # tiny, but recomputing it means recomputing what it came from
         candidate = self._candidate(op, op_id, result, mutated, seconds, extra, capture) if worth_storing else None
@@ -877,11 +880,21 @@ class Tracer:
         self._lineage[op_id] = lineage
         return lineage
 
+    def _derived_id(self, derived: str, op_id: str) -> str:
+        """The id of something an operation changed or returned besides its result (its receiver,
+        the items of its tuple), recreated by recreating the operation: same lineage."""
+        self._lineage[derived] = self._lineage.get(op_id, 0.0)
+        return derived
+
+    def _mark_mutated(self, obj: Any, op_id: str, result: Any) -> None:
+        """``obj`` was changed in place by the operation ``op_id`` that returned ``result``."""
+        self.registry.mutated(obj, op_id if obj is result else self._derived_id(digest_parts(op_id, "self"), op_id))
+
     def _register_result(self, value: Any, op_id: str) -> None:
         if isinstance(value, (tuple, list)):
             for i, item in enumerate(value):
                 if not isinstance(item, (int, float, str, bool, bytes, type(None))):
-                    self.registry.set(item, digest_parts(op_id, "item", i))
+                    self.registry.set(item, self._derived_id(digest_parts(op_id, "item", i), op_id))
             return
         if not isinstance(value, (int, float, str, bool, bytes)):
             self.registry.set(value, op_id)
@@ -937,7 +950,13 @@ def _is_small(value: Any) -> bool:
         return len(value) <= 64 and all(type(v) in (int, float, bool, str, type(None)) for v in value)
     if t.__module__.split(".", 1)[0] in ("pandas", "numpy"):
         try:
-            nbytes = value.memory_usage(index=True).sum() if hasattr(value, "memory_usage") else value.nbytes
+            if not hasattr(value, "memory_usage"):
+                nbytes = value.nbytes
+            elif t.__name__ in ("DataFrame", "Series"):
+                nbytes = value.memory_usage(index=True)
+            else:  # an Index's takes no ``index``
+                nbytes = value.memory_usage()
+            nbytes = nbytes.sum() if hasattr(nbytes, "sum") else nbytes  # a frame's is per column
         except Exception:
             return False
         return int(nbytes) <= _SMALL_BYTES

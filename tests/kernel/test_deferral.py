@@ -131,3 +131,21 @@ def test_a_larger_forest_is_grown_from_a_stored_one_and_equals_a_cold_fit(tmp_pa
         np.testing.assert_array_equal(a.tree_.threshold, b.tree_.threshold)
         np.testing.assert_array_equal(a.tree_.feature, b.tree_.feature)
     np.testing.assert_array_equal(ip.user_ns["p"], cold.predict_proba(X))
+
+
+def test_a_rerun_reads_no_table_to_show_the_shape_or_columns_of_what_came_from_it(tmp_path, monkeypatch, data_file):
+    """Small results of costly lineage are stored, also where the lineage runs through an in-place
+    change, and also when the result is an Index."""
+    cells = [f"import pandas as pd\nraw = pd.read_csv({str(data_file)!r})\nraw['x'] = raw['v'] * 2\nraw.shape",
+             "cols = raw.merge(raw[['k']].drop_duplicates(), on='k').columns\nlist(cols)"]
+    shown, reports = [], []
+    for ip in shells(tmp_path, monkeypatch):
+        reports.append([])
+        shown.append([])
+        for cell in cells:
+            reports[-1].append(run(ip, cell))
+            shown[-1].append(ip.user_ns["_"])
+    assert shown[0] == shown[1] == [(CSV_ROWS, 4), ["k", "v", "w", "x"]]
+    produced = [op for rep in reports[1] for op in ops_with(rep, "reused") + ops_with(rep, "computed")]
+    assert produced == ["DataFrame.shape", "DataFrame.columns"]
+    assert ops_with(reports[1][0], "reused") == ["DataFrame.shape"]
