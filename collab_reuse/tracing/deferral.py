@@ -13,6 +13,11 @@ producing it now would:
   which gives the lazy a new node);
 * the result is a pandas frame, series or groupby, or a NumPy array.
 
+A notebook function's call is deferred only when its result is stored, and is
+then loaded when needed, never run later: it reads globals, which may have
+changed by then. Should loading fail, it runs after all, but only if its code
+and the globals it reads are still what they were at the call.
+
 Whatever a stored deferred operation printed is replayed where it was called.
 Producing (``Deferral.force``) plans the whole pending region at once with the
 exact planner (``planner.reuse.plan``): load what is cheaper to load, compute
@@ -122,8 +127,10 @@ class Deferral:
             return value  # numpy scalars and dtypes
         raise _NotFrozen
 
-    def recipe(self, op: "Operation", args: tuple, kwargs: dict) -> tuple[Callable[[], Any], tuple] | None:
-        """How to run the operation later with its inputs as they are now; None if they may change."""
+    def recipe(self, op: "Operation", args: tuple, kwargs: dict,
+               unchanged: Callable[[], bool] | None = None) -> tuple[Callable[[], Any], tuple] | None:
+        """How to run the operation later with its inputs as they are now; None if they may change.
+        ``unchanged``: whether running it later still gives what running it now would."""
         parents: list[Pending] = []
         try:
             receiver = self.capture(op.receiver, parents) if op.receiver is not None else None
@@ -134,6 +141,10 @@ class Deferral:
         func, name = op.func, op.name
 
         def run() -> Any:
+            if unchanged is not None and not unchanged():
+                raise RuntimeError(f"collab_reuse could not load the stored result of {op.label}, and the code "
+                                   "or globals it reads changed since it was called: re-run the cell that "
+                                   "called it")
             call = func if receiver is None else getattr(_produced(receiver), name)
             return call(*_produced(frozen_args), **_produced(frozen_kwargs))
 
@@ -147,16 +158,19 @@ class Deferral:
         return lazy
 
     def defer(self, op: "Operation", op_id: str, args: tuple, kwargs: dict, frame: Any,
-              inputs: list[str]) -> Any:
-        """A lazy (or a tuple of lazies) for the operation's result, or None to run it now."""
+              inputs: list[str], unchanged: Callable[[], bool] | None = None) -> Any:
+        """A lazy (or a tuple of lazies) for the operation's result, or None to run it now.
+
+        ``unchanged`` (a notebook call): the result is deferred only if stored, loaded when needed,
+        and run later only if loading fails and ``unchanged()`` still holds."""
         tracer = self.tracer
         backend = tracer.backend
         info = backend.lookup(op_id)
         stored = info is not None and backend.loadable(info)
-        known = backend.quiet_op(op_id)
+        known = backend.quiet_op(op_id) if unchanged is None else None
         if not stored and known is None:
             return None
-        recipe = self.recipe(op, args, kwargs)
+        recipe = self.recipe(op, args, kwargs, unchanged)
         if recipe is None:
             return None
         result: Any
@@ -166,12 +180,13 @@ class Deferral:
             except (CorruptArtifact, KeyError, OSError):
                 return None
             shape = _lazy_shape(manifest.get("value", {}))
-            if shape is None:
-                return None
+            extra = manifest.get("extra", {})
+            if shape is None or (unchanged is not None and "rng_after" in extra):
+                return None  # (a notebook call that drew random numbers could not run later alike)
             node = Pending(op_id, tuple if isinstance(shape, list) else shape, op.label, compute=recipe[0],
                            parents=recipe[1], compute_seconds=info.compute_seconds)
             node.load_cost = backend.load_cost(info)
-            extra = manifest.get("extra", {})
+            node.load_only = unchanged is not None
             if isinstance(shape, list):
                 result = tuple(self.new_lazy(Pending(_item_id(op_id, i), t, f"{op.label}[{i}]", parent=node, index=i))
                                for i, t in enumerate(shape))
@@ -260,8 +275,9 @@ class Deferral:
                 parents: tuple = (node.parent,)
                 compute_cost, load_cost = 0.0, None
             else:
-                parents = node.compute[1] if node.compute else ()
-                compute_cost = node.compute_seconds if node.compute else _NO_COMPUTE
+                computable = node.compute is not None and not node.load_only
+                parents = node.compute[1] if computable else ()  # type: ignore[index]
+                compute_cost = node.compute_seconds if computable else _NO_COMPUTE
                 load_cost = node.load_cost
             vertices[key] = PlanVertex(key, compute_cost, load_cost, in_memory=node.done,
                                        parents=tuple(str(id(p)) for p in parents if not p.done))

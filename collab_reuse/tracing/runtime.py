@@ -617,7 +617,8 @@ class Tracer:
         op = Operation(self, func, "__main__", func.__name__, f"{func.__qualname__}()", None)
         inputs: list[str] = []
         try:
-            op_id = digest_parts("call", function_identity(func, self.resolve), args, dict(sorted(kwargs.items())),
+            identity = function_identity(func, self.resolve)
+            op_id = digest_parts("call", identity, args, dict(sorted(kwargs.items())),
                                  resolve=lambda v: self.resolve(v, inputs))
         except Exception:  # arguments we can't identify: the call runs as written, its body still traced
             op_id = None
@@ -626,6 +627,12 @@ class Tracer:
         rng_before = randomness.snapshot()
         if self.backend.is_random(op_id):
             op_id = digest_parts(op_id, "rng", randomness.digest(rng_before))
+        elif self.deferral.enabled:
+            lazy = self.deferral.defer(op, op_id, args, kwargs, frame, inputs,
+                                       unchanged=lambda: function_identity(func, self.resolve) == identity)
+            if lazy is not None:
+                self._note_lineage(op_id, self.deferral.last_seconds, inputs)
+                return lazy
         loaded = self._try_load(op, op_id, None, frame, inputs, (args, kwargs))
         if loaded is not _MISS:
             return loaded

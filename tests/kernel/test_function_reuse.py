@@ -7,11 +7,12 @@ SETUP = ("import numpy as np, pandas as pd\n"
          "df = pd.DataFrame({'k': np.arange(200_000) % 101, 'v': np.arange(200_000) * 0.5})")
 
 
-def two_runs(tmp_path, monkeypatch, cells):
-    """Run cells in two fresh shells on one store; return (namespaces, reports of the last cell)."""
+def two_runs(tmp_path, monkeypatch, cells, between=None):
+    """Run cells in two fresh shells on one store; return (namespaces, reports of the last cell).
+    ``between(session)`` runs after the first shell stored its results."""
     monkeypatch.setenv("COLLAB_REUSE_STORE", str(tmp_path / "store"))
     spaces, reports = [], []
-    for _ in range(2):
+    for run in range(2):
         InteractiveShell.clear_instance()
         ip = InteractiveShell.instance()
         ip.run_line_magic("load_ext", "collab_reuse")
@@ -21,10 +22,20 @@ def two_runs(tmp_path, monkeypatch, cells):
         session = collab_reuse.session_of(ip)
         reports.append(session.last_report)
         session.flush(60)
+        if run == 0 and between is not None:
+            between(session)
         spaces.append(dict(ip.user_ns))
         ip.run_line_magic("unload_ext", "collab_reuse")
     InteractiveShell.clear_instance()
     return spaces, reports
+
+
+def corrupt_store(session):
+    """Flip the last byte of every stored blob (so every stored result fails its checksum)."""
+    for key in list(session.store.blobs.keys()):
+        if not key.startswith("m:"):
+            raw = session.store.blobs._cache.get(key, read=False)
+            session.store.blobs._cache.set(key, bytes(raw[:-1]) + bytes([raw[-1] ^ 0xFF]))
 
 
 def statuses(report, op):
@@ -36,9 +47,10 @@ def test_a_pure_helper_is_reused_whole(tmp_path, monkeypatch):
               "    out = frame.groupby(col).agg(['mean', 'std', 'max', 'median'])\n"
               "    print('summarized', len(out))\n"
               "    return out\n")
-    spaces, reports = two_runs(tmp_path, monkeypatch, [SETUP, helper, "s = summarize(df, 'k')"])
+    spaces, reports = two_runs(tmp_path, monkeypatch, [SETUP, helper, "s = summarize(df, 'k')\nn = len(s)"])
     assert statuses(reports[0], "summarize()") == ["computed"]
-    assert statuses(reports[1], "summarize()") == ["reused"]
+    # stored: deferred at the call, loaded (never run) where its value is needed
+    assert statuses(reports[1], "summarize()") == ["deferred", "reused"]
     assert spaces[0]["s"].equals(spaces[1]["s"])
 
 
@@ -78,3 +90,53 @@ def test_calls_without_data_arguments_run_directly(tmp_path, monkeypatch):
     spaces, reports = two_runs(tmp_path, monkeypatch, [helper, "x = fib(18)"])
     assert spaces[1]["x"] == 2584
     assert statuses(reports[1], "fib()") == []
+
+
+BIG = ("import numpy as np, pandas as pd\n"
+       "df = pd.DataFrame({'k': np.arange(2_000_000) % 1009, 'v': np.arange(2_000_000) * 0.5})")
+SUMMARIZE = ("def summarize(frame, col):\n"
+             "    out = frame.groupby(col).agg(['mean', 'std', 'max', 'median'])\n"
+             "    print('summarized', len(out))\n"
+             "    return out\n")
+
+
+def test_a_stored_call_whose_value_nothing_needs_is_never_loaded(tmp_path, monkeypatch, capsys):
+    cells = [BIG, SUMMARIZE, "s = summarize(df, 'k')\nshape = s.shape"]
+    spaces, reports = two_runs(tmp_path, monkeypatch, cells)
+    assert capsys.readouterr().out.count("summarized 1009") == 2  # what it printed is replayed at the call
+    assert statuses(reports[1], "summarize()") == ["deferred"]
+    assert statuses(reports[1], "DataFrame.shape") == ["reused"]
+    assert spaces[0]["shape"] == spaces[1]["shape"] == (1009, 4)
+
+
+def test_a_deferred_call_whose_stored_result_is_damaged_runs_where_its_value_is_needed(tmp_path, monkeypatch):
+    cells = [BIG, SUMMARIZE, "s = summarize(df, 'k')\nn = len(s)"]
+    spaces, reports = two_runs(tmp_path, monkeypatch, cells, between=corrupt_store)
+    assert statuses(reports[1], "summarize()") == ["deferred", "computed"]
+    assert spaces[0]["s"].equals(spaces[1]["s"])
+
+
+def test_a_damaged_deferred_call_whose_globals_changed_since_says_so(tmp_path, monkeypatch):
+    helper = SUMMARIZE.replace("agg(", "agg(STATS").replace("['mean', 'std', 'max', 'median']", "")
+    cells = [BIG, "STATS = ['mean', 'max', 'median']\n" + helper, "s = summarize(df, 'k')"]
+    monkeypatch.setenv("COLLAB_REUSE_STORE", str(tmp_path / "store"))
+    for run in range(2):
+        InteractiveShell.clear_instance()
+        ip = InteractiveShell.instance()
+        ip.run_line_magic("load_ext", "collab_reuse")
+        for cell in cells:
+            assert ip.run_cell(cell).error_in_exec is None
+        if run == 0:
+            collab_reuse.session_of(ip).flush(60)
+            corrupt_store(collab_reuse.session_of(ip))
+            ip.run_line_magic("unload_ext", "collab_reuse")
+    try:
+        assert statuses(collab_reuse.session_of(ip).last_report, "summarize()") == ["deferred"]
+        ip.run_cell("STATS = ['min']")
+        error = ip.run_cell("n = len(s)").error_in_exec
+        assert isinstance(error, RuntimeError) and "re-run the cell" in str(error)
+        assert ip.run_cell("s = summarize(df, 'k')\nn = len(s)").error_in_exec is None
+        assert list(ip.user_ns["s"].columns.get_level_values(1).unique()) == ["min"]
+    finally:
+        ip.run_line_magic("unload_ext", "collab_reuse")
+        InteractiveShell.clear_instance()
