@@ -1,19 +1,20 @@
-"""LightGBM training reuses the binned training matrix of an earlier training on the same data.
+"""LightGBM training reuses the binned matrices of an earlier training on the same data.
 
 Before LightGBM trains, its ``Dataset`` bins every feature of the training matrix (at the demo's
-scale 60, 2.6 s of a 20 s fit). The binned matrix depends on the matrix and on LightGBM's *dataset*
-parameters only; LightGBM itself lets a constructed Dataset be trained with any other training
-parameters and checks that the dataset parameters did not change (``LGBM_DatasetUpdateParamChecking``).
-So when a model is retrained with, say, another learning rate, the stored binned matrix
-(LightGBM's binary Dataset file) is loaded in place of binning. The trained model is the same
-model, byte for byte (the tests compare LightGBM's model files).
+scale 60, 2.6 s of a 20 s fit), and each validation matrix with the training matrix's bin bounds.
+The binned matrix depends on the matrix and on LightGBM's *dataset* parameters only (and, for a
+validation matrix, on the training matrix it was binned against); LightGBM itself lets a constructed
+Dataset be trained with any other training parameters and checks that the dataset parameters did
+not change (``LGBM_DatasetUpdateParamChecking``). So when a model is retrained with, say, another
+learning rate, the stored binned matrices (LightGBM's binary Dataset files) are loaded in place of
+binning. The trained model is the same model, byte for byte (the tests compare LightGBM's model
+files and evaluation results).
 
 The hook replaces the one C call that bins a 2-D numpy matrix (``Dataset.__init_from_np2d``; pandas
 input reaches it too); everything else LightGBM does around it (labels, weights, feature names,
 categorical columns) runs as written. It acts only while a traced LightGBM training call runs (the
-tracer's ``handler``), only for a matrix binned on its own (not validation sets, which are binned
-with the training set's bin bounds), and only when LightGBM logs nothing (verbosity < 0): loading a
-binary file logs other lines than binning does, and the output must stay that of a plain run.
+tracer's ``handler``), and only when LightGBM logs nothing (verbosity < 0): loading a binary file
+logs other lines than binning does, and the output must stay that of a plain run.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ _VERBOSITY = ("verbosity", "verbose")
 BINARY_TOKEN = b"______LightGBM_Binary_File_Token______\n"  # how LightGBM's binary Dataset files begin
 TRAINING_CALLS = frozenset({"fit", "train", "cv"})
 
-Handler = Callable[[Any, Any, str], None]
+Handler = Callable[[Any, Any, str, Any], None]  # (dataset, matrix, parameters, reference Dataset or None)
 _original: Any = None
 _signature: Any = None
 _handlers: list[tuple[int, Handler]] = []  # (thread, handler) while traced training calls run
@@ -91,7 +92,7 @@ def uninstall() -> None:
 
 @contextlib.contextmanager
 def handling(handler: Handler) -> Iterator[None]:
-    """While the block runs in this thread, training matrices binned here go to ``handler``."""
+    """While the block runs in this thread, the matrices LightGBM bins here go to ``handler``."""
     entry = (threading.get_ident(), handler)
     _handlers.append(entry)
     try:
@@ -102,21 +103,28 @@ def handling(handler: Handler) -> Iterator[None]:
 
 def _hooked(self: Any, *args: Any, **kwargs: Any) -> Any:
     handler = _handlers[-1][1] if _handlers and _handlers[-1][0] == threading.get_ident() else None
-    if handler is not None:
-        try:
-            call = _signature.bind(self, *args, **kwargs).arguments
-            mat, params_str, ref_dataset = call["mat"], call["params_str"], call["ref_dataset"]
-        except (TypeError, KeyError):
-            handler = None
-    if handler is None or ref_dataset is not None or getattr(mat, "ndim", 0) != 2 or not silent(params_str):
+    if handler is None:
         return _original(self, *args, **kwargs)
-    handler(self, mat, params_str)
+    try:
+        call = _signature.bind(self, *args, **kwargs).arguments
+        mat, params_str, ref_dataset = call["mat"], call["params_str"], call["ref_dataset"]
+    except (TypeError, KeyError):
+        return _original(self, *args, **kwargs)
+    reference = None
+    if ref_dataset is not None:  # a validation matrix, binned with its training matrix's bin bounds
+        reference = getattr(self, "reference", None)
+        if getattr(reference, "_handle", None) is not ref_dataset:
+            return _original(self, *args, **kwargs)
+    if getattr(mat, "ndim", 0) != 2 or not silent(params_str):
+        return _original(self, *args, **kwargs)
+    handler(self, mat, params_str, reference)
     return self
 
 
-def bin_matrix(dataset: Any, mat: Any, params_str: str) -> Any:
+def bin_matrix(dataset: Any, mat: Any, params_str: str, reference: Any = None) -> Any:
     """LightGBM's own binning (what a plain run does)."""
-    return _original(dataset, mat=mat, params_str=params_str, ref_dataset=None)
+    return _original(dataset, mat=mat, params_str=params_str,
+                     ref_dataset=None if reference is None else reference._handle)
 
 
 def silent(params_str: str) -> bool:
@@ -155,10 +163,11 @@ def binary_of(dataset: Any, params_str: str) -> tuple[str, Any]:
     return params_str, np.frombuffer(data, dtype=np.uint8)
 
 
-def load_binned(dataset: Any, stored: Any, params_str: str) -> bool:
-    """Give ``dataset`` the stored binned matrix; False (nothing changed) when the stored value is no
-    binary Dataset file (LightGBM would parse any other file as text data), when LightGBM says the
-    dataset parameters differ, or when it can't read the file."""
+def load_binned(dataset: Any, stored: Any, params_str: str, reference: Any = None) -> bool:
+    """Give ``dataset`` the stored binned matrix (binned against ``reference``, if given); False
+    (nothing changed) when the stored value is no binary Dataset file (LightGBM would parse any
+    other file as text data), when LightGBM says the dataset parameters differ, or when it can't
+    read the file."""
     from lightgbm import basic
 
     try:
@@ -174,7 +183,8 @@ def load_binned(dataset: Any, stored: Any, params_str: str) -> bool:
             f.write(data)
         with _native_errors_dropped():
             if basic._LIB.LGBM_DatasetUpdateParamChecking(basic._c_str(stored_params), basic._c_str(params_str)) \
-                    or basic._LIB.LGBM_DatasetCreateFromFile(basic._c_str(path), basic._c_str(params_str), None,
+                    or basic._LIB.LGBM_DatasetCreateFromFile(basic._c_str(path), basic._c_str(params_str),
+                                                             None if reference is None else reference._handle,
                                                              ctypes.byref(handle)):
                 return False
     dataset._handle = handle

@@ -1,10 +1,11 @@
 """Recording what an operation prints and warns, so a reuse can replay it.
 
 While an operation computes, ``sys.stdout``/``sys.stderr`` are teed (the text
-still reaches the notebook as it is written) and warnings are recorded, then
-re-issued at the user's line, through the user's warning filters and registry,
-exactly where a plain run would have issued them. A reused operation replays
-both in the order they happened.
+still reaches the notebook as it is written) and every warning is recorded
+(whatever the filters say, so that a replay elsewhere sees it too) and issued
+at once through the user's warning filters, exactly where and when a plain run
+would have issued it: between the same writes, and raised as an error where a
+filter says so. A reused operation replays both in the order they happened.
 """
 
 from __future__ import annotations
@@ -36,24 +37,27 @@ class _Tee:
 
 
 class Capture:
-    """Context manager: tee the streams, hold back warnings until ``reissue``."""
+    """Context manager: tee the streams and record warnings; with the user's ``frame``, also issue
+    each warning as it happens (without one, warnings are only recorded: they were replayed)."""
 
-    def __init__(self, tee: bool = True, warnings: bool = True) -> None:
+    def __init__(self, tee: bool = True, warnings: bool = True, frame: Any = None) -> None:
         self.tee = tee
-        self.hold_warnings = warnings
+        self.record_warnings = warnings
+        self.frame = frame
         self.log: list[list] = []          # [["stdout"|"stderr", text] | ["warning", category, message, file, line]]
         self._warnings_cm: Any = None
-        self._records: list = []
 
     def __enter__(self) -> "Capture":
         self._out, self._err = sys.stdout, sys.stderr
         if self.tee:
             sys.stdout = _Tee(self._out, "stdout", self.log)  # type: ignore[assignment]
             sys.stderr = _Tee(self._err, "stderr", self.log)  # type: ignore[assignment]
-        if self.hold_warnings:
-            self._warnings_cm = warnings.catch_warnings(record=True)
-            self._records = self._warnings_cm.__enter__()
+        if self.record_warnings:
+            self._warnings_cm = warnings.catch_warnings()
+            self._warnings_cm.__enter__()
+            self._user_filters, self._user_show = list(warnings.filters), warnings.showwarning
             warnings.simplefilter("always")
+            warnings.showwarning = self._record
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -63,13 +67,23 @@ class Capture:
         if self.tee:
             sys.stdout, sys.stderr = self._out, self._err
 
-    def reissue(self, frame: Any) -> None:
-        """Issue the recorded warnings as a plain run would have, and keep them for replay."""
-        for w in self._records:
-            entry = ["warning", f"{w.category.__module__}:{w.category.__qualname__}", str(w.message), w.filename,
-                     w.lineno]
-            self.log.append(entry)
-            _issue(entry, frame, w.message)
+    def _record(self, message: Any, category: type, filename: str, lineno: int, file: Any = None,
+                line: Any = None) -> None:
+        """``warnings.showwarning`` while the operation runs: keep it, and issue it as a plain run would."""
+        entry = ["warning", f"{category.__module__}:{category.__qualname__}", str(message), filename, lineno]
+        self.log.append(entry)
+        if self.frame is None:
+            return
+        with warnings.catch_warnings():
+            warnings.resetwarnings()
+            warnings.filters.extend(self._user_filters)
+            warnings.showwarning = self._user_show
+            teed = sys.stdout, sys.stderr
+            sys.stdout, sys.stderr = self._out, self._err  # its text is in the log as the warning already
+            try:
+                _issue(entry, self.frame, message)
+            finally:
+                sys.stdout, sys.stderr = teed
 
     @property
     def replayable(self) -> bool:

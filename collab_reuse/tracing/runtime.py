@@ -65,6 +65,7 @@ _READS_CALLER = frozenset({"warnings", "_warnings", "inspect", "sys", "logging",
 _SMALL_BYTES = 1 << 18        # results this small are worth storing when their lineage was expensive
 _COSTLY_LINEAGE = 0.05        # seconds
 BINNED_LABEL = "lightgbm.Dataset (binned training matrix)"
+BINNED_VALIDATION_LABEL = "lightgbm.Dataset (binned validation matrix)"
 
 
 class Operation:
@@ -101,12 +102,10 @@ class Untraced(_Wrapped):
         tracer.impure("it calls into a library collab_reuse doesn't know")
         frame = sys._getframe(1)
         args, kwargs = tracer.deferral.produce_args(args, kwargs)
-        capture = Capture(tee=False)
         try:
-            with capture:
+            with Capture(tee=False, frame=frame):
                 return self.func(*args, **kwargs)
         finally:
-            capture.reissue(frame)
             for value in (*args, *kwargs.values()):
                 if tracer.registry.get(value) is not None:
                     tracer.registry.mutated(value, None)
@@ -167,6 +166,7 @@ class Tracer:
         self._traced_types[Lazy] = True
         self.deferral = Deferral(self)
         self._lineage: dict[str, float] = {}  # seconds to recreate each artifact of this kernel from scratch
+        self._binned_keys: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # LightGBM Dataset -> key
 
     # -- classification -----------------------------------------------------------------------
 
@@ -402,12 +402,9 @@ class Tracer:
             obj[key] = value
             self._mutated(target, label, (key, value))
             return
-        capture = Capture(tee=False)  # a change seen finishing without warnings may be deferred next time
-        try:
-            with capture:
-                obj[key] = value
-        finally:
-            capture.reissue(sys._getframe(1))
+        capture = Capture(tee=False, frame=sys._getframe(1))  # a change seen finishing without warnings
+        with capture:                                           # may be deferred next time
+            obj[key] = value
         self._mutated(target, label, (key, value), quiet=not capture.log)
 
     def setitem_aug(self, name: str, obj: Any, key: Any, value: Any) -> None:
@@ -727,38 +724,43 @@ class Tracer:
             return _MISS
         return info, value, extra, nbytes, seconds
 
-    def _bin_training_matrix(self, dataset: Any, mat: Any, params_str: str) -> None:
-        """A LightGBM training matrix about to be binned (``binned``): the stored binned form of the
-        same matrix under the same dataset parameters is loaded instead; else it is binned as written
-        and the binned form offered to the store."""
+    def _bin_lightgbm_matrix(self, dataset: Any, mat: Any, params_str: str, reference: Any) -> None:
+        """A matrix LightGBM is about to bin (``binned``): the stored binned form of the same matrix under
+        the same dataset parameters (and, for a validation matrix, the same training matrix) is
+        loaded instead; else it is binned as written and the binned form offered to the store."""
         __tracebackhide__ = True
         inputs: list[str] = []
+        label = BINNED_LABEL if reference is None else BINNED_VALIDATION_LABEL
         try:
+            against = () if reference is None else (self._binned_keys[reference],)
             key = digest_parts("lightgbm-binned", package_version("lightgbm"), binned.key_parameters(params_str),
-                               mat.dtype.str, mat.shape, bool(mat.flags.f_contiguous), self.resolve(mat, inputs))
-        except Exception:
+                               mat.dtype.str, mat.shape, bool(mat.flags.f_contiguous), self.resolve(mat, inputs),
+                               *against)
+        except Exception:  # (also a reference Dataset this tracer did not bin)
             log.debug("binned LightGBM matrix not identified", exc_info=True)
-            binned.bin_matrix(dataset, mat, params_str)
+            binned.bin_matrix(dataset, mat, params_str, reference)
             return
-        fetched = self._fetch(BINNED_LABEL, key)
+        fetched = self._fetch(label, key)
         if fetched is not _MISS:
             info, value, _extra, nbytes, seconds = fetched
             start = time.perf_counter()
             try:
-                loaded = binned.load_binned(dataset, value, params_str)
+                loaded = binned.load_binned(dataset, value, params_str, reference)
             except Exception:
                 log.warning("loading LightGBM's binned matrix failed, binning it", exc_info=True)
                 loaded = False
             if loaded:
                 seconds += time.perf_counter() - start
+                self._binned_keys[dataset] = key
                 self._note_lineage(key, info.compute_seconds, inputs)
-                self.backend.add_step(Step(key, BINNED_LABEL, REUSED, "other", seconds=seconds, inputs=inputs,
+                self.backend.add_step(Step(key, label, REUSED, "other", seconds=seconds, inputs=inputs,
                                            saved_seconds=max(info.compute_seconds - seconds, 0.0),
                                            bytes_read=nbytes), None)
                 return
         start = time.perf_counter()
-        binned.bin_matrix(dataset, mat, params_str)
+        binned.bin_matrix(dataset, mat, params_str, reference)
         seconds = time.perf_counter() - start
+        self._binned_keys[dataset] = key
         lineage = self._note_lineage(key, seconds, inputs)
         candidate = None
         if seconds >= self.backend.min_saving:
@@ -767,15 +769,15 @@ class Tracer:
                                       recreate_seconds=lineage)
             except Exception:
                 log.warning("keeping LightGBM's binned matrix failed", exc_info=True)
-        self.backend.add_step(Step(key, BINNED_LABEL, COMPUTED, "other", seconds=seconds, inputs=inputs), candidate)
+        self.backend.add_step(Step(key, label, COMPUTED, "other", seconds=seconds, inputs=inputs), candidate)
 
     def _compute(self, op: Operation, args: tuple, kwargs: dict, frame: Any, op_id: str | None,
                  inputs: list[str], mutated: list[Any], rng_before: tuple, reason: str | None,
                  warm_from: str | None = None) -> Any:
         __tracebackhide__ = True
         func, args, kwargs = self._produced_call(op, args, kwargs)
-        capture = Capture(tee=True)
-        binning = binned.handling(self._bin_training_matrix) \
+        capture = Capture(tee=True, frame=frame)
+        binning = binned.handling(self._bin_lightgbm_matrix) \
             if binned.is_training_call(op.module, op.name) and binned.install() else contextlib.nullcontext()
         self._depth += 1
         start = time.perf_counter()
@@ -784,13 +786,11 @@ class Tracer:
                 result = func(*args, **kwargs)
         except BaseException:
             self._depth -= 1
-            capture.reissue(frame)
             for obj in mutated:
                 self.registry.mutated(obj, None)
             raise
         seconds = time.perf_counter() - start
         self._depth -= 1
-        capture.reissue(frame)
         try:
             self._after_compute(op, args, kwargs, result, seconds, op_id, inputs, mutated, rng_before, reason,
                                 capture, warm_from)
@@ -910,12 +910,8 @@ class Tracer:
         __tracebackhide__ = True
         self.impure(f"it calls {op.label}, which writes, shows or differs at every call")
         func, args, kwargs = self._produced_call(op, args, kwargs)
-        capture = Capture(tee=False)
-        try:
-            with capture:
-                result = func(*args, **kwargs)
-        finally:
-            capture.reissue(frame)
+        with Capture(tee=False, frame=frame):
+            result = func(*args, **kwargs)
         if forget_result and result is not None:
             self.registry.forget(result)
         return result

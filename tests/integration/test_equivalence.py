@@ -159,7 +159,8 @@ LIGHTGBM_RETRAINED = [
     "rng = np.random.default_rng(0)\nX = rng.normal(size=(200_000, 20))\n"
     "y = (X[:, 0] + X[:, 1] * X[:, 2] + rng.normal(size=len(X)) > 0.5).astype(int)",
     "model = lgb.LGBMClassifier(n_estimators=15, learning_rate=LR, n_jobs=1, random_state=0, verbose=-1)\n"
-    "model.fit(X, y)\nprint(repr(model.predict_proba(X[:4])))",
+    "model.fit(X, y, eval_set=[(X[100_000:], y[100_000:])])\nprint(repr(model.predict_proba(X[:4])))\n"
+    "print(repr(model.evals_result_['valid_0']['binary_logloss'][-3:]))",
     "np.savetxt('pred.txt', model.predict_proba(X[:500])[:, 1])\nmodel.booster_.num_trees()",
 ]
 
@@ -171,9 +172,10 @@ def _lightgbm_notebook(path: Path, learning_rate: float) -> Path:
 
 
 def test_retrained_lightgbm_model_reuses_the_binned_matrix(tmp_path, engine):
-    """A changed learning rate retrains the model, on the stored binned matrix, to the plain run's model."""
+    """A changed learning rate retrains the model, on the stored binned matrices (training and
+    validation), to the plain run's model and validation scores."""
     from collab_reuse.graph import ExperimentGraph
-    from collab_reuse.tracing.runtime import BINNED_LABEL
+    from collab_reuse.tracing.runtime import BINNED_LABEL, BINNED_VALIDATION_LABEL
 
     store = tmp_path / "store"
     first = run_notebook(_lightgbm_notebook(tmp_path / "lr1.ipynb", 0.1), tmp_path / "first", store_dir=store,
@@ -186,7 +188,9 @@ def test_retrained_lightgbm_model_reuses_the_binned_matrix(tmp_path, engine):
     assert compare(first, plain), "fixture problem: the learning rate did not change the results"
     assert not (diffs := compare(plain, retrained)), _explain(diffs)
     steps = {kernel: [(s["op"], s["status"]) for e in ExperimentGraph(store).events(kernel_id=kernel) for s in e["steps"]
-                      if s["op"] in (BINNED_LABEL, "LGBMClassifier.fit")]
+                      if s["op"] in (BINNED_LABEL, BINNED_VALIDATION_LABEL, "LGBMClassifier.fit")]
              for kernel in (first.kernel_id, retrained.kernel_id)}
-    assert steps[first.kernel_id] == [(BINNED_LABEL, "computed"), ("LGBMClassifier.fit", "computed")]
-    assert steps[retrained.kernel_id] == [(BINNED_LABEL, "reused"), ("LGBMClassifier.fit", "computed")]
+    assert steps[first.kernel_id] == [(BINNED_LABEL, "computed"), (BINNED_VALIDATION_LABEL, "computed"),
+                                      ("LGBMClassifier.fit", "computed")]
+    assert steps[retrained.kernel_id] == [(BINNED_LABEL, "reused"), (BINNED_VALIDATION_LABEL, "reused"),
+                                          ("LGBMClassifier.fit", "computed")]

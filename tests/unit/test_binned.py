@@ -5,6 +5,8 @@ training and hands it to the next, as the tracer does through the store.
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,20 +19,29 @@ QUIET = dict(n_jobs=1, random_state=3, deterministic=True, force_col_wise=True, 
 
 
 class KeepThenLoad:
-    """The tracer's part, in memory: bin and keep the first time, load the kept one after."""
+    """The tracer's part, in memory: bin and keep the first time, load the kept one after. A
+    validation matrix's key holds its training matrix's key."""
 
     def __init__(self):
         self.kept: dict[tuple, tuple] = {}
+        self.keys: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.calls: list[str] = []
 
-    def __call__(self, dataset, mat, params_str):
+    def __call__(self, dataset, mat, params_str, reference):
         key = binned.key_parameters(params_str) + (mat.tobytes(),)
-        if key in self.kept and binned.load_binned(dataset, self.kept[key], params_str):
-            self.calls.append("loaded")
+        role = "training"
+        if reference is not None:
+            key, role = key + self.keys[reference], "validation"
+        self.keys[dataset] = key
+        if key in self.kept and binned.load_binned(dataset, self.kept[key], params_str, reference):
+            self.calls.append(f"{role} loaded")
             return
-        binned.bin_matrix(dataset, mat, params_str)
+        binned.bin_matrix(dataset, mat, params_str, reference)
         self.kept[key] = binned.binary_of(dataset, params_str)
-        self.calls.append("binned")
+        self.calls.append(f"{role} binned")
+
+
+BINNED_THEN_LOADED = ["training binned", "validation binned", "training loaded", "validation loaded"]
 
 
 @pytest.fixture
@@ -60,6 +71,7 @@ def _fit(X, y, handler=None, **params):
 
 def _same_model(a, b):
     assert a.booster_.model_to_string() == b.booster_.model_to_string()
+    assert a.evals_result_ == b.evals_result_  # (also scored on the validation matrix alike)
     np.testing.assert_array_equal(a.predict_proba(_data(seed=9)[0]), b.predict_proba(_data(seed=9)[0]))
 
 
@@ -68,7 +80,7 @@ def test_a_retrained_model_on_the_loaded_matrix_is_the_cold_model(hook, dtype):
     X, y = _data(dtype=dtype)
     _fit(X, y, hook, learning_rate=0.1, class_weight="balanced")
     warm = _fit(X, y, hook, learning_rate=0.05, num_leaves=7, class_weight="balanced")
-    assert hook.calls == ["binned", "loaded"]
+    assert hook.calls == BINNED_THEN_LOADED
     binned.uninstall()
     _same_model(warm, lgb.LGBMClassifier(n_estimators=25, learning_rate=0.05, num_leaves=7, class_weight="balanced",
                                          **QUIET).fit(X, y, eval_set=[(X[:100], y[:100])]))
@@ -80,11 +92,12 @@ def test_pandas_input_with_a_categorical_column(hook):
     frame["city"] = pd.Categorical(np.array(["a", "b", "c"])[np.arange(len(frame)) % 3])
     _fit(frame, y, hook, learning_rate=0.1)
     warm = _fit(frame, y, hook, learning_rate=0.2)
-    assert hook.calls == ["binned", "loaded"]
+    assert hook.calls == BINNED_THEN_LOADED
     binned.uninstall()
     cold = lgb.LGBMClassifier(n_estimators=25, learning_rate=0.2, **QUIET).fit(frame, y,
                                                                                eval_set=[(frame[:100], y[:100])])
     assert warm.booster_.model_to_string() == cold.booster_.model_to_string()
+    assert warm.evals_result_ == cold.evals_result_
 
 
 def test_changed_dataset_parameters_are_refused_silently(hook, capfd):
@@ -150,3 +163,17 @@ def test_uninstall_gives_lightgbm_its_own_method_back():
     assert basic.Dataset._Dataset__init_from_np2d is not own
     binned.uninstall()
     assert basic.Dataset._Dataset__init_from_np2d is own
+
+
+def test_a_validation_matrix_binned_against_another_training_matrix_is_not_loaded(hook):
+    X, y = _data()
+    _fit(X, y, hook)
+    other = _data(seed=1)[0]
+    model = lgb.LGBMClassifier(n_estimators=25, **QUIET)
+    with binned.handling(hook):
+        model.fit(other, y, eval_set=[(X[:100], y[:100])])  # same validation matrix, other training matrix
+    assert hook.calls == ["training binned", "validation binned", "training binned", "validation binned"]
+    binned.uninstall()
+    cold = lgb.LGBMClassifier(n_estimators=25, **QUIET).fit(other, y, eval_set=[(X[:100], y[:100])])
+    _same_model(model, cold)
+

@@ -1,0 +1,91 @@
+"""Capture: what an operation prints and warns is recorded for replay, and reaches the user as in a
+plain run: at the moment it happens, through the user's warning filters."""
+
+import sys
+import warnings
+
+import pytest
+
+from collab_reuse.tracing.capture import Capture, replay
+
+
+class Shown:
+    """The user's side: their stdout and their warnings.showwarning, in one ordered list."""
+
+    def __init__(self):
+        self.events = []
+
+    def write(self, text):
+        self.events.append(("out", text))
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def showwarning(self, message, category, filename, lineno, file=None, line=None):
+        self.events.append(("warning", str(message)))
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """(pytest sets its own sys.stdout between a fixture and the test: each test calls ``install``)"""
+    user = Shown()
+    user.install = lambda: (monkeypatch.setattr(sys, "stdout", user),
+                            monkeypatch.setattr(warnings, "showwarning", user.showwarning))
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        yield user
+
+
+def operation():
+    print("before")
+    warnings.warn("careful", FutureWarning)
+    print("after")
+    return 42
+
+
+def test_a_warning_reaches_the_user_between_the_writes_around_it(shown):
+    shown.install()
+    with Capture(tee=True, frame=sys._getframe()) as capture:
+        operation()
+    assert [e for e in shown.events if e != ("out", "\n")] == [("out", "before"), ("warning", "careful"),
+                                                               ("out", "after")]
+    assert [entry[0] for entry in capture.log if entry[1:2] != ["\n"]] == ["stdout", "warning", "stdout"]
+
+
+def test_a_warning_the_user_made_an_error_raises_where_it_is_warned(shown):
+    shown.install()
+    warnings.simplefilter("error", FutureWarning)
+    with pytest.raises(FutureWarning, match="careful"):
+        with Capture(tee=True, frame=sys._getframe()):
+            operation()
+    assert ("out", "after") not in shown.events  # the operation stopped at the warning, as in a plain run
+
+
+def test_an_ignored_warning_is_not_shown_but_kept_for_a_replay_elsewhere(shown):
+    shown.install()
+    warnings.simplefilter("ignore", FutureWarning)
+    with Capture(tee=True, frame=sys._getframe()) as capture:
+        operation()
+    assert ("warning", "careful") not in shown.events
+    assert ["warning", "builtins:FutureWarning", "careful"] == capture.log[2][:3]
+    warnings.simplefilter("default", FutureWarning)
+    replay(capture.log, sys._getframe())
+    assert ("warning", "careful") in shown.events
+
+
+def test_without_the_users_frame_warnings_are_only_recorded(shown):
+    shown.install()
+    with Capture(tee=False) as capture:
+        operation()
+    assert ("warning", "careful") not in shown.events
+    assert capture.log[0][:3] == ["warning", "builtins:FutureWarning", "careful"]
+
+
+def test_the_users_filters_and_showwarning_are_back_after(shown):
+    shown.install()
+    filters = list(warnings.filters)
+    with Capture(tee=True, frame=sys._getframe()):
+        operation()
+    assert warnings.filters == filters and warnings.showwarning == shown.showwarning
+    assert sys.stdout is shown
