@@ -71,7 +71,8 @@ def format_pairs(name: str, pairs: list[tuple[float, float]]) -> str:
             f"all pairs: plain {plain:.1f} s, first {first:.1f} s, {100 * (first - plain) / plain:+.1f}%")
 
 
-def demo_workloads(scale: float, timeout: float, scenarios: bool, overhead_pairs: int = 1) -> str:
+def demo_workloads(scale: float, timeout: float, scenarios: bool, overhead_pairs: int = 1,
+                   scenario_pairs: int = 1) -> str:
     """The demo notebooks (plain, first, re-run), more plain/first pairs if asked and, on the
     feature-engineering notebook's store, the modified-notebook scenarios."""
     from .demo.__main__ import DEMO_NOTEBOOKS, NOTEBOOKS_DIR, demo_data, format_table, run_demo_notebook
@@ -95,7 +96,7 @@ def demo_workloads(scale: float, timeout: float, scenarios: bool, overhead_pairs
             fe = Path(NOTEBOOKS_DIR / DEMO_NOTEBOOKS[-1])
             print("\nmodified notebook, new kernel, on the first run's store:", flush=True)
             out += "\n\n" + format_scenarios(run_scenarios(fe, data, Path(work), Path(work) / f"{fe.stem}-store",
-                                                           timeout))
+                                                           timeout, scenario_pairs))
     return out
 
 
@@ -106,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workloads", type=int, default=500, help="planner benchmark workloads (paper: 10000)")
     ap.add_argument("--overhead-pairs", type=int, default=1,
                     help="plain/first-run pairs per demo notebook for the first-run overhead (default 1)")
+    ap.add_argument("--scenario-pairs", type=int, default=1,
+                    help="plain/collab_reuse pairs per modified-notebook scenario (default 1)")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: demo, scenarios, tracing, planner, materialize")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -115,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
               f"-> {per_op:.1f} us per traced operation\n", flush=True)
     if "demo" not in skip:
         print(f"demo workloads at scale {args.scale:g}:", flush=True)
-        print("\n" + demo_workloads(args.scale, args.timeout, "scenarios" not in skip, args.overhead_pairs), flush=True)
+        print("\n" + demo_workloads(args.scale, args.timeout, "scenarios" not in skip, args.overhead_pairs,
+                                         args.scenario_pairs), flush=True)
         print()
     sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
     if "planner" not in skip:

@@ -74,14 +74,26 @@ class ScenarioReport:
     ours: RunResult
     edit_index: int
     diffs: list[str]
+    pair: int = 1                # which plain/collab_reuse pair of this scenario (see ``run_scenarios``)
 
     @property
     def old_kernel_seconds(self) -> float:
         return sum(self.plain.cell_seconds[self.edit_index:])
 
+    @property
+    def plain_seconds(self) -> float:
+        return self.plain.seconds
 
-def run_scenarios(notebook: Path, data_dir: Path, work_root: Path, store: Path, timeout: float) -> list[ScenarioReport]:
-    """Run every scenario on ``notebook`` against a copy of ``store`` (the first run's)."""
+    @property
+    def ours_seconds(self) -> float:
+        return self.ours.seconds
+
+
+def run_scenarios(notebook: Path, data_dir: Path, work_root: Path, store: Path, timeout: float,
+                  pairs: int = 1) -> list[ScenarioReport]:
+    """Run every scenario on ``notebook`` against a copy of ``store`` (the first run's): ``pairs``
+    times a plain run then a collab_reuse run, each on a fresh copy of the store (on a machine whose
+    speed drifts, pairs side by side say more than one)."""
     env = {"HOME_CREDIT_DATA": str(data_dir)}
     original = nbformat.read(notebook, as_version=4)
     reports = []
@@ -89,24 +101,28 @@ def run_scenarios(notebook: Path, data_dir: Path, work_root: Path, store: Path, 
         edited, index = edit(original)
         path = work_root / f"scenario-{k}.ipynb"
         nbformat.write(edited, path)
-        print(f"scenario '{name}': plain run ...", flush=True)
-        plain = run_notebook(path, work_root / f"scenario-{k}-plain", env=env, timeout=timeout)
-        scenario_store = work_root / f"scenario-{k}-store"
-        shutil.copytree(store, scenario_store)
-        os.sync()  # the copy on disk before the timed run, as the store it stands for would be
-        print(f"scenario '{name}': collab_reuse in a new kernel ...", flush=True)
-        ours = run_notebook(path, work_root / f"scenario-{k}-ours", store_dir=scenario_store, env=env,
-                            timeout=timeout)
-        reports.append(ScenarioReport(name, plain, ours, index, compare(plain, ours)))
+        for pair in range(1, pairs + 1):
+            tag = f"scenario-{k}-{pair}"
+            print(f"scenario '{name}' (pair {pair} of {pairs}): plain run ...", flush=True)
+            plain = run_notebook(path, work_root / f"{tag}-plain", env=env, timeout=timeout)
+            scenario_store = work_root / f"{tag}-store"
+            shutil.copytree(store, scenario_store)
+            os.sync()  # the copy on disk before the timed run, as the store it stands for would be
+            print(f"scenario '{name}' (pair {pair} of {pairs}): collab_reuse in a new kernel ...", flush=True)
+            ours = run_notebook(path, work_root / f"{tag}-ours", store_dir=scenario_store, env=env,
+                                timeout=timeout)
+            reports.append(ScenarioReport(name, plain, ours, index, compare(plain, ours), pair))
+            shutil.rmtree(scenario_store, ignore_errors=True)
     return reports
 
 
 def format_scenarios(reports: list[ScenarioReport]) -> str:
     header = ["scenario", "plain s", "old kernel s", "collab_reuse s", "vs plain", "vs old kernel", "outputs same"]
-    rows = [[r.name, f"{r.plain.seconds:.1f}", f"{r.old_kernel_seconds:.1f}", f"{r.ours.seconds:.1f}",
-             f"{r.plain.seconds / max(r.ours.seconds, 1e-9):.1f}x",
-             f"{r.old_kernel_seconds / max(r.ours.seconds, 1e-9):.2f}x",
-             "yes" if not r.diffs else f"NO ({len(r.diffs)})"] for r in reports]
+    several = any(r.pair > 1 for r in reports)
+    rows = [[r.name + (f" [pair {r.pair}]" if several else ""), f"{r.plain.seconds:.1f}",
+             f"{r.old_kernel_seconds:.1f}", f"{r.ours.seconds:.1f}", _ratio(r.plain.seconds, r.ours.seconds, 1),
+             _ratio(r.old_kernel_seconds, r.ours.seconds, 2), "yes" if not r.diffs else f"NO ({len(r.diffs)})"]
+            for r in reports]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
 
     def line(cells: list[str]) -> str:
@@ -116,7 +132,18 @@ def format_scenarios(reports: list[ScenarioReport]) -> str:
     out.append("old kernel: the plain run's cell times from the edited cell on (the cells a user re-runs in the "
                "kernel of the first run); collab_reuse: the whole edited notebook in a new kernel (kernel start "
                "excluded, as for the others)")
+    if several:
+        for name in dict.fromkeys(r.name for r in reports):
+            mine = [r for r in reports if r.name == name]
+            plain, old, ours = (sum(getattr(r, a) for r in mine) for a in ("plain_seconds", "old_kernel_seconds",
+                                                                           "ours_seconds"))
+            out.append(f"{name}, all {len(mine)} pairs: plain {plain:.1f} s, old kernel {old:.1f} s, collab_reuse "
+                       f"{ours:.1f} s: {_ratio(plain, ours, 1)} vs plain, {_ratio(old, ours, 2)} vs old kernel")
     for r in reports:
         for d in r.diffs[:10]:
             out.append(f"  {r.name}: {d}")
     return "\n".join(out)
+
+
+def _ratio(slow: float, fast: float, digits: int) -> str:
+    return f"{slow / max(fast, 1e-9):.{digits}f}x"
