@@ -828,8 +828,9 @@ class Tracer:
             self._mark_mutated(obj, op_id, result)
         if result is not None and not any(result is m for m in mutated):
             self._register_result(result, op_id)
-        if reason is None and not worth_storing and lineage >= _COSTLY_LINEAGE and _is_small(result):
-            worth_storing = True  # tiny, but recomputing it means recomputing what it came from
+        if reason is None and not worth_storing and lineage >= _COSTLY_LINEAGE and _is_small(result) \
+                and _condenses(op.receiver, args, kwargs):
+            worth_storing = True  # tiny, but recomputing it means producing the large thing it came from
         candidate = self._candidate(op, op_id, result, mutated, seconds, extra, capture) if worth_storing else None
         if candidate is not None:
             candidate.recreate_seconds = lineage
@@ -940,6 +941,18 @@ def _weak(obj: Any) -> Any:
         return weakref.ref(obj)
     except TypeError:
         return obj
+
+
+def _condenses(receiver: Any, args: tuple, kwargs: dict) -> bool:
+    """Some input is large (a tiny result of small inputs is as cheap to redo from them as to load)."""
+    for value in (receiver, *args, *kwargs.values()):
+        try:
+            nbytes = value.size * 8 if type(value).__name__ == "DataFrame" else getattr(value, "nbytes", 0)
+            if int(nbytes) > _SMALL_BYTES:
+                return True
+        except Exception:
+            continue
+    return False
 
 
 def _is_small(value: Any) -> bool:
