@@ -17,13 +17,20 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from ..errors import StoreError
 
 SCHEMA_VERSION = "1"
 NOT_STORED, WRITING, MATERIALIZED = 0, 1, 2
 LARGE_LOAD = 1 << 20  # loads at least this big measure throughput; smaller ones the fixed cost per load
+
+
+def load_counters(nbytes: int, seconds: float) -> dict[str, float]:
+    """What one load adds to the store's counters (see ``ExperimentGraph.load_throughput``)."""
+    if nbytes >= LARGE_LOAD:
+        return {"load_bytes": nbytes, "load_seconds": seconds, "loads": 1}
+    return {"small_loads": 1, "small_load_seconds": seconds}
 _ITEM_COLUMNS = "id, op, kind, size, frequency, compute_seconds, state, quality, last_used"
 
 
@@ -167,14 +174,17 @@ class ExperimentGraph:
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO files VALUES(?, ?)", (stat_key, digest))
 
-    def load_throughput(self) -> tuple[float, float]:
-        """(seconds per byte, fixed seconds per load) measured from this store's loads.
+    def load_throughput(self, unrecorded: Mapping[str, float] | None = None) -> tuple[float, float]:
+        """(seconds per byte, fixed seconds per load) measured from this store's loads, and from
+        ``unrecorded`` ones (``load_counters`` a kernel measured but has not written yet).
 
         Large loads (>= 1 MB) measure the throughput, small ones the fixed cost; mixing them would
         let many tiny loads (each mostly fixed cost) make every large artifact look slow to load."""
         rows = dict(self._db().execute("SELECT name, value FROM counters WHERE name IN "
                                        "('load_bytes', 'load_seconds', 'loads', 'small_loads', 'small_load_seconds')"
                                        ).fetchall())
+        for name, amount in (unrecorded or {}).items():
+            rows[name] = rows.get(name, 0) + amount
         nbytes, seconds, loads = rows.get("load_bytes", 0), rows.get("load_seconds", 0), rows.get("loads", 0)
         small, small_seconds = rows.get("small_loads", 0), rows.get("small_load_seconds", 0)
         fixed = min(small_seconds / small, 0.05) if small >= 3 else 0.002
@@ -245,13 +255,8 @@ class ExperimentGraph:
 
     def record_load(self, nbytes: int, seconds: float) -> None:
         with self._tx() as db:
-            if nbytes >= LARGE_LOAD:
-                self._bump(db, "load_bytes", nbytes)
-                self._bump(db, "load_seconds", seconds)
-                self._bump(db, "loads", 1)
-            else:
-                self._bump(db, "small_loads", 1)
-                self._bump(db, "small_load_seconds", seconds)
+            for name, amount in load_counters(nbytes, seconds).items():
+                self._bump(db, name, amount)
 
     def record_quality(self, artifact_id: str, quality: float) -> None:
         with self._tx() as db:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, Mapping
 
 from ..errors import Unreusable
 from ..graph import ExperimentGraph
@@ -72,10 +72,13 @@ def encode_offers(graph: ExperimentGraph, store: ArtifactStore, candidates: list
     return offers, refused
 
 
-def estimated_load_seconds(graph: ExperimentGraph, nbytes: int, measured: float | None = None) -> float:
+def estimated_load_seconds(graph: ExperimentGraph, nbytes: int, measured: float | None = None,
+                           unrecorded: Mapping[str, float] | None = None) -> float:
+    """``measured`` (this artifact's own last load), else by the store's load throughput, counting
+    the ``unrecorded`` loads of the running kernel."""
     if measured is not None:
         return measured
-    per_byte, fixed = graph.load_throughput()
+    per_byte, fixed = graph.load_throughput(unrecorded)
     return fixed + nbytes * per_byte
 
 

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Any
 from ..config import CollabReuse, parse_size, resolve_store_dir
 from ..errors import CorruptArtifact, StoreError
 from ..fingerprint import FileFingerprints
-from ..graph import MATERIALIZED, ExperimentGraph, VertexUpdate
+from ..graph import MATERIALIZED, ExperimentGraph, VertexUpdate, load_counters
 from ..store import ArtifactStore, DiskcacheBlobs
 from ..tracing.runtime import Tracer
 from ..tracing.steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, WARM_STARTED, Candidate, Step
@@ -121,6 +122,8 @@ class Session:
         self._quiet: dict[str, tuple[str, float]] = {}
         self._quiet_seq = 0
         self._budget: int | None = None  # the store's budget in bytes, as of the running cell
+        self._unrecorded_loads: dict[str, float] = {}  # load counters measured here, not in the store yet
+        self._unrecorded_lock = threading.Lock()
         self.last_report: dict | None = None
         self.hits = self.misses = 0
         self.saved_seconds = 0.0
@@ -182,8 +185,7 @@ class Session:
         """Load when that beats computing: the operation itself plus producing its lazy inputs first."""
         if info.state != MATERIALIZED or not info.storable or self.graph is None:
             return False
-        load = materializer.estimated_load_seconds(self.graph, info.size, info.load_seconds)
-        return load < info.compute_seconds + pending_seconds
+        return self.load_cost(info) < info.compute_seconds + pending_seconds
 
     def load(self, artifact_id: str) -> tuple[Any, dict, int, float]:
         assert self.store is not None and self.graph is not None
@@ -195,9 +197,26 @@ class Session:
             self.writer.submit(lambda: [store.blobs.delete(k) for k in graph.unmaterialize([artifact_id])])
             raise
         seconds = time.perf_counter() - start
-        graph = self.graph
-        self.writer.submit(lambda: graph.record_load(nbytes, seconds))
+        self._record_load(nbytes, seconds)
         return value, extra, nbytes, seconds
+
+    def _record_load(self, nbytes: int, seconds: float) -> None:
+        """The load counts for the next load decisions at once; the store learns it between cells."""
+        counters, graph = load_counters(nbytes, seconds), self.graph
+        self._count_unrecorded(counters, 1)
+
+        def record() -> None:
+            try:
+                graph.record_load(nbytes, seconds)
+            finally:
+                self._count_unrecorded(counters, -1)
+
+        self.writer.submit(record)
+
+    def _count_unrecorded(self, counters: dict[str, float], sign: int) -> None:
+        with self._unrecorded_lock:
+            for name, amount in counters.items():
+                self._unrecorded_loads[name] = self._unrecorded_loads.get(name, 0) + sign * amount
 
     def manifest(self, artifact_id: str) -> dict:
         assert self.store is not None
@@ -208,7 +227,9 @@ class Session:
 
     def load_cost(self, info: Any) -> float:
         assert self.graph is not None
-        return materializer.estimated_load_seconds(self.graph, info.size, info.load_seconds)
+        with self._unrecorded_lock:
+            unrecorded = dict(self._unrecorded_loads)
+        return materializer.estimated_load_seconds(self.graph, info.size, info.load_seconds, unrecorded)
 
     def stored_forests(self, key: str) -> list[tuple[int, str]]:
         if self.graph is None:

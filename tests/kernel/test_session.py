@@ -184,3 +184,22 @@ def test_reports_say_what_the_store_wrote(shell):
     agg = [st for st in report["steps"] if st["op"] == "DataFrameGroupBy.aggregate"]
     assert agg and agg[0]["bytes_written"] > 0
     assert report["totals"]["bytes_written"] >= agg[0]["bytes_written"]
+
+
+def test_a_load_counts_for_the_next_load_decision_before_the_store_records_it(shell, monkeypatch):
+    import dataclasses
+
+    run(shell, "import numpy as np\nbig = np.sort(np.random.default_rng(0).normal(size=4_000_000))")
+    s = session(shell)
+    s.flush(60)
+    info = next(a for a in s.graph.all_artifacts() if a.state == 2 and a.size > 1 << 20)
+    info = dataclasses.replace(info, load_seconds=None)  # (judge it by the store's throughput)
+    assert s.load_cost(info) == 0.002 + info.size / 300e6  # nothing measured yet
+    held = []
+    monkeypatch.setattr(s.writer, "submit", lambda job, **kw: held.append(job))  # as while a cell runs
+    seconds = [s.load(info.id)[3] for _ in range(3)]
+    assert s.load_cost(info) == pytest.approx(sum(seconds) / 3, rel=1e-3)  # measured here, used at once
+    for job in held:
+        job()
+    assert not any(s._unrecorded_loads.values())
+    assert s.load_cost(info) == pytest.approx(sum(seconds) / 3, rel=1e-3)  # now from the store's counters

@@ -55,3 +55,20 @@ def test_events_page_by_sequence(tmp_path):
     first = g.events(kernel_id="k", limit=2)
     rest = g.events(kernel_id="k", since=first[-1]["seq"])
     assert [e["cell_id"] for e in first + rest] == [f"c{i}" for i in range(5)]
+
+
+def test_load_throughput_counts_the_loads_a_kernel_has_not_recorded_yet(tmp_path):
+    from collab_reuse.graph import load_counters
+
+    g = ExperimentGraph(tmp_path)
+    assert g.load_throughput() == (1 / 300e6, 0.002)  # nothing measured yet: a modest disk
+    g.record_load(100_000_000, 0.25)
+    g.record_load(200_000_000, 0.45)
+    unrecorded = {}
+    for nbytes, seconds in ((100_000_000, 0.35), (10, 0.004), (20, 0.004), (30, 0.004)):
+        for name, amount in load_counters(nbytes, seconds).items():
+            unrecorded[name] = unrecorded.get(name, 0) + amount
+    assert g.load_throughput() == (1 / 300e6, 0.002)  # two large loads are not a measurement yet
+    per_byte, fixed = g.load_throughput(unrecorded)
+    assert fixed == 0.004  # the small loads measure the fixed cost
+    assert abs(per_byte - (1.05 - 3 * 0.004) / 400_000_000) < 1e-15
