@@ -640,6 +640,9 @@ class Tracer:
         try:
             with capture:
                 result = func(*args, **kwargs)
+                # a lazy it returns is produced: the call's result is known by the call's id (as when it
+                # is loaded), not by the lazy's, nor by an id its value got from a change inside the call
+                (result,), _ = self.deferral.produce_args((result,), {})
         finally:
             self._calls.remove(call)
         seconds = time.perf_counter() - start

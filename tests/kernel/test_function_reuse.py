@@ -144,3 +144,24 @@ def test_a_damaged_deferred_call_whose_globals_changed_since_says_so(tmp_path, m
     finally:
         ip.run_line_magic("unload_ext", "collab_reuse")
         InteractiveShell.clear_instance()
+
+
+def test_a_recomputed_call_whose_body_was_deferred_keeps_the_ids_after_it(tmp_path, monkeypatch):
+    """Its body's operations are deferred on a second run (seen quiet), and its result, changed in
+    place inside the call, comes back as a lazy: what follows must still know it by the call's id."""
+    helper = ("def per_key(frame):\n"
+              "    out = frame.groupby('k').agg(['mean', 'max', 'median']).reset_index()\n"
+              "    out.columns = ['k', 'mean', 'max', 'median']\n"
+              "    return out\n")
+    cells = [BIG, helper, "r = per_key(df)", "top = r.sort_values('median').head(3)"]
+
+    def evict_the_call(session):  # as a full budget would
+        ids = [a.id for a in session.graph.all_artifacts() if a.op == "per_key()" and a.state == 2]
+        assert ids
+        for key in session.graph.unmaterialize(ids):
+            session.store.blobs.delete(key)
+
+    spaces, reports = two_runs(tmp_path, monkeypatch, cells, between=evict_the_call)
+    assert statuses(reports[1], "DataFrame.sort_values") in (["reused"], ["deferred", "reused"], ["deferred"])
+    assert "computed" not in statuses(reports[1], "DataFrame.head")
+    assert spaces[0]["top"].equals(spaces[1]["top"])
