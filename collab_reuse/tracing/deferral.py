@@ -173,6 +173,10 @@ class Deferral:
         recipe = self.recipe(op, args, kwargs, unchanged)
         if recipe is None:
             return None
+        if stored and not recipe[1] and info.compute_seconds <= backend.load_cost(info):
+            stored = False  # its inputs are at hand and computing it beats loading it: the store can't help
+            if known is None:
+                return None
         result: Any
         if stored:
             try:
@@ -253,6 +257,26 @@ class Deferral:
                 self.tracer.registry.set(node.value, node.id, born=lz._cr_born)
             self._settle(lz)
 
+    def served(self, values: tuple, seconds: float) -> None:
+        """A stored result derived from the unproduced lazies among ``values`` was loaded in ``seconds``."""
+        found: list[Lazy] = []
+        _collect(values, found, 0)
+        for lz in found:
+            if not lz._cr_node.done:
+                lz._cr_node.served_seconds += seconds
+
+    def produce_overserved(self, values: tuple) -> None:
+        """Produce each unproduced lazy among ``values`` whose derived results have cost more to load
+        than producing it once would (a loop reading one stored result after another of it: from then
+        on they are computed from its value). Like renting skis until buying would have been cheaper:
+        never more than twice the cost of the best choice made knowing the loop's length."""
+        found: list[Lazy] = []
+        _collect(values, found, 0)
+        due = [lz for lz in found if not lz._cr_node.done and lz._cr_node.served_seconds > 0
+               and lz._cr_node.served_seconds >= self._plan([lz._cr_node])[1]]
+        if due:
+            self.force(due)
+
     def cost_to_produce(self, values: tuple) -> float:
         """Seconds the cheapest plan needs to produce the unproduced lazies among ``values``."""
         found: list[Lazy] = []
@@ -314,6 +338,9 @@ class Deferral:
         saved = max(node.compute_seconds - seconds, 0.0)
         tracer.backend.add_step(Step(node.id, node.label, REUSED, _kind(node.type), seconds=seconds,
                                      saved_seconds=saved, bytes_read=nbytes, inputs=node.inputs), None)
+        for parent in node.compute[1] if node.compute else ():  # type: ignore[index]
+            if not parent.done:
+                parent.served_seconds += seconds
         return value
 
     def _compute(self, node: Pending) -> Any:

@@ -28,7 +28,7 @@ class Pending:
     """One artifact not produced yet (a vertex of the pending DAG)."""
 
     __slots__ = ("id", "type", "label", "load_cost", "compute", "parent", "index", "value", "done", "snapshot",
-                 "compute_seconds", "inputs", "load_only")
+                 "compute_seconds", "inputs", "load_only", "served_seconds")
 
     def __init__(self, artifact_id: str, value_type: type, label: str, *, load_cost: float | None = None,
                  compute: Callable[[], Any] | None = None, parents: tuple = (), parent: "Pending | None" = None,
@@ -43,6 +43,7 @@ class Pending:
         self.compute_seconds = compute_seconds
         self.inputs: list[str] = []      # input artifact ids (for the steps reported when it is produced)
         self.load_only = False           # computed only if loading fails (a notebook call: see Deferral.defer)
+        self.served_seconds = 0.0        # spent loading stored results derived from it instead of producing it
 
 
 class Lazy:

@@ -533,6 +533,11 @@ class Tracer:
         if specs.is_effect(name, args, kwargs) or name in specs.NONDETERMINISTIC_NAMES:
             return self._run_plain(op, args, kwargs, frame, forget_result=name in
                                    specs.NONDETERMINISTIC_NAMES)
+        if self.deferral.unforced:
+            self.deferral.produce_overserved((receiver, args, kwargs))
+            if type(receiver) is Lazy and receiver._cr_node.done:
+                receiver = op.receiver = receiver._cr_node.value
+                op.func = getattr(receiver, name)
         mutated = self._mutated_objects(op, args, kwargs)
         inputs: list[str] = []
         reason = None
@@ -718,6 +723,8 @@ class Tracer:
             if not self.backend.should_load(info, pending):
                 return _MISS
             value, extra, nbytes, seconds = self.backend.load(op_id)
+            if pending:
+                self.deferral.served(operands, seconds)
         except (CorruptArtifact, KeyError) as exc:
             log.info("stored result of %s unusable, recomputing: %s", label, exc)
             return _MISS

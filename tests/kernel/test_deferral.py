@@ -149,3 +149,23 @@ def test_a_rerun_reads_no_table_to_show_the_shape_or_columns_of_what_came_from_i
     produced = [op for rep in reports[1] for op in ops_with(rep, "reused") + ops_with(rep, "computed")]
     assert produced == ["DataFrame.shape", "DataFrame.columns"]
     assert ops_with(reports[1][0], "reused") == ["DataFrame.shape"]
+
+
+def test_a_loop_over_a_stored_matrix_loads_the_matrix_once_its_parts_cost_more_to_load(tmp_path, monkeypatch):
+    """Each `corrs.index` and `corrs[col]` of the loop is stored (each condenses the matrix). Loading
+    them one by one beats loading the matrix for the first few; once they have cost as much as the
+    matrix would, the matrix is produced, and with it at hand each part is computed (microseconds),
+    not deferred and loaded."""
+    cells = ["import numpy as np, pandas as pd\nrng = np.random.default_rng(0)\n"
+             "raw = pd.DataFrame(rng.normal(size=(5_000, 260)), columns=[f'c{i}' for i in range(260)])",
+             "corrs = raw.corr()",
+             "above = {}\nfor col in list(corrs.columns[:40]):\n    above[col] = list(corrs.index[corrs[col] > 0.05])"]
+    seen, reports = [], []
+    for ip in shells(tmp_path, monkeypatch):
+        reports.append([run(ip, c) for c in cells])
+        seen.append(ip.user_ns["above"])
+    assert seen[0] == seen[1]
+    steps = reports[1][2]["steps"]
+    assert [s["status"] for s in steps if s["op"] == "DataFrame.corr"] == ["reused"]
+    index_steps = [s["status"] for s in steps if s["op"] == "DataFrame.index"]
+    assert len(index_steps) == 40 and index_steps.count("reused") <= 10 and index_steps[-1] == "computed"
