@@ -44,6 +44,7 @@ class CellRun:
     started: float = field(default_factory=time.perf_counter)
     steps: list[Step] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
+    offered: dict[str, int] = field(default_factory=dict)  # candidate id -> its index in ``candidates``
     random_ops: list[str] = field(default_factory=list)
     quiet_ops: list[tuple[str, str, float]] = field(default_factory=list)
     forests: list[tuple[str, int, str]] = field(default_factory=list)
@@ -292,7 +293,14 @@ class Session:
         if self.cell is None:  # an operation outside a cell (e.g. from a comm handler): nothing to report
             return
         self.cell.steps.append(step)
-        if candidate is not None and self._may_pay_off(candidate):
+        if candidate is None:
+            return
+        at = self.cell.offered.get(candidate.id)
+        if at is not None:  # a loop computed the same result again: offer the latest object, once
+            candidate.approx_bytes = self.cell.candidates[at].approx_bytes
+            self.cell.candidates[at] = candidate
+        elif self._may_pay_off(candidate):
+            self.cell.offered[candidate.id] = len(self.cell.candidates)
             self.cell.candidates.append(candidate)
 
     def _may_pay_off(self, cand: Candidate) -> bool:

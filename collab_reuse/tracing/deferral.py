@@ -170,13 +170,14 @@ class Deferral:
         known = backend.quiet_op(op_id) if unchanged is None else None
         if not stored and known is None:
             return None
-        recipe = self.recipe(op, args, kwargs, unchanged)
-        if recipe is None:
-            return None
-        if stored and not recipe[1] and info.compute_seconds <= backend.load_cost(info):
+        if stored and info.compute_seconds <= backend.load_cost(info) and not self._unproduced((op.receiver, args,
+                                                                                                 kwargs)):
             stored = False  # its inputs are at hand and computing it beats loading it: the store can't help
             if known is None:
                 return None
+        recipe = self.recipe(op, args, kwargs, unchanged)  # (copies its frames: after the cheap refusals)
+        if recipe is None:
+            return None
         result: Any
         if stored:
             try:
@@ -256,6 +257,12 @@ class Deferral:
             if not isinstance(node.value, tuple):
                 self.tracer.registry.set(node.value, node.id, born=lz._cr_born)
             self._settle(lz)
+
+    @staticmethod
+    def _unproduced(values: tuple) -> bool:
+        found: list[Lazy] = []
+        _collect(values, found, 0)
+        return any(not lz._cr_node.done for lz in found)
 
     def served(self, values: tuple, seconds: float) -> None:
         """A stored result derived from the unproduced lazies among ``values`` was loaded in ``seconds``."""

@@ -203,3 +203,23 @@ def test_a_load_counts_for_the_next_load_decision_before_the_store_records_it(sh
         job()
     assert not any(s._unrecorded_loads.values())
     assert s.load_cost(info) == pytest.approx(sum(seconds) / 3, rel=1e-3)  # now from the store's counters
+
+
+def test_a_result_computed_again_in_the_same_cell_is_offered_once_as_its_latest_object(shell):
+    import types
+
+    import numpy as np
+
+    from collab_reuse.tracing.steps import COMPUTED, Candidate, Step
+
+    s = session(shell)
+    s.pre_run_cell(types.SimpleNamespace(cell_id="c"))
+    try:
+        first, latest = np.arange(10.0), np.arange(10.0)
+        for value in (first, latest):
+            s.add_step(Step("same-id", "numpy.arange", COMPUTED, "array", seconds=0.5),
+                       Candidate("same-id", value, "array", 0.5, {}))
+        assert [c.value is latest for c in s.cell.candidates] == [True]
+        assert len(s.cell.steps) == 2  # (both steps are reported)
+    finally:
+        s.cell = None
