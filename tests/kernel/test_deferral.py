@@ -9,6 +9,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from collab_reuse.tracing.lazy import Lazy
+from collab_reuse.tracing.registry import pandas_has_cow
 
 CSV_ROWS = 400_000
 
@@ -133,6 +134,7 @@ def test_a_larger_forest_is_grown_from_a_stored_one_and_equals_a_cold_fit(tmp_pa
     np.testing.assert_array_equal(ip.user_ns["p"], cold.predict_proba(X))
 
 
+@pytest.mark.skipif(not pandas_has_cow(), reason="deferring operations on frames needs Copy-on-Write")
 def test_a_rerun_reads_no_table_to_show_the_shape_or_columns_of_what_came_from_it(tmp_path, monkeypatch, data_file):
     """Small results of costly lineage are stored, also where the lineage runs through an in-place
     change, and also when the result is an Index."""
@@ -151,6 +153,7 @@ def test_a_rerun_reads_no_table_to_show_the_shape_or_columns_of_what_came_from_i
     assert ops_with(reports[1][0], "reused") == ["DataFrame.shape"]
 
 
+@pytest.mark.skipif(not pandas_has_cow(), reason="deferring operations on frames needs Copy-on-Write")
 def test_a_loop_over_a_stored_matrix_loads_the_matrix_once_its_parts_cost_more_to_load(tmp_path, monkeypatch):
     """Each `corrs.index` and `corrs[col]` of the loop is stored (each condenses the matrix). Loading
     them one by one beats loading the matrix for the first few; once they have cost as much as the
