@@ -24,6 +24,7 @@ from ..errors import StoreError
 SCHEMA_VERSION = "1"
 NOT_STORED, WRITING, MATERIALIZED = 0, 1, 2
 LARGE_LOAD = 1 << 20  # loads at least this big measure throughput; smaller ones the fixed cost per load
+_ITEM_COLUMNS = "id, op, kind, size, frequency, compute_seconds, state, quality, last_used"
 
 
 def load_counters(nbytes: int, seconds: float) -> dict[str, float]:
@@ -31,7 +32,6 @@ def load_counters(nbytes: int, seconds: float) -> dict[str, float]:
     if nbytes >= LARGE_LOAD:
         return {"load_bytes": nbytes, "load_seconds": seconds, "loads": 1}
     return {"small_loads": 1, "small_load_seconds": seconds}
-_ITEM_COLUMNS = "id, op, kind, size, frequency, compute_seconds, state, quality, last_used"
 
 
 @dataclass

@@ -170,8 +170,8 @@ class Deferral:
         known = backend.quiet_op(op_id) if unchanged is None else None
         if not stored and known is None:
             return None
-        if stored and info.compute_seconds <= backend.load_cost(info) and not self._unproduced((op.receiver, args,
-                                                                                                 kwargs)):
+        load_cost = backend.load_cost(info) if stored else None
+        if stored and info.compute_seconds <= load_cost and not _unproduced((op.receiver, args, kwargs)):
             stored = False  # its inputs are at hand and computing it beats loading it: the store can't help
             if known is None:
                 return None
@@ -190,7 +190,7 @@ class Deferral:
                 return None  # (a notebook call that drew random numbers could not run later alike)
             node = Pending(op_id, tuple if isinstance(shape, list) else shape, op.label, compute=recipe[0],
                            parents=recipe[1], compute_seconds=info.compute_seconds)
-            node.load_cost = backend.load_cost(info)
+            node.load_cost = load_cost
             node.load_only = unchanged is not None
             if isinstance(shape, list):
                 result = tuple(self.new_lazy(Pending(_item_id(op_id, i), t, f"{op.label}[{i}]", parent=node, index=i))
@@ -258,37 +258,24 @@ class Deferral:
                 self.tracer.registry.set(node.value, node.id, born=lz._cr_born)
             self._settle(lz)
 
-    @staticmethod
-    def _unproduced(values: tuple) -> bool:
-        found: list[Lazy] = []
-        _collect(values, found, 0)
-        return any(not lz._cr_node.done for lz in found)
-
     def served(self, values: tuple, seconds: float) -> None:
         """A stored result derived from the unproduced lazies among ``values`` was loaded in ``seconds``."""
-        found: list[Lazy] = []
-        _collect(values, found, 0)
-        for lz in found:
-            if not lz._cr_node.done:
-                lz._cr_node.served_seconds += seconds
+        for lz in _unproduced(values):
+            lz._cr_node.served_seconds += seconds
 
     def produce_overserved(self, values: tuple) -> None:
         """Produce each unproduced lazy among ``values`` whose derived results have cost more to load
         than producing it once would (a loop reading one stored result after another of it: from then
         on they are computed from its value). Like renting skis until buying would have been cheaper:
         never more than twice the cost of the best choice made knowing the loop's length."""
-        found: list[Lazy] = []
-        _collect(values, found, 0)
-        due = [lz for lz in found if not lz._cr_node.done and lz._cr_node.served_seconds > 0
+        due = [lz for lz in _unproduced(values) if lz._cr_node.served_seconds > 0
                and lz._cr_node.served_seconds >= self._plan([lz._cr_node])[1]]
         if due:
             self.force(due)
 
     def cost_to_produce(self, values: tuple) -> float:
         """Seconds the cheapest plan needs to produce the unproduced lazies among ``values``."""
-        found: list[Lazy] = []
-        _collect(values, found, 0)
-        needed = [lz._cr_node for lz in found if not lz._cr_node.done]
+        needed = [lz._cr_node for lz in _unproduced(values)]
         return self._plan(needed)[1] if needed else 0.0
 
     def _plan(self, needed: list[Pending]) -> tuple[set[int], float]:
@@ -441,6 +428,13 @@ def _produced(value: Any) -> Any:
     if t is slice:
         return slice(_produced(value.start), _produced(value.stop), _produced(value.step))
     return value
+
+
+def _unproduced(values: tuple) -> list[Lazy]:
+    """The lazies among ``values`` (also inside lists, tuples, dicts) not produced yet."""
+    found: list[Lazy] = []
+    _collect(values, found, 0)
+    return [lz for lz in found if not lz._cr_node.done]
 
 
 def _collect(value: Any, found: list, depth: int) -> None:
