@@ -13,6 +13,11 @@ producing it now would:
   which gives the lazy a new node);
 * the result is a pandas frame, series or groupby, or a NumPy array.
 
+An operation whose inputs are all at hand runs at once when that is cheaper:
+a stored one that computes faster than it loads, a known one that takes less
+than a millisecond (freezing its inputs would cost more than running it),
+unless it is a groupby, which only a lazy can stand in for as an input.
+
 A notebook function's call is deferred only when its result is stored, and is
 then loaded when needed, never run later: it reads globals, which may have
 changed by then. Should loading fail, it runs after all, but only if its code
@@ -44,14 +49,20 @@ if TYPE_CHECKING:
     from .runtime import Operation, Tracer
 
 log = logging.getLogger("collab_reuse")
+_EAGER_SECONDS = 0.001                # a known-quiet operation this cheap, inputs at hand, runs at once
 _NO_COMPUTE = 1e12                    # a vertex with no way to compute it (planner costs must be finite)
 _FROZEN_SCALARS = (type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis))
+_MAX_ITEMS = 8                        # a tuple result with more items is not deferred
 _NODE_TYPES = {"frame": ("pandas", "DataFrame"), "series": ("pandas", "Series"), "ndarray": ("numpy", "ndarray")}
 
 
 def type_name(value: Any) -> str | None:
-    """The value's class as ``module:qualname`` when deferring a result of that class is supported."""
+    """The value's class as ``module:qualname`` when deferring a result of that class is supported;
+    for a tuple of such values (``align``, ``train_test_split``), their names in parentheses."""
     t = type(value)
+    if t is tuple and 0 < len(value) <= _MAX_ITEMS:
+        names = [type_name(v) if type(v) is not tuple else None for v in value]
+        return None if None in names else "(" + ",".join(names) + ")"  # type: ignore[arg-type]
     module = t.__module__
     if module == "numpy" and t.__name__ == "ndarray":
         return "numpy:ndarray"
@@ -61,8 +72,16 @@ def type_name(value: Any) -> str | None:
     return None
 
 
+def shape_from_name(name: str) -> type | list[type] | None:
+    """The class a ``type_name`` names (a list of classes for a tuple), if imported (never imports)."""
+    if name.startswith("(") and name.endswith(")"):
+        items = [type_from_name(n) for n in name[1:-1].split(",")]
+        return items if None not in items else None  # type: ignore[return-value]
+    return type_from_name(name)
+
+
 def type_from_name(name: str) -> type | None:
-    """The class a ``type_name`` names, if its module is already imported (never imports)."""
+    """The class a ``module:qualname`` names, if its module is already imported (never imports)."""
     module, _, qualname = name.partition(":")
     obj: Any = sys.modules.get(module)
     for part in qualname.split("."):
@@ -171,10 +190,12 @@ class Deferral:
         if not stored and known is None:
             return None
         load_cost = backend.load_cost(info) if stored else None
-        if stored and info.compute_seconds <= load_cost and not _unproduced((op.receiver, args, kwargs)):
+        at_hand = not _unproduced((op.receiver, args, kwargs))
+        if stored and at_hand and info.compute_seconds <= load_cost:
             stored = False  # its inputs are at hand and computing it beats loading it: the store can't help
-            if known is None:
-                return None
+        if not stored and (known is None or (at_hand and known[1] < _EAGER_SECONDS and "GroupBy" not in known[0])):
+            return None  # cheap with its inputs at hand: running it now costs less than freezing them
+            # (not a groupby: a groupby can't be frozen, so what is computed from it couldn't be deferred)
         recipe = self.recipe(op, args, kwargs, unchanged)  # (copies its frames: after the cheap refusals)
         if recipe is None:
             return None
@@ -192,11 +213,6 @@ class Deferral:
                            parents=recipe[1], compute_seconds=info.compute_seconds)
             node.load_cost = load_cost
             node.load_only = unchanged is not None
-            if isinstance(shape, list):
-                result = tuple(self.new_lazy(Pending(_item_id(op_id, i), t, f"{op.label}[{i}]", parent=node, index=i))
-                               for i, t in enumerate(shape))
-            else:
-                result = self.new_lazy(node)
             if "rng_after" in extra:
                 from . import randomness
 
@@ -205,11 +221,15 @@ class Deferral:
 
             replay(extra.get("log", []), frame)
         else:
-            value_type = type_from_name(known[0])
-            if value_type is None or value_type.__module__ == "numpy":
+            shape = shape_from_name(known[0])
+            if shape is None or any(t.__module__ == "numpy" for t in (shape if isinstance(shape, list) else [shape])):
                 return None  # arrays: only stored ones are deferred (their dependents can't be)
-            node = Pending(op_id, value_type, op.label, compute=recipe[0], parents=recipe[1],
-                           compute_seconds=known[1])
+            node = Pending(op_id, tuple if isinstance(shape, list) else shape, op.label, compute=recipe[0],
+                           parents=recipe[1], compute_seconds=known[1])
+        if isinstance(shape, list):
+            result = tuple(self.new_lazy(Pending(_item_id(op_id, i), t, f"{op.label}[{i}]", parent=node, index=i))
+                           for i, t in enumerate(shape))
+        else:
             result = self.new_lazy(node)
         self.last_seconds = node.compute_seconds
         node.inputs = list(inputs)

@@ -172,3 +172,40 @@ def test_a_loop_over_a_stored_matrix_loads_the_matrix_once_its_parts_cost_more_t
     assert [s["status"] for s in steps if s["op"] == "DataFrame.corr"] == ["reused"]
     index_steps = [s["status"] for s in steps if s["op"] == "DataFrame.index"]
     assert len(index_steps) == 40 and index_steps.count("reused") <= 10 and index_steps[-1] == "computed"
+
+
+@pytest.mark.skipif(not pandas_has_cow(), reason="deferring operations on frames needs Copy-on-Write")
+def test_a_known_operation_on_a_frame_at_hand_runs_at_once_when_cheap_and_waits_when_costly(tmp_path, monkeypatch):
+    """Deferring freezes the inputs (a shallow copy of each frame), which costs more than a
+    sub-millisecond `head`; a sort of two million rows is still left until something needs it."""
+    cells = ["import numpy as np, pandas as pd\nrng = np.random.default_rng(0)\n"
+             "big = pd.DataFrame({'k': rng.integers(0, 1000, 2_000_000), 'v': rng.random(2_000_000)})",
+             "first = big.head(5)\nranked = big.sort_values('v')",
+             "first_rows = first.to_dict()\nranked.iloc[:3]"]
+    seen, reports = [], []
+    for ip in shells(tmp_path, monkeypatch):
+        reports.append([run(ip, c) for c in cells])
+        seen.append((ip.user_ns["first_rows"], ip.user_ns["_"]))
+    assert seen[0][0] == seen[1][0]
+    pd.testing.assert_frame_equal(seen[0][1], seen[1][1])
+    second = reports[1][1]
+    assert "DataFrame.head" in ops_with(second, "computed")
+    assert "DataFrame.sort_values" in ops_with(second, "deferred")
+
+
+@pytest.mark.skipif(not pandas_has_cow(), reason="deferring operations on frames needs Copy-on-Write")
+def test_a_known_operation_returning_a_tuple_of_frames_is_deferred_item_by_item(tmp_path, monkeypatch, data_file):
+    """`align` is quick (not worth storing) but known quiet: its items are lazies, so a re-run whose
+    later result is stored reads no table to align it; a change in place of an item is deferred too."""
+    cells = [f"import pandas as pd\nraw = pd.read_csv({str(data_file)!r})\nother = raw[['k', 'v']]",
+             "left, right = raw.align(other, join='inner', axis=1)\nleft['z'] = left['v'] * 3",
+             "per_key = left.groupby('k').agg({'v': ['mean', 'max'], 'z': 'sum'})\nper_key.head(3)"]
+    shown, reports = [], []
+    for ip in shells(tmp_path, monkeypatch):
+        reports.append([run(ip, c) for c in cells])
+        shown.append(ip.user_ns["_"].copy())
+    pd.testing.assert_frame_equal(shown[0], shown[1])
+    second = reports[1]
+    assert "DataFrame.align" in ops_with(second[1], "deferred")
+    produced = [op for rep in second for op in ops_with(rep, "reused") + ops_with(rep, "computed")]
+    assert not any("read_csv" in op or "align" in op for op in produced), produced

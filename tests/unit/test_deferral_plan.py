@@ -81,7 +81,7 @@ def test_pandas_results_have_a_deferrable_class_name_whatever_module_pandas_repo
     name a class that quiet operations can be deferred with, and name it back."""
     import pandas as pd
 
-    from collab_reuse.tracing.deferral import type_from_name, type_name
+    from collab_reuse.tracing.deferral import shape_from_name, type_from_name, type_name
 
     frame = pd.DataFrame({"k": [1, 1, 2], "v": [1.0, 2.0, 3.0]})
     for value in (frame, frame["v"], frame.groupby("k")):
@@ -89,3 +89,8 @@ def test_pandas_results_have_a_deferrable_class_name_whatever_module_pandas_repo
         assert name is not None, type(value)
         assert type_from_name(name) is type(value)
     assert type_name([1, 2]) is None
+    aligned = frame.align(frame[["v"]], join="inner", axis=1)
+    assert shape_from_name(type_name(aligned)) == [type(frame), type(frame)]
+    assert shape_from_name(type_name(frame)) is type(frame)
+    for not_deferrable in ((frame, 1), (frame, (frame, frame)), (), (frame,) * 9):
+        assert type_name(not_deferrable) is None
