@@ -11,7 +11,8 @@ producing it now would:
   Copy-on-Write (a shallow copy isolates it from later in-place changes);
 * it changes nothing in place (except a deferred ``frame[key] = value``,
   which gives the lazy a new node);
-* the result is a pandas frame, series or groupby, or a NumPy array.
+* the result is a pandas frame, series or groupby, a tuple of them (``align``),
+  or a NumPy array (stored only: what is computed from a lazy array runs at once).
 
 An operation whose inputs are all at hand runs at once when that is cheaper:
 a stored one that computes faster than it loads, a known one that takes less
