@@ -72,16 +72,19 @@ def format_pairs(name: str, pairs: list[tuple[float, float]]) -> str:
 
 
 def demo_workloads(scale: float, timeout: float, scenarios: bool, overhead_pairs: int = 1,
-                   scenario_pairs: int = 1) -> str:
+                   scenario_pairs: int = 1, notebooks: list[str] | None = None) -> str:
     """The demo notebooks (plain, first, re-run), more plain/first pairs if asked and, on the
     feature-engineering notebook's store, the modified-notebook scenarios."""
     from .demo.__main__ import DEMO_NOTEBOOKS, NOTEBOOKS_DIR, demo_data, format_table, run_demo_notebook
     from .demo.scenarios import format_scenarios, run_scenarios
 
+    chosen = selected_notebooks(DEMO_NOTEBOOKS, notebooks)
+    if scenarios and DEMO_NOTEBOOKS[-1] not in chosen:
+        raise SystemExit(f"the scenarios edit {DEMO_NOTEBOOKS[-1]}: select it too, or skip the scenarios")
     data = demo_data(REPO_ROOT / "demo-data" / f"scale-{scale:g}-seed-0", scale, 0)
     reports = []
     with tempfile.TemporaryDirectory(prefix="collab_reuse-bench-") as work:
-        for name in DEMO_NOTEBOOKS:
+        for name in chosen:
             reports.append(run_demo_notebook(NOTEBOOKS_DIR / name, data, Path(work), True, timeout))
         out = format_table(reports)
         print(out, flush=True)
@@ -100,6 +103,17 @@ def demo_workloads(scale: float, timeout: float, scenarios: bool, overhead_pairs
     return out
 
 
+def selected_notebooks(all_names: list[str], wanted: list[str] | None) -> list[str]:
+    """The demo notebooks named in ``wanted`` (file names or stems, e.g. ``02_feature_engineering``)."""
+    if not wanted:
+        return list(all_names)
+    stems = {Path(n).stem: n for n in all_names}
+    unknown = [w for w in wanted if w not in stems and w not in all_names]
+    if unknown:
+        raise SystemExit(f"no demo notebook {', '.join(unknown)}; there are {', '.join(stems)}")
+    return [n for n in all_names if n in wanted or Path(n).stem in wanted]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m collab_reuse.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", type=float, default=5.0, help="demo data scale for the workload benchmark (default 5)")
@@ -109,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="plain/first-run pairs per demo notebook for the first-run overhead (default 1)")
     ap.add_argument("--scenario-pairs", type=int, default=1,
                     help="plain/collab_reuse pairs per modified-notebook scenario (default 1)")
+    ap.add_argument("--notebooks", default="",
+                    help="comma-separated demo notebooks to run (default all), e.g. 02_feature_engineering")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: demo, scenarios, tracing, planner, materialize")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -119,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     if "demo" not in skip:
         print(f"demo workloads at scale {args.scale:g}:", flush=True)
         print("\n" + demo_workloads(args.scale, args.timeout, "scenarios" not in skip, args.overhead_pairs,
-                                         args.scenario_pairs), flush=True)
+                                         args.scenario_pairs, list(filter(None, args.notebooks.split(",")))),
+              flush=True)
         print()
     sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
     if "planner" not in skip:
