@@ -49,20 +49,30 @@ def ops_with(report, status):
     return [s["op"] for s in report["steps"] if s["status"] == status]
 
 
+def produced(reports):
+    """The operations loaded or computed over a run's cell reports (not deferred, not skipped)."""
+    return [op for rep in reports for op in ops_with(rep, "reused") + ops_with(rep, "computed")]
+
+
+def two_runs(tmp_path, monkeypatch, cells, keep):
+    """The cells in two fresh shells on one store: ([keep(ip) after each run], [cell reports per run])."""
+    kept, reports = [], []
+    for ip in shells(tmp_path, monkeypatch):
+        reports.append([run(ip, c) for c in cells])
+        kept.append(keep(ip))
+    return kept, reports
+
+
 def test_a_rerun_never_reads_the_table_a_stored_aggregate_came_from(tmp_path, monkeypatch, data_file):
     cells = [f"import pandas as pd\nraw = pd.read_csv({str(data_file)!r})",
              "per_key = raw.groupby('k').agg({'v': ['mean', 'max'], 'w': 'sum'})\nsmall = per_key.head(3)",
              "small"]
-    results, reports = [], []
-    for ip in shells(tmp_path, monkeypatch):
-        reports.append([run(ip, c) for c in cells])
-        results.append(ip.user_ns["_"].copy())
+    results, reports = two_runs(tmp_path, monkeypatch, cells, lambda ip: ip.user_ns["_"].copy())
     pd.testing.assert_frame_equal(results[0], results[1])
     second = reports[1]
     assert "pandas.read_csv" in ops_with(second[0], "deferred")
-    assert not any("read_csv" in op for rep in second for op in ops_with(rep, "reused") + ops_with(rep, "computed"))
-    produced = [op for rep in second for op in ops_with(rep, "reused") + ops_with(rep, "computed")]
-    assert produced, "displaying the head must produce something"
+    assert not any("read_csv" in op for op in produced(second))
+    assert produced(second), "displaying the head must produce something"
     assert "DataFrameGroupBy.aggregate" not in ops_with(second[1], "computed")
 
 
@@ -148,8 +158,7 @@ def test_a_rerun_reads_no_table_to_show_the_shape_or_columns_of_what_came_from_i
             reports[-1].append(run(ip, cell))
             shown[-1].append(ip.user_ns["_"])
     assert shown[0] == shown[1] == [(CSV_ROWS, 4), ["k", "v", "w", "x"]]
-    produced = [op for rep in reports[1] for op in ops_with(rep, "reused") + ops_with(rep, "computed")]
-    assert produced == ["DataFrame.shape", "DataFrame.columns"]
+    assert produced(reports[1]) == ["DataFrame.shape", "DataFrame.columns"]
     assert ops_with(reports[1][0], "reused") == ["DataFrame.shape"]
 
 
@@ -163,10 +172,7 @@ def test_a_loop_over_a_stored_matrix_loads_the_matrix_once_its_parts_cost_more_t
              "raw = pd.DataFrame(rng.normal(size=(5_000, 260)), columns=[f'c{i}' for i in range(260)])",
              "corrs = raw.corr()",
              "above = {}\nfor col in list(corrs.columns[:40]):\n    above[col] = list(corrs.index[corrs[col] > 0.05])"]
-    seen, reports = [], []
-    for ip in shells(tmp_path, monkeypatch):
-        reports.append([run(ip, c) for c in cells])
-        seen.append(ip.user_ns["above"])
+    seen, reports = two_runs(tmp_path, monkeypatch, cells, lambda ip: ip.user_ns["above"])
     assert seen[0] == seen[1]
     steps = reports[1][2]["steps"]
     assert [s["status"] for s in steps if s["op"] == "DataFrame.corr"] == ["reused"]
@@ -182,10 +188,7 @@ def test_a_known_operation_on_a_frame_at_hand_runs_at_once_when_cheap_and_waits_
              "big = pd.DataFrame({'k': rng.integers(0, 1000, 2_000_000), 'v': rng.random(2_000_000)})",
              "first = big.head(5)\nranked = big.sort_values('v')",
              "first_rows = first.to_dict()\nranked.iloc[:3]"]
-    seen, reports = [], []
-    for ip in shells(tmp_path, monkeypatch):
-        reports.append([run(ip, c) for c in cells])
-        seen.append((ip.user_ns["first_rows"], ip.user_ns["_"]))
+    seen, reports = two_runs(tmp_path, monkeypatch, cells, lambda ip: (ip.user_ns["first_rows"], ip.user_ns["_"]))
     assert seen[0][0] == seen[1][0]
     pd.testing.assert_frame_equal(seen[0][1], seen[1][1])
     second = reports[1][1]
@@ -200,12 +203,8 @@ def test_a_known_operation_returning_a_tuple_of_frames_is_deferred_item_by_item(
     cells = [f"import pandas as pd\nraw = pd.read_csv({str(data_file)!r})\nother = raw[['k', 'v']]",
              "left, right = raw.align(other, join='inner', axis=1)\nleft['z'] = left['v'] * 3",
              "per_key = left.groupby('k').agg({'v': ['mean', 'max'], 'z': 'sum'})\nper_key.head(3)"]
-    shown, reports = [], []
-    for ip in shells(tmp_path, monkeypatch):
-        reports.append([run(ip, c) for c in cells])
-        shown.append(ip.user_ns["_"].copy())
+    shown, reports = two_runs(tmp_path, monkeypatch, cells, lambda ip: ip.user_ns["_"].copy())
     pd.testing.assert_frame_equal(shown[0], shown[1])
     second = reports[1]
     assert "DataFrame.align" in ops_with(second[1], "deferred")
-    produced = [op for rep in second for op in ops_with(rep, "reused") + ops_with(rep, "computed")]
-    assert not any("read_csv" in op or "align" in op for op in produced), produced
+    assert not any("read_csv" in op or "align" in op for op in produced(second)), produced(second)
