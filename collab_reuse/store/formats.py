@@ -4,8 +4,12 @@ Frames are split into one Arrow IPC blob per column plus blobs for the row and
 column indexes; each blob's key is the digest of its bytes, so identical
 columns of different frames are one blob (the paper's storage-aware idea, with
 sound column identity: equal keys mean equal bytes). Arrays are ``.npy``;
-scikit-learn and LightGBM models are skops files; plain scalars and containers
-are JSON. Pickle serves only what nothing else does, and only when trusted.
+plain scalars and containers are JSON. scikit-learn and LightGBM objects are
+stored as pickle would rebuild them (class, constructor arguments and state, by
+the reduce protocol) but with every part in one of these safe forms, so a
+forest's trees are raw node arrays that load at disk speed (a skops file of the
+same forest loads ten times slower); a model that can't be held so is a skops
+file. Pickle serves only what nothing else does, and only when trusted.
 
 Every encoding is checked by decoding it and comparing with the original
 (``verify_roundtrip``): a value that would come back different is not stored.
@@ -14,6 +18,7 @@ Every encoding is checked by decoding it and comparing with the original
 from __future__ import annotations
 
 import collections
+import copyreg
 import importlib
 import io
 import math
@@ -25,10 +30,11 @@ from ..fingerprint import digest_bytes
 from ..fingerprint.values import is_estimator
 
 MANIFEST_VERSION = 1
-_TEXT_BLOB = 1 << 16  # strings longer than this (e.g. a LightGBM model) go to a blob of their own
-#: Libraries whose objects are stored as their class plus their state (no code runs on load but
-#: the class's own __setstate__); LightGBM's state is its model text.
-_STATE_LIBRARIES = ("lightgbm.",)
+_TEXT_BLOB = 1 << 16
+_STR_ARRAY_ITEMS = 100_000  # object arrays of strings up to this size are stored as JSON lists  # strings longer than this (e.g. a LightGBM model) go to a blob of their own
+#: Libraries whose objects are stored as their class, constructor arguments and state (no code runs
+#: on load but the class's own constructor and __setstate__); LightGBM's state is its model text.
+_STATE_LIBRARIES = ("lightgbm.", "sklearn.")
 _FACTORIES = {dict: "dict", list: "list", int: "int", float: "float", collections.OrderedDict: "OrderedDict"}
 _SKOPS_TRUSTED_PREFIXES = ("sklearn.", "lightgbm.", "numpy.", "scipy.", "builtins.", "collections.", "xgboost.", "skops.")
 
@@ -123,6 +129,8 @@ def _encode_tree(value: Any, out: Encoded, trust_pickle: bool, depth: int) -> di
         return _encode_numpy(value, out, trust_pickle)
     if module == "pandas":
         return _encode_pandas(value, out, trust_pickle)
+    if t.__module__.startswith(_STATE_LIBRARIES):
+        return _encode_library_object(value, out, trust_pickle)
     if kind_of(value) == "model":
         return _encode_model(value, out, trust_pickle)
     return _encode_pickle(value, out, trust_pickle)
@@ -171,13 +179,21 @@ def _decode_tree(node: dict, get_blob: Callable[[str], bytes], trust_pickle: boo
     if t == "text":
         return str(get_blob(node["key"]), "utf-8", "surrogatepass")
     if t == "state":
-        return _decode_state_object(node, get_blob, trust_pickle)
+        return _decode_state_object(node, get_blob, {})
     if t == "npscalar":
         import numpy as np
 
         return np.frombuffer(bytes.fromhex(node["x"]), dtype=np.dtype(node["dtype"]))[0]
     if t == "ndarray":
         return _load_npy(get_blob(node["key"]))
+    if t in ("strarray", "dtype"):
+        import numpy as np
+
+        if t == "dtype":
+            return np.dtype(node["x"])
+        strings = np.empty(len(node["items"]), dtype=object)
+        strings[:] = node["items"]
+        return strings.reshape(node["shape"])
     if t in ("frame", "series", "index"):
         return _decode_pandas(node, get_blob, trust_pickle)
     if t == "skops":
@@ -202,6 +218,11 @@ def _encode_numpy(value: Any, out: Encoded, trust_pickle: bool) -> dict:
         buf = io.BytesIO()
         np.save(buf, value, allow_pickle=False)
         return {"t": "ndarray", "key": out.add_blob(buf.getvalue())}
+    if (type(value) is np.ndarray and value.dtype == object and value.size <= _STR_ARRAY_ITEMS
+            and all(type(x) is str for x in value.flat)):  # a fitted estimator's feature_names_in_
+        return {"t": "strarray", "shape": list(value.shape), "items": value.ravel().tolist()}
+    if isinstance(value, np.dtype) and value.names is None and value.subdtype is None and value.metadata is None:
+        return {"t": "dtype", "x": value.str}  # e.g. the dtype an imputer was fitted on
     return _encode_pickle(value, out, trust_pickle)
 
 
@@ -344,11 +365,6 @@ def _decode_pandas(node: dict, get_blob: Callable[[str], bytes], trust_pickle: b
 # -- models --------------------------------------------------------------------------------
 
 def _encode_model(value: Any, out: Encoded, trust_pickle: bool) -> dict:
-    if type(value).__module__.startswith(_STATE_LIBRARIES):
-        try:
-            return _encode_state_object(value, out, 0)
-        except Unreusable:
-            pass
     try:
         import skops.io as sio
 
@@ -358,38 +374,121 @@ def _encode_model(value: Any, out: Encoded, trust_pickle: bool) -> dict:
         return _encode_pickle(value, out, trust_pickle)
 
 
-def _encode_state_object(value: Any, out: Encoded, depth: int) -> dict:
-    """An object of an allow-listed library as its class and its pickle state, every part in a safe form."""
+def _encode_library_object(value: Any, out: Encoded, trust_pickle: bool) -> dict:
+    """A scikit-learn or LightGBM object by its reduce protocol; a model that doesn't fit that
+    goes to skops, anything else to pickle (if trusted)."""
+    scratch = Encoded(manifest={})  # a failed attempt leaves no blobs behind
+    try:
+        node = _encode_state_object(value, scratch, {id(value): (0, value)}, 0)
+    except Unreusable:
+        if kind_of(value) == "model":
+            return _encode_model(value, out, trust_pickle)
+        return _encode_pickle(value, out, trust_pickle)
+    out.blobs.update(scratch.blobs)
+    return {**node, "id": 0}
+
+
+#: id of each object or array met while encoding one object -> (its number, the object itself,
+#: kept alive so that no temporary's id is reused), to store a second meeting as a reference.
+_Memo = dict[int, tuple[int, Any]]
+
+
+def _encode_state_object(value: Any, out: Encoded, memo: _Memo, depth: int) -> dict:
+    """What pickle would record (class, constructor arguments, state), every part in a safe form;
+    only "construct, then set the state" is accepted."""
     if depth > 10:
         raise Unreusable("object state nested too deeply")
     cls = type(value)
-    state = value.__getstate__()
-    if not isinstance(state, dict):
-        raise Unreusable(f"{cls.__qualname__} has no dict state")
-    items = []
-    for key, part in state.items():
-        if type(part).__module__.startswith(_STATE_LIBRARIES):
-            node = _encode_state_object(part, out, depth + 1)
+    try:
+        reduced = value.__reduce_ex__(5)
+    except Exception as exc:
+        raise Unreusable(f"{cls.__qualname__} can't be reduced: {exc}") from None
+    if not isinstance(reduced, tuple) or len(reduced) < 2 or any(x is not None for x in reduced[3:]):
+        raise Unreusable(f"{cls.__qualname__} reduces to something other than class and state")
+    constructor, args, state = reduced[0], reduced[1], reduced[2] if len(reduced) > 2 else None
+    if constructor is copyreg.__newobj__ and args == (cls,):
+        node: dict = {"t": "state", "cls": _class_name(cls)}
+    elif constructor is cls:
+        node = {"t": "state", "cls": _class_name(cls), "args": _encode_state_part(list(args), out, memo, depth)}
+    else:
+        raise Unreusable(f"{cls.__qualname__} is rebuilt by {getattr(constructor, '__qualname__', constructor)}")
+    if state is not None:
+        if not isinstance(state, dict) or not all(type(key) is str for key in state):
+            raise Unreusable(f"{cls.__qualname__} has no dict state")
+        node["items"] = [[key, _encode_state_part(part, out, memo, depth)] for key, part in state.items()]
+    return node
+
+
+def _encode_state_part(part: Any, out: Encoded, memo: _Memo, depth: int) -> dict:
+    """One part of an object's state: objects of the same libraries by their own state (strictly:
+    a part that can't be stored fails the whole object), an object or array met before as a
+    reference to it (as pickle keeps a forest's template estimator one object), containers item by
+    item, the rest as any value but never pickled."""
+    t = type(part)
+    library_object = t.__module__.startswith(_STATE_LIBRARIES)
+    if library_object or (t.__module__ == "numpy" and t.__name__ == "ndarray"):
+        if id(part) in memo:
+            return {"t": "ref", "n": memo[id(part)][0]}
+        number = len(memo)
+        memo[id(part)] = (number, part)
+        if library_object:
+            node = _encode_state_object(part, out, memo, depth + 1)
         else:
-            node = _encode_tree(part, out, False, depth + 1)  # never pickle inside
-        items.append([key, node])
-    return {"t": "state", "cls": f"{cls.__module__}:{cls.__qualname__}", "items": items}
+            node = _encode_tree(part, out, False, depth + 1)
+        return {**node, "id": number}
+    if t in (list, tuple):
+        return {"t": t.__name__, "items": [_encode_state_part(x, out, memo, depth) for x in part]}
+    if t is dict and all(type(k) is str for k in part):
+        return {"t": "sdict", "items": [[k, _encode_state_part(v, out, memo, depth)] for k, v in part.items()]}
+    return _encode_tree(part, out, False, depth + 1)
 
 
-def _decode_state_object(node: dict, get_blob: Callable[[str], bytes], trust_pickle: bool) -> Any:
+def _class_name(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _decode_state_object(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, Any]) -> Any:
     module, _, qualname = node["cls"].partition(":")
     if not module.startswith(_STATE_LIBRARIES):
         raise CorruptArtifact(f"state object of a class outside the allow-list: {node['cls']}")
     cls: Any = importlib.import_module(module)
     for part in qualname.split("."):
         cls = getattr(cls, part)
-    obj = cls.__new__(cls)
-    state = {key: _decode_tree(part, get_blob, trust_pickle) for key, part in node["items"]}
+    if not isinstance(cls, type):
+        raise CorruptArtifact(f"state object names {node['cls']}, which is not a class")
+    if "args" in node:  # a class that pickles as a constructor call (a tree's node store)
+        obj = cls(*_decode_state_part(node["args"], get_blob, memo))
+    else:
+        obj = cls.__new__(cls)
+    if "id" in node:
+        memo[node["id"]] = obj
+    if "items" not in node:
+        return obj
+    state = {key: _decode_state_part(part, get_blob, memo) for key, part in node["items"]}
     if hasattr(obj, "__setstate__"):  # as pickle would: the class rebuilds itself (a Booster from its text)
         obj.__setstate__(state)
     else:
         obj.__dict__.update(state)
     return obj
+
+
+def _decode_state_part(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, Any]) -> Any:
+    t = node["t"]
+    if t == "ref":
+        if node["n"] not in memo:
+            raise CorruptArtifact(f"reference to object {node['n']}, which comes later or not at all")
+        return memo[node["n"]]
+    if t == "state":
+        return _decode_state_object(node, get_blob, memo)
+    if t in ("list", "tuple"):
+        items = [_decode_state_part(n, get_blob, memo) for n in node["items"]]
+        return tuple(items) if t == "tuple" else items
+    if t == "sdict":
+        return {key: _decode_state_part(n, get_blob, memo) for key, n in node["items"]}
+    value = _decode_tree(node, get_blob, False)
+    if "id" in node:
+        memo[node["id"]] = value
+    return value
 
 
 def _skops_load(data: bytes) -> Any:

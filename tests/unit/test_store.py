@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.ensemble import RandomForestClassifier
 
 from collab_reuse.errors import CorruptArtifact, Unreusable
@@ -130,6 +132,98 @@ def test_lightgbm_models_are_stored_as_model_text_without_pickle():
     assert back.best_score_ == model.best_score_ and back.get_params() == model.get_params()
 
 
+def test_a_forest_is_stored_as_its_trees_node_arrays_without_skops_or_pickle():
+    X = np.random.RandomState(0).rand(3000, 4)
+    y = (X[:, 0] + X[:, 1] > 1).astype(int)
+    forest = RandomForestClassifier(n_estimators=4, random_state=0).fit(pd.DataFrame(X, columns=list("abcd")), y)
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    encoded = store.encode(forest)
+    nodes = _manifest_nodes(encoded.manifest["value"])
+    assert encoded.manifest["value"]["t"] == "state"
+    assert {"skops", "pickle"}.isdisjoint(nodes)  # every part in a safe form: node arrays, JSON, strings
+    store.put("f", encoded)
+    back, _, _ = store.get("f")
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    assert np.array_equal(back.predict_proba(frame), forest.predict_proba(frame))
+    assert np.array_equal(back.feature_importances_, forest.feature_importances_)
+    assert list(back.feature_names_in_) == list("abcd") and back.feature_names_in_.dtype == object
+    assert back.estimator is back.estimator_  # one object in the original, one object back (as pickle does)
+    assert back.get_params() == forest.get_params()
+
+
+def _manifest_nodes(node):
+    """Every node type ("t") in a manifest tree."""
+    found = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found.add(item.get("t"))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found - {None}
+
+
+def _fitted_estimators():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import PCA
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler, PolynomialFeatures, StandardScaler
+    from sklearn.tree import DecisionTreeRegressor
+
+    rng = np.random.RandomState(1)
+    X = pd.DataFrame(rng.normal(size=(300, 3)), columns=["x", "y", "z"])
+    X.iloc[::5, 1] = np.nan
+    y = (X["x"] > 0).astype(int)
+    filled = X.fillna(0)
+    return X, {
+        "imputer on a frame": (SimpleImputer(strategy="median").fit(X), "transform", X),
+        "scaler": (MinMaxScaler().fit(filled), "transform", filled),
+        "polynomial": (PolynomialFeatures(degree=2).fit(filled), "transform", filled),
+        "logistic regression": (LogisticRegression(C=0.1).fit(filled, y), "predict_proba", filled),
+        "pipeline": (make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression()).fit(X, y), "predict_proba", X),
+        "PCA": (PCA(2).fit(filled), "transform", filled),
+        "tree": (DecisionTreeRegressor(random_state=0).fit(filled, X["z"]), "predict", filled),
+        "column transformer": (ColumnTransformer([("s", StandardScaler(), ["x"])]).fit(filled), "transform", filled),
+    }
+
+
+@pytest.mark.parametrize("name", list(_fitted_estimators()[1]))
+def test_fitted_estimators_come_back_computing_the_same(name):
+    model, method, X = _fitted_estimators()[1][name]
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    store.put("m", store.encode(model))
+    back, _, _ = store.get("m")
+    assert type(back) is type(model) and back.get_params().keys() == model.get_params().keys()
+    assert np.array_equal(getattr(back, method)(X), getattr(model, method)(X), equal_nan=True)
+
+
+def test_an_estimator_whose_state_has_no_safe_form_goes_to_skops_leaving_no_stray_blobs():
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    X = np.random.RandomState(0).rand(200, 3)
+    model = ExtraTreesClassifier(n_estimators=3, random_state=np.random.RandomState(0)).fit(X, X[:, 0] > 0.5)
+    encoded = ArtifactStore(MemoryBlobs(), trust_pickle=False).encode(model)
+    assert encoded.manifest["value"]["t"] == "skops"
+    assert len(encoded.blobs) == 1  # the failed attempt's tree arrays were not kept
+
+
+@pytest.mark.parametrize("node, message", [
+    ({"t": "state", "cls": "os:system", "items": []}, "outside the allow-list"),
+    ({"t": "state", "cls": "sklearn.utils:check_array", "items": []}, "not a class"),
+    ({"t": "state", "cls": "sklearn.preprocessing:StandardScaler",
+      "items": [["mean_", {"t": "ref", "n": 3}]]}, "reference"),
+])
+def test_a_damaged_model_manifest_is_refused_before_anything_runs(node, message):
+    from collab_reuse.store import formats
+
+    with pytest.raises(CorruptArtifact, match=message):
+        formats.decode({"v": formats.MANIFEST_VERSION, "value": node}, lambda key: b"", trust_pickle=False)
+
+
 def test_the_roundtrip_check_compares_arrow_string_columns_by_their_arrow_arrays():
     from collab_reuse.store import formats
 
@@ -173,3 +267,19 @@ def test_loaded_arrays_are_writable_aligned_and_independent(store, array):
         assert second.flat[0] == array.flat[0]
         third, _, _ = store.get("id")
         np.testing.assert_array_equal(third, array)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(), max_size=12), st.sampled_from([None, 2, 3]))
+def test_object_arrays_of_strings_come_back_identical(strings, columns):
+    from collab_reuse.store import formats
+
+    array = np.empty(len(strings), dtype=object)
+    array[:] = strings
+    if columns and len(strings) % columns == 0:
+        array = array.reshape(-1, columns)
+    encoded = formats.encode(array, trust_pickle=False)
+    back = formats.decode(encoded.manifest, encoded.blobs.__getitem__, trust_pickle=False)
+    assert back.dtype == object and back.shape == array.shape and back.tolist() == array.tolist()
+    assert all(type(x) is str for x in back.flat)
+
