@@ -396,8 +396,6 @@ _Memo = dict[int, tuple[int, Any]]
 def _encode_state_object(value: Any, out: Encoded, memo: _Memo, depth: int) -> dict:
     """What pickle would record (class, constructor arguments, state), every part in a safe form;
     only "construct, then set the state" is accepted."""
-    if depth > 10:
-        raise Unreusable("object state nested too deeply")
     cls = type(value)
     try:
         reduced = value.__reduce_ex__(5)
@@ -424,6 +422,8 @@ def _encode_state_part(part: Any, out: Encoded, memo: _Memo, depth: int) -> dict
     a part that can't be stored fails the whole object), an object or array met before as a
     reference to it (as pickle keeps a forest's template estimator one object), containers item by
     item, the rest as any value but never pickled."""
+    if depth > 20:
+        raise Unreusable("object state nested too deeply")
     t = type(part)
     library_object = t.__module__.startswith(_STATE_LIBRARIES)
     if library_object or (t.__module__ == "numpy" and t.__name__ == "ndarray"):
@@ -437,9 +437,9 @@ def _encode_state_part(part: Any, out: Encoded, memo: _Memo, depth: int) -> dict
             node = _encode_tree(part, out, False, depth + 1)
         return {**node, "id": number}
     if t in (list, tuple):
-        return {"t": t.__name__, "items": [_encode_state_part(x, out, memo, depth) for x in part]}
+        return {"t": t.__name__, "items": [_encode_state_part(x, out, memo, depth + 1) for x in part]}
     if t is dict and all(type(k) is str for k in part):
-        return {"t": "sdict", "items": [[k, _encode_state_part(v, out, memo, depth)] for k, v in part.items()]}
+        return {"t": "sdict", "items": [[k, _encode_state_part(v, out, memo, depth + 1)] for k, v in part.items()]}
     return _encode_tree(part, out, False, depth + 1)
 
 

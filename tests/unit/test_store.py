@@ -211,6 +211,21 @@ def test_an_estimator_whose_state_has_no_safe_form_goes_to_skops_leaving_no_stra
     assert len(encoded.blobs) == 1  # the failed attempt's tree arrays were not kept
 
 
+def test_an_estimator_holding_a_cycle_is_stored_by_pickle_not_lost_in_recursion():
+    from sklearn.preprocessing import StandardScaler
+
+    model = StandardScaler().fit(np.arange(6.0).reshape(3, 2))
+    loop: list = []
+    loop.append(loop)
+    model.loop_ = loop
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=True)
+    encoded = store.encode(model)
+    assert encoded.manifest["value"]["t"] == "pickle"
+    store.put("m", encoded)
+    back, _, _ = store.get("m")
+    assert back.loop_[0] is back.loop_ and np.array_equal(back.mean_, model.mean_)
+
+
 @pytest.mark.parametrize("node, message", [
     ({"t": "state", "cls": "os:system", "items": []}, "outside the allow-list"),
     ({"t": "state", "cls": "sklearn.utils:check_array", "items": []}, "not a class"),
