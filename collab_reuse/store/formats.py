@@ -30,8 +30,8 @@ from ..fingerprint import digest_bytes
 from ..fingerprint.values import is_estimator
 
 MANIFEST_VERSION = 1
-_TEXT_BLOB = 1 << 16
-_STR_ARRAY_ITEMS = 100_000  # object arrays of strings up to this size are stored as JSON lists  # strings longer than this (e.g. a LightGBM model) go to a blob of their own
+_TEXT_BLOB = 1 << 16  # strings longer than this (e.g. a LightGBM model) go to a blob of their own
+_STR_ARRAY_ITEMS = 100_000  # object arrays of strings up to this size are stored as JSON lists
 #: Libraries whose objects are stored as their class, constructor arguments and state (no code runs
 #: on load but the class's own constructor and __setstate__); LightGBM's state is its model text.
 _STATE_LIBRARIES = ("lightgbm.", "sklearn.")
@@ -214,7 +214,7 @@ def _encode_numpy(value: Any, out: Encoded, trust_pickle: bool) -> dict:
 
     if isinstance(value, np.generic) and not value.dtype.hasobject:
         return {"t": "npscalar", "dtype": value.dtype.str, "x": value.tobytes().hex()}
-    if isinstance(value, np.ndarray) and not value.dtype.hasobject:
+    if type(value) is np.ndarray and not value.dtype.hasobject:  # (a subclass, e.g. masked, is more than its data)
         buf = io.BytesIO()
         np.save(buf, value, allow_pickle=False)
         return {"t": "ndarray", "key": out.add_blob(buf.getvalue())}
@@ -397,13 +397,10 @@ def _encode_state_object(value: Any, out: Encoded, memo: _Memo, depth: int) -> d
     """What pickle would record (class, constructor arguments, state), every part in a safe form;
     only "construct, then set the state" is accepted."""
     cls = type(value)
-    try:
-        reduced = value.__reduce_ex__(5)
-    except Exception as exc:
-        raise Unreusable(f"{cls.__qualname__} can't be reduced: {exc}") from None
-    if not isinstance(reduced, tuple) or len(reduced) < 2 or any(x is not None for x in reduced[3:]):
-        raise Unreusable(f"{cls.__qualname__} reduces to something other than class and state")
-    constructor, args, state = reduced[0], reduced[1], reduced[2] if len(reduced) > 2 else None
+    reduced = _reduced(value)
+    if reduced is None:
+        raise Unreusable(f"{cls.__qualname__} doesn't reduce to a constructor and a state")
+    constructor, args, state = reduced
     if constructor is copyreg.__newobj__ and args == (cls,):
         node: dict = {"t": "state", "cls": _class_name(cls)}
     elif constructor is cls:
@@ -523,7 +520,7 @@ def faithful_by_construction(value: Any) -> bool:
 
     module = type(value).__module__.split(".", 1)[0]
     if module == "numpy":
-        return isinstance(value, np.ndarray) and value.dtype.kind in "biuf"
+        return type(value) is np.ndarray and value.dtype.kind in "biuf"
     if module != "pandas":
         return False
     import pandas as pd
@@ -543,18 +540,27 @@ def faithful_by_construction(value: Any) -> bool:
 
 def verify_roundtrip(original: Any, decoded: Any) -> None:
     """Raise ``Unreusable`` unless ``decoded`` is indistinguishable from ``original``."""
-    if not _same(original, decoded, 0):
+    if not _same(original, decoded, 0, {}):
         raise Unreusable(f"a {type(original).__name__} does not come back identical from storage")
 
 
-def _same(a: Any, b: Any, depth: int) -> bool:
+def _same(a: Any, b: Any, depth: int, seen: dict[tuple[int, int], tuple]) -> bool:
+    """Deep equality as storage must keep it: same types all the way down. ``seen``: pairs being
+    compared already (a structure that contains itself is the same if nothing else differs),
+    holding them so that no temporary's id (a reduced state) is reused while comparing."""
     if type(a) is not type(b) or depth > 20:
         return False
+    if isinstance(a, type):
+        return a is b
     t = type(a)
+    if t in (tuple, list, dict) or t.__module__.startswith(_STATE_LIBRARIES):
+        if (id(a), id(b)) in seen:
+            return True
+        seen[id(a), id(b)] = (a, b)
     if t in (tuple, list):
-        return len(a) == len(b) and all(_same(x, y, depth + 1) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y, depth + 1, seen) for x, y in zip(a, b))
     if t is dict:
-        return list(a.keys()) == list(b.keys()) and all(_same(a[k], b[k], depth + 1) for k in a)
+        return list(a.keys()) == list(b.keys()) and all(_same(a[k], b[k], depth + 1, seen) for k in a)
     if t is float:
         return (math.isnan(a) and math.isnan(b)) or a == b
     module = t.__module__.split(".", 1)[0]
@@ -563,15 +569,45 @@ def _same(a: Any, b: Any, depth: int) -> bool:
     if module == "numpy":
         import numpy as np
 
-        if isinstance(a, np.ndarray):
-            return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
-        return a.dtype == b.dtype and a.tobytes() == b.tobytes()
+        if t is np.ndarray:
+            if a.dtype != b.dtype or a.shape != b.shape:
+                return False
+            if a.dtype.hasobject:  # (e.g. a boosting model's grid of trees)
+                return all(_same(x, y, depth + 1, seen) for x, y in zip(a.flat, b.flat))
+            return np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        if isinstance(a, np.dtype):
+            return a == b
+        if isinstance(a, np.generic):
+            return a.dtype == b.dtype and a.tobytes() == b.tobytes()
+        if isinstance(a, np.ma.MaskedArray):  # (its fill value may be set only lazily)
+            return _same(a.data, b.data, depth + 1, seen) and _same(np.ma.getmaskarray(a), np.ma.getmaskarray(b),
+                                                                    depth + 1, seen)
+        if isinstance(a, np.random.RandomState):  # the state of its draws (not how it was seeded)
+            return _same(a.get_state(legacy=False), b.get_state(legacy=False), depth + 1, seen)
+        if isinstance(a, (np.random.Generator, np.random.BitGenerator)):
+            generators = (a.bit_generator, b.bit_generator) if isinstance(a, np.random.Generator) else (a, b)
+            return _same(generators[0].state, generators[1].state, depth + 1, seen)
+    if module == "numpy" or t.__module__.startswith(_STATE_LIBRARIES):
+        reduced = _reduced(a), _reduced(b)
+        if reduced[0] is not None and reduced[1] is not None:  # what pickle would record, part by part
+            return reduced[0][0] is reduced[1][0] and _same(reduced[0][1:], reduced[1][1:], depth + 1, seen)
     if kind_of(a) == "model":
         return type(a) is type(b) and a.get_params(deep=False).keys() == b.get_params(deep=False).keys()
     try:
         return bool(a == b)
     except Exception:
         return True  # pickled opaque objects: pickle is faithful by construction
+
+
+def _reduced(value: Any) -> tuple | None:
+    """(constructor, arguments, state) of an object rebuilt by "construct, then set the state"."""
+    try:
+        reduced = value.__reduce_ex__(5)
+    except Exception:
+        return None
+    if not isinstance(reduced, tuple) or len(reduced) < 2 or any(x is not None for x in reduced[3:]):
+        return None
+    return reduced[0], tuple(reduced[1]), reduced[2] if len(reduced) > 2 else None
 
 
 def _same_pandas(a: Any, b: Any) -> bool:

@@ -168,6 +168,7 @@ def _manifest_nodes(node):
 def _fitted_estimators():
     from sklearn.compose import ColumnTransformer
     from sklearn.decomposition import PCA
+    from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -188,6 +189,8 @@ def _fitted_estimators():
         "PCA": (PCA(2).fit(filled), "transform", filled),
         "tree": (DecisionTreeRegressor(random_state=0).fit(filled, X["z"]), "predict", filled),
         "column transformer": (ColumnTransformer([("s", StandardScaler(), ["x"])]).fit(filled), "transform", filled),
+        "gradient boosting (a grid of trees)": (GradientBoostingClassifier(n_estimators=3).fit(filled, y),
+                                                "predict_proba", filled),
     }
 
 
@@ -224,6 +227,39 @@ def test_an_estimator_holding_a_cycle_is_stored_by_pickle_not_lost_in_recursion(
     store.put("m", encoded)
     back, _, _ = store.get("m")
     assert back.loop_[0] is back.loop_ and np.array_equal(back.mean_, model.mean_)
+
+
+def test_the_roundtrip_check_of_a_model_sees_a_change_deep_in_its_last_tree():
+    import copy
+
+    X = np.random.RandomState(0).rand(500, 3)
+    forest = RandomForestClassifier(n_estimators=6, random_state=0).fit(X, X[:, 0] > 0.5)
+    changed = copy.deepcopy(forest)
+    verify_roundtrip(forest, changed)
+    changed.estimators_[-1].tree_.threshold[0] += 1e-9  # (a view of the tree's node array)
+    with pytest.raises(Unreusable):
+        verify_roundtrip(forest, changed)
+
+
+def test_masked_arrays_keep_their_mask_alone_and_inside_a_model():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+
+    masked = np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, True, False])
+    with pytest.raises(Unreusable):
+        ArtifactStore(MemoryBlobs(), trust_pickle=False).encode(masked)  # never stored as its bare data
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=True)
+    store.put("a", store.encode(masked))
+    back, _, _ = store.get("a")
+    assert type(back) is np.ma.MaskedArray and back.mask.tolist() == [False, True, False]
+
+    X = np.random.RandomState(0).rand(120, 2)
+    search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3).fit(X, X[:, 0] > 0.5)
+    assert type(search.cv_results_["param_C"]) is np.ma.MaskedArray
+    store.put("g", store.encode(search))
+    back, _, _ = store.get("g")
+    assert type(back.cv_results_["param_C"]) is np.ma.MaskedArray
+    assert back.cv_results_["param_C"].tolist() == search.cv_results_["param_C"].tolist()
 
 
 @pytest.mark.parametrize("node, message", [
