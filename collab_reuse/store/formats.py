@@ -567,26 +567,9 @@ def _same(a: Any, b: Any, depth: int, seen: dict[tuple[int, int], tuple]) -> boo
     if module == "pandas":
         return _same_pandas(a, b)
     if module == "numpy":
-        import numpy as np
-
-        if t is np.ndarray:
-            if a.dtype != b.dtype or a.shape != b.shape:
-                return False
-            if a.dtype.hasobject:  # (e.g. a boosting model's grid of trees)
-                return all(_same(x, y, depth + 1, seen) for x, y in zip(a.flat, b.flat))
-            return np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
-        if isinstance(a, np.dtype):
-            return a == b
-        if isinstance(a, np.generic):
-            return a.dtype == b.dtype and a.tobytes() == b.tobytes()
-        if isinstance(a, np.ma.MaskedArray):  # (its fill value may be set only lazily)
-            return _same(a.data, b.data, depth + 1, seen) and _same(np.ma.getmaskarray(a), np.ma.getmaskarray(b),
-                                                                    depth + 1, seen)
-        if isinstance(a, np.random.RandomState):  # the state of its draws (not how it was seeded)
-            return _same(a.get_state(legacy=False), b.get_state(legacy=False), depth + 1, seen)
-        if isinstance(a, (np.random.Generator, np.random.BitGenerator)):
-            generators = (a.bit_generator, b.bit_generator) if isinstance(a, np.random.Generator) else (a, b)
-            return _same(generators[0].state, generators[1].state, depth + 1, seen)
+        same = _same_numpy(a, b, depth, seen)
+        if same is not None:
+            return same
     if module == "numpy" or t.__module__.startswith(_STATE_LIBRARIES):
         reduced = _reduced(a), _reduced(b)
         if reduced[0] is not None and reduced[1] is not None:  # what pickle would record, part by part
@@ -597,6 +580,31 @@ def _same(a: Any, b: Any, depth: int, seen: dict[tuple[int, int], tuple]) -> boo
         return bool(a == b)
     except Exception:
         return True  # pickled opaque objects: pickle is faithful by construction
+
+
+def _same_numpy(a: Any, b: Any, depth: int, seen: dict) -> bool | None:
+    """``_same`` for numpy's values; None for other numpy objects (compared as pickle records them)."""
+    import numpy as np
+
+    if type(a) is np.ndarray:
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        if a.dtype.hasobject:  # (e.g. a boosting model's grid of trees)
+            return all(_same(x, y, depth + 1, seen) for x, y in zip(a.flat, b.flat))
+        return np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+    if isinstance(a, np.dtype):
+        return a == b
+    if isinstance(a, np.generic):
+        return a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    if isinstance(a, np.ma.MaskedArray):  # (its fill value may be set only lazily)
+        return (_same(a.data, b.data, depth + 1, seen)
+                and _same(np.ma.getmaskarray(a), np.ma.getmaskarray(b), depth + 1, seen))
+    if isinstance(a, np.random.RandomState):  # the state of its draws (not how it was seeded)
+        return _same(a.get_state(legacy=False), b.get_state(legacy=False), depth + 1, seen)
+    if isinstance(a, (np.random.Generator, np.random.BitGenerator)):
+        generators = (a.bit_generator, b.bit_generator) if isinstance(a, np.random.Generator) else (a, b)
+        return _same(generators[0].state, generators[1].state, depth + 1, seen)
+    return None
 
 
 def _reduced(value: Any) -> tuple | None:
