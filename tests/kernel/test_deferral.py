@@ -63,13 +63,19 @@ def two_runs(tmp_path, monkeypatch, cells, keep):
     return kept, reports
 
 
+def rerun_showing_the_same_frame(tmp_path, monkeypatch, cells):
+    """The cells in two fresh shells on one store; the frame the last cell shows must be equal in
+    both. Returns the second run's cell reports."""
+    shown, reports = two_runs(tmp_path, monkeypatch, cells, lambda ip: ip.user_ns["_"].copy())
+    pd.testing.assert_frame_equal(shown[0], shown[1])
+    return reports[1]
+
+
 def test_a_rerun_never_reads_the_table_a_stored_aggregate_came_from(tmp_path, monkeypatch, data_file):
     cells = [f"import pandas as pd\nraw = pd.read_csv({str(data_file)!r})",
              "per_key = raw.groupby('k').agg({'v': ['mean', 'max'], 'w': 'sum'})\nsmall = per_key.head(3)",
              "small"]
-    results, reports = two_runs(tmp_path, monkeypatch, cells, lambda ip: ip.user_ns["_"].copy())
-    pd.testing.assert_frame_equal(results[0], results[1])
-    second = reports[1]
+    second = rerun_showing_the_same_frame(tmp_path, monkeypatch, cells)
     assert "pandas.read_csv" in ops_with(second[0], "deferred")
     assert not any("read_csv" in op for op in produced(second))
     assert produced(second), "displaying the head must produce something"
@@ -203,8 +209,6 @@ def test_a_known_operation_returning_a_tuple_of_frames_is_deferred_item_by_item(
     cells = [f"import pandas as pd\nraw = pd.read_csv({str(data_file)!r})\nother = raw[['k', 'v']]",
              "left, right = raw.align(other, join='inner', axis=1)\nleft['z'] = left['v'] * 3",
              "per_key = left.groupby('k').agg({'v': ['mean', 'max'], 'z': 'sum'})\nper_key.head(3)"]
-    shown, reports = two_runs(tmp_path, monkeypatch, cells, lambda ip: ip.user_ns["_"].copy())
-    pd.testing.assert_frame_equal(shown[0], shown[1])
-    second = reports[1]
+    second = rerun_showing_the_same_frame(tmp_path, monkeypatch, cells)
     assert "DataFrame.align" in ops_with(second[1], "deferred")
     assert not any("read_csv" in op or "align" in op for op in produced(second)), produced(second)
