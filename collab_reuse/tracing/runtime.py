@@ -31,7 +31,7 @@ from ..fingerprint.functions import class_identity, function_identity, is_notebo
     package_version
 from ..fingerprint.values import content_digest, estimator_digest, is_estimator
 from ..store.formats import kind_of
-from . import binned, effects, purity, randomness, specs, warmstart
+from . import binned, effects, fitted, purity, randomness, specs, warmstart
 from .capture import Capture, replay
 from .deferral import Deferral, type_name
 from .lazy import Lazy, unwrap
@@ -637,9 +637,9 @@ class Tracer:
                 continue
             if "effects" in extra:
                 continue  # (its fit changed objects it was given: only a reuse of that very call replays it)
-            fitted = value[0] if extra.get("fitted_self") else value
-            if len(getattr(fitted, "estimators_", ())) == n:
-                return fitted, n
+            forest = value[0] if extra.get("fitted_self") else value
+            if len(getattr(forest, "estimators_", ())) == n:
+                return forest, n
         return None
 
     def _run_function(self, func: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
@@ -690,7 +690,8 @@ class Tracer:
                                        seconds=seconds, inputs=inputs), None)
             return result
         try:
-            self._after_compute(op, args, kwargs, result, seconds, op_id, inputs, [], rng_before, None, capture)
+            self._after_compute(op, args, kwargs, result, seconds, op_id, inputs, [], rng_before, None, capture,
+                                made_since=call.clock)
         except Exception:
             log.warning("recording %s failed", op.label, exc_info=True)
         return result
@@ -710,8 +711,8 @@ class Tracer:
         if not mutated:
             return None
         if len(mutated) == 1 and mutated[0] is op.receiver and kind_of(op.receiver) == "model":
-            if _holds_estimators_or_generators(op.receiver):
-                return "fits nested estimators or draws from a generator object in place"
+            if _holds_generators(op.receiver):
+                return "draws from a random generator object it holds, in place"
             return None
         return "changes its input in place"
 
@@ -731,22 +732,24 @@ class Tracer:
             if not effects.replayable(paths, states, args, kwargs):
                 log.info("stored result of %s not used: what it changed can't be written back here", op.label)
                 return _MISS
+        in_place = extra.get("nested_fitted", [])
         if extra.get("fitted_self"):
-            fitted, value = value
-            if type(fitted) is not type(receiver):
+            stored_model, value = value
+            if not fitted.adoptable(receiver, stored_model, in_place):
                 return _MISS
         if paths is not None:
             effects.replay(paths, states, args, kwargs)
             self._mark_effects(op_id, [effects.follow(path, args, kwargs) for path in paths])
             self.impure(f"it calls {op.label}, which changes {effects.describe(tuple(map(tuple, paths[0])))}")
         if extra.get("fitted_self"):
-            receiver.__dict__.clear()
-            receiver.__dict__.update(fitted.__dict__)
+            nested_live = fitted.nested_estimators(receiver)
+            fitted.adopt(receiver, stored_model, in_place)
             if extra.get("result_is_self"):
                 value = receiver
         self._note_lineage(op_id, info.compute_seconds, inputs)
         if extra.get("fitted_self"):
-            self._mark_mutated(receiver, op_id, value)
+            self._mark_mutated(receiver, op_id, value, nested_followed=True)
+            self._mark_fitted_in_place(op_id, {key: nested_live[key] for key in in_place})
         if value is not receiver:
             self._register_result(value, op_id)
         if "rng_after" in extra:
@@ -831,12 +834,14 @@ class Tracer:
                  warm_from: str | None = None) -> Any:
         __tracebackhide__ = True
         func, args, kwargs = self._produced_call(op, args, kwargs)
-        watch = None
+        watch = nested = None
         if op_id is not None:
             try:
                 watch = effects.Watch(args, kwargs)
             except effects.Unwatchable as exc:
                 op_id, reason = None, str(exc)
+            if mutated and kind_of(mutated[0]) == "model":
+                nested = fitted.Nested(mutated[0])
         capture = Capture(tee=True, frame=frame)
         binning = binned.handling(self._bin_lightgbm_matrix) \
             if binned.is_training_call(op.module, op.name) and binned.install() else contextlib.nullcontext()
@@ -854,7 +859,7 @@ class Tracer:
         self._depth -= 1
         try:
             self._after_compute(op, args, kwargs, result, seconds, op_id, inputs, mutated, rng_before, reason,
-                                capture, warm_from, watch)
+                                capture, warm_from, watch, nested)
         except Exception:  # bookkeeping must never fail the user's cell
             log.warning("recording %s failed", op.label, exc_info=True)
             for obj in mutated:
@@ -864,7 +869,8 @@ class Tracer:
     def _after_compute(self, op: Operation, args: tuple, kwargs: dict, result: Any, seconds: float,
                        op_id: str | None, inputs: list[str], mutated: list[Any], rng_before: tuple,
                        reason: str | None, capture: Capture, warm_from: str | None = None,
-                       watch: effects.Watch | None = None) -> None:
+                       watch: effects.Watch | None = None, nested: fitted.Nested | None = None,
+                       made_since: int | None = None) -> None:
         if self._calls:
             for obj in mutated:
                 self._check_outside_change(obj)
@@ -893,9 +899,11 @@ class Tracer:
             return
         lineage = self._note_lineage(op_id, seconds, inputs)
         for obj in mutated:
-            self._mark_mutated(obj, op_id, result)
+            self._mark_mutated(obj, op_id, result, nested_followed=nested is not None and obj is mutated[0])
+        in_place = nested.fitted_in_place() if nested is not None else {}
+        self._mark_fitted_in_place(op_id, in_place)
         if result is not None and not any(result is m for m in mutated):
-            self._register_result(result, op_id)
+            self._register_result(result, op_id, made_since)
         self._mark_effects(op_id, [obj for _, obj in changed])
         if reason is None and not worth_storing and lineage >= _COSTLY_LINEAGE and _is_small(result) \
                 and _condenses(op.receiver, args, kwargs):
@@ -903,6 +911,9 @@ class Tracer:
         candidate = self._candidate(op, op_id, result, mutated, seconds, extra, capture) if worth_storing else None
         if candidate is not None:
             candidate.recreate_seconds = lineage
+            if in_place:  # (stale once one of them changes before it is stored)
+                candidate.extra = {**candidate.extra, "nested_fitted": sorted(in_place)}
+                candidate.live += tuple((obj, self.registry.get(obj)) for obj in in_place.values())
             if changed:  # the result and the new state of what the call changed, replayed together
                 candidate.value = (candidate.value, effect_states)
                 candidate.extra = {**candidate.extra, "effects": [[list(step) for step in path] for path, _ in changed]}
@@ -937,14 +948,17 @@ class Tracer:
             return Candidate(op_id, value, "model", seconds, extra, live=((receiver, receiver_id),))
         if result is None or _is_lazy_or_handle(result):
             return None
-        if isinstance(result, (tuple, list)):
-            live = tuple((item, digest_parts(op_id, "item", i)) for i, item in enumerate(result)
-                         if self.registry.get(item) is not None)
-        else:
-            live = ((result, op_id),) if self.registry.get(result) == op_id else ()
+        items = enumerate(result) if isinstance(result, (tuple, list)) else ((None, result),)
+        live = tuple((item, self.registry.get(item)) for _, item in items if self.registry.get(item) is not None)
         # weakly: a strong reference would raise pandas' reference counts and hide chained assignments
         live = tuple((_weak(obj), expected) for obj, expected in live)
         return Candidate(op_id, snapshot(result), kind_of(result), seconds, extra, live=live)
+
+    def _mark_fitted_in_place(self, op_id: str, in_place: dict[str, Any]) -> None:
+        """Estimators a meta-estimator's fit fitted in place (a pipeline's steps) get ids derived from
+        the fit's (the same after a reuse adopts the stored state into them)."""
+        for key, obj in in_place.items():
+            self.registry.mutated(obj, self._derived_id(digest_parts(op_id, "nested", key), op_id))
 
     def _mark_effects(self, op_id: str, changed: list[Any]) -> None:
         """Objects a call changed besides its result and receiver get ids derived from the call's (the
@@ -973,17 +987,27 @@ class Tracer:
         self._lineage[derived] = self._lineage.get(op_id, 0.0)
         return derived
 
-    def _mark_mutated(self, obj: Any, op_id: str, result: Any) -> None:
-        """``obj`` was changed in place by the operation ``op_id`` that returned ``result``."""
-        self.registry.mutated(obj, op_id if obj is result else self._derived_id(digest_parts(op_id, "self"), op_id))
+    def _mark_mutated(self, obj: Any, op_id: str, result: Any, nested_followed: bool = False) -> None:
+        """``obj`` was changed in place by the operation ``op_id`` that returned ``result``;
+        ``nested_followed``: the estimators nested in it that changed are marked apart."""
+        self.registry.mutated(obj, op_id if obj is result else self._derived_id(digest_parts(op_id, "self"), op_id),
+                              nested_followed)
 
-    def _register_result(self, value: Any, op_id: str) -> None:
+    def _register_result(self, value: Any, op_id: str, made_since: int | None = None) -> None:
+        """Name a result by the operation's id. An object that existed before the operation
+        (``pipe.named_steps["lr"]`` returns the user's ``lr``) keeps its name: the operation didn't
+        change it, and renaming it would make what is stored of it look changed. ``made_since``: a
+        notebook call's clock at its start; what its body made since then is named by the call."""
+        def new(item: Any) -> bool:
+            return self.registry.get(item) is None or (made_since is not None and
+                                                       not self.registry.existed_before(item, made_since))
+
         if isinstance(value, (tuple, list)):
             for i, item in enumerate(value):
-                if not isinstance(item, (int, float, str, bool, bytes, type(None))):
+                if not isinstance(item, (int, float, str, bool, bytes, type(None))) and new(item):
                     self.registry.set(item, self._derived_id(digest_parts(op_id, "item", i), op_id))
             return
-        if not isinstance(value, (int, float, str, bool, bytes)):
+        if not isinstance(value, (int, float, str, bool, bytes)) and new(value):
             self.registry.set(value, op_id)
 
     def _run_plain(self, op: Operation, args: tuple, kwargs: dict, frame: Any, forget_result: bool) -> Any:
@@ -1075,12 +1099,14 @@ def _is_lazy_or_handle(value: Any) -> bool:
         name in ("NpzFile", "ExcelFile", "Styler", "Dataset")
 
 
-def _holds_estimators_or_generators(est: Any) -> bool:
+def _holds_generators(est: Any) -> bool:
+    """A ``random_state`` that is a generator object, here or in a nested estimator: a fit advances it
+    in place, and a reuse could not."""
     try:
-        params = est.get_params(deep=False)
+        params = est.get_params(deep=True)
     except Exception:
         return True
-    return any(hasattr(v, "fit") or randomness.is_generator(v) for v in params.values())
+    return any(randomness.is_generator(v) for v in params.values())
 
 
 def _file_arguments(args: tuple, kwargs: dict) -> list[str]:

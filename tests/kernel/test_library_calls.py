@@ -130,3 +130,43 @@ def test_a_method_alias_of_a_lazy_frame_runs(tmp_path, monkeypatch):
     assert statuses(reports[1], "DataFrame.__getitem__[]")[:1] == ["computed"] and not reports[0]["steps"]
     assert spaces[1]["axes"].shape == spaces[0]["axes"].shape
     assert spaces[1]["n"] == spaces[0]["n"]
+
+
+PIPELINE = ("from sklearn.pipeline import Pipeline, FeatureUnion\n"
+            "from sklearn.preprocessing import StandardScaler\n"
+            "from sklearn.decomposition import PCA\n"
+            "from sklearn.linear_model import LogisticRegression\n"
+            "from sklearn.model_selection import GridSearchCV\n"
+            "scaler = StandardScaler()\n"
+            "lr = LogisticRegression(C=0.5)\n"
+            "steps = [('union', FeatureUnion([('s', scaler), ('p', PCA(3, random_state=0))])), ('lr', lr)]\n"
+            "pipe = Pipeline(steps)\n"
+            "pipe.fit(X, y)\n"
+            "same_objects = (pipe.named_steps['lr'] is lr, pipe.steps[0][1].transformer_list[0][1] is scaler)\n"
+            "search = GridSearchCV(pipe, {'lr__C': [0.1, 1.0]}, cv=3)\n"
+            "search.fit(X, y)\n"
+            "kept = (search.estimator is pipe, search.best_estimator_ is pipe)")
+
+
+def test_a_reused_pipeline_fit_fits_the_user_s_own_steps(tmp_path, monkeypatch):
+    spaces, reports = two_runs(tmp_path, monkeypatch, [DATA, PIPELINE])
+    assert statuses(reports[1], "Pipeline.fit") == ["reused"]
+    assert statuses(reports[1], "GridSearchCV.fit") == ["reused"]
+    first, again = spaces
+    assert again["same_objects"] == first["same_objects"] == (True, True)
+    assert again["kept"] == first["kept"] == (True, False)
+    # the steps the user holds were fitted in place, as a plain fit does
+    assert (again["scaler"].mean_ == first["scaler"].mean_).all()
+    assert (again["lr"].coef_ == first["lr"].coef_).all()
+    assert again["search"].best_params_ == first["search"].best_params_
+    assert (again["search"].predict(again["X"][:50]) == first["search"].predict(first["X"][:50])).all()
+
+
+def test_a_search_s_estimator_left_unfitted_stays_unfitted(tmp_path, monkeypatch):
+    cells = [DATA, "from sklearn.linear_model import LogisticRegression\nfrom sklearn.model_selection import GridSearchCV\n"
+             "base = LogisticRegression()\nsearch = GridSearchCV(base, {'C': [0.1, 1.0]}, cv=3).fit(X, y)\n"
+             "fitted_base = hasattr(base, 'coef_')"]
+    spaces, reports = two_runs(tmp_path, monkeypatch, cells)
+    assert statuses(reports[1], "GridSearchCV.fit") == ["reused"]
+    assert spaces[1]["fitted_base"] is spaces[0]["fitted_base"] is False
+    assert spaces[1]["search"].estimator is spaces[1]["base"]
