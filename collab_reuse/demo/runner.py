@@ -41,6 +41,9 @@ from ..kernel.handoff import wait_for_writers
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: where ipykernel compiles a cell: its directory names the kernel's process, which differs between
+#: any two runs (a warning issued by cell code names the file), so it is compared without the number
+_CELL_FILE = re.compile(r"(/ipykernel_)\d+/")
 _OUTPUT_FIELDS = ("output_type", "name", "text", "data", "ename", "evalue", "traceback")
 
 
@@ -107,9 +110,9 @@ def normalize_output(output: Mapping) -> dict:
         if key == "data" and value is not None:
             value = {mime: _text(v) for mime, v in sorted(value.items())}
         elif key == "traceback" and value is not None:
-            value = [_ANSI.sub("", line) for line in value]
+            value = [_CELL_FILE.sub(r"\1<pid>/", _ANSI.sub("", line)) for line in value]
         elif key == "text":
-            value = _text(value)
+            value = _CELL_FILE.sub(r"\1<pid>/", _text(value) or "") if value is not None else None
         norm[key] = copy.deepcopy(value)
     return norm
 

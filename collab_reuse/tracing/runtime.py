@@ -216,6 +216,20 @@ class Tracer:
                 obj = unwrap(obj)
         return self.wrap(getattr(obj, name))
 
+    def chained_method(self, obj: Any, name: str) -> Any:
+        """``obj.name`` about to change ``obj`` in place, where ``obj`` was computed in the expression
+        (``df['a'].fillna(0, inplace=True)``): the plain bound method, so that pandas counts the
+        receiver's references as in a plain run (and warns of a chained assignment where it would).
+        What the call changes is not followed: ``obj`` is forgotten (without Copy-on-Write, every
+        frame it may be a view of too), and a notebook call making it is not reused."""
+        if type(obj) is Lazy:
+            obj = obj._cr_value()
+        if self.enabled and not self._depth:
+            self.impure(f"it calls {name} in place on an object it computes")
+            if self.registry.get(obj) is not None or self._is_traced_type(type(obj)):
+                self.registry.mutated(obj, None)
+        return getattr(obj, name)
+
     def attr(self, obj: Any, name: str) -> Any:
         """A data attribute (``shape``, ``columns``...) of a traced value: an operation of its own, so a
         lazy frame's shape can come from the store without producing the frame."""
