@@ -44,6 +44,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: where ipykernel compiles a cell: its directory names the kernel's process, which differs between
 #: any two runs (a warning issued by cell code names the file), so it is compared without the number
 _CELL_FILE = re.compile(r"(/ipykernel_)\d+/")
+#: an object's default repr names its address (``<matplotlib.legend.Legend at 0x7f3b5dd0c350>``), which
+#: differs between any two runs
+_ADDRESS = re.compile(r"( at 0x)[0-9a-f]+>")
 _OUTPUT_FIELDS = ("output_type", "name", "text", "data", "ename", "evalue", "traceback")
 
 
@@ -108,7 +111,8 @@ def normalize_output(output: Mapping) -> dict:
     for key in _OUTPUT_FIELDS:
         value = output.get(key)
         if key == "data" and value is not None:
-            value = {mime: _text(v) for mime, v in sorted(value.items())}
+            value = {mime: _ADDRESS.sub(r"\1…>", _text(v)) if mime == "text/plain" else _text(v)
+                     for mime, v in sorted(value.items())}
         elif key == "traceback" and value is not None:
             value = [_CELL_FILE.sub(r"\1<pid>/", _ANSI.sub("", line)) for line in value]
         elif key == "text":
@@ -162,7 +166,9 @@ def kernel_env(store_dir: str | os.PathLike | None = None, env: Mapping[str, str
     full = dict(os.environ)
     full.pop("COLLAB_REUSE_STORE", None)
     full["PYTHONPATH"] = os.pathsep.join(p for p in [str(REPO_ROOT), full.get("PYTHONPATH", "")] if p)
-    full.setdefault("MPLBACKEND", "Agg")
+    # figures as Jupyter shows them (PNG display data, closed at the end of each cell), whatever
+    # the machine's default backend is
+    full.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     full["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     if env:
         full.update(env)

@@ -31,7 +31,7 @@ from ..fingerprint.functions import class_identity, function_identity, is_notebo
     package_version
 from ..fingerprint.values import content_digest, estimator_digest, is_estimator
 from ..store.formats import kind_of
-from . import binned, effects, fitted, purity, randomness, specs, warmstart
+from . import binned, cells, effects, fitted, purity, randomness, specs, warmstart
 from .capture import Capture, replay
 from .deferral import Deferral, type_name
 from .lazy import Lazy, unwrap
@@ -104,14 +104,19 @@ class Untraced(_Wrapped):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True
         tracer = self.tracer
-        tracer.impure("it calls into a library collab_reuse doesn't know")
+        func = self.func
+        module, name = _module_of(func), getattr(func, "__name__", "")
+        draws = cells.replays_faithfully(module, name)
+        tracer.impure("it calls into a library collab_reuse doesn't know", replayable=draws)
+        if draws and cells.draws_fresh_entropy(module, name, kwargs):
+            tracer.impure(f"it calls {name}, which draws unseeded random numbers (its bootstrap)")
         frame = sys._getframe(1)
         args, kwargs = tracer.deferral.produce_args(args, kwargs)
         try:
             with Capture(tee=False, frame=frame):
                 return self.func(*args, **kwargs)
         finally:
-            for value in (*args, *kwargs.values()):
+            for value in () if draws else (*args, *kwargs.values()):  # (plotting reads its data only)
                 if tracer.registry.get(value) is not None:
                     tracer.registry.mutated(value, None)
 
@@ -145,12 +150,14 @@ class Forcing(_Wrapped):
 
 
 class _CallFrame:
-    """A notebook function call in progress: what existed before it, and why it is impure if it is."""
+    """A notebook function call (or a cell that may be replayed) in progress: what existed before it,
+    and why it is impure if it is. ``displays``: drawing on figures is not an effect here (a cell's
+    displayed outputs are what it replays)."""
 
-    __slots__ = ("clock", "impure")
+    __slots__ = ("clock", "impure", "displays")
 
-    def __init__(self, clock: int):
-        self.clock, self.impure = clock, None
+    def __init__(self, clock: int, displays: bool = False):
+        self.clock, self.impure, self.displays = clock, None, displays
 
 
 class Tracer:
@@ -191,8 +198,12 @@ class Tracer:
         except Exception:  # an exotic callable: calling it as written is always right
             return func
         if kind == _PLAIN_CALL:
-            if type(func) is types.FunctionType and is_notebook_function(func) and purity.static_impurity(func) is None:
-                return NotebookCall(self, func)
+            if type(func) is types.FunctionType and is_notebook_function(func):
+                why = purity.static_impurity(func)
+                if why is None:
+                    return NotebookCall(self, func)
+                if self._calls:  # its body runs traced, but what it changes outside may not be seen
+                    self.impure(f"it calls {func.__qualname__}, which {why.removeprefix('it ')}")
             if self.deferral.unforced and not any(func is f for f in _SEES_CLASS_ONLY) \
                     and getattr(func, "__module__", None) not in _READS_CALLER:
                 return Forcing(self, func)
@@ -493,11 +504,31 @@ class Tracer:
         self.impure("it changes an object in a way collab_reuse can't follow")
         self.registry.forget_all()
 
-    def impure(self, why: str) -> None:
-        """Every notebook call in progress has an effect besides its result: none may be reused."""
+    def impure(self, why: str, replayable: bool = False) -> None:
+        """Every notebook call in progress has an effect besides its result: none may be reused.
+        ``replayable``: the effect is one a replayed cell reproduces (drawing on a figure)."""
         for call in self._calls:
-            if call.impure is None:
+            if call.impure is None and not (replayable and call.displays):
                 call.impure = why
+
+    def begin_cell(self) -> _CallFrame:
+        """A cell that may be replayed starts: its effects are judged as a notebook call's are."""
+        frame = _CallFrame(self.registry.clock, displays=True)
+        self._calls.insert(0, frame)
+        return frame
+
+    def end_cell(self, frame: _CallFrame) -> str | None:
+        """The cell ended: why it had an effect besides displaying (None: it had none)."""
+        if frame in self._calls:
+            self._calls.remove(frame)
+        return frame.impure
+
+    def replay_cell(self) -> None:
+        """What a replayed cell runs instead of its code (``kernel/replay.py``)."""
+        self.backend.replay_cell()
+
+    def replayed_result(self) -> Any:
+        return self.backend.replayed_result()
 
     def _produced_target(self, obj: Any) -> Any:
         """A lazy about to be changed in place: its value, judged as the lazy it was (when it was born)."""
@@ -1026,7 +1057,8 @@ class Tracer:
 
     def _run_plain(self, op: Operation, args: tuple, kwargs: dict, frame: Any, forget_result: bool) -> Any:
         __tracebackhide__ = True
-        self.impure(f"it calls {op.label}, which writes, shows or differs at every call")
+        self.impure(f"it calls {op.label}, which writes, shows or differs at every call",
+                    replayable=cells.replays_faithfully(op.module, op.name))
         func, args, kwargs = self._produced_call(op, args, kwargs)
         with Capture(tee=False, frame=frame):
             result = func(*args, **kwargs)
@@ -1058,6 +1090,14 @@ def _weak(obj: Any) -> Any:
         return weakref.ref(obj)
     except TypeError:
         return obj
+
+
+def _module_of(func: Any) -> str:
+    """The module a callable comes from (a bound method's: its receiver's class's)."""
+    receiver = getattr(func, "__self__", None)
+    if receiver is not None and not isinstance(receiver, types.ModuleType):
+        return type(receiver).__module__ if not isinstance(receiver, type) else receiver.__module__
+    return getattr(func, "__module__", None) or type(func).__module__
 
 
 def _has_content_digest(value: Any) -> bool:
