@@ -44,6 +44,15 @@ CORPUS_DIR = REPO_ROOT / "corpus"
 MANIFEST = CORPUS_DIR / "manifest.json"
 
 
+COMMON_VOLATILE = (r"ipykernel_\d+/",)
+
+
+def compare_runs(entry: "Entry", plain: RunResult, other: RunResult) -> list[str]:
+    """:func:`~collab_reuse.demo.runner.compare` with the corpus's two narrow rules: the entry's
+    volatile patterns, and stdout/stderr interleaving ignored (see ``regroup_streams``)."""
+    return compare(plain, other, volatile=entry.volatile, streams_unordered=True)
+
+
 class CorpusError(Exception):
     """A corpus notebook can't be prepared (original missing or changed, an edit that no longer applies)."""
 
@@ -65,8 +74,10 @@ class Entry:
 
     @property
     def volatile(self) -> list[str]:
-        """Regular expressions of printed text that differs between two plain runs (timings)."""
-        return list(self.raw.get("volatile", []))
+        """Regular expressions of printed text that differs between two plain runs: the notebook's own
+        (timings) and, for all, the kernel's process id in the file name of a warning's source line
+        (IPython compiles cells into ``<tmp>/ipykernel_<pid>/<hash>.py``)."""
+        return [*COMMON_VOLATILE, *self.raw.get("volatile", [])]
 
     def scale(self, factor: float, bench: bool = False) -> float:
         """The notebook's data scale: its ``test_scale`` (times ``bench_factor`` for the bench) times ``factor``."""
@@ -253,10 +264,9 @@ def bench_notebook(entry: Entry, factor: float, work: Path, data_root: Path, tim
     say("edited notebook with collab_reuse (new kernel, copy of the store)")
     report.edited = run_notebook(edited_path, work / f"{entry.name}-edited", store_dir=edited_store, env=env,
                                  timeout=timeout)
-    vol = entry.volatile
-    report.diffs = {"first": compare(report.plain, report.first, volatile=vol),
-                    "rerun": compare(report.plain, report.rerun, volatile=vol),
-                    "edited": compare(report.edited_plain, report.edited, volatile=vol)}
+    report.diffs = {"first": compare_runs(entry, report.plain, report.first),
+                    "rerun": compare_runs(entry, report.plain, report.rerun),
+                    "edited": compare_runs(entry, report.edited_plain, report.edited)}
     for label, run, st in (("rerun", report.rerun, store), ("edited", report.edited, edited_store)):
         events = kernel_events(st, run.kernel_id)
         report.shares[label] = traced_share(run, events)
