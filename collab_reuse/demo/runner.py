@@ -323,14 +323,62 @@ def _compare_value(where: str, a: Any, b: Any) -> list[str]:
     return [f"{where}: plain {_show(a)} != other {_show(b)}"]
 
 
-def compare(plain: RunResult, other: RunResult, *, ignore_files: Iterable[str] = ()) -> list[str]:
+def mask_volatile(outputs: list[dict], volatile: Iterable[str]) -> list[dict]:
+    """Normalised outputs with every match of a ``volatile`` regular expression in *stream text*
+    replaced by ``<volatile>``: printed wall-clock timings (a notebook's ``- done in 3s``) differ
+    between any two plain runs; nothing else is touched (not displayed data, not errors)."""
+    patterns = [re.compile(p) for p in volatile]
+    if not patterns:
+        return outputs
+    masked = copy.deepcopy(outputs)
+    for output in masked:
+        if output.get("output_type") == "stream" and output.get("text"):
+            for pattern in patterns:
+                output["text"] = pattern.sub("<volatile>", output["text"])
+    return masked
+
+
+def regroup_streams(outputs: list[dict]) -> list[dict]:
+    """Outputs with each run of consecutive stream outputs regrouped as all its stdout, then all its
+    stderr: how a kernel interleaves the two pipes' chunks (a warning on stderr between two prints)
+    depends on when each was flushed, not on what was printed. Text, and every display or error
+    between the runs, stay as they were."""
+    out: list[dict] = []
+    run: list[dict] = []
+
+    def flush() -> None:
+        for name in ("stdout", "stderr"):
+            parts = [o for o in run if o.get("name") == name]
+            if parts:
+                merged = copy.deepcopy(parts[0])
+                merged["text"] = "".join(o.get("text") or "" for o in parts)
+                out.append(merged)
+        out.extend(o for o in run if o.get("name") not in ("stdout", "stderr"))
+        run.clear()
+
+    for output in outputs:
+        if output.get("output_type") == "stream":
+            run.append(output)
+        else:
+            flush()
+            out.append(output)
+    flush()
+    return out
+
+
+def compare(plain: RunResult, other: RunResult, *, ignore_files: Iterable[str] = (),
+            volatile: Iterable[str] = (), streams_unordered: bool = False) -> list[str]:
     """Human-readable differences between two runs' outputs and written files; [] when identical.
 
     Compared per code cell: execution count and every output's type, stream name,
     text, data (all mime types), ename, evalue and traceback (ANSI colours removed,
     consecutive stream chunks merged).  Files: same set of paths, same contents,
-    except the relative paths in ``ignore_files``.
+    except the relative paths in ``ignore_files``.  ``volatile``: regular expressions of
+    printed text that differs between two plain runs (timings), masked in stream text only
+    (:func:`mask_volatile`).  ``streams_unordered``: stdout and stderr chunks between two other
+    outputs are compared as two texts, whatever their interleaving (:func:`regroup_streams`).
     """
+    volatile = list(volatile)
     diffs: list[str] = []
     name = Path(plain.path).name
     if len(plain.outputs) != len(other.outputs):
@@ -341,7 +389,9 @@ def compare(plain: RunResult, other: RunResult, *, ignore_files: Iterable[str] =
             diffs.append(f"{where}: compared with cell {oc['cell']} (cell lists differ)")
         if pc["execution_count"] != oc["execution_count"]:
             diffs.append(f"{where}: execution_count plain {pc['execution_count']} != other {oc['execution_count']}")
-        po, oo = pc["outputs"], oc["outputs"]
+        po, oo = mask_volatile(pc["outputs"], volatile), mask_volatile(oc["outputs"], volatile)
+        if streams_unordered:
+            po, oo = regroup_streams(po), regroup_streams(oo)
         if len(po) != len(oo):
             diffs.append(f"{where}: {len(po)} outputs in plain run, {len(oo)} in other: "
                          f"plain types {[o['output_type'] for o in po]}, other {[o['output_type'] for o in oo]}")
