@@ -607,6 +607,8 @@ class Tracer:
         if specs.is_effect(name, args, kwargs) or name in specs.NONDETERMINISTIC_NAMES:
             return self._run_plain(op, args, kwargs, frame, forget_result=name in
                                    specs.NONDETERMINISTIC_NAMES)
+        if specs.draws_on(args, kwargs):  # (scipy.stats.probplot(x, plot=plt): its drawing is an effect)
+            return self._run_plain(op, args, kwargs, frame, forget_result=False, draws=True)
         if self.deferral.unforced:
             self.deferral.produce_overserved((receiver, args, kwargs))
             if type(receiver) is Lazy and receiver._cr_node.done:
@@ -1055,10 +1057,11 @@ class Tracer:
         if not isinstance(value, (int, float, str, bool, bytes)) and new(value):
             self.registry.set(value, op_id)
 
-    def _run_plain(self, op: Operation, args: tuple, kwargs: dict, frame: Any, forget_result: bool) -> Any:
+    def _run_plain(self, op: Operation, args: tuple, kwargs: dict, frame: Any, forget_result: bool,
+                   draws: bool = False) -> Any:
         __tracebackhide__ = True
         self.impure(f"it calls {op.label}, which writes, shows or differs at every call",
-                    replayable=cells.replays_faithfully(op.module, op.name))
+                    replayable=draws or cells.replays_faithfully(op.module, op.name))
         func, args, kwargs = self._produced_call(op, args, kwargs)
         with Capture(tee=False, frame=frame):
             result = func(*args, **kwargs)

@@ -94,6 +94,20 @@ def is_effect(name: str, args: tuple, kwargs: dict) -> bool:
     return name in EFFECT_NAMES or name.startswith(EFFECT_PREFIXES)
 
 
+#: Packages whose objects (pyplot itself, a Figure, an Axes) are drawn on when given to a call.
+DRAWING_PACKAGES = frozenset({"matplotlib", "seaborn", "mpl_toolkits"})
+
+
+def draws_on(args: tuple, kwargs: dict) -> bool:
+    """Is the call given something to draw on (``scipy.stats.probplot(x, plot=plt)``, ``ax=ax``)? Then
+    its drawing is an effect: it runs, never replaced by a stored result."""
+    for value in (*args, *kwargs.values()):
+        module = value.__name__ if type(value).__name__ == "module" else type(value).__module__
+        if package_of(module) in DRAWING_PACKAGES:
+            return True
+    return False
+
+
 def is_source(name: str) -> bool:
     return name.startswith(SOURCE_PREFIXES) or name in SOURCE_NAMES
 
