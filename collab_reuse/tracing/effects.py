@@ -108,6 +108,9 @@ class Watch:
             return
         if not hasattr(value, "__dict__"):
             return  # (objects without one: C types, slots; what they hold is out of reach)
+        effect = specs.EFFECTFUL_OBJECTS.get(f"{t.__module__}.{t.__qualname__}")
+        if effect is not None:
+            raise Unwatchable(f"it is given a {t.__qualname__}, which {effect}")
         scratch = scratch_attributes(value)
         if scratch is specs.ALL:
             return

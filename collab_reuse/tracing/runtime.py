@@ -1153,7 +1153,7 @@ def _is_lazy_or_handle(value: Any) -> bool:
     """Groupby objects, iterators, file handles: intermediate objects not worth storing."""
     name = type(value).__name__
     return "GroupBy" in name or "Resampler" in name or "Rolling" in name or hasattr(value, "__next__") or \
-        name in ("NpzFile", "ExcelFile", "Styler", "Dataset")
+        name in ("NpzFile", "ExcelFile", "Styler", "Dataset", "DMatrix", "QuantileDMatrix", "Pool")
 
 
 def _holds_generators(est: Any) -> bool:

@@ -80,6 +80,13 @@ CALL_SCRATCH: dict[str, frozenset[str]] = {
 }
 
 
+#: Library objects whose use by a call writes files or talks to the world: a call given one is never
+#: reused (by ``module.qualname`` of the class).
+EFFECTFUL_OBJECTS: dict[str, str] = {
+    "xgboost.callback.TrainingCheckPoint": "writes a model file at its checkpoints",
+}
+
+
 def package_of(module: str | None) -> str:
     return (module or "").split(".", 1)[0]
 
