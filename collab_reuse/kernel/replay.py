@@ -180,7 +180,7 @@ class CellReplays:
         inputs = cells.cell_inputs(tree)
         input_ids: list[str] = []
         try:
-            base_id = cells.cell_identity(tree, self.shell.user_ns, lambda v: tracer.resolve(v, input_ids), inputs)
+            base_id = cells.cell_identity(tree, self.shell.user_ns, lambda v: tracer.identity.resolve(v, input_ids), inputs)
         except Exception as exc:  # (Unreusable, or an input whose digest failed): the cell just runs
             log.debug("cell not identified for replay: %s", exc)
             return None

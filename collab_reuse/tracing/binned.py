@@ -22,10 +22,19 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import inspect
+import logging
 import os
 import tempfile
 import threading
+import time
+import weakref
 from typing import Any, Callable, Iterator
+
+from ..fingerprint.digest import digest_parts
+from ..fingerprint.functions import package_version
+from .steps import Candidate
+
+log = logging.getLogger("collab_reuse")
 
 # LightGBM parameters (and their aliases) that only steer training, never how the matrix is binned:
 # a change of these keeps the key. (LightGBM's own check at load stays the arbiter.)
@@ -215,3 +224,65 @@ def _native_errors_dropped() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+LABEL = "lightgbm.Dataset (binned training matrix)"
+VALIDATION_LABEL = "lightgbm.Dataset (binned validation matrix)"
+
+
+class BinnedMatrices:
+    """The acceleration (``accelerations.py``): while a traced LightGBM training computes, each matrix
+    it bins is loaded in binned form when stored under the same key, else binned and offered."""
+
+    def __init__(self, tracer: Any):
+        self.tracer = tracer
+        self._keys: Any = weakref.WeakKeyDictionary()  # LightGBM Dataset -> the key of its binned matrix
+
+    def applies(self, call: Any) -> bool:
+        return is_training_call(call.op.module, call.op.name) and install()
+
+    def around(self, call: Any) -> Any:
+        return handling(self.bin)
+
+    def bin(self, dataset: Any, mat: Any, params_str: str, reference: Any) -> None:
+        """A matrix LightGBM is about to bin: the stored binned form of the same matrix under the same
+        dataset parameters (and, for a validation matrix, the same training matrix) is loaded instead;
+        else it is binned as written and the binned form offered to the store."""
+        __tracebackhide__ = True
+        tracer, producer = self.tracer, self.tracer.producer
+        inputs: list[str] = []
+        label = LABEL if reference is None else VALIDATION_LABEL
+        try:
+            against = () if reference is None else (self._keys[reference],)
+            key = digest_parts("lightgbm-binned", package_version("lightgbm"), key_parameters(params_str),
+                               mat.dtype.str, mat.shape, bool(mat.flags.f_contiguous),
+                               tracer.identity.resolve(mat, inputs), *against)
+        except Exception:  # (also a reference Dataset this tracer did not bin)
+            log.debug("binned LightGBM matrix not identified, binning it", exc_info=True)
+            bin_matrix(dataset, mat, params_str, reference)
+            return
+        loaded = producer.stored(label, key)
+        if loaded is not None:
+            start = time.perf_counter()
+            try:
+                ok = load_binned(dataset, loaded.value, params_str, reference)
+            except Exception:
+                log.warning("loading LightGBM's binned matrix failed, binning it", exc_info=True)
+                ok = False
+            if ok:
+                seconds = loaded.seconds + time.perf_counter() - start
+                self._keys[dataset] = key
+                tracer.lineage.note(key, loaded.info.compute_seconds, inputs)
+                producer.reused(key, label, "other", seconds, loaded.info.compute_seconds, loaded.nbytes, inputs)
+                return
+        _, seconds = producer.run(lambda: bin_matrix(dataset, mat, params_str, reference))
+        self._keys[dataset] = key
+        lineage = tracer.lineage.note(key, seconds, inputs)
+        candidate = None
+        if seconds >= tracer.backend.min_saving:
+            try:
+                candidate = Candidate(key, binary_of(dataset, params_str), "other", seconds, {"log": []},
+                                      recreate_seconds=lineage)
+            except Exception:
+                log.warning("keeping LightGBM's binned matrix failed", exc_info=True)
+        producer.computed(key, label, "other", seconds, inputs, candidate)

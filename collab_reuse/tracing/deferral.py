@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 import types
 import weakref
 from typing import TYPE_CHECKING, Any, Callable
@@ -44,10 +43,11 @@ from ..planner.reuse import PlanVertex, plan
 from .capture import Capture
 from .lazy import Lazy, Pending
 from .registry import pandas_has_cow, snapshot
-from .steps import COMPUTED, DEFERRED, REUSED, Step
+from .steps import DEFERRED, Step
 
 if TYPE_CHECKING:
-    from .runtime import Operation, Tracer
+    from .calls import Operation
+    from .runtime import Tracer
 
 log = logging.getLogger("collab_reuse")
 _EAGER_SECONDS = 0.001                # a known-quiet operation this cheap, inputs at hand, runs at once
@@ -108,7 +108,6 @@ class Deferral:
         self.unforced = _LazySet()
         self.namespace: dict | None = None      # the user's namespace: produced lazies are replaced there
         self._cow: bool | None = None
-        self.last_seconds = 0.0                 # compute seconds of the last deferred operation
 
     # -- creating lazies ------------------------------------------------------------------------
 
@@ -172,8 +171,7 @@ class Deferral:
 
     def new_lazy(self, node: Pending) -> Lazy:
         lazy = Lazy(self.tracer, node)
-        self.tracer.registry.clock += 1
-        object.__setattr__(lazy, "_cr_born", self.tracer.registry.clock)
+        object.__setattr__(lazy, "_cr_born", self.tracer.registry.tick())
         self.unforced.add(lazy)
         return lazy
 
@@ -233,7 +231,7 @@ class Deferral:
                            for i, t in enumerate(shape))
         else:
             result = self.new_lazy(node)
-        self.last_seconds = node.compute_seconds
+        tracer.lineage.note(op_id, node.compute_seconds, inputs)
         node.inputs = list(inputs)
         backend.add_step(Step(op_id, op.label, DEFERRED, _kind(node.type), inputs=inputs,
                               reason="not needed yet: produced when something uses it"), None)
@@ -342,37 +340,23 @@ class Deferral:
         self._finish(node, self._compute(node))
 
     def _load(self, node: Pending) -> Any:
-        tracer = self.tracer
-        try:
-            value, _extra, nbytes, seconds = tracer.backend.load(node.id)
-        except (CorruptArtifact, KeyError) as exc:
-            log.info("stored result of %s unusable, computing it: %s", node.label, exc)
+        producer = self.tracer.producer
+        loaded = producer.load(node.label, node.id)
+        if loaded is None:
             return _FAILED
-        except Exception:
-            log.warning("loading %s failed, computing it", node.label, exc_info=True)
-            return _FAILED
-        saved = max(node.compute_seconds - seconds, 0.0)
-        tracer.backend.add_step(Step(node.id, node.label, REUSED, _kind(node.type), seconds=seconds,
-                                     saved_seconds=saved, bytes_read=nbytes, inputs=node.inputs), None)
+        producer.reused(node.id, node.label, _kind(node.type), loaded.seconds, node.compute_seconds, loaded.nbytes,
+                        node.inputs)
         for parent in node.compute[1] if node.compute else ():  # type: ignore[index]
             if not parent.done:
-                parent.served_seconds += seconds
-        return value
+                parent.served_seconds += loaded.seconds
+        return loaded.value
 
     def _compute(self, node: Pending) -> Any:
-        tracer = self.tracer
+        producer = self.tracer.producer
         run = node.compute[0]  # type: ignore[index]
-        capture = Capture(tee=False)  # what it prints was replayed (or is known empty)
-        tracer._depth += 1
-        start = time.perf_counter()
-        try:
-            with capture:
-                value = run()
-        finally:
-            tracer._depth -= 1
-        seconds = time.perf_counter() - start
-        tracer.backend.add_step(Step(node.id, node.label, COMPUTED, _kind(node.type), seconds=seconds,
-                                     inputs=node.inputs), None)
+        with Capture(tee=False):  # what it prints was replayed (or is known empty)
+            value, seconds = producer.run(run)
+        producer.computed(node.id, node.label, _kind(node.type), seconds, node.inputs)
         return value
 
     def _finish(self, node: Pending, value: Any) -> None:

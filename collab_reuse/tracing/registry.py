@@ -85,6 +85,11 @@ class Registry:
         self._entries[key] = _Entry(ref, artifact_id, _memory_root(obj), self.clock if born is None else born)
         return True
 
+    def tick(self) -> int:
+        """Move the clock on for something born outside the registry (a lazy): its birth time."""
+        self.clock += 1
+        return self.clock
+
     def existed_before(self, obj: Any, clock: int) -> bool:
         """Was obj known before ``clock``? Unknown objects count as older: they came from outside."""
         entry = self._entries.get(id(obj))

@@ -194,7 +194,7 @@ def test_retrained_lightgbm_model_reuses_the_binned_matrix(tmp_path, engine):
     """A changed learning rate retrains the model, on the stored binned matrices (training and
     validation), to the plain run's model and validation scores."""
     from collab_reuse.graph import ExperimentGraph
-    from collab_reuse.tracing.runtime import BINNED_LABEL, BINNED_VALIDATION_LABEL
+    from collab_reuse.tracing.binned import LABEL as BINNED_LABEL, VALIDATION_LABEL as BINNED_VALIDATION_LABEL
 
     store = tmp_path / "store"
     first = run_notebook(_lightgbm_notebook(tmp_path / "lr1.ipynb", 0.1), tmp_path / "first", store_dir=store,

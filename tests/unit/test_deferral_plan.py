@@ -4,6 +4,7 @@ computed once where loading each child would cost more (the paper's linear pass 
 from collab_reuse.planner.reuse import PlanVertex, plan_linear
 from collab_reuse.tracing.deferral import Deferral
 from collab_reuse.tracing.lazy import Lazy, Pending
+from collab_reuse.tracing.producer import Producer
 from collab_reuse.tracing.registry import Registry
 
 
@@ -22,8 +23,11 @@ class Recorder:
 
 
 class Tracer:
+    """The parts of a tracer producing lazies uses: the backend, a registry, the producer."""
+
     def __init__(self, backend):
-        self.backend, self.registry, self._depth = backend, Registry(), 0
+        self.backend, self.registry = backend, Registry()
+        self.producer = Producer(backend)
         self.deferral = Deferral(self)
 
 

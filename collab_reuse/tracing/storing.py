@@ -1,0 +1,113 @@
+"""Which computed results are offered to the store, and as what.
+
+A result is offered when computing it took longer than the backend's ``min_saving``, or when it is
+tiny but condenses a large input of costly lineage (a frame's ``shape``, a ``head()``: a re-run shows
+it without producing its ancestors). Live objects are held, not copied: the store encodes them only
+between cells and only if their id is still the one they got here (else they changed). A fitted
+estimator is offered as itself and what its ``fit`` returned; intermediate objects (groupbys,
+iterators, LightGBM Datasets) never.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from ..fingerprint.digest import digest_parts
+from ..store.formats import kind_of
+from .capture import Capture
+from .registry import Registry, snapshot
+from .steps import Candidate
+
+SMALL_BYTES = 1 << 18        # results this small are worth storing when their lineage was expensive
+COSTLY_LINEAGE = 0.05        # seconds
+_HANDLES = ("NpzFile", "ExcelFile", "Styler", "Dataset", "DMatrix", "QuantileDMatrix", "Pool")
+
+
+def worth_storing(seconds: float, min_saving: float, lineage: float, result: Any, inputs: tuple) -> bool:
+    """Does storing the result pay: it took long, or it is tiny but recomputing it means producing the
+    large thing it came from (``inputs``: its receiver, arguments and keyword values)?"""
+    if seconds >= min_saving:
+        return True
+    return lineage >= COSTLY_LINEAGE and is_small(result) and condenses(inputs)
+
+
+def candidate(op_id: str, result: Any, mutated: list[Any], seconds: float, extra: dict, capture: Capture,
+              registry: Registry) -> Candidate | None:
+    """What to offer the store for a computed result (None: nothing worth holding)."""
+    if not capture.replayable:
+        return None
+    if mutated:
+        receiver = mutated[0]
+        if kind_of(receiver) != "model":
+            return None
+        extra = {**extra, "fitted_self": True, "result_is_self": result is receiver}
+        receiver_id = op_id if result is receiver else digest_parts(op_id, "self")
+        value = (receiver, None if result is receiver else snapshot(result))
+        return Candidate(op_id, value, "model", seconds, extra, live=((receiver, receiver_id),))
+    if result is None or is_lazy_or_handle(result):
+        return None
+    items = enumerate(result) if isinstance(result, (tuple, list)) else ((None, result),)
+    live = tuple((item, registry.get(item)) for _, item in items if registry.get(item) is not None)
+    # weakly: a strong reference would raise pandas' reference counts and hide chained assignments
+    live = tuple((_weak(obj), expected) for obj, expected in live)
+    return Candidate(op_id, snapshot(result), kind_of(result), seconds, extra, live=live)
+
+
+def unchanged(candidate: Candidate, registry: Registry) -> bool:
+    """Do the candidate's live objects still hold the ids they had when it was made?"""
+    for ref, expected in candidate.live:
+        obj = ref() if isinstance(ref, weakref.ref) else ref
+        if obj is not None and registry.get(obj) != expected:
+            return False  # (a collected object can't have changed since: its snapshot is the value)
+    return True
+
+
+def _weak(obj: Any) -> Any:
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return obj
+
+
+def condenses(inputs: tuple) -> bool:
+    """Some input is large (a tiny result of small inputs is as cheap to redo from them as to load)."""
+    for value in inputs:
+        try:
+            nbytes = value.size * 8 if type(value).__name__ == "DataFrame" else getattr(value, "nbytes", 0)
+            if int(nbytes) > SMALL_BYTES:
+                return True
+        except Exception:
+            continue
+    return False
+
+
+def is_small(value: Any) -> bool:
+    """Cheap to store whatever it cost: scalars, short texts and tuples, small frames and arrays."""
+    t = type(value)
+    if t in (int, float, bool, complex) or (t.__module__ == "numpy" and not hasattr(value, "__len__")):
+        return True
+    if t is str:
+        return len(value) < 10_000
+    if t is tuple:
+        return len(value) <= 64 and all(type(v) in (int, float, bool, str, type(None)) for v in value)
+    if t.__module__.split(".", 1)[0] in ("pandas", "numpy"):
+        try:
+            if not hasattr(value, "memory_usage"):
+                nbytes = value.nbytes
+            elif t.__name__ in ("DataFrame", "Series"):
+                nbytes = value.memory_usage(index=True)
+            else:  # an Index's takes no ``index``
+                nbytes = value.memory_usage()
+            nbytes = nbytes.sum() if hasattr(nbytes, "sum") else nbytes  # a frame's is per column
+        except Exception:
+            return False
+        return int(nbytes) <= SMALL_BYTES
+    return False
+
+
+def is_lazy_or_handle(value: Any) -> bool:
+    """Groupby objects, iterators, file handles, training datasets: intermediates not worth storing."""
+    name = type(value).__name__
+    return "GroupBy" in name or "Resampler" in name or "Rolling" in name or hasattr(value, "__next__") or \
+        name in _HANDLES
