@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from sklearn.ensemble import RandomForestClassifier
 
 from collab_reuse.errors import CorruptArtifact, Unreusable
-from collab_reuse.store import ArtifactStore, DiskcacheBlobs, MemoryBlobs
-from collab_reuse.store.formats import verify_roundtrip
+from collab_reuse.store import ArtifactStore, DiskcacheBlobs, MemoryBlobs, formats
+from collab_reuse.store.fidelity import verify_roundtrip
 
 
 @pytest.fixture(params=["memory", "diskcache"])
@@ -88,23 +88,35 @@ def test_pickle_is_refused_when_not_trusted():
         store.encode(pd.Series([{1}, {2}]))
 
 
-def test_mixed_object_columns_are_refused_rather_than_changed():
+def test_object_columns_of_other_than_scalars_are_refused_rather_than_changed():
     store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
     with pytest.raises(Unreusable):
-        store.encode(pd.DataFrame({"m": pd.Series(["a", 1], dtype=object)}))
+        store.encode(pd.DataFrame({"m": pd.Series([{1}, "a"], dtype=object)}))
 
 
-def test_mixed_object_columns_use_pickle_when_trusted():
+def test_mixed_scalar_object_columns_are_stored_as_json_without_pickle():
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    frame = pd.DataFrame({"fold": pd.Series([0, 1, "overall", None, 2.5, np.int32(3), float("nan")], dtype=object),
+                          "auc": [0.7, 0.71, 0.705, 0.6, 0.5, 0.4, 0.3]})
+    encoded = store.encode(frame)
+    assert not formats.uses_pickle(encoded.manifest)
+    store.put("m", encoded)
+    back, _, _ = store.get("m")
+    verify_roundtrip(frame, back)
+    assert [type(x) for x in back["fold"]] == [type(x) for x in frame["fold"]]
+
+
+def test_object_columns_of_other_objects_use_pickle_when_trusted():
     store = ArtifactStore(MemoryBlobs(), trust_pickle=True)
-    frame = pd.DataFrame({"fold": pd.Series([0, 1, "overall"], dtype=object), "auc": [0.7, 0.71, 0.705]})
+    frame = pd.DataFrame({"sets": pd.Series([{0}, {1, 2}, "overall"], dtype=object), "auc": [0.7, 0.71, 0.705]})
     store.put("m", store.encode(frame))
     back, _, _ = store.get("m")
     verify_roundtrip(frame, back)
-    assert back["fold"].tolist() == [0, 1, "overall"]
+    assert back["sets"].tolist() == [{0}, {1, 2}, "overall"]
 
 
 def test_numeric_frames_come_back_identical_without_a_check_pass():
-    from collab_reuse.store.formats import faithful_by_construction
+    from collab_reuse.store.fidelity import faithful_by_construction
 
     frame = pd.DataFrame({"a": np.arange(5), "b": np.linspace(0, 1, 5), "c": np.arange(5) > 2})
     assert faithful_by_construction(frame)
@@ -204,14 +216,32 @@ def test_fitted_estimators_come_back_computing_the_same(name):
     assert np.array_equal(getattr(back, method)(X), getattr(model, method)(X), equal_nan=True)
 
 
-def test_an_estimator_whose_state_has_no_safe_form_goes_to_skops_leaving_no_stray_blobs():
+def test_an_estimator_holding_a_random_state_is_stored_with_that_state_as_data():
     from sklearn.ensemble import ExtraTreesClassifier
 
     X = np.random.RandomState(0).rand(200, 3)
     model = ExtraTreesClassifier(n_estimators=3, random_state=np.random.RandomState(0)).fit(X, X[:, 0] > 0.5)
-    encoded = ArtifactStore(MemoryBlobs(), trust_pickle=False).encode(model)
-    assert encoded.manifest["value"]["t"] == "skops"
-    assert len(encoded.blobs) == 1  # the failed attempt's tree arrays were not kept
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    encoded = store.encode(model)
+    assert "rng" in _manifest_nodes(encoded.manifest["value"]) and not formats.uses_pickle(encoded.manifest)
+    store.put("m", encoded)
+    back, _, _ = store.get("m")
+    assert back.random_state.get_state(legacy=False)["state"]["pos"] == model.random_state.get_state()[2]
+    assert np.array_equal(back.predict_proba(X), model.predict_proba(X))
+
+
+def test_an_estimator_whose_state_has_no_data_only_form_leaves_no_stray_blobs():
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    X = np.random.RandomState(0).rand(200, 3)
+    model = StandardScaler().fit(X)
+    model.hook_ = FunctionTransformer(np.log1p).fit(X)  # np.log1p is on no allow-list
+    with pytest.raises(Unreusable):
+        ArtifactStore(MemoryBlobs(), trust_pickle=False).encode(model)
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=True)
+    encoded = store.encode(model)
+    assert encoded.manifest["value"]["t"] == "pickle"
+    assert len(encoded.blobs) == 1  # the failed attempt's arrays were not kept
 
 
 def test_an_estimator_holding_a_cycle_is_stored_by_pickle_not_lost_in_recursion():
@@ -264,19 +294,20 @@ def test_masked_arrays_keep_their_mask_alone_and_inside_a_model():
 
 @pytest.mark.parametrize("node, message", [
     ({"t": "state", "cls": "os:system", "items": []}, "outside the allow-list"),
-    ({"t": "state", "cls": "sklearn.utils:check_array", "items": []}, "not a class"),
-    ({"t": "state", "cls": "sklearn.preprocessing:StandardScaler",
+    ({"t": "state", "cls": "sklearn.utils:check_array", "items": []}, "outside the allow-list"),
+    ({"t": "state", "cls": "sklearn.preprocessing:StandardScaler", "items": []}, "outside the allow-list"),
+    ({"t": "state", "cls": "sklearn.preprocessing._data:StandardScaler",
       "items": [["mean_", {"t": "ref", "n": 3}]]}, "reference"),
+    ({"t": "func", "name": "builtins:eval"}, "unknown manifest node"),
+    ({"t": "json", "x": {"a": 1}}, "container"),
 ])
 def test_a_damaged_model_manifest_is_refused_before_anything_runs(node, message):
-    from collab_reuse.store import formats
-
     with pytest.raises(CorruptArtifact, match=message):
-        formats.decode({"v": formats.MANIFEST_VERSION, "value": node}, lambda key: b"", trust_pickle=False)
+        formats.decode({"kind": "model", "type": "x", "value": node}, lambda key: b"", allow_pickle=False)
 
 
 def test_the_roundtrip_check_compares_arrow_string_columns_by_their_arrow_arrays():
-    from collab_reuse.store import formats
+    from collab_reuse.store import fidelity as formats
 
     a = pd.Series(["a", None, "c"] * 1000, dtype="str")
     changed = a.copy()
@@ -329,8 +360,8 @@ def test_object_arrays_of_strings_come_back_identical(strings, columns):
     array[:] = strings
     if columns and len(strings) % columns == 0:
         array = array.reshape(-1, columns)
-    encoded = formats.encode(array, trust_pickle=False)
-    back = formats.decode(encoded.manifest, encoded.blobs.__getitem__, trust_pickle=False)
+    encoded = formats.encode(array, allow_pickle=False)
+    back = formats.decode(encoded.manifest, encoded.blobs.__getitem__, allow_pickle=False)
     assert back.dtype == object and back.shape == array.shape and back.tolist() == array.tolist()
     assert all(type(x) is str for x in back.flat)
 
