@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import stat
+import threading
 import uuid
 from pathlib import Path
 from typing import Any, Iterator, Protocol
@@ -226,6 +227,24 @@ def _data_only_disk() -> type:
     return DataOnlyDisk
 
 
+class _ConnectionCloser:
+    """One thread's SQLite connections, closed when the thread drops this (at its end)."""
+
+    def __init__(self) -> None:
+        self.connections: dict[int, Any] = {}
+
+    def close(self) -> None:
+        for con in self.connections.values():
+            try:
+                con.close()
+            except Exception:  # (closed already)
+                pass
+        self.connections.clear()
+
+    def __del__(self) -> None:
+        self.close()
+
+
 def _check_format(directory: Path) -> None:
     """Write the format mark into a new blob store; refuse a store in another format."""
     mark = directory / MARK
@@ -280,6 +299,7 @@ class DiskcacheBlobs:
         from diskcache import FanoutCache
 
         self.directory = Path(directory)
+        self._thread = threading.local()  # per thread: the _ConnectionCloser of its connections
         try:
             _check_format(self.directory)
             # size_limit: eviction is ours (the materializer's budget), never diskcache's
@@ -291,10 +311,26 @@ class DiskcacheBlobs:
         except Exception as exc:
             raise StoreError(f"can't open the blob store at {directory}: {exc}") from exc
 
+    def _note_connections(self) -> None:
+        """Have the calling thread's connections closed when the thread ends. diskcache keeps one
+        per thread and shard and closes only the calling thread's; SQLite lets only that thread
+        close them, and a thread that ended leaves them in a reference cycle that only the garbage
+        collector breaks: open files an exiting kernel must not fork with (the store writes it
+        hands over would be refused). The closer lives in the thread's own locals, so it is
+        dropped, in that thread, when the thread ends."""
+        closer = getattr(self._thread, "closer", None)
+        if closer is None:
+            closer = self._thread.closer = _ConnectionCloser()
+        for shard in self._cache._shards:
+            con = getattr(shard._local, "con", None)
+            if con is not None and id(con) not in closer.connections:
+                closer.connections[id(con)] = con
+
     def get(self, key: str) -> memoryview:
         if not keys.is_content_key(key):
             raise CorruptArtifact(f"{str(key)[:20]!r} is not a content key")
         found = self._cache.get(key, default=None, read=True, retry=True)
+        self._note_connections()
         if found is None:
             raise KeyError(key)
         if isinstance(found, bytes):  # small blobs live in diskcache's SQLite rows
@@ -310,10 +346,12 @@ class DiskcacheBlobs:
             return 0
         if not self._cache.set(key, bytes(data), retry=True):
             raise StoreError(f"the blob store refused a write of {len(data)} bytes")
+        self._note_connections()
         return len(data)
 
     def get_row(self, name: str) -> bytes:
         found = self._cache.get(name, default=None, read=True, retry=True)
+        self._note_connections()
         if found is None:
             raise KeyError(name)
         if not isinstance(found, bytes):
@@ -328,16 +366,22 @@ class DiskcacheBlobs:
             raise StoreError(f"a row of {len(data)} bytes is over {MAX_ROW}")
         if not self._cache.set(name, bytes(data), retry=True):
             raise StoreError(f"the blob store refused a row of {len(data)} bytes")
+        self._note_connections()
         return len(data)
 
     def delete(self, key: str) -> None:
         self._cache.delete(key, retry=True)
+        self._note_connections()
 
     def __contains__(self, key: str) -> bool:
-        return key in self._cache
+        found = key in self._cache
+        self._note_connections()
+        return found
 
     def keys(self) -> Iterator[str]:
-        return (k for k in self._cache if k != _NOT_A_KEY)
+        found = [k for k in self._cache if k != _NOT_A_KEY]
+        self._note_connections()
+        return iter(found)
 
     def volume(self) -> int:
         return int(self._cache.volume())
@@ -362,6 +406,12 @@ class DiskcacheBlobs:
 
     def clear(self) -> None:
         self._cache.clear(retry=True)
+        self._note_connections()
 
     def close(self) -> None:
+        """Close the calling thread's connections (threads that ended closed theirs); a later use
+        opens new ones."""
         self._cache.close()
+        closer = getattr(self._thread, "closer", None)
+        if closer is not None:
+            closer.close()
