@@ -203,7 +203,10 @@ def extra_references() -> list[Any]:
     from sklearn import feature_selection
     from sklearn.metrics import get_scorer, get_scorer_names
 
+    from sklearn.utils._metadata_requests import MetadataRequest
+
     out: list[Any] = [get_scorer(name) for name in get_scorer_names()]
+    out.append(MetadataRequest(owner="an estimator"))  # (some meta-estimators keep theirs once asked for it)
     out += [feature_selection.f_classif, feature_selection.f_regression, feature_selection.chi2,
             feature_selection.mutual_info_classif, feature_selection.mutual_info_regression,
             feature_selection.r_regression]

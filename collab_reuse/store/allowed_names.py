@@ -228,6 +228,8 @@ CLASSES = frozenset({
     "sklearn.tree._classes:ExtraTreeClassifier",
     "sklearn.tree._classes:ExtraTreeRegressor",
     "sklearn.tree._tree:Tree",
+    "sklearn.utils._metadata_requests:MetadataRequest",
+    "sklearn.utils._metadata_requests:MethodMetadataRequest",
 })
 
 #: functions a state may hold as a reference (score functions, pooling functions)

@@ -90,17 +90,20 @@ def _check_tree_state(args: list, state: dict) -> None:
     if (type(values) is not np.ndarray or values.dtype != np.float64 or not values.flags.c_contiguous
             or values.shape != (count, n_outputs, int(n_classes.max()))):
         _fail("a tree's value array does not match its nodes, outputs and classes")
-    left, right, feature = nodes["left_child"], nodes["right_child"], nodes["feature"]
+    # (contiguous copies: comparisons on the 64-byte-strided fields cost several times more)
+    left, right = np.array(nodes["left_child"]), np.array(nodes["right_child"])
     leaf = left == TREE_LEAF
     inner = np.flatnonzero(~leaf)
-    if np.any(right[leaf] != TREE_LEAF) or np.any(nodes["missing_go_to_left"] > 1):
+    if np.any((right != TREE_LEAF) & leaf) or np.any(nodes["missing_go_to_left"] > 1):
         _fail("a tree has a half leaf or an unknown missing-value direction")
     # children after their parent and every node but the root the child of exactly one node: a tree
-    children = np.concatenate([left[inner], right[inner]])
-    if (np.any(left[inner] <= inner) or np.any(right[inner] <= inner) or np.any(children >= count)
+    inner_left, inner_right = left[inner], right[inner]
+    children = np.concatenate([inner_left, inner_right])
+    if (np.any(inner_left <= inner) or np.any(inner_right <= inner) or np.any(children >= count)
             or len(children) != count - 1 or np.any(np.bincount(children, minlength=count)[1:] != 1)):
         _fail("a tree's child indices are out of range or not a tree")
-    if np.any(feature[inner] < 0) or np.any(feature[inner] >= n_features):
+    feature = np.array(nodes["feature"])[inner]
+    if np.any(feature < 0) or np.any(feature >= n_features):
         _fail("a tree splits on a feature it does not have")
     level, frontier = 0, np.zeros(1, dtype=np.int64)
     while True:  # level by level from the root (each node is reached once: a tree)
@@ -134,20 +137,16 @@ def _check_estimator(est: Any) -> None:
         _fail(f"{type(est).__name__} lacks its parameters {missing[:3]}")
     constraints = getattr(est, "_parameter_constraints", None)
     if isinstance(constraints, dict) and constraints:
-        from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
-
-        try:
-            validate_parameter_constraints({k: v for k, v in constraints.items() if k in names},
-                                           {k: vars(est)[k] for k in names if k in constraints},
-                                           caller_name=type(est).__name__)
-        except InvalidParameterError as exc:
-            _fail(f"a stored hyperparameter is invalid: {str(exc)[:200]}")
+        for name in names:
+            if name in constraints:
+                _check_parameter(type(est), name, constraints[name], vars(est)[name])
     attrs = vars(est)
     n_features = attrs.get("n_features_in_")
     if n_features is not None and (not _is_int(n_features) or n_features < 0):
         _fail("n_features_in_ is not a count")
     names_in = attrs.get("feature_names_in_")
-    if names_in is not None and (type(names_in) is not np.ndarray or names_in.shape != (n_features,)
+    if names_in is not None and (type(names_in) is not np.ndarray or names_in.ndim != 1
+                                 or (n_features is not None and len(names_in) != n_features)
                                  or not all(type(x) is str for x in names_in)):
         _fail("feature_names_in_ does not name each input feature")
     if n_features is not None:
@@ -164,6 +163,29 @@ def _check_estimator(est: Any) -> None:
     outputs = attrs.get("n_outputs_")
     if outputs is not None and (not _is_int(outputs) or outputs < 1):
         _fail("n_outputs_ is not a count")
+
+
+_VALID_PARAMETERS: set[tuple] = set()  # (class, name, type, value) seen valid: a forest's trees share most
+
+
+def _check_parameter(cls: type, name: str, constraint: Any, value: Any) -> None:
+    from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+
+    try:
+        key: tuple | None = (cls, name, type(value), value)
+        hash(key)
+    except TypeError:
+        key = None
+    if key is not None and key in _VALID_PARAMETERS:
+        return
+    try:
+        validate_parameter_constraints({name: constraint}, {name: value}, caller_name=cls.__name__)
+    except InvalidParameterError as exc:
+        _fail(f"a stored hyperparameter is invalid: {str(exc)[:200]}")
+    if key is not None:
+        if len(_VALID_PARAMETERS) > 10_000:
+            _VALID_PARAMETERS.clear()
+        _VALID_PARAMETERS.add(key)
 
 
 def _sub_estimators(est: Any) -> list:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sklearn.ensemble import RandomForestClassifier
 
 from collab_reuse.errors import CorruptArtifact, Unreusable
-from collab_reuse.store import ArtifactStore, DiskcacheBlobs, MemoryBlobs, formats
+from collab_reuse.store import ArtifactStore, DiskcacheBlobs, MemoryBlobs, formats, keys
 from collab_reuse.store.fidelity import verify_roundtrip
 
 
@@ -29,6 +29,17 @@ VALUES = {
     "array": np.arange(12).reshape(3, 4),
     "tuple": (1, "two", 3.0, None, [np.float64(4.5)]),
     "dict": {"auc": 0.75, "n": 3},
+    "every dtype": pd.DataFrame({
+        **{str(dt): np.arange(3).astype(dt) for dt in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                                                     "uint64", "float16", "float32", "float64", "bool")},
+        "Int64": pd.array([1, None, 3], dtype="Int64"), "Float64": pd.array([0.5, None, 1.5], dtype="Float64"),
+        "boolean": pd.array([True, None, False], dtype="boolean"), "string": pd.array(["a", None, "c"], dtype="string"),
+        "str": pd.Series(["x", "y", None], dtype="str"), "category": pd.Categorical(["p", "q", "p"]),
+        "datetime": pd.to_datetime(["2020-01-01", None, "2021-06-30"]),
+        "tz": pd.to_datetime(["2020-01-01", "2020-01-02", None]).tz_localize("Europe/Paris"),
+        "timedelta": pd.to_timedelta([1, None, 3], unit="s"), "period": pd.period_range("2020-01", periods=3, freq="M"),
+        "interval": pd.arrays.IntervalArray.from_breaks([0, 1, 2, 3]), "mixed": pd.Series([1, "a", None], dtype=object),
+    }),
 }
 
 
@@ -186,12 +197,19 @@ def _fitted_estimators():
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import MinMaxScaler, PolynomialFeatures, StandardScaler
     from sklearn.tree import DecisionTreeRegressor
+    import lightgbm as lgb
+    from sklearn.cluster import KMeans
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.preprocessing import OneHotEncoder
 
     rng = np.random.RandomState(1)
     X = pd.DataFrame(rng.normal(size=(300, 3)), columns=["x", "y", "z"])
     X.iloc[::5, 1] = np.nan
     y = (X["x"] > 0).astype(int)
     filled = X.fillna(0)
+    classes3 = np.digitize(X["y"].fillna(0), [-0.5, 0.5])
+    letters = pd.DataFrame({"c": rng.choice(list("aabbbcccccd"), 300), "d": rng.choice(["x", "y"], 300)})
+    with_category = filled.assign(k=pd.Categorical(rng.choice(list("pqrs"), 300)))
     return X, {
         "imputer on a frame": (SimpleImputer(strategy="median").fit(X), "transform", X),
         "scaler": (MinMaxScaler().fit(filled), "transform", filled),
@@ -203,6 +221,16 @@ def _fitted_estimators():
         "column transformer": (ColumnTransformer([("s", StandardScaler(), ["x"])]).fit(filled), "transform", filled),
         "gradient boosting (a grid of trees)": (GradientBoostingClassifier(n_estimators=3).fit(filled, y),
                                                 "predict_proba", filled),
+        "gradient boosting, three classes": (GradientBoostingClassifier(n_estimators=3).fit(filled, classes3),
+                                             "predict_proba", filled),
+        "one-hot encoder with infrequent and dropped categories": (
+            OneHotEncoder(min_frequency=40, handle_unknown="infrequent_if_exist", drop="first",
+                          sparse_output=False).fit(letters), "transform", letters),
+        "k-means": (KMeans(3, n_init=2, random_state=0).fit(filled), "predict", filled),
+        "grid search": (GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=3, scoring="roc_auc").fit(filled, y),
+                        "predict_proba", filled),
+        "LightGBM, three classes and a categorical column": (
+            lgb.LGBMClassifier(n_estimators=5, verbose=-1).fit(with_category, classes3), "predict_proba", with_category),
     }
 
 
@@ -210,7 +238,9 @@ def _fitted_estimators():
 def test_fitted_estimators_come_back_computing_the_same(name):
     model, method, X = _fitted_estimators()[1][name]
     store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
-    store.put("m", store.encode(model))
+    encoded = store.encode(model)
+    assert not formats.uses_pickle(encoded.manifest)
+    store.put("m", encoded)
     back, _, _ = store.get("m")
     assert type(back) is type(model) and back.get_params().keys() == model.get_params().keys()
     assert np.array_equal(getattr(back, method)(X), getattr(model, method)(X), equal_nan=True)
@@ -365,3 +395,79 @@ def test_object_arrays_of_strings_come_back_identical(strings, columns):
     assert back.dtype == object and back.shape == array.shape and back.tolist() == array.tolist()
     assert all(type(x) is str for x in back.flat)
 
+
+
+def test_every_fitted_object_the_libraries_make_comes_back_or_is_refused_for_a_stated_reason():
+    """The allow-list is what the libraries store, and the checks refuse none of it: every object
+    ``scripts/allowed_classes.py`` fits (every scikit-learn estimator, LightGBM's) round-trips
+    without pickle, or is refused only because a class it holds is excluded or has no data form."""
+    import importlib.util
+    import warnings
+    from pathlib import Path
+
+    from collab_reuse.store import allowed_names
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "allowed_classes.py"
+    spec = importlib.util.spec_from_file_location("allowed_classes", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        examples = script.fitted_examples()
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    stored, refused = 0, {}
+    for model in examples:
+        try:
+            store.put("m", store.encode(model))
+            back, _, _ = store.get("m")
+            assert type(back) is type(model)
+            stored += 1
+        except Unreusable as exc:
+            refused[type(model).__name__] = str(exc)
+    assert stored >= 250, stored
+    for name, why in refused.items():
+        assert "allow-list" in why or "needs pickle" in why, f"{name}: {why}"
+    found: dict[str, set] = {k: set() for k in ("classes", "functions", "types", "generators", "not_reducible")}
+    for model in examples:
+        script.walk(model, found, set())
+    met = {c for c in found["classes"] if not script.excluded(c)} - {i.split(" ")[0] for i in found["not_reducible"]}
+    assert met <= allowed_names.CLASSES, f"classes met but not allowed (regenerate the list?): {met - allowed_names.CLASSES}"
+
+
+def test_a_thread_that_used_the_store_leaves_no_database_open():
+    """An exiting kernel forks only with no store database open (kernel/handoff.py); a thread's
+    diskcache connections used to stay open after it ended, until the garbage collector ran."""
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    from collab_reuse.kernel.handoff import open_databases
+
+    root = Path(tempfile.mkdtemp())
+    blobs = DiskcacheBlobs(root / "blobs")
+    blobs.close()
+    assert open_databases(root) == []
+
+    def write() -> None:
+        for i in range(20):
+            data = bytes([i]) * 100
+            blobs.put(keys.content_key(data), data)
+
+    worker = threading.Thread(target=write)
+    worker.start()
+    worker.join()
+    assert open_databases(root) == []
+
+
+def test_a_large_artifact_missing_a_blob_is_refused_when_its_blobs_are_read_in_parallel(tmp_path):
+    blobs = DiskcacheBlobs(tmp_path / "blobs")
+    store = ArtifactStore(blobs)
+    X = np.random.RandomState(0).rand(40_000, 4)
+    forest = RandomForestClassifier(n_estimators=16, random_state=0).fit(X, np.random.RandomState(1).rand(40_000) > 0.5)
+    written = store.put("f", store.encode(forest))
+    assert sum(written.blob_sizes.values()) > 16 << 20
+    victim = max((k for k in written.blob_sizes if not k.startswith("m:")), key=written.blob_sizes.get)
+    blobs.delete(victim)
+    with pytest.raises(CorruptArtifact, match="lost its blob"):
+        store.get("f")
+    blobs.close()
