@@ -300,12 +300,15 @@ def _check_extra(extra: Any, artifact_id: str) -> None:
 
 
 def _warning_class(path: Any) -> bool:
-    """A Warning subclass, named by its own module and qualified name, in an imported module (looked
-    up by name, never through attribute hooks)."""
+    """A Warning subclass named by its own module and qualified name (looked up by name in an
+    imported module, never through attribute hooks); a module not imported here names nothing the
+    replay could run (it falls back to UserWarning)."""
     if type(path) is not str or not _WARNING_CLASS.fullmatch(path):
         return False
     module_name, _, qualname = path.partition(":")
     found: Any = sys.modules.get(module_name)
+    if found is None:
+        return True
     for part in qualname.split("."):
         found = vars(found).get(part) if found is not None and hasattr(found, "__dict__") else None
     return (isinstance(found, type) and issubclass(found, Warning)
@@ -314,12 +317,13 @@ def _warning_class(path: Any) -> bool:
 
 def _warning_file(path: Any) -> bool:
     """A warning's file is shown with its line (the warnings module reads it): only a pseudo-file
-    (``<...>``) or a regular Python source file (never a device, pipe or arbitrary file)."""
+    (``<...>``, or ``sys`` for a warning raised above the stack) or a Python or Cython source, and
+    only a regular file (never a device or a pipe, on which the read would block)."""
     if type(path) is not str:
         return False
     if path.startswith("<") and path.endswith(">"):
         return True
-    if not path.endswith(".py") or "\x00" in path:
+    if not (path == "sys" or path.endswith((".py", ".pyx", ".pxd", ".pyi"))) or "\x00" in path:
         return False
     try:
         st = os.stat(path)

@@ -617,3 +617,31 @@ def test_random_bytes_as_a_manifest_row_or_body_give_corrupt_artifact(row, body)
                                      "size": len(body)}).encode())
     with pytest.raises(CorruptArtifact):
         store.get("x")
+
+
+# -- what a reused step replays runs in the reader's cell --------------------------------------
+
+@pytest.mark.parametrize("extra, accepted", [
+    ({"log": [["stdout", "hello\n"], ["warning", "builtins:UserWarning", "careful", "<stdin>", 1]]}, True),
+    ({"log": [["warning", "sklearn.exceptions:ConvergenceWarning", "slow", "/no/such/file.py", 3]]}, True),
+    ({"log": [["warning", "builtins:UserWarning", "x", "FIFO", 1]]}, False),  # the read would block
+    ({"log": [["warning", "builtins:UserWarning", "x", "/etc/passwd", 1]]}, False),  # shown in the cell
+    ({"log": [["warning", "os:system", "x", "<stdin>", 1]]}, False),
+    ({"log": [["warning", "sklearn:exceptions.ConvergenceWarning", "x", "<stdin>", 1]]}, False),  # a path
+    ({"log": [["stdout", 5]]}, False),
+    ({"rng_after": {"np": ["MT19937", [0] * 3, 0, 0, 0.0]}}, False),
+    ({"log": [], "run_this": "os.system('x')"}, False),
+])
+def test_a_replay_record_reading_a_pipe_or_naming_a_foreign_class_is_refused(disk, tmp_path, extra, accepted):
+    import sklearn.exceptions  # noqa: F401
+
+    fifo = tmp_path / "fifo.py"
+    os.mkfifo(fifo)
+    extra = json.loads(json.dumps(extra).replace('"FIFO"', json.dumps(str(fifo))))
+    store = ArtifactStore(disk)
+    store.put("x", store.encode(1.5), extra)
+    if accepted:
+        assert store.get("x")[1] == extra
+    else:
+        with pytest.raises(CorruptArtifact, match="replay record"):
+            store.get("x")
