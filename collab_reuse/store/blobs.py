@@ -25,6 +25,7 @@ sets SQLite pragmas in the reader's connection, and a damaged database file fail
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import re
@@ -32,7 +33,7 @@ import stat
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from ..errors import CorruptArtifact, IncompatibleStore, StoreError
 from . import keys
@@ -292,6 +293,19 @@ def _written_only_by(uid: int, path: Path, lineage_may_be_root: bool) -> bool:
     return lineage_may_be_root and stat.S_ISDIR(st.st_mode) and bool(st.st_mode & stat.S_ISVTX)
 
 
+def _noting_connections(method: Callable) -> Callable:
+    """After a DiskcacheBlobs method (whatever it raised): have the thread's connections closed when
+    the thread ends (``_note_connections``)."""
+    @functools.wraps(method)
+    def noting(self: "DiskcacheBlobs", *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        finally:
+            self._note_connections()
+
+    return noting
+
+
 class DiskcacheBlobs:
     """Blobs in a sharded diskcache under ``directory``."""
 
@@ -306,6 +320,7 @@ class DiskcacheBlobs:
             self._cache = FanoutCache(os.fspath(directory), shards=shards, timeout=30, disk=_data_only_disk(),
                                       size_limit=2**62, eviction_policy="none", statistics=False,
                                       disk_min_file_size=_MIN_FILE_SIZE)
+            self._note_connections()
         except StoreError:
             raise
         except Exception as exc:
@@ -326,11 +341,11 @@ class DiskcacheBlobs:
             if con is not None and id(con) not in closer.connections:
                 closer.connections[id(con)] = con
 
+    @_noting_connections
     def get(self, key: str) -> memoryview:
         if not keys.is_content_key(key):
             raise CorruptArtifact(f"{str(key)[:20]!r} is not a content key")
         found = self._cache.get(key, default=None, read=True, retry=True)
-        self._note_connections()
         if found is None:
             raise KeyError(key)
         if isinstance(found, bytes):  # small blobs live in diskcache's SQLite rows
@@ -341,17 +356,17 @@ class DiskcacheBlobs:
         keys.verify(key, data)
         return data
 
+    @_noting_connections
     def put(self, key: str, data: bytes) -> int:
         if key in self._cache:
             return 0
         if not self._cache.set(key, bytes(data), retry=True):
             raise StoreError(f"the blob store refused a write of {len(data)} bytes")
-        self._note_connections()
         return len(data)
 
+    @_noting_connections
     def get_row(self, name: str) -> bytes:
         found = self._cache.get(name, default=None, read=True, retry=True)
-        self._note_connections()
         if found is None:
             raise KeyError(name)
         if not isinstance(found, bytes):
@@ -361,28 +376,27 @@ class DiskcacheBlobs:
             raise CorruptArtifact(f"row {name[:20]} has {len(found)} bytes, over {MAX_ROW}")
         return found
 
+    @_noting_connections
     def put_row(self, name: str, data: bytes) -> int:
         if len(data) > MAX_ROW:
             raise StoreError(f"a row of {len(data)} bytes is over {MAX_ROW}")
         if not self._cache.set(name, bytes(data), retry=True):
             raise StoreError(f"the blob store refused a row of {len(data)} bytes")
-        self._note_connections()
         return len(data)
 
+    @_noting_connections
     def delete(self, key: str) -> None:
         self._cache.delete(key, retry=True)
-        self._note_connections()
 
+    @_noting_connections
     def __contains__(self, key: str) -> bool:
-        found = key in self._cache
-        self._note_connections()
-        return found
+        return key in self._cache
 
+    @_noting_connections
     def keys(self) -> Iterator[str]:
-        found = [k for k in self._cache if k != _NOT_A_KEY]
-        self._note_connections()
-        return iter(found)
+        return iter([k for k in self._cache if k != _NOT_A_KEY])
 
+    @_noting_connections
     def volume(self) -> int:
         return int(self._cache.volume())
 
@@ -404,9 +418,9 @@ class DiskcacheBlobs:
         return (all(_written_only_by(uid, p, True) for p in above)
                 and all(_written_only_by(uid, p, False) for p in mine))
 
+    @_noting_connections
     def clear(self) -> None:
         self._cache.clear(retry=True)
-        self._note_connections()
 
     def close(self) -> None:
         """Close the calling thread's connections (threads that ended closed theirs); a later use
