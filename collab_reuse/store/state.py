@@ -173,6 +173,7 @@ def decode_object(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, 
         if type(key) is not str or key in state or (key.startswith("__") and key.endswith("__")):
             raise CorruptArtifact(f"state of {name} has a bad or repeated field {str(key)[:40]!r}")
         state[key] = decode_part(part, get_blob, memo)
+    validate.no_shadowing(cls, state)
     validate.before_state(name, args, state)
     if "items" in node:
         if hasattr(obj, "__setstate__"):  # as pickle would: the class rebuilds itself (a Booster from its text)

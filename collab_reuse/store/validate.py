@@ -63,6 +63,20 @@ def before_construction(name: str, args: list) -> None:
             _fail("a tree's feature, class or output counts are inconsistent")
 
 
+def no_shadowing(cls: type, state: dict) -> None:
+    """A state field may not shadow what the class defines (a method, a property, the class's
+    ``_parameter_constraints``): ``model.predict`` must stay the class's ``predict``. Estimator
+    parameters that a class also defines as defaults are fine; a ``Tree``'s fields are its own."""
+    if f"{cls.__module__}:{cls.__qualname__}" == _TREE:
+        return
+    from sklearn.base import BaseEstimator
+
+    params = set(cls._get_param_names()) if issubclass(cls, BaseEstimator) else set()
+    shadowed = [key for key in state if key not in params and hasattr(cls, key)]
+    if shadowed:
+        _fail(f"a stored {cls.__name__} would replace what its class defines: {shadowed[:3]}")
+
+
 def before_state(name: str, args: list, state: dict) -> None:
     if name == _TREE:
         _check_tree_state(args, state)
@@ -135,7 +149,7 @@ def _check_estimator(est: Any) -> None:
     missing = [n for n in names if n not in vars(est)]
     if missing:
         _fail(f"{type(est).__name__} lacks its parameters {missing[:3]}")
-    constraints = getattr(est, "_parameter_constraints", None)
+    constraints = getattr(type(est), "_parameter_constraints", None)
     if isinstance(constraints, dict) and constraints:
         for name in names:
             if name in constraints:

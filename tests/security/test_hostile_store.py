@@ -645,3 +645,19 @@ def test_a_replay_record_reading_a_pipe_or_naming_a_foreign_class_is_refused(dis
     else:
         with pytest.raises(CorruptArtifact, match="replay record"):
             store.get("x")
+
+
+@pytest.mark.parametrize("field", ["transform", "_parameter_constraints", "__class__"])
+def test_a_stored_state_may_not_replace_what_the_class_defines(disk, field):
+    from sklearn.preprocessing import StandardScaler
+
+    store = ArtifactStore(disk)
+    store.put("s", store.encode(StandardScaler().fit(np.arange(6.0).reshape(3, 2))))
+
+    def edit(value, read):
+        value["items"].append([field, {"t": "func", "name": "sklearn.metrics._regression:r2_score"}])
+        return {}
+
+    _rewrite(disk.directory.parent, "s", edit)
+    with pytest.raises(CorruptArtifact, match="replace what its class defines|bad or repeated field"):
+        store.get("s")
