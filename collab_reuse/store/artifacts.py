@@ -47,6 +47,9 @@ from .blobs import FORMAT, Blobs
 
 _ROW_FIELDS = {"format", "id", "writer", "body", "size"}
 _BODY_FIELDS = {"format", "id", "kind", "type", "value", "blobs", "extra"}
+#: what the tracer records beside a value: replayed output, the random state after the step,
+#: how a fitted estimator and its call's result were stored, a cell's replay, what a call changed
+_EXTRA_FIELDS = {"log", "rng_after", "fitted_self", "result_is_self", "cell", "nested_fitted", "effects"}
 _WARNING_CLASS = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 
@@ -228,9 +231,13 @@ def _fetch_in_parallel(sizes: dict[str, int], fetch: Callable[[str], memoryview]
 
 
 def _kinds_of(value: Any, extra: dict) -> set[str]:
-    """The Experiment Graph kinds a stored value may have: its own, or for a fitted estimator
-    stored with its call's result (``fitted_self``) the model's or the result's."""
+    """The Experiment Graph kinds a stored value may have: its own; under a call's changes
+    (``effects``: stored as ``(value, new states)``) the value's; for a fitted estimator stored
+    with its call's result (``fitted_self``) the model's or the result's."""
     kinds = {formats.kind_of(value)}
+    if "effects" in extra and type(value) is tuple and len(value) == 2:
+        value = value[0]
+        kinds.add(formats.kind_of(value))
     if extra.get("fitted_self") and type(value) is tuple and len(value) == 2 and formats.kind_of(value[0]) == "model":
         kinds |= {"model", formats.kind_of(value[1])}
     return kinds
@@ -277,10 +284,12 @@ def _parse_body(data: bytes | memoryview, artifact_id: str) -> dict:
 def _check_extra(extra: Any, artifact_id: str) -> None:
     """``extra`` as the tracer writes it; what it replays runs in the reader's cell."""
     bad = f"the replay record of {artifact_id[:12]} is malformed"
-    if type(extra) is not dict or not set(extra) <= {"log", "rng_after", "fitted_self", "result_is_self"}:
+    if type(extra) is not dict or not set(extra) <= _EXTRA_FIELDS:
         raise CorruptArtifact(bad)
-    if any(type(extra.get(flag, False)) is not bool for flag in ("fitted_self", "result_is_self")):
+    if any(type(extra.get(flag, False)) is not bool for flag in ("fitted_self", "result_is_self", "cell")):
         raise CorruptArtifact(bad)
+    if not _scalar_lists(extra.get("nested_fitted", []), 1) or not _scalar_lists(extra.get("effects", []), 3):
+        raise CorruptArtifact(f"{bad}: paths of what a call changed are not lists of names and numbers")
     for entry in extra.get("log", []):
         if type(entry) is not list or not entry:
             raise CorruptArtifact(bad)
@@ -297,6 +306,13 @@ def _check_extra(extra: Any, artifact_id: str) -> None:
                 or type(state[2]) is not int or not 0 <= state[2] <= 624 or state[3] not in (0, 1)
                 or type(state[4]) not in (int, float)):
             raise CorruptArtifact(f"{bad}: not a random state numpy takes")
+
+
+def _scalar_lists(value: Any, depth: int) -> bool:
+    """Lists nested ``depth`` deep whose leaves are strings or integers (paths into arguments)."""
+    if depth == 0:
+        return type(value) in (str, int)
+    return type(value) is list and all(_scalar_lists(item, depth - 1) for item in value)
 
 
 def _warning_class(path: Any) -> bool:

@@ -39,7 +39,7 @@ MUTATING_FIRST_ARG = frozenset({"shuffle", "copyto", "put", "place", "putmask", 
 
 #: Names that write, show or export: they always run and are never replaced.
 EFFECT_PREFIXES = ("to_", "save", "dump", "write", "export", "plot", "hist", "boxplot", "show", "savefig",
-                   "savetxt", "savez", "tofile", "print", "log_")
+                   "savetxt", "savez", "tofile", "print")
 EFFECT_NAMES = frozenset({"info", "display", "style", "close", "flush", "seed", "set_option", "reset_option",
                           "set_printoptions", "set_state", "register_matplotlib_converters"})
 
@@ -60,6 +60,24 @@ SOURCE_PREFIXES = ("read_",)
 SOURCE_NAMES = frozenset({"load", "loadtxt", "genfromtxt", "fromfile", "ExcelFile", "Booster", "Dataset"})
 SOURCE_PATH_KEYWORDS = ("filepath_or_buffer", "path", "path_or_buf", "io", "fname", "file", "model_file",
                         "data")
+
+
+#: Every attribute (see ``CALL_SCRATCH``).
+ALL: frozenset[str] = frozenset({"*"})
+
+#: Library objects that calls change for their own use: attributes reset at the start of every
+#: training (so they say nothing about the next one), by ``module.qualname`` of the class. They are
+#: neither part of the object's identity nor effects a reuse must replay (``tracing/effects.py``);
+#: every other attribute is. ``record_evaluation``'s callback is not here: it fills the user's dict.
+CALL_SCRATCH: dict[str, frozenset[str]] = {
+    "lightgbm.callback._EarlyStoppingCallback": frozenset({"best_score", "best_iter", "best_score_list", "cmp_op",
+                                                            "first_metric"}),
+    "lightgbm.callback._LogEvaluationCallback": frozenset(),
+    "lightgbm.callback._ResetParameterCallback": frozenset(),
+    # a Dataset is binned ("constructed") on first use by training; its lineage identifies it
+    "lightgbm.basic.Dataset": ALL,
+    "lightgbm.basic.Booster": ALL,
+}
 
 
 def package_of(module: str | None) -> str:
