@@ -122,32 +122,37 @@ def fitted_examples() -> list[Any]:
     yr = X[:, 0] * 2 + rng.normal(size=120) * 0.1
     out: list[Any] = []
 
-    def fit(est: Any, *args: Any, **kwargs: Any) -> None:
+    def fit(est: Any, *args: Any, **kwargs: Any) -> bool:
         try:
             out.append(est.fit(*args, **kwargs))
+            return True
         except Exception:
-            pass
+            return False
 
-    for _name_, cls in all_estimators():
+    def fit_every_way(cls: type, est: Any) -> bool:
+        if issubclass(cls, ClassifierMixin):
+            return fit(est, X, y) | fit(clone(est), X, y3)
+        if issubclass(cls, RegressorMixin):
+            return fit(est, X, yr)
+        if issubclass(cls, ClusterMixin):
+            return fit(est, X)
+        with_y = "y" in inspect.signature(cls.fit).parameters and fit(est, X, y)
+        return fit(clone(est), X) | with_y
+
+    from sklearn.base import clone
+    from sklearn.preprocessing import StandardScaler
+
+    for _name_, cls in all_estimators():  # meta-estimators around a small base estimator that fits
         for make in (lambda: cls(), lambda: cls(LogisticRegression()), lambda: cls([("a", LogisticRegression())]),
-                     lambda: cls(LinearRegression()), lambda: cls([("a", LinearRegression())])):
+                     lambda: cls([("a", LogisticRegression()), ("b", DecisionTreeClassifier())]),
+                     lambda: cls(LinearRegression()), lambda: cls([("a", LinearRegression())]),
+                     lambda: cls(StandardScaler()), lambda: cls([("a", StandardScaler())])):
             try:
                 est = make()
-                break
             except Exception:
-                est = None
-        if est is None:
-            continue
-        if issubclass(cls, ClassifierMixin):
-            fit(est, X, y)
-            fit(cls(**est.get_params(deep=False)), X, y3)
-        elif issubclass(cls, RegressorMixin):
-            fit(est, X, yr)
-        elif issubclass(cls, ClusterMixin):
-            fit(est, X)
-        else:
-            fit(est, X, y) if "y" in inspect.signature(cls.fit).parameters else fit(est, X)
-            fit(cls(**est.get_params(deep=False)), X)
+                continue
+            if fit_every_way(cls, est):
+                break
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import (ExtraTreesClassifier, GradientBoostingClassifier, GradientBoostingRegressor,
                                   IsolationForest, RandomForestClassifier, RandomForestRegressor)
@@ -180,6 +185,15 @@ def fitted_examples() -> list[Any]:
     for scoring in ("r2", "neg_mean_squared_error", "neg_mean_absolute_error", "neg_root_mean_squared_error"):
         fit(GridSearchCV(LinearRegression(), {"fit_intercept": [True, False]}, cv=3, scoring=scoring), X, yr)
     fit(RandomizedSearchCV(LogisticRegression(), {"C": [0.1, 1.0, 10.0]}, n_iter=2, cv=3), X, y)
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.multioutput import ClassifierChain, MultiOutputClassifier, MultiOutputRegressor, RegressorChain
+
+    both = np.column_stack([y, y3 > 0])
+    for meta in (MultiOutputClassifier, ClassifierChain):
+        fit(meta(LogisticRegression()), X, both)
+    for meta in (MultiOutputRegressor, RegressorChain):
+        fit(meta(LinearRegression()), X, np.column_stack([yr, -yr]))
+    fit(FrozenEstimator(LogisticRegression().fit(X, y)), X, y)
     docs = ["the cat sat", "the dog sat", "a cat ran", "dogs and cats"] * 5
     fit(CountVectorizer(), docs)
     fit(TfidfVectorizer(), docs)

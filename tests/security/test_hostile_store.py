@@ -26,7 +26,7 @@ from collab_reuse.errors import CorruptArtifact, IncompatibleStore
 from collab_reuse.store import ArtifactStore, DiskcacheBlobs, MemoryBlobs, formats, keys
 from collab_reuse.store.blobs import MARK
 
-from conftest import (Payload, keep_only, log_of, manifest_of, npy_bytes, plant, row_of, sql_everywhere, statuses,
+from hostile import (Payload, keep_only, log_of, manifest_of, npy_bytes, plant, row_of, sql_everywhere, statuses,
                       stored, value_file)
 
 
