@@ -66,7 +66,9 @@ class CollabReuse(Configurable):
                             "something uses them (False: load or compute every operation where it is).").tag(config=True)
     materializer = Enum(["heuristic", "storage_aware"], default_value="storage_aware",
                         help="Which of the paper's materialization algorithms chooses what to keep.").tag(config=True)
-    trust_pickle = Bool(True, help="Allow pickle for objects no safe format serves. Only for stores whose writers you trust.").tag(config=True)
+    trust_pickle = Bool(False, help="Store and load with pickle what no data-only format serves (pickle runs code "
+                        "on load). Used only for a store that only you can write (the store directory and its "
+                        "database files owned by you, writable by nobody else); ignored for any other store.").tag(config=True)
     min_saving = Float(0.005, help="Seconds an artifact must save over loading it to be worth storing.").tag(config=True)
     exit_flush_seconds = Float(2.0, help="How long a closing kernel waits for a running store write to finish, and "
                                "(where no child process can take over) for every pending one before abandoning them "

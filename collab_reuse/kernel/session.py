@@ -139,7 +139,8 @@ class Session:
             self.graph = ExperimentGraph(self.store_dir, budget_bytes=parse_size(config.budget))
             if config.budget != CollabReuse.budget.default_value:
                 self.graph.set_budget(parse_size(config.budget))
-            self.store = ArtifactStore(DiskcacheBlobs(self.store_dir / "blobs"), trust_pickle=config.trust_pickle)
+            self.store = ArtifactStore(DiskcacheBlobs(self.store_dir / "blobs"), trust_pickle=config.trust_pickle,
+                                       user=self.user)
             self.files = FileFingerprints(self.graph.file_digest, self._remember_file)
             self.writer = BackgroundWriter(self._background_failed)
         except (StoreError, OSError) as exc:
@@ -193,7 +194,8 @@ class Session:
         assert self.store is not None and self.graph is not None
         start = time.perf_counter()
         try:
-            value, extra, nbytes = self.store.get(artifact_id)
+            info = self.graph.artifact(artifact_id)  # (the value must have the kind the graph recorded)
+            value, extra, nbytes = self.store.get(artifact_id, expect_kind=info.kind if info else None)
         except (CorruptArtifact, KeyError):
             graph, store = self.graph, self.store
             self.writer.submit(lambda: [store.blobs.delete(k) for k in graph.unmaterialize([artifact_id])])
