@@ -131,25 +131,35 @@ def _split(opened: list[tuple[threading.Thread, Any]]) -> tuple[list[tuple[threa
 class ExperimentGraph:
     """The shared Experiment Graph of a store directory."""
 
-    def __init__(self, store_dir: str | os.PathLike, budget_bytes: int | None = None, create: bool = True):
-        """Open (with ``create``: make) the graph of a store directory; ``StoreError`` if it can't be."""
+    def __init__(self, store_dir: str | os.PathLike, budget_bytes: int | None = None, create: bool = True,
+                 busy_seconds: float | None = None):
+        """Open (with ``create``: make) the graph of a store directory; ``StoreError`` if it can't be.
+        ``busy_seconds``: how long this thread waits for a lock another process holds (``set_busy_timeout``)."""
         self.store_dir = Path(store_dir)
         self.path = self.store_dir / "graph.sqlite"
         self._local = threading.local()
+        if busy_seconds is not None:
+            self._local.busy = busy_seconds
         self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []  # every thread's, for close_all()
         self._opened_lock = threading.Lock()
         try:
             if create:
                 self.store_dir.mkdir(parents=True, exist_ok=True)
-            self._db(create=create).executescript((Path(__file__).with_name("schema.sql")).read_text())
-            with self.transaction() as db:
-                found = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-                if found is None:
-                    db.execute("INSERT INTO meta VALUES('schema', ?)", (SCHEMA_VERSION,))
-                elif found[0] != SCHEMA_VERSION:
-                    raise StoreError(f"store schema {found[0]} is not {SCHEMA_VERSION}; use another store directory")
-                if budget_bytes is not None:
-                    db.execute("INSERT OR IGNORE INTO meta VALUES('budget', ?)", (str(budget_bytes),))
+            db = self._db(create=create)
+            db.executescript((Path(__file__).with_name("schema.sql")).read_text())  # (no lock if it is there)
+            meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('schema', 'budget')").fetchall())
+            if "schema" not in meta or (budget_bytes is not None and "budget" not in meta):
+                with self.transaction() as db:  # a new store: the only write an open needs (no wait otherwise)
+                    db.execute("INSERT OR IGNORE INTO meta VALUES('schema', ?)", (SCHEMA_VERSION,))
+                    if budget_bytes is not None:
+                        db.execute("INSERT OR IGNORE INTO meta VALUES('budget', ?)", (str(budget_bytes),))
+                    meta["schema"] = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
+            if meta["schema"] != SCHEMA_VERSION:
+                raise StoreError(f"the store's graph has schema {meta['schema']!r}, this collab_reuse reads "
+                                 f"{SCHEMA_VERSION}: use another store directory")
+        except StoreError:
+            self.close()
+            raise
         except (sqlite3.Error, OSError) as exc:
             self.close()
             raise StoreError(f"can't open the Experiment Graph at {self.path}: {exc}") from exc

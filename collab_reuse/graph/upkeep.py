@@ -108,7 +108,8 @@ def prune(graph: ExperimentGraph, now: float | None = None) -> dict[str, int]:
     """Drop what no reuse decision needs any more, in one transaction: reports beyond their age and
     count; vertices not stored, not an input (transitively) of a stored or half-written one, and
     unused for ``VERTICES_MAX_AGE`` (with their usage, quiet and forest rows); the oldest file
-    digests beyond ``FILES_MAX_ROWS``; the stored log of artifacts no longer stored."""
+    digests beyond ``FILES_MAX_ROWS``; the stored log of artifacts no longer stored; sizes of blobs no
+    artifact uses (they would count against the budget)."""
     now = time.time() if now is None else now
     with graph.transaction() as db:
         done = {"events": graph.prune_events(db, now)}
@@ -124,6 +125,7 @@ def prune(graph: ExperimentGraph, now: float | None = None) -> dict[str, int]:
                                    (FILES_MAX_ROWS,)).rowcount
         db.execute("DELETE FROM stored_log WHERE artifact_id NOT IN (SELECT id FROM artifacts WHERE state=2)"
                    " OR seq NOT IN (SELECT MAX(seq) FROM stored_log GROUP BY artifact_id)")
+        db.execute("DELETE FROM blobs WHERE key NOT IN (SELECT key FROM artifact_blobs)")  # (out of the account)
         db.execute("INSERT OR REPLACE INTO meta VALUES('pruned', ?)", (str(now),))
     return done
 

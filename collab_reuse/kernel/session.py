@@ -150,8 +150,8 @@ class Session:
         storelog.log_to(self.store_dir)  # (never makes the directory)
         try:
             self.store_handle = open_store_dir(self.store_dir)
-            self.graph = ExperimentGraph(self.store_dir, budget_bytes=parse_size(config.budget))
-            self.graph.set_busy_timeout(FOREGROUND_WAIT)  # this thread runs the cells
+            self.graph = ExperimentGraph(self.store_dir, budget_bytes=parse_size(config.budget),
+                                         busy_seconds=FOREGROUND_WAIT)  # (this thread runs the cells)
             if config.budget != CollabReuse.budget.default_value:
                 self.graph.set_budget(parse_size(config.budget))
             self.store = ArtifactStore(DiskcacheBlobs(self.store_dir / "blobs"), trust_pickle=config.trust_pickle)
@@ -167,18 +167,26 @@ class Session:
     def active(self) -> bool:
         return self.failure is None and self.tracer.enabled
 
+    @property
+    def held_bytes(self) -> int:
+        """Estimated bytes of results held for the store (offered, not yet encoded)."""
+        return self._pending_bytes
+
     def _fail(self, reason: str) -> None:
         """Stop reusing for an operational reason (any thread); the user is told once, in a cell."""
         if self.failure is None:
             self.failure = reason
             log.warning("collab_reuse stops reusing: %s", reason)
         self.tracer.enabled = False
+        self.foreground.drop_waiting_work()
         if self.writer is not None:
             dropped = self.writer.discard()  # results that will never be stored: their memory goes
+            for job in dropped:
+                job.finished()
             if dropped:
-                log.info("dropped %d store jobs waiting", dropped)
+                log.info("dropped %d store jobs waiting", len(dropped))
 
-    def _store_fault(self, exc: BaseException, doing: str) -> bool:
+    def store_fault(self, exc: BaseException, doing: str) -> bool:
         """Fail the session if ``exc`` is a store fault (a damaged artifact is not one); whether it was."""
         if isinstance(exc, STORE_FAULTS) and not isinstance(exc, CorruptArtifact):
             self._fail(self._describe(exc, doing))
@@ -191,9 +199,9 @@ class Session:
         return f"the store at {self.store_dir} failed {doing}: {_why(exc)}"
 
     def _background_failed(self, exc: BaseException) -> None:
-        self._store_fault(exc, "while storing results")
+        self.store_fault(exc, "while storing results")
 
-    def _check_store(self) -> None:
+    def check_store(self) -> None:
         """Is the store directory still the one opened (not deleted, not replaced)? A stat per cell."""
         if self.failure is None and self.store_handle is not None:
             try:
@@ -220,7 +228,9 @@ class Session:
         """In the writer thread: prepare (encoding waits for an idle kernel), then apply."""
         try:
             if self.failure is None and self.target is not None:
-                self.target.apply(job.prepare(self.graph, self._no_cell_runs))
+                writes = job.prepare(self.graph, self._no_cell_runs)
+                if self.failure is None:
+                    self.target.apply(writes)
         finally:
             job.finished()
 
@@ -247,7 +257,7 @@ class Session:
         try:
             return self.graph.file_digest(key)
         except Exception as exc:
-            self._store_fault(exc, "reading a file's digest")
+            self.store_fault(exc, "reading a file's digest")
             return None
 
     # -- the tracer's backend ----------------------------------------------------------------
@@ -258,7 +268,7 @@ class Session:
         try:
             return self.graph.artifact(artifact_id)  # (a malformed row reads as None)
         except Exception as exc:
-            self._store_fault(exc, "reading the Experiment Graph") or log.warning("lookup failed", exc_info=True)
+            self.store_fault(exc, "reading the Experiment Graph") or log.warning("lookup failed", exc_info=True)
             return None
 
     def should_load(self, info: Any, pending_seconds: float = 0.0) -> bool:
@@ -279,7 +289,7 @@ class Session:
             self._submit(jobs.Job(jobs.Forget([artifact_id])))
             raise
         except Exception as exc:
-            self._store_fault(exc, "reading an artifact")
+            self.store_fault(exc, "reading an artifact")
             raise
         seconds = time.perf_counter() - start
         self._record_load(nbytes, seconds)
@@ -305,7 +315,7 @@ class Session:
         except (CorruptArtifact, KeyError):
             raise
         except Exception as exc:
-            self._store_fault(exc, "reading an artifact")
+            self.store_fault(exc, "reading an artifact")
             raise KeyError(artifact_id) from None
 
     def loadable(self, info: Any) -> bool:
@@ -320,7 +330,7 @@ class Session:
         try:
             return materializer.estimated_load_seconds(self.graph, info.size, info.load_seconds, unrecorded)
         except Exception as exc:
-            self._store_fault(exc, "reading the Experiment Graph") or log.warning("load cost failed", exc_info=True)
+            self.store_fault(exc, "reading the Experiment Graph") or log.warning("load cost failed", exc_info=True)
             return float("inf")
 
     def stored_forests(self, key: str) -> list[tuple[int, str]]:
@@ -329,7 +339,7 @@ class Session:
         try:
             return self.graph.forests(key)
         except Exception as exc:
-            self._store_fault(exc, "reading the Experiment Graph") or log.warning("forests failed", exc_info=True)
+            self.store_fault(exc, "reading the Experiment Graph") or log.warning("forests failed", exc_info=True)
             return []
 
     def remember_forest(self, key: str, n_estimators: int, artifact_id: str) -> None:
@@ -364,7 +374,7 @@ class Session:
                 self._quiet.update(quiet)
                 self._budget = self.graph.budget()
             except Exception as exc:
-                self._store_fault(exc, "reading the Experiment Graph") or log.warning("refresh failed", exc_info=True)
+                self.store_fault(exc, "reading the Experiment Graph") or log.warning("refresh failed", exc_info=True)
 
     def mark_random(self, op_id: str) -> None:
         self._random_ops.add(op_id)
@@ -413,14 +423,14 @@ class Session:
         try:
             return materializer.estimated_load_seconds(self.graph, nbytes) < saves
         except Exception as exc:
-            self._store_fault(exc, "reading the Experiment Graph")
+            self.store_fault(exc, "reading the Experiment Graph")
             return False
 
     # -- cell lifecycle ----------------------------------------------------------------------
 
     def pre_run_cell(self, info: Any) -> None:
         self.foreground.cell_started()
-        self._check_store()
+        self.check_store()
         self.tell_failure_once()
         self._produce_after_failure()
         self._refresh_from_graph()
@@ -428,7 +438,7 @@ class Session:
 
     def post_run_cell(self, result: Any) -> None:
         try:
-            self._check_store()
+            self.check_store()
             self._finish_cell(result)
             self.tell_failure_once()
             self._produce_after_failure()
@@ -552,7 +562,7 @@ class Session:
         writer, self.writer = self.writer, None
         # a running job gets this long to end (and one waiting for an idle kernel the moment it takes to stop)
         pending = writer.hand_off(max(config.exit_flush_seconds, 0.2))
-        self._check_store()
+        self.check_store()
         if pending and self.failure is None and self.store_handle is not None:
             budget = min(max(config.exit_flush_seconds - (time.monotonic() - started), 0.0), EXIT_ENCODE_SECONDS)
             settings = {"trust_pickle": config.trust_pickle, "device": self.store_handle.device,

@@ -32,6 +32,10 @@ class HandedOff(BaseException):
     (Not an Exception: code that turns a failed encoding into "not storable" must not catch it.)"""
 
 
+class Dropped(BaseException):
+    """Raised inside a job to stop it for good: the store failed, its work will never be stored."""
+
+
 @dataclass(order=True)
 class _Item:
     priority: float
@@ -67,16 +71,17 @@ class BackgroundWriter:
         self._idle.clear()
         self._queue.put(_Item(priority, next(self._order), job))
 
-    def discard(self) -> int:
-        """Drop every job waiting, and those submitted from now on; returns how many were dropped."""
+    def discard(self) -> list[Any]:
+        """Drop every job waiting, and those submitted from now on; returns the jobs dropped."""
         self._discarding = True
-        dropped = 0
+        dropped = []
         while True:
             try:
-                self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            dropped += 1
+            if item.job is not _NOTHING and item.job is not None:
+                dropped.append(item.job)
         self._queue.put(_Item(float("inf"), next(self._order), _NOTHING))  # marks idle once the running job ends
         return dropped
 
@@ -92,6 +97,8 @@ class BackgroundWriter:
             except HandedOff:
                 self._not_done.append(item)
                 return
+            except Dropped:
+                pass
             except BaseException as exc:  # reported once by the session, never raised into a cell
                 try:
                     log.warning("collab_reuse background work failed: %s: %s", type(exc).__name__, exc)
@@ -105,6 +112,11 @@ class BackgroundWriter:
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def waiting(self) -> int:
+        """Jobs queued, not started."""
+        return sum(1 for item in list(self._queue.queue) if item.job is not _NOTHING)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every submitted job has run; False on timeout."""
