@@ -58,12 +58,14 @@ def cmd_gc(args: argparse.Namespace) -> int:
         if not graph.query("SELECT 1 FROM artifact_blobs WHERE key=? LIMIT 1", (key,)):  # (claimed since?)
             store.blobs.delete(key)
             deleted += 1
+    fixed = store.blobs.check()  # (files of writes cut short: outside every account otherwise)
     evicted = 0
     if graph.used_bytes() > graph.budget():
         evicted = materializer.materialize(graph, store, [], "storage_aware", 0.0)["evicted"]
     print(f"undid {repaired['abandoned_writes']} abandoned writes, removed {repaired['malformed_rows']} malformed "
           f"rows; pruned {pruned['events']} events, {pruned['vertices']} vertices, {pruned['files']} file digests; "
-          f"deleted {deleted} unreferenced blobs; evicted {evicted} artifacts over the budget; "
+          f"deleted {deleted} unreferenced blobs; fixed {len(fixed)} blob store inconsistencies; "
+          f"evicted {evicted} artifacts over the budget; "
           f"{format_size(graph.used_bytes())} used of {format_size(graph.budget())}")
     return 0
 

@@ -34,9 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     inbox: queue.Queue[wire.Frame | None] = queue.Queue()
     threading.Thread(target=_read, args=(sys.stdin.buffer, inbox), name="pipe-reader", daemon=True).start()
     store = Path(settings["store"])
+    opened: list[Any] = []
     try:
-        _write_all(store, settings, inbox)
+        _write_all(store, settings, inbox, opened)
     finally:
+        for target in opened:  # closed before the marker goes: SQLite's last close still writes (checkpoint)
+            target.close()
         try:
             (store / "writers" / str(os.getpid())).unlink()
         except OSError:
@@ -52,7 +55,8 @@ def _read(stream: BinaryIO, inbox: "queue.Queue[wire.Frame | None]") -> None:
         inbox.put(None)
 
 
-def _write_all(store: Path, settings: dict[str, Any], inbox: "queue.Queue[wire.Frame | None]") -> None:
+def _write_all(store: Path, settings: dict[str, Any], inbox: "queue.Queue[wire.Frame | None]",
+               opened: list[Any]) -> None:
     import logging
 
     from ..errors import CorruptArtifact, StoreError
@@ -63,6 +67,7 @@ def _write_all(store: Path, settings: dict[str, Any], inbox: "queue.Queue[wire.F
     start, count = time.perf_counter(), 0
     try:
         target = _open(store, settings)
+        opened.append(target)
         while (frame := inbox.get()) is not None:
             write = jobs.decode(frame)
             if write is None:

@@ -287,7 +287,11 @@ def pending_writers(store_dir: Path) -> list[int]:
     """Pids of the processes still writing to this store (stale markers are removed)."""
     markers = Path(store_dir) / WRITERS_DIR
     alive = []
-    for marker in markers.glob("*") if markers.is_dir() else ():
+    try:
+        found = list(markers.iterdir())
+    except OSError:  # (none yet, or a store this user can't read)
+        found = []
+    for marker in found:
         try:
             pid = int(marker.name)
         except ValueError:

@@ -45,6 +45,10 @@ class Target:
             self.store_dir.check()
             write.apply(self)
 
+    def close(self) -> None:
+        self.store.blobs.close()
+        self.graph.close_all()
+
 
 class Write:
     """One change to the store, as plain data (``wire`` carries it to another process)."""

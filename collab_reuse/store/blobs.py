@@ -169,3 +169,6 @@ class DiskcacheBlobs:
 
     def close(self) -> None:
         self._cache.close()
+
+    def check(self) -> list[str]:  # (collab-reuse gc) removes files no row names, e.g. a write cut by a full disk
+        return [str(w.message) for w in self._cache.check(fix=True, retry=True)]
