@@ -85,7 +85,20 @@ def _write_all(store: Path, settings: dict[str, Any], inbox: "queue.Queue[wire.F
     except (StoreError, OSError, sqlite3.Error) as exc:
         log.warning("the exit writer stops after %d writes, the rest is not stored: %s", count, exc)
         return
-    log.info("the exit writer applied %d writes of the exited kernel in %.1f s", count, time.perf_counter() - start)
+    log.info("the exit writer applied %d writes of the exited kernel in %.1f s (peak memory %.0f MB)", count,
+             time.perf_counter() - start, _peak_resident() / 1e6)
+
+
+def _peak_resident() -> int:
+    """Bytes: this process's peak resident set since its exec (``VmHWM``; ``ru_maxrss`` would count the
+    kernel's, which it had for a moment between fork and exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _open(store: Path, settings: dict[str, Any]) -> Any:
