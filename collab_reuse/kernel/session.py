@@ -573,7 +573,7 @@ class Session:
                                          close_connections=self._close_connections, after_fork=self._after_fork,
                                          settings=settings)
                 log.info("at exit: %s", what)
-            except Exception:  # (the exit writer died early: a broken pipe)
+            except BaseException:  # (the exit writer died early: a broken pipe; or Jupyter's interrupt)
                 log.warning("handing the pending store writes over failed; they are not stored", exc_info=True)
         elif pending:
             log.warning("abandoned %d pending store jobs at exit: %s", len(pending), self.failure)

@@ -116,7 +116,8 @@ def test_a_kernel_that_finds_every_exit_writer_slot_taken_abandons_its_pending_w
     finally:
         graph.close()
 
-    again = run_notebook(_notebook(tmp_path / "nb.ipynb", cells), tmp_path / "again", store_dir=store,
+    other = [CELLS[0], CELLS[1].replace("['mean', 'std']", "['min', 'max']") + "\nprint(agg.shape)"]
+    again = run_notebook(_notebook(tmp_path / "nb2.ipynb", other), tmp_path / "again", store_dir=store,
                          timeout=300, kernel_args=PENDING)
     assert not again.errors
     graph = ExperimentGraph(store, create=False)
