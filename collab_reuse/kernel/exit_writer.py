@@ -108,7 +108,7 @@ def _open(store: Path, settings: dict[str, Any]) -> Any:
     from ..store import ArtifactStore, DiskcacheBlobs
     from .jobs import Target
 
-    store_dir = StoreDir(store, settings["device"], settings["inode"])
+    store_dir = StoreDir(store, settings["device"], settings["inode"], settings["token"])
     store_dir.check()
     graph = ExperimentGraph(store, create=False)
     artifacts = ArtifactStore(DiskcacheBlobs(store / "blobs"), trust_pickle=settings["trust_pickle"])

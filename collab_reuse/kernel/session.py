@@ -565,8 +565,9 @@ class Session:
         self.check_store()
         if pending and self.failure is None and self.store_handle is not None:
             budget = min(max(config.exit_flush_seconds - (time.monotonic() - started), 0.0), EXIT_ENCODE_SECONDS)
-            settings = {"trust_pickle": config.trust_pickle, "device": self.store_handle.device,
-                        "inode": self.store_handle.inode}
+            handle = self.store_handle
+            settings = {"trust_pickle": config.trust_pickle, "device": handle.device, "inode": handle.inode,
+                        "token": handle.token}
             try:
                 what = handoff.hand_over(pending, self.store_dir, writers=config.exit_writers,
                                          time_limit=config.exit_write_seconds, budget=budget, graph=self.graph,

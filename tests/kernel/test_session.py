@@ -59,7 +59,8 @@ def test_status_and_explain_describe_the_session(shell, capsys):
     assert "collab_reuse is on" in out and "this session:" in out
 
 
-@pytest.mark.parametrize("line", ["bogus", "budget", "budget lots", "status now", "clear", "graph x"])
+@pytest.mark.parametrize("line", ["bogus", "budget", "budget lots", "status now", "clear", "graph x",
+                                  "budget " + "9" * 400, "budget -1GB", "graph ²", "graph 99999999999999999999"])
 def test_wrong_magic_arguments_are_usage_errors(shell, line):
     from IPython.core.error import UsageError
 
