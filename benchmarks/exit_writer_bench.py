@@ -13,6 +13,7 @@ every process's ``/proc/<pid>/smaps_rollup`` is sampled every 20 ms; printed per
 
     python benchmarks/exit_writer_bench.py --scale 1
     python benchmarks/exit_writer_bench.py --scale 1 --notebooks 01_introduction
+    python benchmarks/exit_writer_bench.py --extra path/to/other.ipynb   # any notebook, after the demo ones
 
 Private memory is what the system gets back when the process ends; for a copy-on-write child of
 the kernel it becomes the whole kernel image the moment the kernel exits.
@@ -104,15 +105,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--notebooks", default=",".join(Path(n).stem for n in DEMO_NOTEBOOKS))
     ap.add_argument("--data", help="demo data directory (generated if missing)")
+    ap.add_argument("--extra", action="append", default=[], help="another notebook to run (repeatable)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="exit-writer-bench-"))
     data = demo_data(Path(args.data) if args.data else work / "data", args.scale)
     results = {}
     try:
-        for stem in args.notebooks.split(","):
+        paths = [NOTEBOOKS_DIR / f"{stem}.ipynb" for stem in args.notebooks.split(",") if stem]
+        for path in paths + [Path(p) for p in args.extra]:
+            stem = path.stem
             store = work / f"{stem}-store"
-            run = run_notebook(NOTEBOOKS_DIR / f"{stem}.ipynb", work / f"{stem}-run", store_dir=store,
+            run = run_notebook(path, work / f"{stem}-run", store_dir=store,
                                env={"HOME_CREDIT_DATA": str(data)}, timeout=1800, wait_for_writes=False,
                                kernel_args=["--CollabReuse.idle_seconds=3600"])
             started = time.perf_counter()

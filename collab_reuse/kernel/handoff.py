@@ -104,7 +104,8 @@ def take_slot(store_dir: Path, writers: int, wait: float) -> int | None:
     when every process holding the descriptor has ended), or None if none frees within ``wait``."""
     slots = Path(store_dir) / WRITERS_DIR / SLOTS_DIR
     try:
-        slots.mkdir(parents=True, exist_ok=True)
+        slots.parent.mkdir(exist_ok=True)  # (not its parents: a store deleted meanwhile stays deleted)
+        slots.mkdir(exist_ok=True)
     except OSError:
         return None
     deadline = time.monotonic() + wait
