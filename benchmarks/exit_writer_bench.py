@@ -2,13 +2,14 @@
 
 Runs each demo notebook once with collab_reuse into a fresh store, cells back to back (nothing is
 encoded while cells run), so every result worth storing is still pending when the kernel exits and
-is written by the exit writer process(es). While they run (they leave ``<store>/writers/<pid>``),
-every process's ``/proc/<pid>/smaps_rollup`` is sampled every 20 ms; printed per notebook:
+is written by the exit writer process(es). From the start of the run (so that a short-lived one is
+seen too), the processes that leave ``<store>/writers/<pid>`` are sampled every 10 ms
+(``/proc/<pid>/smaps_rollup``); printed per notebook:
 
 * peak Rss, Pss and private memory (Private_Clean + Private_Dirty) of each writer process, and of
-  all writer processes together at one sample;
-* how long each lived after the kernel had gone, and how long until the last one finished
-  (``writes_after_exit_seconds``);
+  all writer processes together at one sample; how long each was seen alive;
+* the kernel's shutdown time (the kernel may encode a small backlog itself first) and how long the
+  writes went on after the runner saw the kernel gone (``writes_after_exit_seconds``);
 * what the store then holds (artifacts, bytes).
 
     python benchmarks/exit_writer_bench.py --scale 1
@@ -26,7 +27,9 @@ import json
 import shutil
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 _FIELDS = ("Rss", "Pss", "Private_Clean", "Private_Dirty")
@@ -49,11 +52,11 @@ def rollup(pid: int) -> dict[str, int] | None:
     return values
 
 
-def watch_writers(store: Path, started: float, timeout: float = 1800.0) -> dict:
-    """Sample every writer process of ``store`` until none is left; peaks and lifetimes."""
+def watch_writers(store: Path, done: "threading.Event", timeout: float = 3600.0) -> dict:
+    """Sample every writer process of ``store`` until ``done`` is set and none is left."""
     markers = store / "writers"
     peaks: dict[int, dict[str, int]] = {}
-    seen_until: dict[int, float] = {}
+    seen: dict[int, list[float]] = {}
     together = {"Rss": 0, "Pss": 0, "Private": 0}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -66,19 +69,19 @@ def watch_writers(store: Path, started: float, timeout: float = 1800.0) -> dict:
             sample = rollup(pid)
             if sample is not None and _state(pid) != "Z":
                 alive[pid] = sample
-        if not alive and not _any_marker_alive(pids):
+        if done.is_set() and not alive and not _any_marker_alive(pids):
             break
         now = time.perf_counter()
         for pid, sample in alive.items():
             peak = peaks.setdefault(pid, {})
             for key, value in sample.items():
                 peak[key] = max(peak.get(key, 0), value)
-            seen_until[pid] = now - started
+            seen.setdefault(pid, [now, now])[1] = now
         for key in together:
             together[key] = max(together[key], sum(s[key] for s in alive.values()))
-        time.sleep(0.02)
-    return {"processes": {pid: {**peaks[pid], "lived_seconds": seen_until[pid]} for pid in peaks},
-            "together": together, "last_seconds": max(seen_until.values(), default=0.0)}
+        time.sleep(0.01)
+    return {"processes": {pid: {**peaks[pid], "lived_seconds": seen[pid][1] - seen[pid][0]} for pid in peaks},
+            "together": together}
 
 
 def _state(pid: int) -> str:
@@ -116,18 +119,24 @@ def main(argv: list[str] | None = None) -> int:
         for path in paths + [Path(p) for p in args.extra]:
             stem = path.stem
             store = work / f"{stem}-store"
-            run = run_notebook(path, work / f"{stem}-run", store_dir=store,
-                               env={"HOME_CREDIT_DATA": str(data)}, timeout=1800, wait_for_writes=False,
-                               kernel_args=["--CollabReuse.idle_seconds=3600"])
-            started = time.perf_counter()
-            watched = watch_writers(store, started)
+            done = threading.Event()
+            with ThreadPoolExecutor(1) as pool:
+                watching = pool.submit(watch_writers, store, done)
+                try:
+                    run = run_notebook(path, work / f"{stem}-run", store_dir=store,
+                                       env={"HOME_CREDIT_DATA": str(data)}, timeout=1800,
+                                       kernel_args=["--CollabReuse.idle_seconds=3600"])
+                finally:
+                    done.set()
+                watched = watching.result()
             graph = ExperimentGraph(store)
             summary = graph.summary(top=0)
             graph.close()
-            results[stem] = {"cells_seconds": run.seconds, **watched, "stored": summary["materialized"],
-                             "stored_bytes": summary["used_bytes"]}
-            print(f"{stem} (scale {args.scale}): cells {run.seconds:.1f} s; writers done "
-                  f"{watched['last_seconds']:.1f} s after the kernel's exit; stored {summary['materialized']} "
+            results[stem] = {"cells_seconds": run.seconds, "shutdown_seconds": run.shutdown_seconds,
+                             "writes_after_exit_seconds": run.writes_after_exit_seconds, **watched,
+                             "stored": summary["materialized"], "stored_bytes": summary["used_bytes"]}
+            print(f"{stem} (scale {args.scale}): cells {run.seconds:.1f} s; kernel shutdown {run.shutdown_seconds:.2f} s; "
+                  f"writes went on {run.writes_after_exit_seconds:.1f} s after; stored {summary['materialized']} "
                   f"artifacts, {_mb(summary['used_bytes'])}")
             for pid, peak in sorted(watched["processes"].items()):
                 print(f"  process {pid}: peak Rss {_mb(peak['Rss'])}, Pss {_mb(peak['Pss'])}, "

@@ -113,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"collab-reuse: {exc}", file=sys.stderr)
         return 2
     except StoreError as exc:
-        print(f"collab-reuse: {exc}", file=sys.stderr)
+        hint = ""
+        if "not a database" in str(exc) or "malformed" in str(exc):  # (no row-level repair reaches a broken file)
+            hint = "\n  the graph file is damaged beyond repair: move the store directory aside; the next kernel starts afresh"
+        print(f"collab-reuse: {exc}{hint}", file=sys.stderr)
         return 1
 
 
