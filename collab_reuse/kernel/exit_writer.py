@@ -2,9 +2,10 @@
 kernel left pending into its store.
 
 A fresh process (``handoff`` starts it with ``exec``, not a fork): it holds nothing of the kernel's
-but the pipe it reads (its stdin) and the store slot it was given. A reader thread takes every frame
-off the pipe as it arrives, so whoever feeds it (the kernel, or the child encoding for it) never
-waits for the writing; the main thread applies the writes in order. It stops at the pipe's end, at
+but the pipe it reads (its stdin) and the store slot it was given. A reader thread takes frames off
+the pipe as they arrive, up to ``AHEAD_BYTES`` ahead of the writing, so whoever feeds it (the
+kernel, or the child encoding for it, which holds a copy of the kernel's memory) is rarely kept
+waiting, and what waits here stays bounded; the main thread applies the writes in order. It stops at the pipe's end, at
 its time limit (SIGALRM), or at the first store fault (a full disk, a deleted or replaced store):
 the writes left are dropped, a write begun is undone. It removes its marker ``writers/<pid>`` as it
 ends. Imports beyond the standard library wait until the reader runs.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import sqlite3
 import sys
@@ -25,13 +25,41 @@ from typing import Any, BinaryIO
 
 from . import wire
 
+AHEAD_BYTES = 256_000_000  # frames read ahead of the writing (one frame more, if a frame is larger)
+
+
+class _Inbox:
+    """Frames read and not yet written, bounded by their bytes (the reader waits beyond the bound)."""
+
+    def __init__(self, limit: int):
+        self._frames: list[wire.Frame | None] = []
+        self._bytes = 0
+        self._limit = limit
+        self._changed = threading.Condition()
+
+    def put(self, frame: wire.Frame | None) -> None:
+        size = 0 if frame is None else sum(len(p) for p in frame[2])
+        with self._changed:
+            self._changed.wait_for(lambda: size == 0 or self._bytes == 0 or self._bytes + size <= self._limit)
+            self._frames.append(frame)
+            self._bytes += size
+            self._changed.notify_all()
+
+    def get(self) -> wire.Frame | None:
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self._frames))
+            frame = self._frames.pop(0)
+            self._bytes -= 0 if frame is None else sum(len(p) for p in frame[2])
+            self._changed.notify_all()
+            return frame
+
 
 def main(argv: list[str] | None = None) -> int:
     settings = json.loads((sys.argv[1:] if argv is None else argv)[0])
     for number in (signal.SIGINT, signal.SIGHUP):
         signal.signal(number, signal.SIG_IGN)
     signal.alarm(max(int(settings["time_limit"]), 1))
-    inbox: queue.Queue[wire.Frame | None] = queue.Queue()
+    inbox = _Inbox(AHEAD_BYTES)
     threading.Thread(target=_read, args=(sys.stdin.buffer, inbox), name="pipe-reader", daemon=True).start()
     store = Path(settings["store"])
     opened: list[Any] = []
@@ -47,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _read(stream: BinaryIO, inbox: "queue.Queue[wire.Frame | None]") -> None:
+def _read(stream: BinaryIO, inbox: _Inbox) -> None:
     try:
         for frame in wire.frames(stream):
             inbox.put(frame)
@@ -55,8 +83,7 @@ def _read(stream: BinaryIO, inbox: "queue.Queue[wire.Frame | None]") -> None:
         inbox.put(None)
 
 
-def _write_all(store: Path, settings: dict[str, Any], inbox: "queue.Queue[wire.Frame | None]",
-               opened: list[Any]) -> None:
+def _write_all(store: Path, settings: dict[str, Any], inbox: _Inbox, opened: list[Any]) -> None:
     import logging
 
     from ..errors import CorruptArtifact, StoreError

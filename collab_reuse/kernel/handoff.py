@@ -11,8 +11,10 @@ to back (Run All, nbclient, papermill) has had no idle time to encode its result
    no descriptor of the kernel (no ZMQ port: a restarted kernel binds the same ports at once) and
    none of its memory. It is fed the writes, encoded, through a pipe, keeps them until written
    and writes them under its time limit, holding the slot.
-3. The kernel encodes what it can within its exit budget itself and sends it down the pipe: a
-   small backlog never costs a copy of the kernel.
+3. The kernel encodes a backlog expected to take less than its exit budget itself and sends it
+   down the pipe: a small backlog never costs a copy of the kernel. (A larger one it leaves whole
+   to the child: the child is needed anyway, and the kernel's exit, which a restart waits for, is
+   not drawn out.)
 4. What is left is encoded by a copy-on-write child of the kernel (double fork, out of the
    kernel's session), which exits as soon as everything is encoded: the kernel's memory is held
    for the encoding only, never for the writing. Its inherited descriptors, all but the pipe and
@@ -80,7 +82,10 @@ def hand_over(pending: list[jobs.Job], store_dir: Path, *, writers: int, time_li
         except OSError as exc:
             return f"abandoned {len(pending)} pending store jobs: can't start the exit writer ({exc})"
         try:
-            left = _prepare_until(pending, pipe, deadline, graph)
+            if sum(job.estimated_seconds() for job in pending) > budget:
+                left = pending  # the child will be needed anyway: the kernel exits at once (a restart waits)
+            else:
+                left = _prepare_until(pending, pipe, deadline, graph)
             if not left:
                 return f"the kernel encoded its {len(pending)} pending store jobs; process {writer_pid} writes them"
             close_connections()

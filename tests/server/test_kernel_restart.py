@@ -23,16 +23,14 @@ RUN_ALL = [
     "df = pd.DataFrame({'k': np.arange(400_000) % 97, 'v': np.arange(400_000) * 0.5})",
     "agg = df.groupby('k').agg(['mean', 'std', 'median', 'max'])\nprint(round(float(agg.sum().sum()), 3))",
     "big = np.argsort(np.sin(np.arange(3_000_000.0)), kind='stable')\nprint(int(big[:10].sum()))",
-    # a 190 MB result that takes seconds to compute: seconds to encode, so the writing outlasts the restart
-    "ranked = pd.DataFrame(np.sin(np.arange(24_000_000.0)).reshape(-1, 12)).rank()\nprint(ranked.shape)",
 ]
+#: a 190 MB result, seconds to encode: a forked child encodes the backlog, and outlives the restart
+LARGE = "ranked = pd.DataFrame(np.sin(np.arange(24_000_000.0)).reshape(-1, 12)).rank()\nprint(ranked.shape)"
 
 
-@pytest.fixture(params=[2.0, 0.0], ids=["kernel-encodes", "child-encodes"])
-def kernels_load_collab_reuse(request, tmp_path, monkeypatch, store_dir):
-    """Every kernel the server starts loads collab_reuse by configuration, as on a hub; at exit it
-    encodes its pending results itself (``exit_flush_seconds`` 2) or leaves them all to a forked
-    child (0)."""
+@pytest.fixture
+def kernels_load_collab_reuse(tmp_path, monkeypatch, store_dir):
+    """Every kernel the server starts loads collab_reuse by configuration, as on a hub."""
     profile = tmp_path / "ipython" / "profile_default"
     profile.mkdir(parents=True)
     (profile / "ipython_kernel_config.py").write_text(
@@ -40,7 +38,6 @@ def kernels_load_collab_reuse(request, tmp_path, monkeypatch, store_dir):
         "c.InteractiveShellApp.reraise_ipython_extension_failures = True\n"
         "c.CollabReuse.idle_seconds = 3600.0\n"  # nothing is encoded while the kernel lives
         "c.CollabReuse.min_saving = 0.0\n"
-        f"c.CollabReuse.exit_flush_seconds = {request.param}\n"
         'c.HistoryManager.hist_file = ":memory:"\n')
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     return store_dir
@@ -65,7 +62,11 @@ async def execute(client, code: str, timeout: float = 60) -> tuple[dict, str]:
             return reply["content"], "".join(text)
 
 
-async def test_a_restart_right_after_a_run_all_runs_the_next_cell(jp_fetch, jp_serverapp, kernels_load_collab_reuse):
+@pytest.mark.parametrize("cells, encoder", [(RUN_ALL, "the kernel encoded its"),
+                                            (RUN_ALL + [LARGE], "encodes the rest")],
+                         ids=["small-backlog", "large-backlog"])
+async def test_a_restart_right_after_a_run_all_runs_the_next_cell(jp_fetch, jp_serverapp, kernels_load_collab_reuse,
+                                                                  cells, encoder):
     store = kernels_load_collab_reuse
     started = json.loads((await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": "python3"}))).body)
     kernel_id = started["id"]
@@ -75,7 +76,7 @@ async def test_a_restart_right_after_a_run_all_runs_the_next_cell(jp_fetch, jp_s
         await client.wait_for_ready(timeout=120)
         _, active = await execute(client, "import collab_reuse; print(collab_reuse.session_of(get_ipython()).active)")
         assert active == "True\n"
-        for code in RUN_ALL:
+        for code in cells:
             reply, _ = await execute(client, code)
             assert reply["status"] == "ok", reply
 
@@ -97,4 +98,4 @@ async def test_a_restart_right_after_a_run_all_runs_the_next_cell(jp_fetch, jp_s
     finally:
         graph.close()
     log = (store / "collab_reuse.log").read_text()
-    assert "the exit writer applied" in log and "Address already in use" not in log
+    assert encoder in log and "the exit writer applied" in log and "Address already in use" not in log

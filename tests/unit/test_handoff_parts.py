@@ -88,3 +88,23 @@ def test_a_forked_child_keeps_only_the_descriptors_it_was_told_to(tmp_path):
     assert set(targets.values()) <= {"/dev/null"}, targets
     for fd in (kept_read, kept_write, report_read):
         os.close(fd)
+
+
+def test_the_exit_writer_reads_ahead_only_so_far():
+    import threading
+
+    from collab_reuse.kernel.exit_writer import _Inbox
+
+    inbox = _Inbox(limit=10)
+    frame = ("load", {}, [b"x" * 6])
+    inbox.put(frame)
+    second = threading.Thread(target=inbox.put, args=(frame,))
+    second.start()
+    second.join(0.2)
+    assert second.is_alive()  # 12 bytes would pass the bound: the reader waits for the writing
+    assert inbox.get() == frame
+    second.join(5)
+    assert not second.is_alive() and inbox.get() == frame
+    inbox.put(("load", {}, [b"y" * 50]))  # a frame larger than the bound still goes, alone
+    inbox.put(None)
+    assert inbox.get()[2] == [b"y" * 50] and inbox.get() is None
