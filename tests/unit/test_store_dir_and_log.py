@@ -61,6 +61,7 @@ def _record(text):
 def test_the_log_never_prints_raises_or_makes_the_store(tmp_path, capsys):
     handler = StoreLogHandler(tmp_path / "gone" / "collab_reuse.log")
     handler.handle(_record("into a store that is not there"))
+    handler.close()
     assert handler.dropped == 1
     assert capsys.readouterr() == ("", "")  # (logging's own handler prints a traceback to the cell)
     assert not (tmp_path / "gone").exists()
@@ -74,6 +75,7 @@ def test_the_log_is_rotated_by_size_and_keeps_a_few_files(tmp_path):
     assert files == ["collab_reuse.log", "collab_reuse.log.1", "collab_reuse.log.2"]
     assert sum(p.stat().st_size for p in tmp_path.iterdir()) < 3 * 1100
     assert "line 0199" in (tmp_path / "collab_reuse.log").read_text()
+    handler.close()
 
 
 def test_two_processes_logging_follow_each_others_rotation(tmp_path):
@@ -85,3 +87,5 @@ def test_two_processes_logging_follow_each_others_rotation(tmp_path):
     os.remove(tmp_path / "collab_reuse.log")
     second.handle(_record("after the file was deleted"))
     assert "after the file" in (tmp_path / "collab_reuse.log").read_text()
+    first.close()
+    second.close()
