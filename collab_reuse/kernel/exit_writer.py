@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 from . import wire
 
-AHEAD_BYTES = 256_000_000  # frames read ahead of the writing (one frame more, if a frame is larger)
+AHEAD_BYTES = 64_000_000  # frames read ahead of the writing (one frame more, if a frame is larger)
 
 
 class _Inbox:
