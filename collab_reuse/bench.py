@@ -7,6 +7,10 @@
 2. Tracing overhead per traced operation, in one IPython shell: the same loop
    of cheap pandas operations with and without the extension.
 3. The planner and materializer benchmarks (``benchmarks/``), on a quick size.
+4. The corpus of outside notebooks (``corpus/``, ``demo/corpus.py``): per notebook at its bench
+   scale (test scale x ``bench_factor`` x ``--corpus-factor``) plain, first run, re-run in a new
+   kernel, the notebook with its recorded late edit, the share of each re-run outside traced
+   operations and the reasons steps were not reused (``--skip corpus`` leaves it out).
 """
 
 from __future__ import annotations
@@ -125,7 +129,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="plain/collab_reuse pairs per modified-notebook scenario (default 1)")
     ap.add_argument("--notebooks", default="",
                     help="comma-separated demo notebooks to run (default all), e.g. 02_feature_engineering")
-    ap.add_argument("--skip", default="", help="comma-separated parts to skip: demo, scenarios, tracing, planner, materialize")
+    ap.add_argument("--corpus-factor", type=float, default=1.0,
+                    help="multiplies each corpus notebook's bench scale (default 1: the manifest's bench_factor)")
+    ap.add_argument("--corpus-notebooks", default="", help="comma-separated corpus notebooks (default all)")
+    ap.add_argument("--skip", default="",
+                    help="comma-separated parts to skip: demo, scenarios, tracing, planner, materialize, corpus")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     if "tracing" not in skip:
@@ -137,6 +145,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + demo_workloads(args.scale, args.timeout, "scenarios" not in skip, args.overhead_pairs,
                                          args.scenario_pairs, list(filter(None, args.notebooks.split(",")))),
               flush=True)
+        print()
+    if "corpus" not in skip:
+        from .demo.corpus import run_bench
+
+        print("corpus of outside notebooks (corpus/README.md):", flush=True)
+        print("\n" + run_bench(args.corpus_factor, list(filter(None, args.corpus_notebooks.split(","))),
+                               args.timeout, bench=True), flush=True)
         print()
     sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
     if "planner" not in skip:

@@ -14,6 +14,11 @@ class Unreusable(CollabReuseError):
     """An operation can't be identified or stored; it runs plainly. The message says why."""
 
 
+class Impure(Unreusable):
+    """The operation runs notebook code (a callback, a transformer's method) with an effect that a
+    reuse would skip: it runs plainly, and so does every notebook call around it."""
+
+
 class StoreError(CollabReuseError):
     """The store can't be read or written (missing, full, incompatible, unwritable)."""
 

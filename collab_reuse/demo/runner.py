@@ -41,6 +41,12 @@ from ..kernel.handoff import wait_for_writers
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: where ipykernel compiles a cell: its directory names the kernel's process, which differs between
+#: any two runs (a warning issued by cell code names the file), so it is compared without the number
+_CELL_FILE = re.compile(r"(/ipykernel_)\d+/")
+#: an object's default repr names its address (``<matplotlib.legend.Legend at 0x7f3b5dd0c350>``), which
+#: differs between any two runs
+_ADDRESS = re.compile(r"( at 0x)[0-9a-f]+>")
 _OUTPUT_FIELDS = ("output_type", "name", "text", "data", "ename", "evalue", "traceback")
 
 
@@ -105,11 +111,12 @@ def normalize_output(output: Mapping) -> dict:
     for key in _OUTPUT_FIELDS:
         value = output.get(key)
         if key == "data" and value is not None:
-            value = {mime: _text(v) for mime, v in sorted(value.items())}
+            value = {mime: _ADDRESS.sub(r"\1…>", _text(v)) if mime == "text/plain" else _text(v)
+                     for mime, v in sorted(value.items())}
         elif key == "traceback" and value is not None:
-            value = [_ANSI.sub("", line) for line in value]
+            value = [_CELL_FILE.sub(r"\1<pid>/", _ANSI.sub("", line)) for line in value]
         elif key == "text":
-            value = _text(value)
+            value = _CELL_FILE.sub(r"\1<pid>/", _text(value) or "") if value is not None else None
         norm[key] = copy.deepcopy(value)
     return norm
 
@@ -159,7 +166,9 @@ def kernel_env(store_dir: str | os.PathLike | None = None, env: Mapping[str, str
     full = dict(os.environ)
     full.pop("COLLAB_REUSE_STORE", None)
     full["PYTHONPATH"] = os.pathsep.join(p for p in [str(REPO_ROOT), full.get("PYTHONPATH", "")] if p)
-    full.setdefault("MPLBACKEND", "Agg")
+    # figures as Jupyter shows them (PNG display data, closed at the end of each cell), whatever
+    # the machine's default backend is
+    full.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     full["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     if env:
         full.update(env)
@@ -320,14 +329,62 @@ def _compare_value(where: str, a: Any, b: Any) -> list[str]:
     return [f"{where}: plain {_show(a)} != other {_show(b)}"]
 
 
-def compare(plain: RunResult, other: RunResult, *, ignore_files: Iterable[str] = ()) -> list[str]:
+def mask_volatile(outputs: list[dict], volatile: Iterable[str]) -> list[dict]:
+    """Normalised outputs with every match of a ``volatile`` regular expression in *stream text*
+    replaced by ``<volatile>``: printed wall-clock timings (a notebook's ``- done in 3s``) differ
+    between any two plain runs; nothing else is touched (not displayed data, not errors)."""
+    patterns = [re.compile(p) for p in volatile]
+    if not patterns:
+        return outputs
+    masked = copy.deepcopy(outputs)
+    for output in masked:
+        if output.get("output_type") == "stream" and output.get("text"):
+            for pattern in patterns:
+                output["text"] = pattern.sub("<volatile>", output["text"])
+    return masked
+
+
+def regroup_streams(outputs: list[dict]) -> list[dict]:
+    """Outputs with each run of consecutive stream outputs regrouped as all its stdout, then all its
+    stderr: how a kernel interleaves the two pipes' chunks (a warning on stderr between two prints)
+    depends on when each was flushed, not on what was printed. Text, and every display or error
+    between the runs, stay as they were."""
+    out: list[dict] = []
+    run: list[dict] = []
+
+    def flush() -> None:
+        for name in ("stdout", "stderr"):
+            parts = [o for o in run if o.get("name") == name]
+            if parts:
+                merged = copy.deepcopy(parts[0])
+                merged["text"] = "".join(o.get("text") or "" for o in parts)
+                out.append(merged)
+        out.extend(o for o in run if o.get("name") not in ("stdout", "stderr"))
+        run.clear()
+
+    for output in outputs:
+        if output.get("output_type") == "stream":
+            run.append(output)
+        else:
+            flush()
+            out.append(output)
+    flush()
+    return out
+
+
+def compare(plain: RunResult, other: RunResult, *, ignore_files: Iterable[str] = (),
+            volatile: Iterable[str] = (), streams_unordered: bool = False) -> list[str]:
     """Human-readable differences between two runs' outputs and written files; [] when identical.
 
     Compared per code cell: execution count and every output's type, stream name,
     text, data (all mime types), ename, evalue and traceback (ANSI colours removed,
     consecutive stream chunks merged).  Files: same set of paths, same contents,
-    except the relative paths in ``ignore_files``.
+    except the relative paths in ``ignore_files``.  ``volatile``: regular expressions of
+    printed text that differs between two plain runs (timings), masked in stream text only
+    (:func:`mask_volatile`).  ``streams_unordered``: stdout and stderr chunks between two other
+    outputs are compared as two texts, whatever their interleaving (:func:`regroup_streams`).
     """
+    volatile = list(volatile)
     diffs: list[str] = []
     name = Path(plain.path).name
     if len(plain.outputs) != len(other.outputs):
@@ -338,7 +395,9 @@ def compare(plain: RunResult, other: RunResult, *, ignore_files: Iterable[str] =
             diffs.append(f"{where}: compared with cell {oc['cell']} (cell lists differ)")
         if pc["execution_count"] != oc["execution_count"]:
             diffs.append(f"{where}: execution_count plain {pc['execution_count']} != other {oc['execution_count']}")
-        po, oo = pc["outputs"], oc["outputs"]
+        po, oo = mask_volatile(pc["outputs"], volatile), mask_volatile(oc["outputs"], volatile)
+        if streams_unordered:
+            po, oo = regroup_streams(po), regroup_streams(oo)
         if len(po) != len(oo):
             diffs.append(f"{where}: {len(po)} outputs in plain run, {len(oo)} in other: "
                          f"plain types {[o['output_type'] for o in po]}, other {[o['output_type'] for o in oo]}")

@@ -100,9 +100,9 @@ class Encoder:
         if special is not None:
             self.raw(b"X", special)
             return
-        if isinstance(value, type):
+        if isinstance(value, type) and value.__module__ != "__main__":
             self.raw(b"K", f"{value.__module__}.{value.__qualname__}".encode())
-            return
+            return  # (a class defined in the notebook is named by its code: the resolver's job)
         if self._resolve is None:
             raise Unreusable(f"can't identify a {type(value).__name__} without a resolver")
         self.raw(b"A", self._resolve(value).encode())

@@ -1,10 +1,14 @@
-"""Identity of functions and lambdas defined in a notebook.
+"""Identity of functions, lambdas and classes defined in a notebook.
 
 A function is named by its compiled code (bytecode, constants, names: comments
 and formatting don't matter), its defaults, its closure cells and every global
 it reads, each resolved to an artifact id, a literal or, for other notebook
-functions, their own identity. Editing a function, or a global it reads,
-changes the identity of exactly what depends on it.
+functions and classes, their own identity. A class is named by its name, its
+bases and every member its body defines (methods by their identity as
+functions), so an edited ``transform`` of a transformer class defined in the
+notebook gives new ids to everything computed with it. Editing a function, a
+class, or a global either reads, changes the identity of exactly what depends
+on it.
 """
 
 from __future__ import annotations
@@ -39,6 +43,53 @@ def is_notebook_function(fn: Any) -> bool:
     return isinstance(fn, types.FunctionType) and (fn.__module__ == "__main__" or fn.__module__ is None)
 
 
+def is_notebook_class(cls: Any) -> bool:
+    """A class whose body ran in a cell: its behaviour is notebook code, not a library's."""
+    return isinstance(cls, type) and cls.__module__ == "__main__"
+
+
+#: Members every class body gets that say nothing about behaviour (docstrings, bookkeeping).
+_CLASS_BOOKKEEPING = frozenset({"__dict__", "__weakref__", "__module__", "__doc__", "__qualname__",
+                                "__firstlineno__", "__static_attributes__"})
+
+
+def class_identity(cls: type, resolve: Callable[[Any], str], _active: set[int] | None = None) -> str:
+    """Digest of a notebook class: its name, its bases (library bases by name and version, notebook
+    bases by their identity) and every member its body defines."""
+    active = _active if _active is not None else set()
+    if id(cls) in active:  # a method naming its own class (``super(C, self)``, ``C.attr``)
+        return f"recursive-class:{cls.__qualname__}"
+    active.add(id(cls))
+    try:
+        enc = Encoder(lambda v: _resolve_member(v, resolve, active))
+        enc.raw(b"class", cls.__qualname__.encode())
+        for base in cls.__bases__:
+            enc.raw(b"base", (class_identity(base, resolve, active) if is_notebook_class(base)
+                              else f"{base.__module__}.{base.__qualname__}@{package_version(base.__module__)}"
+                              ).encode())
+        for name, member in sorted(vars(cls).items()):
+            if name in _CLASS_BOOKKEEPING:
+                continue
+            enc.raw(b"member", name.encode())
+            for part in class_member_functions(member) or (member,):
+                enc.add(part)
+        return enc.hexdigest()
+    finally:
+        active.discard(id(cls))
+
+
+def class_member_functions(member: Any) -> tuple[Any, ...]:
+    """The functions behind a class member (a method, a static or class method, a property's accessors);
+    empty for a plain attribute."""
+    if isinstance(member, (staticmethod, classmethod)):
+        return (member.__func__,)
+    if isinstance(member, property):
+        return tuple(f for f in (member.fget, member.fset, member.fdel) if f is not None)
+    if isinstance(member, types.FunctionType):
+        return (member,)
+    return ()
+
+
 def function_identity(fn: types.FunctionType, resolve: Callable[[Any], str], _active: set[int] | None = None) -> str:
     """Digest of a notebook function's code, defaults, closure and the globals it reads."""
     active = _active if _active is not None else set()
@@ -56,7 +107,7 @@ def function_identity(fn: types.FunctionType, resolve: Callable[[Any], str], _ac
                 enc.add(cell.cell_contents)
             except ValueError:  # an empty cell: a name assigned later in the enclosing scope
                 enc.raw(b"empty", b"")
-        for name in sorted(_global_names(fn.__code__)):
+        for name in sorted(global_names(fn.__code__)):
             if name in fn.__globals__:
                 enc.raw(b"g", name.encode())
                 enc.add(fn.__globals__[name])
@@ -70,6 +121,8 @@ def function_identity(fn: types.FunctionType, resolve: Callable[[Any], str], _ac
 def _resolve_member(value: Any, resolve: Callable[[Any], str], active: set[int]) -> str:
     if isinstance(value, types.FunctionType) and is_notebook_function(value):
         return function_identity(value, resolve, active)
+    if is_notebook_class(value):
+        return class_identity(value, resolve, active)
     if isinstance(value, types.ModuleType):
         return f"module:{value.__name__}@{package_version(value.__name__)}"
     return resolve(value)
@@ -85,11 +138,12 @@ def _add_code(enc: Encoder, code: types.CodeType) -> None:
             enc.add(const)
 
 
-def _global_names(code: types.CodeType) -> set[str]:
+def global_names(code: types.CodeType) -> set[str]:
+    """Every name the code (nested functions and comprehensions included) may read as a global."""
     names = set(code.co_names)
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
-            names |= _global_names(const)
+            names |= global_names(const)
     return names
 
 

@@ -8,7 +8,7 @@ runs plainly rather than being identified wrongly.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import xxhash
 
@@ -16,15 +16,17 @@ from ..errors import Unreusable
 from .digest import Encoder, digest_parts
 
 
-def content_digest(value: Any) -> str:
-    """A digest that changes whenever the value's content, dtype or labels change."""
+def content_digest(value: Any, resolve: Callable[[Any], str] | None = None) -> str:
+    """A digest that changes whenever the value's content, dtype or labels change. ``resolve`` names
+    what an estimator's parameters hold besides data (notebook functions and classes, lineage ids);
+    without it, they are content-digested or refused."""
     module = type(value).__module__.split(".", 1)[0]
     if module == "pandas":
         return _pandas_digest(value)
     if module == "numpy":
         return _numpy_digest(value)
     if is_estimator(value):
-        return _estimator_digest(value)
+        return estimator_digest(value, resolve or content_digest)
     raise Unreusable(f"no content digest for {type(value).__module__}.{type(value).__qualname__}")
 
 
@@ -96,12 +98,23 @@ def is_estimator(value: Any) -> bool:
     return hasattr(value, "get_params") and hasattr(value, "fit")
 
 
-def _estimator_digest(value: Any) -> str:
-    """An unfitted estimator by class and parameters; a fitted one we didn't trace can't be named."""
-    fitted = [k for k in vars(value) if k.endswith("_") and not k.startswith("_")]
-    if fitted:
+def estimator_digest(value: Any, resolve: Callable[[Any], str], fitted_ok: bool = False) -> str:
+    """An unfitted estimator by class and parameters; a fitted one we didn't trace can't be named.
+
+    ``fitted_ok``: the estimator is about to be cloned (``cross_val_score``, a search's ``fit``), and a
+    clone is made from the class and ``get_params`` alone, so its fitted state doesn't matter."""
+    if not fitted_ok and is_fitted(value):
         raise Unreusable(f"{type(value).__name__} was fitted outside traced code")
-    enc = Encoder(content_digest)
+    enc = Encoder(resolve)
+    enc.raw(b"estimator", b"")
     enc.add(type(value))
     enc.add(value.get_params(deep=False))
     return enc.hexdigest()
+
+
+def is_fitted(value: Any) -> bool:
+    """scikit-learn's convention: fitting sets public attributes ending in an underscore."""
+    try:
+        return any(k.endswith("_") and not k.startswith("_") for k in vars(value))
+    except TypeError:
+        return False

@@ -16,6 +16,7 @@ from typing import Any
 from ..config import CollabReuse
 from ..tracing import binned
 from ..tracing.rewrite import HOOK, rewrite
+from .replay import CellReplays
 from .session import Session
 from .tracebacks import StrippingFormatter
 
@@ -32,6 +33,13 @@ class ReuseTransformer(ast.NodeTransformer):
         if not isinstance(node, ast.Module) or not self.session.active or getattr(self, "_skip_next", False):
             return node
         try:
+            if self.session.replays is not None:
+                replayed = self.session.replays.before_run(node)
+                if replayed is not None:
+                    return replayed
+        except Exception:  # judging a cell for replay must never stop it from running
+            log.warning("collab_reuse could not judge a cell for replay; it runs", exc_info=True)
+        try:
             return rewrite(node)
         except Exception:  # a cell we can't rewrite runs as written
             log.warning("collab_reuse could not rewrite a cell; it runs plainly", exc_info=True)
@@ -46,7 +54,11 @@ class Installation:
         self.config = CollabReuse(parent=shell)
         self.session = Session(self.config)
         self.transformer = ReuseTransformer(self.session)
+        self.replays = CellReplays(shell, self.session)
         self._magics: Any = None
+
+    def _cell_started(self, info: Any) -> None:
+        self.replays.cell_started()
 
     def install(self) -> None:
         from .magics import ReuseMagics
@@ -56,7 +68,12 @@ class Installation:
         self._formatter = self.shell.InteractiveTB
         self.shell.InteractiveTB = StrippingFormatter(self._formatter)
         self.shell.ast_transformers.append(self.transformer)
+        self.session.replays = self.replays
         self.shell.events.register("pre_run_cell", self.session.pre_run_cell)
+        self.shell.events.register("pre_run_cell", self._cell_started)
+        self.shell.events.register("post_execute", self.replays.post_execute)
+        # (before the session's: a replayable cell's outputs join the cell's report and candidates)
+        self.shell.events.register("post_run_cell", self.replays.after_run)
         self.shell.events.register("post_run_cell", self.session.post_run_cell)
         self._magics = ReuseMagics(self.shell, self)
         self.shell.register_magics(self._magics)
@@ -71,7 +88,9 @@ class Installation:
             log.warning("producing deferred values at unload failed", exc_info=True)
         if self.transformer in self.shell.ast_transformers:
             self.shell.ast_transformers.remove(self.transformer)
-        for name, callback in (("pre_run_cell", self.session.pre_run_cell),
+        for name, callback in (("pre_run_cell", self.session.pre_run_cell), ("pre_run_cell", self._cell_started),
+                               ("post_execute", self.replays.post_execute),
+                               ("post_run_cell", self.replays.after_run),
                                ("post_run_cell", self.session.post_run_cell)):
             try:
                 self.shell.events.unregister(name, callback)
@@ -85,6 +104,7 @@ class Installation:
             for kind in ("line", "cell"):
                 for name in self._magics.magics[kind]:
                     self.shell.magics_manager.magics[kind].pop(name, None)
+        self.session.replays = None
         atexit.unregister(self.session.close_at_exit)
         binned.uninstall()
         self.session.close()

@@ -136,6 +136,7 @@ class Session:
         self._unrecorded_loads: dict[str, float] = {}  # load counters measured here, not in the store yet
         self._unrecorded_lock = threading.Lock()
         self.last_report: dict | None = None
+        self.replays: Any = None  # a Jupyter kernel's cell replays (kernel/replay.py), set when installed
         self.hits = self.misses = 0
         self.saved_seconds = 0.0
         self.failure: str | None = None
@@ -389,6 +390,13 @@ class Session:
 
     def file_digest(self, path: str) -> str:
         return self.files.digest(path)  # (a store that can't answer: the file is hashed)
+
+    def replay_cell(self) -> None:
+        if self.replays is not None:
+            self.replays.replay()
+
+    def replayed_result(self) -> Any:
+        return self.replays.replayed_result() if self.replays is not None else None
 
     def add_step(self, step: Step, candidate: Candidate | None) -> None:
         if self.cell is None:  # an operation outside a cell (e.g. from a comm handler): nothing to report

@@ -118,14 +118,32 @@ class Capture:
 
 
 def replay(log: list, frame: Any) -> None:
-    """Write recorded output and issue recorded warnings, in order."""
+    """Write recorded output and issue recorded warnings, in order.
+
+    A stream is flushed before the other one is written to: Jupyter sends each stream's text in
+    batches, so without it a replay (which writes everything at once) could show the stdout lines
+    before a warning that a plain run, where time passed in between, showed first."""
+    last = None
     for entry in log:
+        stream = "stderr" if entry[0] == "warning" else entry[0]
+        if last is not None and stream != last:
+            _flush(last)
+        last = stream
         if entry[0] == "stdout":
             sys.stdout.write(entry[1])
         elif entry[0] == "stderr":
             sys.stderr.write(entry[1])
         elif entry[0] == "warning":
             _issue(entry, frame, None)
+    if last is not None:
+        _flush(last)
+
+
+def _flush(stream: str) -> None:
+    try:
+        getattr(sys, stream).flush()
+    except Exception:  # (a closed or odd stream: its text is written already)
+        pass
 
 
 def _category(path: str) -> type | None:

@@ -158,7 +158,7 @@ class Deferral:
             frozen_kwargs = self.capture(kwargs, parents)
         except _NotFrozen:
             return None
-        func, name = op.func, op.name
+        func, name = op.func, op.attr
 
         def run() -> Any:
             if unchanged is not None and not unchanged():
@@ -208,8 +208,9 @@ class Deferral:
                 return None
             shape = _lazy_shape(manifest.get("value", {}))
             extra = manifest.get("extra", {})
-            if shape is None or (unchanged is not None and "rng_after" in extra):
-                return None  # (a notebook call that drew random numbers could not run later alike)
+            if shape is None or (unchanged is not None and "rng_after" in extra) or "effects" in extra:
+                return None  # (a notebook call that drew random numbers could not run later alike; what a
+                # call changed among its arguments is written back when it is loaded, at the call)
             node = Pending(op_id, tuple if isinstance(shape, list) else shape, op.label, compute=recipe[0],
                            parents=recipe[1], compute_seconds=info.compute_seconds)
             node.load_cost = load_cost

@@ -15,7 +15,12 @@ import ast
 import inspect
 import textwrap
 import types
+import weakref
 from functools import lru_cache
+from typing import Any
+
+from ..fingerprint.functions import class_member_functions, global_names, is_notebook_class, \
+    is_notebook_function
 
 #: Names whose call has effects the tracer can't replay.
 _EFFECT_CALLS = frozenset({"open", "display", "exec", "eval", "input", "setattr", "delattr", "globals", "vars",
@@ -31,7 +36,7 @@ _MUTATING_METHODS = frozenset({"append", "extend", "insert", "remove", "clear", 
 
 
 @lru_cache(maxsize=1024)
-def _verdict(code: types.CodeType, source: str) -> str | None:
+def _verdict(code: types.CodeType, source: str, method: bool = False) -> str | None:
     try:
         tree = ast.parse(textwrap.dedent(source))
     except SyntaxError:
@@ -40,10 +45,15 @@ def _verdict(code: types.CodeType, source: str) -> str | None:
               None)
     if fn is None or isinstance(fn, ast.AsyncFunctionDef):
         return "it is not a plain function"
-    params = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)}
+    positional = [a.arg for a in (*fn.args.posonlyargs, *fn.args.args)]
+    params = {*positional, *(a.arg for a in fn.args.kwonlyargs)}
     params |= {a.arg for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
     assigned = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     external = (params - assigned) | _loaded_globals(fn, params | assigned)
+    if method and positional:
+        # a method may change its own instance (``fit`` sets fitted attributes): the instance is the
+        # receiver or an argument of the traced call, whose changes are followed there
+        external.discard(positional[0])
     for node in ast.walk(fn):
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             return "it declares global or nonlocal names"
@@ -103,10 +113,70 @@ def _call_effect(node: ast.Call, external: set[str]) -> str | None:
     return None
 
 
-def static_impurity(fn: types.FunctionType) -> str | None:
-    """Why calls of ``fn`` can't be reused as a whole (None: nothing seen that forbids it)."""
-    try:
-        source = inspect.getsource(fn)
-    except (OSError, TypeError):
-        return "its source is not available"
-    return _verdict(fn.__code__, source)
+_verdicts: "weakref.WeakKeyDictionary[types.CodeType, dict[bool, str | None]]" = weakref.WeakKeyDictionary()
+
+
+def static_impurity(fn: types.FunctionType, method: bool = False) -> str | None:
+    """Why calls of ``fn`` can't be reused as a whole (None: nothing seen that forbids it).
+    ``method``: ``fn`` is a method, which may change its own instance. Judged once per code object
+    (reading the source is the slow part)."""
+    known = _verdicts.setdefault(fn.__code__, {})
+    if method not in known:
+        try:
+            source = inspect.getsource(fn)
+        except (OSError, TypeError):
+            known[method] = "its source is not available"
+        else:
+            known[method] = _verdict(fn.__code__, source, method)
+    return known[method]
+
+
+def reachable_impurity(value: Any) -> str | None:
+    """Why running ``value`` (a notebook function or class) from inside a library call may have an
+    effect that a reuse would skip: the first impure function among it, the methods of a class, and
+    the notebook functions and classes they read as globals or closures. None: none seen.
+
+    A library runs such code untraced (a callback, a ``FunctionTransformer``'s function, a
+    transformer class's ``transform``), so only this static judgement stands between a reuse and a
+    skipped effect; a reused call replays printed output, nothing else."""
+    return _reachable(value, set())
+
+
+def _reachable(value: Any, seen: set[int]) -> str | None:
+    if id(value) in seen:
+        return None
+    seen.add(id(value))
+    if is_notebook_class(value):
+        for base in value.__bases__:
+            reason = _reachable(base, seen)
+            if reason:
+                return reason
+        for name, member in vars(value).items():
+            for fn in class_member_functions(member):
+                is_method = isinstance(member, (types.FunctionType, property))
+                reason = _function_impurity(fn, is_method, seen)
+                if reason:
+                    return f"{value.__qualname__}.{name}: {reason}"
+        return None
+    if is_notebook_function(value):
+        reason = _function_impurity(value, False, seen)
+        return f"{value.__qualname__} {reason}" if reason else None
+    return None
+
+
+def _function_impurity(fn: types.FunctionType, method: bool, seen: set[int]) -> str | None:
+    reason = static_impurity(fn, method)
+    if reason:
+        return reason
+    referenced = [fn.__globals__.get(name) for name in global_names(fn.__code__)]
+    for cell in fn.__closure__ or ():
+        try:
+            referenced.append(cell.cell_contents)
+        except ValueError:
+            pass
+    for other in referenced:
+        if is_notebook_function(other) or is_notebook_class(other):
+            reason = _reachable(other, seen)
+            if reason:
+                return f"calls {reason}"
+    return None

@@ -115,8 +115,9 @@ class Registry:
             if obj is not None:
                 yield obj, entry.artifact_id
 
-    def mutated(self, obj: Any, new_id: str | None) -> None:
-        """obj changed in place: give it ``new_id`` (or forget it) and forget whatever shares its memory."""
+    def mutated(self, obj: Any, new_id: str | None, nested_followed: bool = False) -> None:
+        """obj changed in place: give it ``new_id`` (or forget it) and forget whatever shares its memory,
+        and the estimators nested in it unless ``nested_followed`` (the tracer saw which ones changed)."""
         self._purge()
         root = _memory_root(obj)
         if root is not None:
@@ -128,7 +129,7 @@ class Registry:
                 other = entry.ref()
                 if other is not obj and _is_pandas(other):
                     del self._entries[key]
-        for nested in _nested_estimators(obj):
+        for nested in () if nested_followed else _nested_estimators(obj):
             self.forget(nested)
         if new_id is None:
             self.forget(obj)

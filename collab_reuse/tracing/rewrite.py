@@ -5,6 +5,7 @@ What is rewritten (``H`` is the tracer, reached as the builtin ``__cr__``):
     f(a, k=b)        ->  H.wrap(f)(a, k=b)       # untraced callables come back as themselves,
                                                   # so they still run in the user's frame
     x.m(a)           ->  H.method(x, "m")(a)     # a lazy x stays lazy when m is a traced method
+    e.m(inplace=True)->  H.chained_method(e, "m")()  # e (not a name) as written: pandas counts references
     x.shape          ->  H.attr(x, "shape")      # data attributes of frames (DATA_ATTRIBUTES)
     x.loc[k]         ->  H.index(x, "loc", k)
     x[k]             ->  H.getitem(x, k)
@@ -92,6 +93,14 @@ class CellRewriter(ast.NodeTransformer):
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         func = node.func
+        if isinstance(func, ast.Attribute) and _in_place_on_temporary(node):
+            # df['a'].fillna(v, inplace=True): pandas warns of a chained in-place call by counting the
+            # receiver's references, so the receiver is evaluated exactly as written and only a bound
+            # method reaches the call (H.chained_method forgets what the call may change)
+            node.args = [self.visit(a) for a in node.args]
+            node.keywords = [self.visit(k) for k in node.keywords]
+            node.func = _call("chained_method", [func.value, _const(func.attr, func)], func)
+            return node
         if isinstance(func, ast.Attribute) and not _is_hook(func.value) and not _is_private(func.attr):
             func.value = self.visit(func.value)
             node.args = [self.visit(a) for a in node.args]
@@ -231,6 +240,23 @@ class CellRewriter(ast.NodeTransformer):
         unknown = len(args) < len(touches)
         tail = _call("touched_unknown" if unknown else "touched", [] if unknown else args, node)
         return [node, ast.copy_location(ast.Expr(tail), node)]
+
+
+#: Methods that change their receiver in place whatever their arguments (pandas' ``update``).
+_ALWAYS_IN_PLACE = frozenset({"update"})
+
+
+def _in_place_on_temporary(node: ast.Call) -> bool:
+    """A method call that may change its receiver in place, on a receiver computed in the expression
+    (``df['a'].fillna(0, inplace=True)``, ``df.a.update(s)``), not one held by a name."""
+    func = node.func
+    assert isinstance(func, ast.Attribute)
+    if isinstance(func.value, ast.Name) or _is_hook(func.value) or _is_private(func.attr):
+        return False
+    if func.attr in _ALWAYS_IN_PLACE:
+        return True
+    return any(k.arg == "inplace" and not (isinstance(k.value, ast.Constant) and k.value.value is False)
+               for k in node.keywords)
 
 
 def _is_hook(node: ast.expr) -> bool:

@@ -25,12 +25,13 @@ import types
 import weakref
 from typing import Any, Callable
 
-from ..errors import CorruptArtifact, Unreusable
+from ..errors import CorruptArtifact, Impure, Unreusable
 from ..fingerprint.digest import Encoder, digest_parts
-from ..fingerprint.functions import function_identity, is_notebook_function, package_version
-from ..fingerprint.values import content_digest
+from ..fingerprint.functions import class_identity, function_identity, is_notebook_class, is_notebook_function, \
+    package_version
+from ..fingerprint.values import content_digest, estimator_digest, is_estimator
 from ..store.formats import kind_of
-from . import binned, purity, randomness, specs, warmstart
+from . import binned, cells, effects, fitted, purity, randomness, specs, warmstart
 from .capture import Capture, replay
 from .deferral import Deferral, type_name
 from .lazy import Lazy, unwrap
@@ -71,11 +72,15 @@ BINNED_VALIDATION_LABEL = "lightgbm.Dataset (binned validation matrix)"
 class Operation:
     """A traced callable, bound to the tracer until called (what ``wrap`` returns)."""
 
-    __slots__ = ("tracer", "func", "module", "name", "label", "receiver")
+    __slots__ = ("tracer", "func", "module", "name", "label", "receiver", "attr")
 
-    def __init__(self, tracer: "Tracer", func: Any, module: str, name: str, label: str, receiver: Any):
+    def __init__(self, tracer: "Tracer", func: Any, module: str, name: str, label: str, receiver: Any,
+                 attr: str | None = None):
         self.tracer, self.func, self.module, self.name, self.label, self.receiver = \
             tracer, func, module, name, label, receiver
+        # the attribute the method is looked up by on its receiver: ``name`` is the function's own name,
+        # which differs for aliases (pandas binds ``DataFrame.hist = hist_frame``, ``agg = aggregate``)
+        self.attr = attr or name
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True
@@ -99,14 +104,19 @@ class Untraced(_Wrapped):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True
         tracer = self.tracer
-        tracer.impure("it calls into a library collab_reuse doesn't know")
+        func = self.func
+        module, name = _module_of(func), getattr(func, "__name__", "")
+        draws = cells.replays_faithfully(module, name)
+        tracer.impure("it calls into a library collab_reuse doesn't know", replayable=draws)
+        if draws and cells.draws_fresh_entropy(module, name, kwargs):
+            tracer.impure(f"it calls {name}, which draws unseeded random numbers (its bootstrap)")
         frame = sys._getframe(1)
         args, kwargs = tracer.deferral.produce_args(args, kwargs)
         try:
             with Capture(tee=False, frame=frame):
                 return self.func(*args, **kwargs)
         finally:
-            for value in (*args, *kwargs.values()):
+            for value in () if draws else (*args, *kwargs.values()):  # (plotting reads its data only)
                 if tracer.registry.get(value) is not None:
                     tracer.registry.mutated(value, None)
 
@@ -140,12 +150,14 @@ class Forcing(_Wrapped):
 
 
 class _CallFrame:
-    """A notebook function call in progress: what existed before it, and why it is impure if it is."""
+    """A notebook function call (or a cell that may be replayed) in progress: what existed before it,
+    and why it is impure if it is. ``displays``: drawing on figures is not an effect here (a cell's
+    displayed outputs are what it replays)."""
 
-    __slots__ = ("clock", "impure")
+    __slots__ = ("clock", "impure", "displays")
 
-    def __init__(self, clock: int):
-        self.clock, self.impure = clock, None
+    def __init__(self, clock: int, displays: bool = False):
+        self.clock, self.impure, self.displays = clock, None, displays
 
 
 class Tracer:
@@ -162,10 +174,10 @@ class Tracer:
         self._traced_types: dict[type, bool] = {}
         self._calls: list[_CallFrame] = []   # notebook function calls being computed, innermost last
         self._impure: set[str] = set()        # call ids seen to have effects: they run as written
-        self._static_purity: dict[types.CodeType, str | None] = {}
         self._traced_types[Lazy] = True
         self.deferral = Deferral(self)
         self._lineage: dict[str, float] = {}  # seconds to recreate each artifact of this kernel from scratch
+        self._identifying: set[int] = set()   # objects whose state is being digested (cycles end there)
         self._binned_keys: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # LightGBM Dataset -> key
 
     # -- classification -----------------------------------------------------------------------
@@ -186,8 +198,12 @@ class Tracer:
         except Exception:  # an exotic callable: calling it as written is always right
             return func
         if kind == _PLAIN_CALL:
-            if type(func) is types.FunctionType and is_notebook_function(func) and self._may_reuse_calls(func):
-                return NotebookCall(self, func)
+            if type(func) is types.FunctionType and is_notebook_function(func):
+                why = purity.static_impurity(func)
+                if why is None:
+                    return NotebookCall(self, func)
+                if self._calls:  # its body runs traced, but what it changes outside may not be seen
+                    self.impure(f"it calls {func.__qualname__}, which {why.removeprefix('it ')}")
             if self.deferral.unforced and not any(func is f for f in _SEES_CLASS_ONLY) \
                     and getattr(func, "__module__", None) not in _READS_CALLER:
                 return Forcing(self, func)
@@ -207,9 +223,23 @@ class Tracer:
                 if isinstance(attr, (types.FunctionType, types.MethodDescriptorType, types.WrapperDescriptorType)):
                     real_name = getattr(attr, "__name__", name)  # aliases (agg = aggregate) as a bound method names them
                     return Operation(self, None, node.type.__module__, real_name,
-                                     f"{node.type.__qualname__}.{real_name}", obj)
+                                     f"{node.type.__qualname__}.{real_name}", obj, attr=name)
                 obj = unwrap(obj)
         return self.wrap(getattr(obj, name))
+
+    def chained_method(self, obj: Any, name: str) -> Any:
+        """``obj.name`` about to change ``obj`` in place, where ``obj`` was computed in the expression
+        (``df['a'].fillna(0, inplace=True)``): the plain bound method, so that pandas counts the
+        receiver's references as in a plain run (and warns of a chained assignment where it would).
+        What the call changes is not followed: ``obj`` is forgotten (without Copy-on-Write, every
+        frame it may be a view of too), and a notebook call making it is not reused."""
+        if type(obj) is Lazy:
+            obj = obj._cr_value()
+        if self.enabled and not self._depth:
+            self.impure(f"it calls {name} in place on an object it computes")
+            if self.registry.get(obj) is not None or self._is_traced_type(type(obj)):
+                self.registry.mutated(obj, None)
+        return getattr(obj, name)
 
     def attr(self, obj: Any, name: str) -> Any:
         """A data attribute (``shape``, ``columns``...) of a traced value: an operation of its own, so a
@@ -300,21 +330,29 @@ class Tracer:
             return "numpy-global-rng"  # its state enters the id once the operation is seen to draw from it
         if randomness.is_generator(value):
             raise Unreusable("draws from a random generator object")
+        if is_notebook_class(type(value)):
+            return self._notebook_object_identity(value, inputs)
         if self._is_traced_type(type(value)):
-            digest = content_digest(value)
+            if not _has_content_digest(value):
+                return self._object_identity(value, inputs)  # (a LightGBM callback, a Dataset)
+            digest = content_digest(value, resolve=lambda v: self.resolve(v, inputs))
             if self.registry.set(value, digest) and inputs is not None:
                 inputs.append(digest)
             return digest
-        if specs.package_of(type(value).__module__) in specs.TRACED_PACKAGES | {"lightgbm"}:
-            return self._object_identity(value)
         raise Unreusable(f"can't identify a {type(value).__module__}.{type(value).__qualname__}")
 
     def _callable_identity(self, value: Any) -> str:
-        if isinstance(value, types.FunctionType) and is_notebook_function(value):
-            return function_identity(value, self.resolve)
+        """Library callables by name and version; notebook functions and classes by their code, when
+        nothing they run has an effect a reuse would skip (a library calls them untraced)."""
         if isinstance(value, types.MethodType) and is_notebook_function(value.__func__):
+            self._require_pure(value.__func__)
             return digest_parts("method", function_identity(value.__func__, self.resolve), value.__self__,
                                 resolve=self.resolve)
+        if is_notebook_function(value) or is_notebook_class(value):
+            self._require_pure(value)
+            if isinstance(value, type):
+                return class_identity(value, self.resolve)
+            return function_identity(value, self.resolve)
         module = getattr(value, "__module__", None) or ""
         qualname = getattr(value, "__qualname__", None) or getattr(value, "__name__", "")
         if module == "__main__":
@@ -324,12 +362,34 @@ class Tracer:
             return digest_parts("bound", module, qualname, receiver, resolve=self.resolve)
         return f"callable:{module}.{qualname}@{package_version(module)}"
 
-    def _object_identity(self, value: Any) -> str:
+    def _require_pure(self, value: Any) -> None:
+        why = purity.reachable_impurity(value)
+        if why is not None:
+            raise Impure(f"it runs notebook code with an effect a reuse would skip: {why}")
+
+    def _notebook_object_identity(self, value: Any, inputs: list[str] | None) -> str:
+        """An instance of a class defined in the notebook (a transformer, a callback): its class's code
+        and its state. Computed at every use, never remembered: its methods run untraced when a cell
+        calls them, so a change they make is not seen."""
+        self._require_pure(type(value))
+        if is_estimator(value):
+            return estimator_digest(value, lambda v: self.resolve(v, inputs))
+        return self._object_identity(value, inputs)
+
+    def _object_identity(self, value: Any, inputs: list[str] | None) -> str:
+        """An object that isn't data (a LightGBM callback, a notebook class's instance): its class and
+        its state, less what calls change for their own use (``specs.CALL_SCRATCH``)."""
+        if id(value) in self._identifying:  # its state refers back to it (a callback's bound methods)
+            raise Unreusable(f"a {type(value).__qualname__} refers to itself")
         try:
-            state = vars(value)
+            state = effects.public_state(value)
         except TypeError:
-            raise Unreusable(f"can't identify a {type(value).__qualname__}") from None
-        return digest_parts("object", type(value), state, resolve=self.resolve)
+            raise Unreusable(f"can't identify a {type(value).__qualname__} (it has no __dict__)") from None
+        self._identifying.add(id(value))
+        try:
+            return digest_parts("object", type(value), state, resolve=lambda v: self.resolve(v, inputs))
+        finally:
+            self._identifying.discard(id(value))
 
     def _op_id(self, label: str, module: str, receiver: Any, args: tuple, kwargs: dict,
                inputs: list[str]) -> str:
@@ -444,17 +504,31 @@ class Tracer:
         self.impure("it changes an object in a way collab_reuse can't follow")
         self.registry.forget_all()
 
-    def _may_reuse_calls(self, func: types.FunctionType) -> bool:
-        verdict = self._static_purity.get(func.__code__, False)
-        if verdict is False:
-            verdict = self._static_purity[func.__code__] = purity.static_impurity(func)
-        return verdict is None
-
-    def impure(self, why: str) -> None:
-        """Every notebook call in progress has an effect besides its result: none may be reused."""
+    def impure(self, why: str, replayable: bool = False) -> None:
+        """Every notebook call in progress has an effect besides its result: none may be reused.
+        ``replayable``: the effect is one a replayed cell reproduces (drawing on a figure)."""
         for call in self._calls:
-            if call.impure is None:
+            if call.impure is None and not (replayable and call.displays):
                 call.impure = why
+
+    def begin_cell(self) -> _CallFrame:
+        """A cell that may be replayed starts: its effects are judged as a notebook call's are."""
+        frame = _CallFrame(self.registry.clock, displays=True)
+        self._calls.insert(0, frame)
+        return frame
+
+    def end_cell(self, frame: _CallFrame) -> str | None:
+        """The cell ended: why it had an effect besides displaying (None: it had none)."""
+        if frame in self._calls:
+            self._calls.remove(frame)
+        return frame.impure
+
+    def replay_cell(self) -> None:
+        """What a replayed cell runs instead of its code (``kernel/replay.py``)."""
+        self.backend.replay_cell()
+
+    def replayed_result(self) -> Any:
+        return self.backend.replayed_result()
 
     def _produced_target(self, obj: Any) -> Any:
         """A lazy about to be changed in place: its value, judged as the lazy it was (when it was born)."""
@@ -529,15 +603,17 @@ class Tracer:
         receiver, name = op.receiver, op.name
         if type(receiver) is Lazy and specs.mutated_receiver(name, kwargs):
             receiver = op.receiver = self._produced_target(receiver)  # an in-place method: runs on the value
-            op.func = getattr(receiver, name)
+            op.func = getattr(receiver, op.attr)
         if specs.is_effect(name, args, kwargs) or name in specs.NONDETERMINISTIC_NAMES:
             return self._run_plain(op, args, kwargs, frame, forget_result=name in
                                    specs.NONDETERMINISTIC_NAMES)
+        if specs.draws_on(args, kwargs):  # (scipy.stats.probplot(x, plot=plt): its drawing is an effect)
+            return self._run_plain(op, args, kwargs, frame, forget_result=False, draws=True)
         if self.deferral.unforced:
             self.deferral.produce_overserved((receiver, args, kwargs))
             if type(receiver) is Lazy and receiver._cr_node.done:
                 receiver = op.receiver = receiver._cr_node.value
-                op.func = getattr(receiver, name)
+                op.func = getattr(receiver, op.attr)
         mutated = self._mutated_objects(op, args, kwargs)
         inputs: list[str] = []
         reason = None
@@ -547,6 +623,8 @@ class Tracer:
                 _require_local_source(args, kwargs)
         except Unreusable as exc:
             op_id, reason = None, str(exc)
+            if isinstance(exc, Impure):
+                self.impure(reason)
         except Exception as exc:  # identity must never break the cell
             op_id, reason = None, f"identity failed: {type(exc).__name__}: {exc}"
             log.debug("identity of %s failed", op.label, exc_info=True)
@@ -561,7 +639,7 @@ class Tracer:
                     if lazy is not None:
                         self._note_lineage(op_id, self.deferral.last_seconds, inputs)
                         return lazy
-                loaded = self._try_load(op, op_id, receiver, frame, inputs, (receiver, args, kwargs))
+                loaded = self._try_load(op, op_id, receiver, frame, inputs, (receiver, args, kwargs), args, kwargs)
                 if loaded is not _MISS:
                     return loaded
                 if warmstart.eligible(name, receiver):
@@ -604,9 +682,11 @@ class Tracer:
             except Exception:
                 log.info("stored forest %s unusable for a warm start", artifact_id[:12], exc_info=True)
                 continue
-            fitted = value[0] if extra.get("fitted_self") else value
-            if len(getattr(fitted, "estimators_", ())) == n:
-                return fitted, n
+            if "effects" in extra:
+                continue  # (its fit changed objects it was given: only a reuse of that very call replays it)
+            forest = value[0] if extra.get("fitted_self") else value
+            if len(getattr(forest, "estimators_", ())) == n:
+                return forest, n
         return None
 
     def _run_function(self, func: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
@@ -635,7 +715,7 @@ class Tracer:
             if lazy is not None:
                 self._note_lineage(op_id, self.deferral.last_seconds, inputs)
                 return lazy
-        loaded = self._try_load(op, op_id, None, frame, inputs, (args, kwargs))
+        loaded = self._try_load(op, op_id, None, frame, inputs, (args, kwargs), args, kwargs)
         if loaded is not _MISS:
             return loaded
         call = _CallFrame(self.registry.clock)
@@ -657,7 +737,8 @@ class Tracer:
                                        seconds=seconds, inputs=inputs), None)
             return result
         try:
-            self._after_compute(op, args, kwargs, result, seconds, op_id, inputs, [], rng_before, None, capture)
+            self._after_compute(op, args, kwargs, result, seconds, op_id, inputs, [], rng_before, None, capture,
+                                made_since=call.clock)
         except Exception:
             log.warning("recording %s failed", op.label, exc_info=True)
         return result
@@ -677,31 +758,45 @@ class Tracer:
         if not mutated:
             return None
         if len(mutated) == 1 and mutated[0] is op.receiver and kind_of(op.receiver) == "model":
-            if _holds_estimators_or_generators(op.receiver):
-                return "fits nested estimators or draws from a generator object in place"
+            if _holds_generators(op.receiver):
+                return "draws from a random generator object it holds, in place"
             return None
         return "changes its input in place"
 
     def _try_load(self, op: Operation, op_id: str, receiver: Any, frame: Any, inputs: list[str],
-                  operands: tuple = ()) -> Any:
+                  operands: tuple = (), args: tuple = (), kwargs: dict | None = None) -> Any:
         """Load the stored result if that beats computing it, counting what computing would first
-        have to produce (lazy ``operands``)."""
+        have to produce (lazy ``operands``), and replay what the call changed among ``args``."""
         __tracebackhide__ = True
         fetched = self._fetch(op.label, op_id, operands)
         if fetched is _MISS:
             return _MISS
         info, value, extra, nbytes, seconds = fetched
-        if extra.get("fitted_self"):
-            fitted, value = value
-            if type(fitted) is not type(receiver):
+        kwargs = kwargs or {}
+        paths, states = extra.get("effects"), []
+        if paths is not None:
+            value, states = value
+            if not effects.replayable(paths, states, args, kwargs):
+                log.info("stored result of %s not used: what it changed can't be written back here", op.label)
                 return _MISS
-            receiver.__dict__.clear()
-            receiver.__dict__.update(fitted.__dict__)
+        in_place = extra.get("nested_fitted", [])
+        if extra.get("fitted_self"):
+            stored_model, value = value
+            if not fitted.adoptable(receiver, stored_model, in_place):
+                return _MISS
+        if paths is not None:
+            effects.replay(paths, states, args, kwargs)
+            self._mark_effects(op_id, [effects.follow(path, args, kwargs) for path in paths])
+            self.impure(f"it calls {op.label}, which changes {effects.describe(tuple(map(tuple, paths[0])))}")
+        if extra.get("fitted_self"):
+            nested_live = fitted.nested_estimators(receiver)
+            fitted.adopt(receiver, stored_model, in_place)
             if extra.get("result_is_self"):
                 value = receiver
         self._note_lineage(op_id, info.compute_seconds, inputs)
         if extra.get("fitted_self"):
-            self._mark_mutated(receiver, op_id, value)
+            self._mark_mutated(receiver, op_id, value, nested_followed=True)
+            self._mark_fitted_in_place(op_id, {key: nested_live[key] for key in in_place})
         if value is not receiver:
             self._register_result(value, op_id)
         if "rng_after" in extra:
@@ -786,6 +881,14 @@ class Tracer:
                  warm_from: str | None = None) -> Any:
         __tracebackhide__ = True
         func, args, kwargs = self._produced_call(op, args, kwargs)
+        watch = nested = None
+        if op_id is not None:
+            try:
+                watch = effects.Watch(args, kwargs)
+            except effects.Unwatchable as exc:
+                op_id, reason = None, str(exc)
+            if mutated and kind_of(mutated[0]) == "model":
+                nested = fitted.Nested(mutated[0])
         capture = Capture(tee=True, frame=frame)
         binning = binned.handling(self._bin_lightgbm_matrix) \
             if binned.is_training_call(op.module, op.name) and binned.install() else contextlib.nullcontext()
@@ -803,7 +906,7 @@ class Tracer:
         self._depth -= 1
         try:
             self._after_compute(op, args, kwargs, result, seconds, op_id, inputs, mutated, rng_before, reason,
-                                capture, warm_from)
+                                capture, warm_from, watch, nested)
         except Exception:  # bookkeeping must never fail the user's cell
             log.warning("recording %s failed", op.label, exc_info=True)
             for obj in mutated:
@@ -812,11 +915,19 @@ class Tracer:
 
     def _after_compute(self, op: Operation, args: tuple, kwargs: dict, result: Any, seconds: float,
                        op_id: str | None, inputs: list[str], mutated: list[Any], rng_before: tuple,
-                       reason: str | None, capture: Capture, warm_from: str | None = None) -> None:
+                       reason: str | None, capture: Capture, warm_from: str | None = None,
+                       watch: effects.Watch | None = None, nested: fitted.Nested | None = None,
+                       made_since: int | None = None) -> None:
         if self._calls:
             for obj in mutated:
                 self._check_outside_change(obj)
         extra: dict[str, Any] = {"log": capture.log}
+        changed = watch.changed() if watch else []
+        effect_states: list | str = watch.after_states(changed) if changed else []
+        if changed:
+            self.impure(f"it calls {op.label}, which changes {effects.describe(changed[0][0])}")
+            if isinstance(effect_states, str):  # an effect no reuse could replay: nothing keyed by this id
+                op_id, reason = None, effect_states
         worth_storing = reason is None and seconds >= self.backend.min_saving
         rng_after = randomness.snapshot()
         random_op = None
@@ -835,17 +946,26 @@ class Tracer:
             return
         lineage = self._note_lineage(op_id, seconds, inputs)
         for obj in mutated:
-            self._mark_mutated(obj, op_id, result)
+            self._mark_mutated(obj, op_id, result, nested_followed=nested is not None and obj is mutated[0])
+        in_place = nested.fitted_in_place() if nested is not None else {}
+        self._mark_fitted_in_place(op_id, in_place)
         if result is not None and not any(result is m for m in mutated):
-            self._register_result(result, op_id)
+            self._register_result(result, op_id, made_since)
+        self._mark_effects(op_id, [obj for _, obj in changed])
         if reason is None and not worth_storing and lineage >= _COSTLY_LINEAGE and _is_small(result) \
                 and _condenses(op.receiver, args, kwargs):
             worth_storing = True  # tiny, but recomputing it means producing the large thing it came from
         candidate = self._candidate(op, op_id, result, mutated, seconds, extra, capture) if worth_storing else None
         if candidate is not None:
             candidate.recreate_seconds = lineage
-        if reason is None and not mutated and random_op is None and "rng_after" not in extra and not capture.log \
-                and op.module != "__main__":
+            if in_place:  # (stale once one of them changes before it is stored)
+                candidate.extra = {**candidate.extra, "nested_fitted": sorted(in_place)}
+                candidate.live += tuple((obj, self.registry.get(obj)) for obj in in_place.values())
+            if changed:  # the result and the new state of what the call changed, replayed together
+                candidate.value = (candidate.value, effect_states)
+                candidate.extra = {**candidate.extra, "effects": [[list(step) for step in path] for path, _ in changed]}
+        if reason is None and not mutated and not changed and random_op is None and "rng_after" not in extra \
+                and not capture.log and op.module != "__main__":
             name = type_name(result)
             if name is not None:
                 self.backend.mark_quiet(op_id, name, seconds)
@@ -875,14 +995,24 @@ class Tracer:
             return Candidate(op_id, value, "model", seconds, extra, live=((receiver, receiver_id),))
         if result is None or _is_lazy_or_handle(result):
             return None
-        if isinstance(result, (tuple, list)):
-            live = tuple((item, digest_parts(op_id, "item", i)) for i, item in enumerate(result)
-                         if self.registry.get(item) is not None)
-        else:
-            live = ((result, op_id),) if self.registry.get(result) == op_id else ()
+        items = enumerate(result) if isinstance(result, (tuple, list)) else ((None, result),)
+        live = tuple((item, self.registry.get(item)) for _, item in items if self.registry.get(item) is not None)
         # weakly: a strong reference would raise pandas' reference counts and hide chained assignments
         live = tuple((_weak(obj), expected) for obj, expected in live)
         return Candidate(op_id, snapshot(result), kind_of(result), seconds, extra, live=live)
+
+    def _mark_fitted_in_place(self, op_id: str, in_place: dict[str, Any]) -> None:
+        """Estimators a meta-estimator's fit fitted in place (a pipeline's steps) get ids derived from
+        the fit's (the same after a reuse adopts the stored state into them)."""
+        for key, obj in in_place.items():
+            self.registry.mutated(obj, self._derived_id(digest_parts(op_id, "nested", key), op_id))
+
+    def _mark_effects(self, op_id: str, changed: list[Any]) -> None:
+        """Objects a call changed besides its result and receiver get ids derived from the call's (the
+        same after a reuse replays the change)."""
+        for i, obj in enumerate(changed):
+            if self.registry.get(obj) is not None:
+                self.registry.mutated(obj, self._derived_id(digest_parts(op_id, "effect", i), op_id))
 
     def unchanged(self, candidate: Candidate) -> bool:
         """Do the candidate's live objects still hold the ids they had when it was made?"""
@@ -904,22 +1034,34 @@ class Tracer:
         self._lineage[derived] = self._lineage.get(op_id, 0.0)
         return derived
 
-    def _mark_mutated(self, obj: Any, op_id: str, result: Any) -> None:
-        """``obj`` was changed in place by the operation ``op_id`` that returned ``result``."""
-        self.registry.mutated(obj, op_id if obj is result else self._derived_id(digest_parts(op_id, "self"), op_id))
+    def _mark_mutated(self, obj: Any, op_id: str, result: Any, nested_followed: bool = False) -> None:
+        """``obj`` was changed in place by the operation ``op_id`` that returned ``result``;
+        ``nested_followed``: the estimators nested in it that changed are marked apart."""
+        self.registry.mutated(obj, op_id if obj is result else self._derived_id(digest_parts(op_id, "self"), op_id),
+                              nested_followed)
 
-    def _register_result(self, value: Any, op_id: str) -> None:
+    def _register_result(self, value: Any, op_id: str, made_since: int | None = None) -> None:
+        """Name a result by the operation's id. An object that existed before the operation
+        (``pipe.named_steps["lr"]`` returns the user's ``lr``) keeps its name: the operation didn't
+        change it, and renaming it would make what is stored of it look changed. ``made_since``: a
+        notebook call's clock at its start; what its body made since then is named by the call."""
+        def new(item: Any) -> bool:
+            return self.registry.get(item) is None or (made_since is not None and
+                                                       not self.registry.existed_before(item, made_since))
+
         if isinstance(value, (tuple, list)):
             for i, item in enumerate(value):
-                if not isinstance(item, (int, float, str, bool, bytes, type(None))):
+                if not isinstance(item, (int, float, str, bool, bytes, type(None))) and new(item):
                     self.registry.set(item, self._derived_id(digest_parts(op_id, "item", i), op_id))
             return
-        if not isinstance(value, (int, float, str, bool, bytes)):
+        if not isinstance(value, (int, float, str, bool, bytes)) and new(value):
             self.registry.set(value, op_id)
 
-    def _run_plain(self, op: Operation, args: tuple, kwargs: dict, frame: Any, forget_result: bool) -> Any:
+    def _run_plain(self, op: Operation, args: tuple, kwargs: dict, frame: Any, forget_result: bool,
+                   draws: bool = False) -> Any:
         __tracebackhide__ = True
-        self.impure(f"it calls {op.label}, which writes, shows or differs at every call")
+        self.impure(f"it calls {op.label}, which writes, shows or differs at every call",
+                    replayable=draws or cells.replays_faithfully(op.module, op.name))
         func, args, kwargs = self._produced_call(op, args, kwargs)
         with Capture(tee=False, frame=frame):
             result = func(*args, **kwargs)
@@ -931,7 +1073,7 @@ class Tracer:
         """The callable and arguments to run now: lazies among them (and a lazy receiver) produced."""
         if op.func is None:  # a method of a lazy receiver
             self.deferral.force([op.receiver])
-            func = getattr(op.receiver._cr_node.value, op.name)
+            func = getattr(op.receiver._cr_node.value, op.attr)
         else:
             func = op.func
         if self.deferral.unforced or any(type(a) is Lazy for a in args):
@@ -951,6 +1093,19 @@ def _weak(obj: Any) -> Any:
         return weakref.ref(obj)
     except TypeError:
         return obj
+
+
+def _module_of(func: Any) -> str:
+    """The module a callable comes from (a bound method's: its receiver's class's)."""
+    receiver = getattr(func, "__self__", None)
+    if receiver is not None and not isinstance(receiver, types.ModuleType):
+        return type(receiver).__module__ if not isinstance(receiver, type) else receiver.__module__
+    return getattr(func, "__module__", None) or type(func).__module__
+
+
+def _has_content_digest(value: Any) -> bool:
+    """Frames, arrays and estimators are named by content; other library objects by their state."""
+    return specs.package_of(type(value).__module__) in ("pandas", "numpy") or is_estimator(value)
 
 
 def _condenses(receiver: Any, args: tuple, kwargs: dict) -> bool:
@@ -998,15 +1153,17 @@ def _is_lazy_or_handle(value: Any) -> bool:
     """Groupby objects, iterators, file handles: intermediate objects not worth storing."""
     name = type(value).__name__
     return "GroupBy" in name or "Resampler" in name or "Rolling" in name or hasattr(value, "__next__") or \
-        name in ("NpzFile", "ExcelFile", "Styler", "Dataset")
+        name in ("NpzFile", "ExcelFile", "Styler", "Dataset", "DMatrix", "QuantileDMatrix", "Pool")
 
 
-def _holds_estimators_or_generators(est: Any) -> bool:
+def _holds_generators(est: Any) -> bool:
+    """A ``random_state`` that is a generator object, here or in a nested estimator: a fit advances it
+    in place, and a reuse could not."""
     try:
-        params = est.get_params(deep=False)
+        params = est.get_params(deep=True)
     except Exception:
         return True
-    return any(hasattr(v, "fit") or randomness.is_generator(v) for v in params.values())
+    return any(randomness.is_generator(v) for v in params.values())
 
 
 def _file_arguments(args: tuple, kwargs: dict) -> list[str]:

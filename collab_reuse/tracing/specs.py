@@ -39,7 +39,7 @@ MUTATING_FIRST_ARG = frozenset({"shuffle", "copyto", "put", "place", "putmask", 
 
 #: Names that write, show or export: they always run and are never replaced.
 EFFECT_PREFIXES = ("to_", "save", "dump", "write", "export", "plot", "hist", "boxplot", "show", "savefig",
-                   "savetxt", "savez", "tofile", "print", "log_")
+                   "savetxt", "savez", "tofile", "print")
 EFFECT_NAMES = frozenset({"info", "display", "style", "close", "flush", "seed", "set_option", "reset_option",
                           "set_printoptions", "set_state", "register_matplotlib_converters"})
 
@@ -62,6 +62,31 @@ SOURCE_PATH_KEYWORDS = ("filepath_or_buffer", "path", "path_or_buf", "io", "fnam
                         "data")
 
 
+#: Every attribute (see ``CALL_SCRATCH``).
+ALL: frozenset[str] = frozenset({"*"})
+
+#: Library objects that calls change for their own use: attributes reset at the start of every
+#: training (so they say nothing about the next one), by ``module.qualname`` of the class. They are
+#: neither part of the object's identity nor effects a reuse must replay (``tracing/effects.py``);
+#: every other attribute is. ``record_evaluation``'s callback is not here: it fills the user's dict.
+CALL_SCRATCH: dict[str, frozenset[str]] = {
+    "lightgbm.callback._EarlyStoppingCallback": frozenset({"best_score", "best_iter", "best_score_list", "cmp_op",
+                                                            "first_metric"}),
+    "lightgbm.callback._LogEvaluationCallback": frozenset(),
+    "lightgbm.callback._ResetParameterCallback": frozenset(),
+    # a Dataset is binned ("constructed") on first use by training; its lineage identifies it
+    "lightgbm.basic.Dataset": ALL,
+    "lightgbm.basic.Booster": ALL,
+}
+
+
+#: Library objects whose use by a call writes files or talks to the world: a call given one is never
+#: reused (by ``module.qualname`` of the class).
+EFFECTFUL_OBJECTS: dict[str, str] = {
+    "xgboost.callback.TrainingCheckPoint": "writes a model file at its checkpoints",
+}
+
+
 def package_of(module: str | None) -> str:
     return (module or "").split(".", 1)[0]
 
@@ -74,6 +99,20 @@ def is_effect(name: str, args: tuple, kwargs: dict) -> bool:
             return first is not None
         return False
     return name in EFFECT_NAMES or name.startswith(EFFECT_PREFIXES)
+
+
+#: Packages whose objects (pyplot itself, a Figure, an Axes) are drawn on when given to a call.
+DRAWING_PACKAGES = frozenset({"matplotlib", "seaborn", "mpl_toolkits"})
+
+
+def draws_on(args: tuple, kwargs: dict) -> bool:
+    """Is the call given something to draw on (``scipy.stats.probplot(x, plot=plt)``, ``ax=ax``)? Then
+    its drawing is an effect: it runs, never replaced by a stored result."""
+    for value in (*args, *kwargs.values()):
+        module = value.__name__ if type(value).__name__ == "module" else type(value).__module__
+        if package_of(module) in DRAWING_PACKAGES:
+            return True
+    return False
 
 
 def is_source(name: str) -> bool:

@@ -87,3 +87,28 @@ def test_compare_shows_where_a_new_error_was_raised(executed):
                                     "traceback": ["Traceback", "File engine.py, line 7, in f", "RuntimeError: boom"]}]
     diffs = compare(executed, other)
     assert any("traceback ends" in d and "engine.py, line 7" in d for d in diffs), diffs
+
+
+def test_mask_volatile_touches_only_matching_stream_text():
+    from collab_reuse.demo.runner import mask_volatile
+
+    outs = [{"output_type": "stream", "name": "stdout", "text": "step - done in 3s\nrows 10\n"},
+            {"output_type": "execute_result", "data": {"text/plain": "done in 3s"}, "text": None}]
+    masked = mask_volatile(outs, [r" - done in \d+s"])
+    assert masked[0]["text"] == "step<volatile>\nrows 10\n"
+    assert masked[1] == outs[1]                      # displayed data is never masked
+    assert outs[0]["text"].endswith("3s\nrows 10\n")  # the input is not changed
+
+
+def test_regroup_streams_ignores_interleaving_but_keeps_text_and_displays():
+    from collab_reuse.demo.runner import regroup_streams
+
+    def s(name, text):
+        return {"output_type": "stream", "name": name, "text": text}
+
+    shown = {"output_type": "display_data", "data": {"text/plain": "x"}}
+    a = regroup_streams([s("stdout", "a"), s("stderr", "w"), s("stdout", "b"), shown, s("stdout", "c")])
+    b = regroup_streams([s("stdout", "a"), s("stdout", "b"), s("stderr", "w"), shown, s("stdout", "c")])
+    assert a == b == [s("stdout", "ab"), s("stderr", "w"), shown, s("stdout", "c")]
+    assert regroup_streams([s("stdout", "a"), shown, s("stdout", "b")]) != regroup_streams(
+        [s("stdout", "ab"), shown])                  # text moved across a display still differs

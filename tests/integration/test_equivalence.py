@@ -38,7 +38,8 @@ def fixture_meta(name: str) -> dict:
     return nbformat.read(notebook(name), as_version=4).metadata.get("collab_reuse_test", {})
 
 # covered (plain vs first run vs re-run included) by the scenario tests below
-SPECIAL = {"data_file_changed", "function_edit_v2", "cross_notebook_a", "cross_notebook_b"}
+SPECIAL = {"data_file_changed", "function_edit_v2", "cross_notebook_a", "cross_notebook_b",
+           "notebook_class_edit_v1", "notebook_class_edit_v2"}
 FIXTURES = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb") if p.stem not in SPECIAL)
 
 
@@ -152,6 +153,24 @@ def test_edited_notebook_function_gives_the_new_results(fixture_env, tmp_path, e
                                 _run("function_edit_v2", tmp_path / "v2", fixture_env, store))
     assert compare(plain_v1, plain_v2), "fixture problem: the edit did not change the plain results"
     assert not (diffs := compare(plain_v2, v2)), f"stale results after the function was edited:\n{_explain(diffs)}"
+
+
+def test_edited_notebook_class_gives_the_new_results(fixture_env, tmp_path, engine):
+    """A transformer class defined in the notebook is named by its code: after an edit of its
+    ``transform``, ``cross_val_score`` over a pipeline with it is computed again."""
+    store = tmp_path / "store"
+    plain_v1, v1 = run_parallel(_run("notebook_class_edit_v1", tmp_path / "plain_v1", fixture_env),
+                                _run("notebook_class_edit_v1", tmp_path / "v1", fixture_env, store,
+                                     STORE_EVERYTHING))
+    assert not (diffs := compare(plain_v1, v1)), _explain(diffs)
+    again = _run("notebook_class_edit_v1", tmp_path / "again", fixture_env, store, STORE_EVERYTHING)()
+    assert not (diffs := compare(plain_v1, again)), _explain(diffs)
+    assert reuse_totals(store, again.kernel_id).get("reused", 0) > 0, "the unedited class's scores were not reused"
+    plain_v2, v2 = run_parallel(_run("notebook_class_edit_v2", tmp_path / "plain_v2", fixture_env),
+                                _run("notebook_class_edit_v2", tmp_path / "v2", fixture_env, store,
+                                     STORE_EVERYTHING))
+    assert compare(plain_v1, plain_v2), "fixture problem: the edit did not change the plain results"
+    assert not (diffs := compare(plain_v2, v2)), f"stale results after the class was edited:\n{_explain(diffs)}"
 
 
 LIGHTGBM_RETRAINED = [

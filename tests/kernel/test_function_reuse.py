@@ -6,6 +6,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from collab_reuse.tracing.registry import pandas_has_cow
 
+from shells import statuses, two_runs
+
 # A stored call is deferred only when its frame arguments can be frozen (Copy-on-Write: pandas 3, or
 # pandas 2 with the option on); without it, it is loaded at the call.
 DEFERS = pandas_has_cow()
@@ -14,39 +16,12 @@ SETUP = ("import numpy as np, pandas as pd\n"
          "df = pd.DataFrame({'k': np.arange(200_000) % 101, 'v': np.arange(200_000) * 0.5})")
 
 
-def two_runs(tmp_path, monkeypatch, cells, between=None):
-    """Run cells in two fresh shells on one store; return (namespaces, reports of the last cell).
-    ``between(session)`` runs after the first shell stored its results."""
-    monkeypatch.setenv("COLLAB_REUSE_STORE", str(tmp_path / "store"))
-    spaces, reports = [], []
-    for run in range(2):
-        InteractiveShell.clear_instance()
-        ip = InteractiveShell.instance()
-        ip.run_line_magic("load_ext", "collab_reuse")
-        for cell in cells:
-            result = ip.run_cell(cell)
-            assert result.error_in_exec is None, result.error_in_exec
-        session = collab_reuse.session_of(ip)
-        reports.append(session.last_report)
-        session.flush(60)
-        if run == 0 and between is not None:
-            between(session)
-        spaces.append(dict(ip.user_ns))
-        ip.run_line_magic("unload_ext", "collab_reuse")
-    InteractiveShell.clear_instance()
-    return spaces, reports
-
-
 def corrupt_store(session):
     """Flip the last byte of every stored blob (so every stored result fails its checksum)."""
     for key in list(session.store.blobs.keys()):
         if not key.startswith("m:"):
             raw = session.store.blobs._cache.get(key, read=False)
             session.store.blobs._cache.set(key, bytes(raw[:-1]) + bytes([raw[-1] ^ 0xFF]))
-
-
-def statuses(report, op):
-    return [s["status"] for s in report["steps"] if s["op"] == op]
 
 
 def test_a_pure_helper_is_reused_whole(tmp_path, monkeypatch):

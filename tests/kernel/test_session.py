@@ -190,7 +190,8 @@ def test_reports_say_what_the_store_wrote(shell):
 def test_a_load_counts_for_the_next_load_decision_before_the_store_records_it(shell, monkeypatch):
     import dataclasses
 
-    run(shell, "import numpy as np\nbig = np.sort(np.sin(np.arange(4_000_000.0)))")
+    # (costly enough to beat loading its 32 MB at the default 300 MB/s, however fast the machine is today)
+    run(shell, "import numpy as np\nbig = np.sort(np.exp(np.sin(np.arange(4_000_000.0))) ** 1.5 % 0.7)")
     s = session(shell)
     s.flush(60)
     info = next(a for a in s.graph.all_artifacts() if a.state == 2 and a.size > 1 << 20)

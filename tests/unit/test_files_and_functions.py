@@ -39,8 +39,14 @@ def test_a_digest_known_to_another_kernel_is_taken_from_the_graph(tmp_path):
 
 
 def _compile(src, glob=None):
+    """Run ``src`` as a notebook cell: in ``__main__``, its source readable as IPython keeps it."""
+    import linecache
+    import uuid
+
+    name = f"<cell-{uuid.uuid4()}>"
+    linecache.cache[name] = (len(src), None, src.splitlines(keepends=True), name)
     ns = {"__name__": "__main__", **(glob or {})}
-    exec(compile(src, "<cell>", "exec"), ns)
+    exec(compile(src, name, "exec"), ns)
     return ns
 
 
@@ -74,3 +80,51 @@ def test_closures_and_called_notebook_functions_count():
 def test_recursive_functions_terminate():
     f = _compile("def f(n):\n    return 1 if n == 0 else f(n - 1)\n")["f"]
     assert function_identity(f, resolve) == function_identity(f, resolve)
+
+
+CLASS = ("class Sel:\n"
+         "    '''picks columns'''\n"
+         "    def __init__(self, cols):\n"
+         "        self.cols = cols\n"
+         "    def transform(self, X):\n"
+         "        return X[self.cols] * SCALE\n")
+
+
+def test_a_notebook_class_is_named_by_its_code_not_its_name():
+    from collab_reuse.fingerprint.functions import class_identity
+
+    base = _compile(CLASS, {"SCALE": 2})["Sel"]
+    same = _compile(CLASS.replace("'''picks columns'''", "'''chooses columns'''"), {"SCALE": 2})["Sel"]
+    edited = _compile(CLASS.replace("* SCALE", "* SCALE + 1"), {"SCALE": 2})["Sel"]
+    other_global = _compile(CLASS, {"SCALE": 3})["Sel"]
+    assert class_identity(base, resolve) == class_identity(same, resolve)
+    assert class_identity(base, resolve) != class_identity(edited, resolve)
+    assert class_identity(base, resolve) != class_identity(other_global, resolve)
+
+
+def test_a_class_naming_itself_and_its_notebook_base_terminates():
+    from collab_reuse.fingerprint.functions import class_identity
+
+    ns = _compile("class A:\n    def f(self):\n        return 1\n"
+                  "class B(A):\n    def g(self):\n        return super(B, self).f() + B.k\n    k = 2\n")
+    ns2 = _compile("class A:\n    def f(self):\n        return 2\n"
+                   "class B(A):\n    def g(self):\n        return super(B, self).f() + B.k\n    k = 2\n")
+    assert class_identity(ns["B"], resolve) != class_identity(ns2["B"], resolve)
+
+
+def test_code_a_library_runs_untraced_must_be_free_of_effects():
+    from collab_reuse.tracing.purity import reachable_impurity
+
+    ns = _compile("import numpy as np\nseen = []\n"
+                  "def pure(v):\n    return np.c_[v, v ** 2]\n"
+                  "def noting(env):\n    seen.append(env)\n"
+                  "def calls_noting(env):\n    return noting(env) or 1\n"
+                  "class Fitting:\n    def fit(self, X):\n        self.n_ = len(X)\n        return self\n"
+                  "class Leaking:\n    def transform(self, X):\n        seen.append(len(X))\n        return X\n"
+                  "class ChangesInput:\n    def transform(self, X):\n        X['new'] = 1\n        return X\n")
+    assert reachable_impurity(ns["pure"]) is None
+    assert reachable_impurity(ns["Fitting"]) is None  # a method may change its own instance
+    assert "seen" in reachable_impurity(ns["noting"])
+    assert "noting" in reachable_impurity(ns["calls_noting"])
+    assert "seen" in reachable_impurity(ns["Leaking"])
+    assert "X" in reachable_impurity(ns["ChangesInput"])

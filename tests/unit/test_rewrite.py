@@ -117,3 +117,36 @@ def test_same_operations_get_the_same_ids_in_a_new_tracer(tracer):
     setattr(builtins, HOOK, other)
     exec(compile(rewrite(ast.parse(src)), "<cell>", "exec"), ns2)
     assert tracer.registry.get(ns1["r"]) == other.registry.get(ns2["r"]) is not None
+
+
+def _warnings_of(src, ns, traced):
+    import warnings
+
+    code = compile(rewrite(ast.parse(src)) if traced else ast.parse(src), "<cell>", "exec")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        exec(code, ns)
+    return [(type(w.message).__name__, w.lineno) for w in caught]
+
+
+CHAINED = ("df = pd.DataFrame({'A': [1.0, None], 'B': [4, 5]})\n"
+           "df['A'].fillna(0, inplace=True)\n"
+           "df.B.update(pd.Series([7, 8]))\n"
+           "class H:\n    pass\nh = H()\nh.frame = df.copy()\n"
+           "h.frame.fillna(-1, inplace=True)\n"
+           "out = (df.values.tolist(), h.frame.values.tolist())")
+
+
+def test_a_chained_in_place_call_warns_as_in_a_plain_run(tracer):
+    plain, traced = {"pd": pd}, {"pd": pd}
+    assert _warnings_of(CHAINED, traced, True) == _warnings_of(CHAINED, plain, False)
+    assert repr(traced["out"]) == repr(plain["out"])
+
+
+def test_a_receiver_changed_by_a_chained_in_place_call_is_forgotten(tracer):
+    ns = {"pd": pd}
+    exec(compile(rewrite(ast.parse("class H:\n    pass\nh = H()\nh.frame = pd.DataFrame({'a': [1.0, None]}) * 1")),
+                 "<cell>", "exec"), ns)
+    assert tracer.registry.get(ns["h"].frame) is not None
+    exec(compile(rewrite(ast.parse("h.frame.fillna(0, inplace=True)")), "<cell>", "exec"), ns)
+    assert tracer.registry.get(ns["h"].frame) is None

@@ -1,0 +1,324 @@
+"""Recording what a cell shows, and showing it again instead of running the cell.
+
+The judgement of which cells may be replayed is ``tracing/cells.py``'s; this module is the
+Jupyter side. While a candidate cell runs, its display messages (the figures the inline backend
+shows when the cell ends among them) are recorded through ipykernel's display-publisher hook, and
+what it prints through a tee of the streams, in one ordered list; the value it displays as its
+result is formatted as IPython formats it. A replay writes the same text, publishes the same
+display data (the PNG bytes as they were) and shows a stand-in whose mime bundle is the recorded
+result, so the notebook receives what a plain run sends.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import sys
+import time
+from typing import Any
+
+from ..fingerprint.digest import digest_parts
+from ..tracing import cells, randomness
+from ..tracing.rewrite import HOOK
+from ..tracing.steps import COMPUTED, REUSED, Candidate, Step
+
+log = logging.getLogger("collab_reuse")
+
+
+class _Tee:
+    """A stream that writes through and appends ``[name, text]`` to the recording."""
+
+    def __init__(self, stream: Any, name: str, entries: list):
+        self._stream, self._name, self._entries = stream, name, entries
+
+    def write(self, text: str) -> int:
+        self._entries.append(["stream", self._name, text])
+        return self._stream.write(text)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._stream, attr)
+
+
+class OutputRecorder:
+    """Records a cell's outputs between ``start`` and ``stop``; ``entries`` is the ordered list."""
+
+    def __init__(self, shell: Any):
+        self.shell = shell
+        self.entries: list[list] = []
+        self.unreplayable: str | None = None
+        self._streams: tuple | None = None
+
+    @staticmethod
+    def available(shell: Any) -> bool:
+        """Only a Jupyter kernel's display publisher lets us see what is displayed."""
+        return hasattr(getattr(shell, "display_pub", None), "register_hook")
+
+    def start(self) -> None:
+        self.shell.display_pub.register_hook(self._display)
+        self._streams = (sys.stdout, sys.stderr)
+        sys.stdout = _Tee(sys.stdout, "stdout", self.entries)  # type: ignore[assignment]
+        sys.stderr = _Tee(sys.stderr, "stderr", self.entries)  # type: ignore[assignment]
+
+    def body_ended(self) -> None:
+        """The cell's code has run (IPython's ``post_execute``): what comes now (the figures the inline
+        backend shows) comes after the cell's displayed result."""
+        self.entries.append(["body_end"])
+
+    def stop(self) -> list[list]:
+        try:
+            self.shell.display_pub.unregister_hook(self._display)
+        except (ValueError, AttributeError):
+            pass
+        if self._streams is not None:
+            if isinstance(sys.stdout, _Tee):
+                sys.stdout = self._streams[0]
+            if isinstance(sys.stderr, _Tee):
+                sys.stderr = self._streams[1]
+            self._streams = None
+        return self.entries
+
+    def _display(self, msg: dict) -> dict:
+        content = msg.get("content", {})
+        if msg.get("header", {}).get("msg_type") != "display_data" or content.get("transient"):
+            self.unreplayable = "it updates a display in place"  # (display ids: progress bars, widgets)
+        else:
+            self.entries.append(["display", content.get("data", {}), content.get("metadata", {})])
+        return msg
+
+
+class ReplayedResult:
+    """Stands in for the value a replayed cell displayed: IPython shows its recorded bundle."""
+
+    __slots__ = ("_bundle",)
+
+    def __init__(self, bundle: tuple[dict, dict]):
+        self._bundle = bundle
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
+        return self._bundle
+
+    def __repr__(self) -> str:
+        return str(self._bundle[0].get("text/plain", ""))
+
+
+def result_bundle(shell: Any, value: Any) -> tuple[dict, dict] | None:
+    """What IPython displayed for the cell's result (None when it displayed nothing)."""
+    if value is None:
+        return None
+    data, metadata = shell.display_formatter.format(value)
+    return dict(data), dict(metadata)
+
+
+def split_at_body_end(entries: list[list]) -> tuple[list[list], list[list]]:
+    """(what the cell's code showed, what was shown after it: the inline backend's figures)."""
+    for i, entry in enumerate(entries):
+        if entry[0] == "body_end":
+            return entries[:i], entries[i + 1:]
+    return entries, []
+
+
+def show(entries: list[list]) -> None:
+    """Write the recorded text and publish the recorded display data, in order."""
+    from IPython.display import publish_display_data
+
+    for entry in entries:
+        if entry[0] == "stream":
+            getattr(sys, entry[1]).write(entry[2])
+        elif entry[0] == "display":
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            publish_display_data(data=entry[1], metadata=entry[2])
+
+
+def replacement(tree: ast.Module, shows_result: bool) -> ast.Module:
+    """The cell that replays: ``__cr__.replay_cell()``, and its result as the displayed expression."""
+    body: list[ast.stmt] = [ast.Expr(_hook_call("replay_cell"))]
+    if shows_result:
+        body.append(ast.Expr(_hook_call("replayed_result")))
+    module = ast.Module(body=body, type_ignores=[])
+    first = tree.body[0] if tree.body else None
+    for node in ast.walk(module):
+        if first is not None:
+            ast.copy_location(node, first)
+    return ast.fix_missing_locations(module)
+
+
+def _hook_call(name: str) -> ast.Call:
+    return ast.Call(func=ast.Attribute(value=ast.Name(HOOK, ast.Load()), attr=name, ctx=ast.Load()),
+                    args=[], keywords=[])
+
+
+class CellReplays:
+    """Per kernel: judge each cell before it runs, record a candidate's outputs while it runs, offer
+    them to the store after, or replay stored ones instead of running the cell."""
+
+    LABEL = "cell (its displayed outputs)"
+
+    def __init__(self, shell: Any, session: Any):
+        self.shell, self.session = shell, session
+        self._fresh = False               # the next AST transformed is the cell's own (not a magic's)
+        self._recording: _Recording | None = None
+        self._pending: tuple | None = None  # (id, value, extra, info, seconds, nbytes) of the replay to show
+        self._shown_after = False
+
+    def cell_started(self) -> None:
+        self._fresh = True
+        self._recording = None
+        self._pending = None
+        self._shown_after = False
+
+    def before_run(self, tree: ast.Module) -> ast.Module | None:
+        """The cell that replays ``tree``'s stored outputs, or None to run it (recording it if it may
+        be replayed next time)."""
+        if not self._fresh:
+            return None
+        self._fresh = False
+        session, tracer = self.session, self.session.tracer
+        if not session.active or not tree.body or not OutputRecorder.available(self.shell) \
+                or cells.cell_impurity(tree) is not None or cells.open_figures():
+            return None
+        inputs = cells.cell_inputs(tree)
+        input_ids: list[str] = []
+        try:
+            base_id = cells.cell_identity(tree, self.shell.user_ns, lambda v: tracer.resolve(v, input_ids), inputs)
+        except Exception as exc:  # (Unreusable, or an input whose digest failed): the cell just runs
+            log.debug("cell not identified for replay: %s", exc)
+            return None
+        rng = randomness.snapshot()
+        # a cell seen drawing from numpy's global generator is named by its state, as operations are
+        cell_id = _with_rng(base_id, rng) if session.is_random(base_id) else base_id
+        loaded = self._load(cell_id)
+        if loaded is not None:
+            self._pending = loaded
+            return replacement(tree, loaded[1].get("result") is not None)
+        recorder = OutputRecorder(self.shell)
+        recorder.start()
+        self._recording = _Recording(cell_id, base_id, input_ids, recorder, dict(self.shell.user_ns),
+                                     tracer.begin_cell(), rng)
+        return None
+
+    def _load(self, cell_id: str) -> tuple | None:
+        session = self.session
+        info = session.lookup(cell_id)
+        if info is None or not session.should_load(info):
+            return None
+        try:
+            value, extra, nbytes, seconds = session.load(cell_id)
+        except Exception as exc:
+            log.info("stored outputs of a cell unusable, running it: %s", exc)
+            return None
+        if not isinstance(value, dict) or not isinstance(value.get("outputs"), list) \
+                or not isinstance(value.get("names"), dict):
+            return None
+        return cell_id, value, extra, info, seconds, nbytes
+
+    def post_execute(self) -> None:
+        """After the cell's code: mark the recording, or show what a replayed cell showed after its
+        code (the figures the inline backend displays at this point)."""
+        if self._recording is not None:
+            self._recording.recorder.body_ended()
+        elif self._pending is not None and not self._shown_after:
+            self._shown_after = True  # (a silent execution later, the panel's, runs post_execute too)
+            show(split_at_body_end(self._pending[1]["outputs"])[1])
+
+    def replay(self) -> None:
+        """Show the stored outputs, bind the names the cell bound, leave the generators as it did."""
+        if self._pending is None:
+            return
+        cell_id, value, extra, info, seconds, nbytes = self._pending
+        show(split_at_body_end(value["outputs"])[0])
+        self.shell.user_ns.update(value["names"])
+        if "rng_after" in extra:
+            randomness.restore(extra["rng_after"])
+        self.session.add_step(Step(cell_id, self.LABEL, REUSED, "other", seconds=seconds,
+                                   saved_seconds=max(info.compute_seconds - seconds, 0.0), bytes_read=nbytes),
+                              None)
+
+    def replayed_result(self) -> Any:
+        if self._pending is None or self._pending[1].get("result") is None:
+            return None
+        data, metadata = self._pending[1]["result"]
+        return ReplayedResult((data, metadata))
+
+    def after_run(self, result: Any) -> None:
+        """A recorded cell finished: offer its outputs to the store if it is replayable."""
+        recording, self._recording = self._recording, None
+        if recording is None:
+            return
+        entries = recording.recorder.stop()
+        why = self.session.tracer.end_cell(recording.frame)
+        if why is None:
+            why = recording.recorder.unreplayable or self._unreplayable(result, entries)
+        names = None if why else self._bound_names(recording)
+        if isinstance(names, str):
+            why, names = names, None
+        if why is not None:
+            log.debug("cell not replayable: %s", why)
+            return
+        seconds = time.perf_counter() - recording.started
+        extra: dict[str, Any] = {"log": [], "cell": True}
+        cell_id = recording.cell_id
+        if randomness.changed(recording.rng, randomness.snapshot()):
+            extra["rng_after"] = randomness.full_state_json()
+            if cell_id == recording.base_id:  # first seen drawing: from now on named by the state it drew from
+                self.session.mark_random(cell_id)
+                cell_id = _with_rng(cell_id, recording.rng)
+        value = {"outputs": entries, "names": names,
+                 "result": result_bundle(self.shell, getattr(result, "result", None))}
+        step = Step(cell_id, self.LABEL, COMPUTED, "other", seconds=seconds,
+                    inputs=list(dict.fromkeys(recording.input_ids)))
+        self.session.add_step(step, Candidate(cell_id, value, "other", seconds, extra))
+
+    @staticmethod
+    def _unreplayable(result: Any, entries: list[list]) -> str | None:
+        if getattr(result, "error_in_exec", None) is not None or getattr(result, "error_before_exec", None) is not None:
+            return "it raised an error"
+        if cells.open_figures():
+            return "it leaves figures open"
+        if not any(e[0] == "display" and any(k.startswith("image/") for k in e[1]) for e in entries):
+            return "it shows no figure"
+        return None
+
+    def _bound_names(self, recording: "_Recording") -> dict[str, Any] | str:
+        """The names the cell bound or rebound, with their values; why not replayable otherwise."""
+        before, now = recording.namespace, self.shell.user_ns
+        if any(name not in now for name in before if not cells.is_history_name(name)):
+            return "it deletes names"
+        bound = {}
+        for name, value in now.items():
+            if cells.is_history_name(name) or (name in before and before[name] is value):
+                continue
+            if not _plain_value(value):
+                return f"it binds {name} to a {type(value).__name__}, which a replay can't rebuild"
+            bound[name] = value
+        return bound
+
+
+def _plain_value(value: Any, depth: int = 0) -> bool:
+    """Values the store keeps faithfully and a replay can bind: scalars, text, data, containers of them."""
+    if depth > 10:
+        return False
+    if isinstance(value, (type(None), bool, int, float, complex, str, bytes)):
+        return True
+    if type(value) in (list, tuple):
+        return all(_plain_value(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(isinstance(k, (str, int)) and _plain_value(v, depth + 1) for k, v in value.items())
+    module = type(value).__module__.split(".", 1)[0]
+    return module in ("numpy", "pandas") and type(value).__name__ in (
+        "ndarray", "DataFrame", "Series", "Index", "RangeIndex") or (module == "numpy" and not hasattr(value, "__dict__"))
+
+
+def _with_rng(cell_id: str, rng: tuple) -> str:
+    return digest_parts(cell_id, "rng", randomness.digest(rng))
+
+
+class _Recording:
+    __slots__ = ("cell_id", "base_id", "input_ids", "recorder", "namespace", "frame", "rng", "started")
+
+    def __init__(self, cell_id: str, base_id: str, input_ids: list[str], recorder: OutputRecorder, namespace: dict,
+                 frame: Any, rng: tuple):
+        self.cell_id, self.base_id, self.recorder, self.namespace, self.frame, self.rng = \
+            cell_id, base_id, recorder, namespace, frame, rng
+        self.input_ids = input_ids
+        self.started = time.perf_counter()

@@ -1,0 +1,83 @@
+"""Cells whose only effect is what they display replay their stored outputs (figures byte for
+byte) in a new kernel; any other cell runs. Through real kernels: the inline backend's figures and
+the display messages only exist there."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from collab_reuse.demo.runner import compare, run_notebook
+from collab_reuse.graph import ExperimentGraph
+from collab_reuse.kernel.handoff import wait_for_writers
+from collab_reuse.kernel.replay import CellReplays
+
+pytestmark = pytest.mark.kernel
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+LABEL = CellReplays.LABEL
+
+
+def cell_statuses(store, kernel_id) -> dict[int, str]:
+    """execution count -> status of the cell's own step, for the cells judged replayable."""
+    out = {}
+    for event in ExperimentGraph(store).events(kernel_id=kernel_id, limit=100000):
+        for step in event["steps"]:
+            if step["op"] == LABEL:
+                out[event["execution_count"]] = step["status"]
+    return out
+
+
+def three_runs(notebook, tmp_path):
+    store = tmp_path / "store"
+    plain = run_notebook(notebook, tmp_path / "plain", timeout=300)
+    first = run_notebook(notebook, tmp_path / "first", store_dir=store, timeout=300)
+    wait_for_writers(store)
+    again = run_notebook(notebook, tmp_path / "again", store_dir=store, timeout=300)
+    return store, plain, first, again
+
+
+def test_plot_cells_replay_their_figures_and_the_others_run(tmp_path):
+    store, plain, first, again = three_runs(NOTEBOOKS / "plots.ipynb", tmp_path)
+    assert not (diffs := compare(plain, first)), "\n".join(diffs)
+    assert not (diffs := compare(plain, again)), "\n".join(diffs)
+    # kde, histograms in a loop (binding i and col), heatmap (binding corr), df.hist, a seeded random plot
+    replayed = {2, 3, 4, 5, 9}
+    assert cell_statuses(store, first.kernel_id) == {n: "computed" for n in replayed}
+    assert cell_statuses(store, again.kernel_id) == {n: "reused" for n in replayed}
+    # the figure-binding cell, the savefig cell and the rest ran: their outputs and file are there
+    assert "bars.png" in again.files and again.files["bars.png"] == plain.files["bars.png"]
+    assert sum(again.cell_seconds[i - 1] for i in replayed) < 0.5 * sum(plain.cell_seconds[i - 1] for i in replayed)
+
+
+def _notebook(path: Path, cells: list[str]) -> Path:
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), path)
+    return path
+
+
+SETUP = ("import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns\n"
+         "df = pd.DataFrame({'a': np.arange(3000) % 7, 'b': np.arange(3000) * 0.5})")
+
+
+@pytest.mark.parametrize("cell, why, random", [
+    ("seen = [1]\nseen.append(1)\nplt.plot(df.a[:50]);", "changes a list it did not make", False),
+    ("sns.barplot(x='a', y='b', data=df)", "bootstraps with unseeded random numbers", True),
+    ("plt.plot(np.random.rand(20));", "draws from numpy's unseeded global generator", True),
+    ("with open('log.txt', 'a') as f:\n    f.write('x')\nplt.plot(df.b[:9]);", "writes a file", False),
+    ("sns.set_style('whitegrid')\nplt.plot(df.a[:9]);", "changes the global style", False),
+    ("plt.plot(df.b[:9])\nplt.show()\nplt.plot(df.a[:9]);", None, False),  # replayable: the control case
+])
+def test_a_cell_with_an_effect_besides_its_figures_runs_every_time(tmp_path, cell, why, random):
+    if why and "list" in why:  # (the list is made in an earlier cell)
+        cells = [SETUP + "\nseen = []", cell.replace("seen = [1]\n", "")]
+    else:
+        cells = [SETUP, cell]
+    store, plain, first, again = three_runs(_notebook(tmp_path / "case.ipynb", cells), tmp_path)
+    status = cell_statuses(store, again.kernel_id).get(2)
+    if why is None:
+        assert status == "reused"
+    else:
+        assert status != "reused", f"replayed a cell that {why}"
+    if not random:  # (an unseeded draw differs between any two runs)
+        assert not (diffs := compare(plain, again)), "\n".join(diffs)
