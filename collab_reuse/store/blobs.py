@@ -429,3 +429,6 @@ class DiskcacheBlobs:
         closer = getattr(self._thread, "closer", None)
         if closer is not None:
             closer.close()
+
+    def check(self) -> list[str]:  # (collab-reuse gc) removes files no row names, e.g. a write cut by a full disk
+        return [str(w.message) for w in self._cache.check(fix=True, retry=True)]

@@ -972,7 +972,7 @@ class Tracer:
         status = NOT_REUSABLE if reason is not None else WARM_STARTED if warm_from else COMPUTED
         step = Step(op_id, op.label, status,
                     kind_of(result if result is not None else (mutated[0] if mutated else None)),
-                    reason=reason or warm_from, seconds=seconds, inputs=inputs)
+                    reason=reason or warm_from or capture.unstorable, seconds=seconds, inputs=inputs)
         if op.name in specs.METRIC_NAMES and isinstance(result, float):
             step.score = float(result)
         self.backend.add_step(step, candidate)
