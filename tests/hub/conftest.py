@@ -1,0 +1,198 @@
+"""Fixtures of the JupyterHub tests: real Unix users, the single-user environment, a running hub.
+
+The users and the environment are made once per test session, a hub once per test module; each is
+removed at its end, also after a failure: the hub (which stops its proxy, the users' servers and
+their kernels), then whatever still runs as a test user, then the users, their homes and the group.
+Needs root (useradd, and a hub that spawns servers as other users); without it the tests are
+skipped, saying so.
+
+Layout of one session (``base``, world-traversable, under /tmp):
+  <module>/state/   a hub's configuration, database, cookie secret and log (root only, 0700)
+  <module>/store/   COLLAB_REUSE_STORE of every kernel of that hub: root:crteam 2770 -- what an
+                    administrator gives a team today (the team writes, the group sticks, others see
+                    nothing)
+  data/             the notebooks' input files, world-readable
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import unix_users
+from hub_notebook import notebook_cells
+from hub_driver import Hub, HubSetup, Server, start_hub
+from hub_session import ARTIFACTS, OUTSIDERS, REPO, TEAM, TEAM_GROUP, TEAM_UMASK, TIMINGS
+
+
+
+def _needs_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the hub tests create Unix users and spawn servers as them: run as root (CI does)")
+    missing = [tool for tool in ("useradd", "userdel", "groupadd", "groupdel", "npm") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"running as root, but {', '.join(missing)} missing: the hub tests cannot run")
+
+
+@pytest.fixture(scope="session")
+def hub_base():
+    """A fresh session directory, readable by the test users (tempfile makes it 0700)."""
+    _needs_root()
+    base = Path(tempfile.mkdtemp(prefix="collab-reuse-hub-"))
+    os.chmod(base, 0o755)
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def hub_users() -> dict[str, unix_users.UnixUser]:
+    """cr_alice and cr_bob in group crteam, cr_carol outside it: real accounts with homes, removed at the end."""
+    _needs_root()
+    users = unix_users.create_accounts(TEAM_GROUP, TEAM, OUTSIDERS)
+    try:
+        yield users
+    finally:
+        unix_users.remove_accounts(TEAM_GROUP, TEAM + OUTSIDERS)
+
+
+@pytest.fixture(scope="session")
+def hub_env() -> Path:
+    """The single-user environment (scripts/hub-env.sh builds it, or finds it cached)."""
+    _needs_root()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / "hub-env.log"
+    started = time.monotonic()
+    with log.open("w") as err:
+        done = subprocess.run(["bash", str(REPO / "scripts" / "hub-env.sh"), str(REPO)], stdout=subprocess.PIPE,
+                              stderr=err, text=True)
+    TIMINGS["env_seconds"] = time.monotonic() - started
+    if done.returncode != 0:
+        pytest.fail(f"scripts/hub-env.sh exited with {done.returncode}:\n{log.read_text()[-3000:]}")
+    TIMINGS["env_cached"] = float("cached:" in log.read_text())
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def team_store(where: Path) -> Path:
+    """A store directory for the team: root:crteam 2770 (setgid: files made in it stay in the group;
+    nobody outside the group can enter it)."""
+    store = where / "store"
+    store.mkdir(parents=True)
+    os.chown(store, 0, grp.getgrnam(TEAM_GROUP).gr_gid)
+    os.chmod(store, 0o2770)
+    return store
+
+
+@contextmanager
+def running_hub(name: str, *, base: Path, users: dict[str, unix_users.UnixUser], env_dir: Path,
+                umask: int | None) -> Iterator[Hub]:
+    """A hub whose users are the test accounts, every kernel given a fresh team store (``base/name/store``).
+
+    At the end, also after a failure: the hub stops (and with it the proxy, the servers and their
+    kernels), whatever still runs as a test user is ended -- and reported as a failure, since the
+    hub should have stopped it -- and the hub's log is kept in test-artifacts/jupyterhub-<name>.log.
+    """
+    where = base / name
+    setup = HubSetup(env_dir=env_dir, proxy=env_dir.parent / "proxy-5" / "node_modules" / ".bin" / "configurable-http-proxy",
+                     state=where / "state", users=list(users), umask=umask,
+                     environment={"COLLAB_REUSE_STORE": str(team_store(where))})
+    started = time.monotonic()
+    hub = start_hub(setup)
+    TIMINGS[f"hub_start_seconds_{name}"] = time.monotonic() - started
+    try:
+        yield hub
+    finally:
+        hub.shutdown()
+        leftovers = {user: unix_users.end_processes(account.uid) for user, account in users.items()}
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(hub.log, ARTIFACTS / f"jupyterhub-{name}.log")
+        (ARTIFACTS / "hub-timings.json").write_text(json.dumps(TIMINGS, indent=1))
+        left = {user: pids for user, pids in leftovers.items() if pids}
+        assert not left, f"processes of test users outlived the hub (ended now): {left}"
+
+
+@pytest.fixture(scope="module")
+def hub(request, hub_base, hub_users, hub_env) -> Iterator[Hub]:
+    """A running JupyterHub (one per test module), the team's servers started with TEAM_UMASK."""
+    with running_hub(request.module.__name__.rsplit(".", 1)[-1], base=hub_base, users=hub_users, env_dir=hub_env,
+                     umask=TEAM_UMASK) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def store_dir(hub) -> Path:
+    """The store every kernel of ``hub`` is given."""
+    return Path(hub.setup.environment["COLLAB_REUSE_STORE"])
+
+
+@pytest.fixture(scope="module")
+def servers(hub, hub_users) -> dict[str, Server]:
+    """Every test user's server, started through the hub's REST API (one after another, each timed)."""
+    started = {}
+    for name in hub_users:
+        t0 = time.monotonic()
+        started[name] = hub.start_server(name)
+        TIMINGS[f"spawn_seconds_{name}"] = time.monotonic() - t0
+    return started
+
+
+@pytest.fixture(scope="session")
+def data_dir(hub_base) -> Path:
+    """World-readable input files of the notebooks."""
+    data = hub_base / "data"
+    data.mkdir()
+    os.chmod(data, 0o755)
+    return data
+
+
+@pytest.fixture(scope="session")
+def sales_csv(data_dir) -> Path:
+    """The notebook's input: a generated sales table, world-readable."""
+    rng = np.random.default_rng(17)
+    n = 5000
+    frame = pd.DataFrame({
+        "region": rng.choice(["north", "south", "east", "west"], n),
+        "units": rng.integers(1, 50, n),
+        "price": rng.normal(20, 5, n).round(2),
+    })
+    frame["returned"] = (rng.random(n) < 0.1 + 0.004 * frame["units"]).astype(int)
+    path = data_dir / "sales.csv"
+    frame.to_csv(path, index=False)
+    os.chmod(path, 0o644)
+    return path
+
+
+@pytest.fixture(scope="session")
+def plain(hub_env, hub_base, sales_csv) -> list[dict]:
+    """The notebook's plain run (tests/hub/plain_run.py): a kernel of the hub's environment, as root,
+    without collab_reuse; per cell {"execution_count", "outputs"} as run_as returns them."""
+    cells_file = hub_base / "cells.json"
+    cells_file.write_text(json.dumps(notebook_cells(sales_csv)))
+    started = time.monotonic()
+    done = subprocess.run([str(hub_env / "bin" / "python"), str(Path(__file__).with_name("plain_run.py")),
+                           str(cells_file), str(hub_base / "plain")], capture_output=True, text=True, timeout=300,
+                          cwd=hub_base)
+    TIMINGS["plain_reference_seconds"] = time.monotonic() - started
+    if done.returncode != 0:
+        pytest.fail(f"the plain reference run failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TIMINGS:
+        terminalreporter.write_sep("-", "hub harness timings (s)")
+        for key, value in TIMINGS.items():
+            terminalreporter.write_line(f"{key}: {value:.2f}")
