@@ -28,6 +28,15 @@ ROOT="${COLLAB_REUSE_HUB_ENV:-$default_root}"
 log() { echo "hub-env: $*" >&2; }
 
 [ -x "$BASE_PYTHON" ] || { log "no $BASE_PYTHON (the hub's users need a Python they can read; set HUB_BASE_PYTHON)"; exit 1; }
+if ! "$BASE_PYTHON" -c "import ensurepip, venv" 2>/dev/null; then
+    # Debian ships venv's pip bootstrap separately
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+        log "installing python3-venv"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    else
+        log "$BASE_PYTHON cannot make a venv (install Debian's python3-venv)"; exit 1
+    fi
+fi
 command -v npm >/dev/null || { log "npm is not installed (configurable-http-proxy comes from npm)"; exit 1; }
 
 mkdir -p "$ROOT"

@@ -16,14 +16,12 @@ Layout of one session (``base``, world-traversable, under /tmp):
 
 from __future__ import annotations
 
-import grp
 import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -32,10 +30,9 @@ import pandas as pd
 import pytest
 
 import unix_users
+from hub_driver import Hub, Server
 from hub_notebook import notebook_cells
-from hub_driver import Hub, HubSetup, Server, start_hub
-from hub_session import ARTIFACTS, OUTSIDERS, REPO, TEAM, TEAM_GROUP, TEAM_UMASK, TIMINGS
-
+from hub_session import ARTIFACTS, OUTSIDERS, REPO, TEAM, TEAM_GROUP, TEAM_UMASK, TIMINGS, running_hub
 
 
 def _needs_root() -> None:
@@ -84,44 +81,6 @@ def hub_env() -> Path:
         pytest.fail(f"scripts/hub-env.sh exited with {done.returncode}:\n{log.read_text()[-3000:]}")
     TIMINGS["env_cached"] = float("cached:" in log.read_text())
     return Path(done.stdout.strip().splitlines()[-1])
-
-
-def team_store(where: Path) -> Path:
-    """A store directory for the team: root:crteam 2770 (setgid: files made in it stay in the group;
-    nobody outside the group can enter it)."""
-    store = where / "store"
-    store.mkdir(parents=True)
-    os.chown(store, 0, grp.getgrnam(TEAM_GROUP).gr_gid)
-    os.chmod(store, 0o2770)
-    return store
-
-
-@contextmanager
-def running_hub(name: str, *, base: Path, users: dict[str, unix_users.UnixUser], env_dir: Path,
-                umask: int | None) -> Iterator[Hub]:
-    """A hub whose users are the test accounts, every kernel given a fresh team store (``base/name/store``).
-
-    At the end, also after a failure: the hub stops (and with it the proxy, the servers and their
-    kernels), whatever still runs as a test user is ended -- and reported as a failure, since the
-    hub should have stopped it -- and the hub's log is kept in test-artifacts/jupyterhub-<name>.log.
-    """
-    where = base / name
-    setup = HubSetup(env_dir=env_dir, proxy=env_dir.parent / "proxy-5" / "node_modules" / ".bin" / "configurable-http-proxy",
-                     state=where / "state", users=list(users), umask=umask,
-                     environment={"COLLAB_REUSE_STORE": str(team_store(where))})
-    started = time.monotonic()
-    hub = start_hub(setup)
-    TIMINGS[f"hub_start_seconds_{name}"] = time.monotonic() - started
-    try:
-        yield hub
-    finally:
-        hub.shutdown()
-        leftovers = {user: unix_users.end_processes(account.uid) for user, account in users.items()}
-        ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copy(hub.log, ARTIFACTS / f"jupyterhub-{name}.log")
-        (ARTIFACTS / "hub-timings.json").write_text(json.dumps(TIMINGS, indent=1))
-        left = {user: pids for user, pids in leftovers.items() if pids}
-        assert not left, f"processes of test users outlived the hub (ended now): {left}"
 
 
 @pytest.fixture(scope="module")
