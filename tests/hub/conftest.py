@@ -32,11 +32,13 @@ import pytest
 import unix_users
 from hub_driver import Hub, Server
 from hub_notebook import notebook_cells
-from hub_session import ARTIFACTS, OUTSIDERS, REPO, TEAM, TEAM_GROUP, TEAM_UMASK, TIMINGS, running_hub
+from hub_session import ARTIFACTS, OUTSIDERS, REPO, TEAM, TEAM_GROUP, TEAM_UMASK, TIMINGS, accounts_lock, running_hub
 
 
 def _needs_root() -> None:
     if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI runs as root, and the hub tests must run there; this run is not root")
         pytest.skip("the hub tests create Unix users and spawn servers as them: run as root (CI does)")
     missing = [tool for tool in ("useradd", "userdel", "groupadd", "groupdel", "npm") if shutil.which(tool) is None]
     if missing:
@@ -59,11 +61,12 @@ def hub_base():
 def hub_users() -> dict[str, unix_users.UnixUser]:
     """cr_alice and cr_bob in group crteam, cr_carol outside it: real accounts with homes, removed at the end."""
     _needs_root()
-    users = unix_users.create_accounts(TEAM_GROUP, TEAM, OUTSIDERS)
-    try:
-        yield users
-    finally:
-        unix_users.remove_accounts(TEAM_GROUP, TEAM + OUTSIDERS)
+    with accounts_lock():
+        users = unix_users.create_accounts(TEAM_GROUP, TEAM, OUTSIDERS)
+        try:
+            yield users
+        finally:
+            unix_users.remove_accounts(TEAM_GROUP, TEAM + OUTSIDERS)
 
 
 @pytest.fixture(scope="session")

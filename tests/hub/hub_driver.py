@@ -350,6 +350,7 @@ def start_hub(setup: HubSetup, timeout: float = 60) -> Hub:
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
+            hub.shutdown()  # a proxy it started may outlive it
             raise HubError(f"jupyterhub exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         try:
             status, _ = hub.request("GET", "hub/api/", token=service_token, timeout=2)

@@ -3,6 +3,7 @@ them, where artifacts go, the timings."""
 
 from __future__ import annotations
 
+import fcntl
 import grp
 import json
 import os
@@ -27,6 +28,10 @@ OUTSIDERS = (CAROL,)
 #: what an administrator sets up today for a team share (Debian's user-private-group convention), so
 #: that a file one member creates is writable by the others
 TEAM_UMASK = 0o002
+
+#: held while the test accounts exist: two checkouts running the hub tests on one machine take turns
+#: (their accounts have the same names); released by the kernel when a run dies
+ACCOUNTS_LOCK = Path("/run/lock/collab-reuse-hub-tests.lock")
 
 #: seconds the harness's steps took in this session (test-artifacts/hub-timings.json)
 TIMINGS: dict[str, float] = {}
@@ -61,10 +66,32 @@ def running_hub(name: str, *, base: Path, users: dict[str, unix_users.UnixUser],
     try:
         yield hub
     finally:
-        hub.shutdown()
-        leftovers = {user: unix_users.end_processes(account.uid) for user, account in users.items()}
-        ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copy(hub.log, ARTIFACTS / f"jupyterhub-{name}.log")
-        (ARTIFACTS / "hub-timings.json").write_text(json.dumps(TIMINGS, indent=1))
+        try:
+            hub.shutdown()
+        finally:
+            leftovers = {user: unix_users.end_processes(account.uid) for user, account in users.items()}
+            ARTIFACTS.mkdir(exist_ok=True)
+            shutil.copy(hub.log, ARTIFACTS / f"jupyterhub-{name}.log")
+            (ARTIFACTS / "hub-timings.json").write_text(json.dumps(TIMINGS, indent=1))
         left = {user: pids for user, pids in leftovers.items() if pids}
         assert not left, f"processes of test users outlived the hub (ended now): {left}"
+
+
+@contextmanager
+def accounts_lock(timeout: float = 600) -> Iterator[None]:
+    """Wait (up to ``timeout`` seconds) until no other test run on this machine uses the test accounts."""
+    with ACCOUNTS_LOCK.open("a") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"another run has held {ACCOUNTS_LOCK} for {timeout:.0f} s") from None
+                time.sleep(1)
+        TIMINGS["accounts_lock_wait_seconds"] = timeout - (deadline - time.monotonic())
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
