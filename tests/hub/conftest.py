@@ -4,7 +4,12 @@ The users and the environment are made once per test session, a hub once per tes
 removed at its end, also after a failure: the hub (which stops its proxy, the users' servers and
 their kernels), then whatever still runs as a test user, then the users, their homes and the group.
 Needs root (useradd, and a hub that spawns servers as other users); without it the tests are
-skipped, saying so.
+skipped, saying so (under CI=true they fail instead). Two checkouts running these tests on one
+machine take turns (hub_session.accounts_lock): the accounts have fixed names.
+
+Run: ``PYTHONPATH=$PWD .venv/bin/python -m pytest -q tests/hub`` (the first run builds the
+single-user environment, scripts/hub-env.sh; timings are printed at the end and written to
+test-artifacts/hub-timings.json, the hubs' logs and the store observations beside them).
 
 Layout of one session (``base``, world-traversable, under /tmp):
   <module>/state/   a hub's configuration, database, cookie secret and log (root only, 0700)
