@@ -460,7 +460,8 @@ def _encode_pandas(value: Any, out: Encoded, allow_pickle: bool) -> dict:
             raise Unreusable("frames with .attrs are not stored")
         return {"t": "frame", "index": _encode_index(value.index, out), "columns": _encode_index(value.columns, out),
                 "cols": [_encode_column(value.iloc[:, i], out, allow_pickle) for i in range(value.shape[1])],
-                "dtypes": [str(dt) for dt in value.dtypes], "dup": value.flags.allows_duplicate_labels}
+                "dtypes": [str(dt) for dt in value.dtypes], "dup": value.flags.allows_duplicate_labels,
+                "blocks": _block_count(value)}
     if isinstance(value, pd.Series) and type(value) is pd.Series:
         if value.attrs:
             raise Unreusable("series with .attrs are not stored")
@@ -494,9 +495,20 @@ def _decode_pandas(node: dict, get_blob: Callable[[str], bytes], allow_pickle: b
     if len(columns) != len(cols):
         raise CorruptArtifact("a stored frame has other than one column per label")
     frame = pd.concat(cols, axis=1, ignore_index=True) if cols else pd.DataFrame(index=range(len(index)))
+    blocks = node.get("blocks")
+    if type(blocks) is int and _block_count(frame) > blocks:
+        frame = frame.copy()  # consolidated, as the frame was: pandas warns about a fragmented one on insert
     frame.index = index
     frame.columns = columns
     return frame.set_flags(allows_duplicate_labels=node["dup"])
+
+
+def _block_count(frame: Any) -> int:
+    """How many blocks hold a frame's columns (one per column when rebuilt; the frame stored may have had
+    them consolidated): ``df[c] = ...`` on a frame of over 100 blocks warns ``PerformanceWarning``, which a
+    reused frame must do exactly when the computed one does."""
+    manager = getattr(frame, "_mgr", None)
+    return int(getattr(manager, "nblocks", 0)) if manager is not None else 0
 
 
 # -- library objects and pickle ----------------------------------------------------------------

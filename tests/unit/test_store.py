@@ -61,6 +61,26 @@ def test_models_come_back_predicting_the_same(store):
     assert np.array_equal(back.predict_proba(X), model.predict_proba(X))
 
 
+def _warns_when_a_column_is_added(frame) -> bool:
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame["added"] = 1
+    return any(issubclass(w.category, pd.errors.PerformanceWarning) for w in caught)
+
+
+def test_a_reused_frame_warns_of_fragmentation_exactly_when_the_computed_one_does(store):
+    consolidated = pd.DataFrame(np.ones((3, 150)))
+    fragmented = pd.DataFrame(index=range(3))
+    for i in range(150):
+        fragmented = pd.concat([fragmented, pd.Series(np.ones(3), name=i)], axis=1)
+    for name, frame in (("consolidated", consolidated), ("fragmented", fragmented)):
+        store.put(name, store.encode(frame))
+        back, _, _ = store.get(name)
+        assert _warns_when_a_column_is_added(back) == _warns_when_a_column_is_added(frame.copy(deep=False)), name
+    assert not _warns_when_a_column_is_added(consolidated) and _warns_when_a_column_is_added(fragmented)
+
+
 def test_a_frame_plus_one_column_stores_only_the_new_column(store):
     base = pd.DataFrame({"a": np.arange(10_000), "b": np.arange(10_000) * 2.0})
     first = store.put("base", store.encode(base))
