@@ -11,6 +11,8 @@
    scale (test scale x ``bench_factor`` x ``--corpus-factor``) plain, first run, re-run in a new
    kernel, the notebook with its recorded late edit, the share of each re-run outside traced
    operations and the reasons steps were not reused (``--skip corpus`` leaves it out).
+5. The cost of the store's content keys: seconds per GB of the key hash (SHA-256, one thread and
+   as the store runs it: a chunk tree on two threads) and of BLAKE2b, beside xxh3, on one buffer.
 """
 
 from __future__ import annotations
@@ -50,6 +52,39 @@ def tracing_overhead(n: int = 2000) -> tuple[float, float, float]:
         InteractiveShell.clear_instance()
     plain, traced = results
     return plain, traced, (traced - plain) / (3 * n) * 1e6
+
+
+def hash_costs(megabytes: int = 512, repeats: int = 3) -> list[tuple[str, float]]:
+    """(hash, seconds per GB) on one random buffer, best of ``repeats``: the store's content key
+    (SHA-256 tree) on one thread and on its two, BLAKE2b-256, and xxh3-128 (the old checksum)."""
+    import hashlib
+
+    import numpy as np
+    import xxhash
+
+    from .store import keys
+
+    view = memoryview(np.random.default_rng(0).integers(0, 256, size=megabytes << 20, dtype=np.uint8))
+    candidates = [
+        ("xxh3-128 (the old checksum, not cryptographic)", lambda: xxhash.xxh3_128_hexdigest(view)),
+        ("BLAKE2b-256, one thread", lambda: hashlib.blake2b(view, digest_size=32).hexdigest()),
+        ("SHA-256 content key, one thread", lambda: keys.content_key(view, threads=1)),
+        (f"SHA-256 content key, {keys.THREADS} threads (the store's)", lambda: keys.content_key(view)),
+    ]
+    out = []
+    for name, run in candidates:
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            best = min(best, time.perf_counter() - start)
+        out.append((name, best * 1024 / megabytes))
+    return out
+
+
+def format_hash_costs(costs: list[tuple[str, float]]) -> str:
+    base = costs[0][1]
+    return "\n".join(f"  {name:<52} {seconds:6.3f} s/GB ({seconds / base:5.1f}x xxh3)" for name, seconds in costs)
 
 
 def first_run_pairs(notebook: Path, data: Path, work: Path, timeout: float, pairs: int) -> list[tuple[float, float]]:
@@ -133,9 +168,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="multiplies each corpus notebook's bench scale (default 1: the manifest's bench_factor)")
     ap.add_argument("--corpus-notebooks", default="", help="comma-separated corpus notebooks (default all)")
     ap.add_argument("--skip", default="",
-                    help="comma-separated parts to skip: demo, scenarios, tracing, planner, materialize, corpus")
+                    help="comma-separated parts to skip: hashing, demo, scenarios, tracing, planner, materialize, "
+                         "corpus")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
+    if "hashing" not in skip:
+        print("content keys, per GB of blob (one 512 MiB buffer, best of 3):\n" + format_hash_costs(hash_costs()) + "\n",
+              flush=True)
     if "tracing" not in skip:
         plain, traced, per_op = tracing_overhead()
         print(f"tracing overhead: plain {plain:.3f} s, traced {traced:.3f} s for 6000 cheap pandas operations "

@@ -6,15 +6,21 @@ import argparse
 import json
 import sys
 
-from .config import format_size, parse_size, resolve_store_dir
+from .config import DEFAULT_BUDGET, format_size, parse_size, resolve_store_dir
+from .errors import StoreError
 
 
 def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The store (never made here: a command on a store that isn't there says so); its format is checked."""
     from .graph import ExperimentGraph
+    from .graph.storedir import open_store_dir
     from .store import ArtifactStore, DiskcacheBlobs
 
     store_dir = resolve_store_dir(args.store or "")
-    return store_dir, ExperimentGraph(store_dir), ArtifactStore(DiskcacheBlobs(store_dir / "blobs"))
+    if not (store_dir / "graph.sqlite").exists():
+        raise StoreError(f"no store at {store_dir}")
+    open_store_dir(store_dir, create=False)
+    return store_dir, ExperimentGraph(store_dir, create=False), ArtifactStore(DiskcacheBlobs(store_dir / "blobs"))
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -35,13 +41,32 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    """Delete blobs no artifact references (left by writers that died mid-write)."""
+    """Repair and shrink the store (safe while kernels use it): undo writes whose writer is gone (a
+    killed kernel, a full disk), remove malformed graph rows, prune what no reuse decision needs,
+    delete blobs no artifact references, and evict what is over the budget."""
+    from .graph import upkeep
+    from .kernel import materializer
+
     _, graph, store = _open(args)
+    repaired = upkeep.repair(graph, parse_size(DEFAULT_BUDGET))
+    pruned = upkeep.prune(graph)
+    listed = list(store.blobs.keys())  # before the references: a blob written from now on is not listed
     live = graph.stored_blob_keys()
-    dead = [k for k in store.blobs.keys() if k not in live]
-    for key in dead:
-        store.blobs.delete(key)
-    print(f"deleted {len(dead)} unreferenced blobs")
+    dead = set(repaired["orphans"]) | {k for k in listed if k not in live}
+    deleted = 0
+    for key in sorted(dead):
+        if not graph.query("SELECT 1 FROM artifact_blobs WHERE key=? LIMIT 1", (key,)):  # (claimed since?)
+            store.blobs.delete(key)
+            deleted += 1
+    fixed = store.blobs.check()  # (files of writes cut short: outside every account otherwise)
+    evicted = 0
+    if graph.used_bytes() > graph.budget():
+        evicted = materializer.materialize(graph, store, [], "storage_aware", 0.0)["evicted"]
+    print(f"undid {repaired['abandoned_writes']} abandoned writes, removed {repaired['malformed_rows']} malformed "
+          f"rows; pruned {pruned['events']} events, {pruned['vertices']} vertices, {pruned['files']} file digests; "
+          f"deleted {deleted} unreferenced blobs; fixed {len(fixed)} blob store inconsistencies; "
+          f"evicted {evicted} artifacts over the budget; "
+          f"{format_size(graph.used_bytes())} used of {format_size(graph.budget())}")
     return 0
 
 
@@ -72,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
-    sub.add_parser("gc", help="delete blobs no artifact references").set_defaults(func=cmd_gc)
+    sub.add_parser("gc", help="repair and shrink the store: undo abandoned writes, remove malformed rows, prune, "
+                   "delete unreferenced blobs, evict what is over the budget").set_defaults(func=cmd_gc)
     p = sub.add_parser("materialize", help="re-select what to keep under the budget, evict the rest")
     p.add_argument("--budget", help="new budget, e.g. 2GB")
     p.add_argument("--algorithm", choices=["heuristic", "storage_aware"], default="storage_aware")
@@ -86,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"collab-reuse: {exc}", file=sys.stderr)
         return 2
+    except StoreError as exc:
+        hint = ""
+        if "not a database" in str(exc) or "malformed" in str(exc):  # (no row-level repair reaches a broken file)
+            hint = "\n  the graph file is damaged beyond repair: move the store directory aside; the next kernel starts afresh"
+        print(f"collab-reuse: {exc}{hint}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

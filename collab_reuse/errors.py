@@ -24,7 +24,12 @@ class StoreError(CollabReuseError):
 
 
 class CorruptArtifact(StoreError):
-    """A stored object failed its checksum or is incomplete: recompute, never serve it."""
+    """A stored object failed its checks (content key, manifest binding, allow-list, validation)
+    or is incomplete: recompute, never serve it."""
+
+
+class IncompatibleStore(StoreError):
+    """The store was written in another format version (older or newer code): it is not read."""
 
 
 class UsageError(CollabReuseError):

@@ -178,7 +178,7 @@ def kernel_env(store_dir: str | os.PathLike | None = None, env: Mapping[str, str
 
 
 async def _run(nb, workdir: Path, store_dir, timeout: float, env: dict[str, str], kernel_id: str,
-               shutdown_wait: float, kernel_args: list[str]):
+               shutdown_wait: float, kernel_args: list[str], pause: float = 0.0):
     from jupyter_core.paths import jupyter_runtime_dir
     from nbclient import NotebookClient
 
@@ -213,16 +213,20 @@ async def _run(nb, workdir: Path, store_dir, timeout: float, env: dict[str, str]
         if info is not None and "language_info" in info["content"]:
             nb.metadata["language_info"] = info["content"]["language_info"]
         t1 = time.perf_counter()
+        paused = 0.0
         for index, cell in enumerate(nb.cells):
             c0 = time.perf_counter()
             await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
             if cell.cell_type == "code":
                 cell_seconds.append(time.perf_counter() - c0)
+                if pause:
+                    await asyncio.sleep(pause)
+                    paused += pause
         t2 = time.perf_counter()
         if store_dir is not None:
             loaded = await _extension_loaded(client)
         t3 = time.perf_counter()
-    return t1 - t0, t2 - t1, cell_seconds, loaded, time.perf_counter() - t3
+    return t1 - t0, t2 - t1 - paused, cell_seconds, loaded, time.perf_counter() - t3
 
 
 async def _extension_loaded(client) -> bool | None:
@@ -240,7 +244,7 @@ async def _extension_loaded(client) -> bool | None:
 def run_notebook(path: str | os.PathLike, workdir: str | os.PathLike, *, store_dir: str | os.PathLike | None = None,
                  timeout: float = 600, env: Mapping[str, str] | None = None,
                  shutdown_wait: float = 5.0, kernel_args: Iterable[str] = (),
-                 wait_for_writes: bool = True) -> RunResult:
+                 wait_for_writes: bool = True, pause: float = 0.0) -> RunResult:
     """Execute the notebook at ``path`` in a fresh kernel whose working directory is ``workdir``.
 
     ``store_dir`` set: the kernel loads collab_reuse at start and uses that store.
@@ -252,6 +256,8 @@ def run_notebook(path: str | os.PathLike, workdir: str | os.PathLike, *, store_d
     such as ``--CollabReuse.min_saving=0``.
     ``wait_for_writes``: with a store, return only once the store writes the exiting kernel
     handed to a child process are done, so that a next run sees them.
+    ``pause``: seconds to wait after each code cell, as a person reading its output would (the
+    kernel is idle meanwhile: store writes happen then); not counted in ``seconds``.
     The notebook file itself is not modified and is not copied into ``workdir``;
     ``files`` lists what the notebook left in ``workdir`` (a store inside it excluded).
     """
@@ -266,7 +272,7 @@ def run_notebook(path: str | os.PathLike, workdir: str | os.PathLike, *, store_d
     kernel_id = str(uuid.uuid4())
     start, seconds, cell_seconds, loaded, shutdown = asyncio.run(
         _run(nb, workdir, store_dir, timeout, kernel_env(store_dir, env), kernel_id, shutdown_wait,
-             list(kernel_args)))
+             list(kernel_args), pause))
     outputs = [
         {"cell": i, "execution_count": cell.execution_count, "outputs": normalize_cell_outputs(cell.outputs)}
         for i, cell in enumerate(nb.cells) if cell.cell_type == "code"

@@ -23,11 +23,6 @@ _MAX_DEPTH = 50
 _SALT = f"collab_reuse/{FORMAT_VERSION}/py{sys.version_info[0]}.{sys.version_info[1]}".encode()
 
 
-def digest_bytes(data: bytes | memoryview) -> str:
-    """128-bit hex digest of raw bytes."""
-    return xxhash.xxh3_128_hexdigest(data)
-
-
 def digest_parts(*parts: Any, resolve: Callable[[Any], str] | None = None) -> str:
     """Digest of a sequence of parameters (literals, or objects ``resolve`` can name)."""
     enc = Encoder(resolve)

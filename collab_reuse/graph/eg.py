@@ -5,26 +5,64 @@ batches a cell's updates into one ``BEGIN IMMEDIATE`` transaction, so two
 kernels writing at once serialize on the lock and lose nothing. Each thread
 gets its own connection. ``networkx_view`` builds the in-memory graph that
 planning and materialization work on.
+
+Faults: every SQLite error (a full disk, a locked or damaged database, a
+store deleted underneath) comes out as ``StoreError``; only the constructor
+creates the database file (a connection opened later never makes a new,
+empty graph in place of a deleted one); every value read is checked
+(``rows``), a bad row reads as absent and ``repair`` removes it. Growth is
+bounded: events by age and count (as they are written), vertices that nothing
+stored needs by age (``prune``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import os
+import socket
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
+from urllib.parse import quote
 
 from ..errors import StoreError
+from . import rows
+from .rows import BadRow
+
+log = logging.getLogger("collab_reuse")
 
 SCHEMA_VERSION = "1"
 NOT_STORED, WRITING, MATERIALIZED = 0, 1, 2
 LARGE_LOAD = 1 << 20  # loads at least this big measure throughput; smaller ones the fixed cost per load
 _ITEM_COLUMNS = "id, op, kind, size, frequency, compute_seconds, state, quality, last_used"
+BUSY_SECONDS = 60.0  # how long a connection waits for another's write lock (background writers)
+EVENTS_MAX_AGE = 30 * 86400.0  # cell reports older than this are dropped ...
+EVENTS_MAX_ROWS = 20_000       # ... and all but the newest this many (about 2 KB each)
+PRUNE_EVENTS_EVERY = 100       # checked every this many reports
+HOST = socket.gethostname()  # a write's claim names its writer's host and pid (``upkeep``)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def guarded(method: _F) -> _F:
+    """SQLite's errors come out as ``StoreError`` (the session's sign that the store is unusable);
+    the connection that failed is dropped, so the next call starts on a fresh one."""
+
+    @functools.wraps(method)
+    def call(self: "ExperimentGraph", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            self.close()
+            raise StoreError(f"the Experiment Graph at {self.path}: {exc}") from exc
+
+    return call  # type: ignore[return-value]
 
 
 def load_counters(nbytes: int, seconds: float) -> dict[str, float]:
@@ -63,6 +101,24 @@ class ArtifactInfo:
     storable: bool
     inputs: list[str]
 
+    COLUMNS = "id, op, kind, size, compute_seconds, frequency, state, load_seconds, quality, storable, inputs"
+
+    @classmethod
+    def from_row(cls, row: tuple) -> "ArtifactInfo":
+        """A row of ``COLUMNS``, checked; ``BadRow`` if any value is wrong."""
+        aid, op, kind, size, compute, frequency, state, load, quality, storable, inputs = row
+        return cls(rows.text(aid), rows.text(op), rows.text(kind), rows.count(size), rows.seconds(compute),
+                   rows.count(frequency), rows.state(state), rows.optional_seconds(load), rows.score(quality),
+                   storable=rows.flag(storable), inputs=rows.id_list(inputs))
+
+
+def _checked(row: tuple) -> ArtifactInfo | None:
+    try:
+        return ArtifactInfo.from_row(row)
+    except BadRow as exc:
+        log.info("a malformed row of the Experiment Graph is ignored (collab-reuse gc removes it): %s", exc)
+        return None
+
 
 def _split(opened: list[tuple[threading.Thread, Any]]) -> tuple[list[tuple[threading.Thread, Any]], list[Any]]:
     """(connections of live threads, connections of finished ones). The calling thread counts as live:
@@ -75,35 +131,56 @@ def _split(opened: list[tuple[threading.Thread, Any]]) -> tuple[list[tuple[threa
 class ExperimentGraph:
     """The shared Experiment Graph of a store directory."""
 
-    def __init__(self, store_dir: str | os.PathLike, budget_bytes: int | None = None):
+    def __init__(self, store_dir: str | os.PathLike, budget_bytes: int | None = None, create: bool = True,
+                 busy_seconds: float | None = None):
+        """Open (with ``create``: make) the graph of a store directory; ``StoreError`` if it can't be.
+        ``busy_seconds``: how long this thread waits for a lock another process holds (``set_busy_timeout``)."""
         self.store_dir = Path(store_dir)
         self.path = self.store_dir / "graph.sqlite"
         self._local = threading.local()
+        if busy_seconds is not None:
+            self._local.busy = busy_seconds
         self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []  # every thread's, for close_all()
         self._opened_lock = threading.Lock()
         try:
-            self.store_dir.mkdir(parents=True, exist_ok=True)
-            self._db().executescript((Path(__file__).with_name("schema.sql")).read_text())
-            with self._tx() as db:
-                found = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-                if found is None:
-                    db.execute("INSERT INTO meta VALUES('schema', ?)", (SCHEMA_VERSION,))
-                elif found[0] != SCHEMA_VERSION:
-                    raise StoreError(f"store schema {found[0]} is not {SCHEMA_VERSION}; use another store directory")
-                if budget_bytes is not None:
-                    db.execute("INSERT OR IGNORE INTO meta VALUES('budget', ?)", (str(budget_bytes),))
-        except sqlite3.Error as exc:
+            if create:
+                self.store_dir.mkdir(parents=True, exist_ok=True)
+            db = self._db(create=create)
+            db.executescript((Path(__file__).with_name("schema.sql")).read_text())  # (no lock if it is there)
+            meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('schema', 'budget')").fetchall())
+            if "schema" not in meta or (budget_bytes is not None and "budget" not in meta):
+                with self.transaction() as db:  # a new store: the only write an open needs (no wait otherwise)
+                    db.execute("INSERT OR IGNORE INTO meta VALUES('schema', ?)", (SCHEMA_VERSION,))
+                    if budget_bytes is not None:
+                        db.execute("INSERT OR IGNORE INTO meta VALUES('budget', ?)", (str(budget_bytes),))
+                    meta["schema"] = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
+            if meta["schema"] != SCHEMA_VERSION:
+                raise StoreError(f"the store's graph has schema {meta['schema']!r}, this collab_reuse reads "
+                                 f"{SCHEMA_VERSION}: use another store directory")
+        except StoreError:
+            self.close()
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            self.close()
             raise StoreError(f"can't open the Experiment Graph at {self.path}: {exc}") from exc
 
     # -- connections -------------------------------------------------------------------------
 
-    def _db(self) -> sqlite3.Connection:
+    def _db(self, create: bool = False) -> sqlite3.Connection:
+        """This thread's connection. Only the constructor may create the file (``mode=rwc``): a store
+        deleted while a kernel runs must stay deleted, not come back as an empty graph."""
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=60000")
+            uri = f"file:{quote(str(self.path.absolute()))}?mode={'rwc' if create else 'rw'}"
+            busy = getattr(self._local, "busy", BUSY_SECONDS)
+            db = sqlite3.connect(uri, uri=True, timeout=busy, isolation_level=None, check_same_thread=False)
+            try:
+                db.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.Error:
+                db.close()
+                raise
             self._local.db = db
             with self._opened_lock:  # (a finished thread's connection is closed here)
                 self._opened, finished = _split(self._opened + [(threading.current_thread(), db)])
@@ -112,7 +189,7 @@ class ExperimentGraph:
         return db
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -123,11 +200,29 @@ class ExperimentGraph:
         else:
             db.execute("COMMIT")
 
+    @guarded
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Rows of a read on this thread's connection (for ``upkeep``'s free functions)."""
+        return self._db().execute(sql, params).fetchall()
+
+    def set_busy_timeout(self, seconds: float) -> None:
+        """How long this thread's queries wait for another connection's lock before ``StoreError``
+        (a cell's lookups must not hang on a store another process holds locked)."""
+        self._local.busy = seconds
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:
-            db.close()
             self._local.db = None
+            with self._opened_lock:
+                self._opened = [pair for pair in self._opened if pair[1] is not db]
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
 
     def close_all(self) -> None:
         """Close every thread's connection (at exit; no other thread may use the graph any more)."""
@@ -142,51 +237,66 @@ class ExperimentGraph:
 
     # -- settings ----------------------------------------------------------------------------
 
+    @guarded
     def budget(self) -> int:
+        """The store's budget in bytes (0, nothing kept, while it is unset or unreadable)."""
         row = self._db().execute("SELECT value FROM meta WHERE key='budget'").fetchone()
-        return int(row[0]) if row else 0
+        try:
+            return rows.count_text(row[0]) if row else 0
+        except BadRow:
+            log.info("the store's budget %r is malformed: nothing is kept until collab-reuse gc resets it", row[0])
+            return 0
 
+    @guarded
     def set_budget(self, nbytes: int) -> None:
-        with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES('budget', ?)", (str(int(nbytes)),))
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES('budget', ?)", (str(rows.count(int(nbytes))),))
 
     # -- lookups on the hot path -------------------------------------------------------------
 
+    @guarded
     def artifact(self, artifact_id: str) -> ArtifactInfo | None:
-        row = self._db().execute(
-            "SELECT id, op, kind, size, compute_seconds, frequency, state, load_seconds, quality, storable, inputs"
-            " FROM artifacts WHERE id=?", (artifact_id,)).fetchone()
-        if row is None:
-            return None
-        return ArtifactInfo(*row[:9], storable=bool(row[9]), inputs=json.loads(row[10]))
+        row = self._db().execute(f"SELECT {ArtifactInfo.COLUMNS} FROM artifacts WHERE id=?", (artifact_id,)).fetchone()
+        return None if row is None else _checked(row)
 
+    @guarded
     def is_random(self, op_id: str) -> bool:
         return self._db().execute("SELECT 1 FROM random_ops WHERE op_id=?", (op_id,)).fetchone() is not None
 
+    @guarded
     def random_ops(self) -> set[str]:
-        return {k for (k,) in self._db().execute("SELECT op_id FROM random_ops")}
+        return {k for (k,) in self._db().execute("SELECT op_id FROM random_ops") if type(k) is str}
 
+    @guarded
     def file_digest(self, stat_key: str) -> str | None:
         row = self._db().execute("SELECT digest FROM files WHERE stat_key=?", (stat_key,)).fetchone()
-        return row[0] if row else None
+        return row[0] if row and type(row[0]) is str and row[0] else None
 
+    @guarded
     def remember_file(self, stat_key: str, digest: str) -> None:
-        with self._tx() as db:
+        with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO files VALUES(?, ?)", (stat_key, digest))
 
+    @guarded
     def load_throughput(self, unrecorded: Mapping[str, float] | None = None) -> tuple[float, float]:
         """(seconds per byte, fixed seconds per load) measured from this store's loads, and from
         ``unrecorded`` ones (``load_counters`` a kernel measured but has not written yet).
 
         Large loads (>= 1 MB) measure the throughput, small ones the fixed cost; mixing them would
         let many tiny loads (each mostly fixed cost) make every large artifact look slow to load."""
-        rows = dict(self._db().execute("SELECT name, value FROM counters WHERE name IN "
-                                       "('load_bytes', 'load_seconds', 'loads', 'small_loads', 'small_load_seconds')"
-                                       ).fetchall())
+        found = self._db().execute("SELECT name, value FROM counters WHERE name IN "
+                                   "('load_bytes', 'load_seconds', 'loads', 'small_loads', 'small_load_seconds')"
+                                   ).fetchall()
+        counters: dict[str, float] = {}
+        for name, value in found:
+            try:
+                counters[name] = rows.seconds(value)
+            except BadRow:
+                log.info("counter %s of the Experiment Graph is malformed (%r): ignored", name, value)
         for name, amount in (unrecorded or {}).items():
-            rows[name] = rows.get(name, 0) + amount
-        nbytes, seconds, loads = rows.get("load_bytes", 0), rows.get("load_seconds", 0), rows.get("loads", 0)
-        small, small_seconds = rows.get("small_loads", 0), rows.get("small_load_seconds", 0)
+            counters[name] = counters.get(name, 0) + amount
+        nbytes, seconds, loads = counters.get("load_bytes", 0), counters.get("load_seconds", 0), counters.get("loads", 0)
+        small, small_seconds = counters.get("small_loads", 0), counters.get("small_load_seconds", 0)
         fixed = min(small_seconds / small, 0.05) if small >= 3 else 0.002
         if loads < 3 or nbytes <= 0:
             return 1 / 300e6, fixed  # until measured: a modest disk
@@ -194,14 +304,16 @@ class ExperimentGraph:
 
     # -- a cell's batch of updates -----------------------------------------------------------
 
+    @guarded
     def record_cell(self, updates: Iterable[VertexUpdate], user: str, report: dict | None,
                     random_ops: Iterable[str] = (), unstorable: dict[str, str] | None = None,
                     quiet_ops: Iterable[tuple[str, str, float]] = (),
                     forests: Iterable[tuple[str, int, str]] = ()) -> int | None:
-        """Add/refresh vertices, bump frequencies and usage, append the cell's report; one transaction."""
+        """Add/refresh vertices, bump frequencies and usage, append the cell's report; one transaction.
+        Every ``PRUNE_EVENTS_EVERY`` reports, the reports beyond the events' age and count go."""
         now = time.time()
         seq = None
-        with self._tx() as db:
+        with self.transaction() as db:
             for u in updates:
                 db.execute(
                     "INSERT INTO artifacts(id, op, kind, inputs, created, last_used) VALUES(?,?,?,?,?,?)"
@@ -220,8 +332,8 @@ class ExperimentGraph:
             for op_id in random_ops:
                 db.execute("INSERT OR IGNORE INTO random_ops VALUES(?)", (op_id,))
             db.executemany("INSERT OR IGNORE INTO quiet_ops(op_id, value_type, seconds) VALUES(?,?,?)",
-                           list(quiet_ops))
-            db.executemany("INSERT OR REPLACE INTO forests VALUES(?,?,?)", list(forests))
+                           [tuple(q) for q in quiet_ops])
+            db.executemany("INSERT OR REPLACE INTO forests VALUES(?,?,?)", [tuple(f) for f in forests])
             for aid, why in (unstorable or {}).items():
                 db.execute("UPDATE artifacts SET storable=0, note=? WHERE id=?", (why, aid))
             if report is not None:
@@ -233,33 +345,51 @@ class ExperimentGraph:
                                  " VALUES(?,?,?,?,?,?)", (now, report.get("kernel_id"), user, report.get("cell_id"),
                                                           report.get("execution_count"), json.dumps(report)))
                 seq = cur.lastrowid
+                if seq is not None and seq % PRUNE_EVENTS_EVERY == 0:
+                    self.prune_events(db, now)
         return seq
 
+    @staticmethod
+    def prune_events(db: sqlite3.Connection, now: float) -> int:
+        cur = db.execute("DELETE FROM events WHERE time < ? OR seq <= (SELECT MAX(seq) FROM events) - ?",
+                         (now - EVENTS_MAX_AGE, EVENTS_MAX_ROWS))
+        return cur.rowcount
+
+    @guarded
     def add_bytes_written(self, seq: int, by_id: dict[str, int]) -> None:
         """Fill in what the store wrote for a cell's steps (known only after the cell's report)."""
-        with self._tx() as db:
+        with self.transaction() as db:
             row = db.execute("SELECT report FROM events WHERE seq=?", (seq,)).fetchone()
             if row is None:
                 return
-            report = json.loads(row[0])
-            for step in report.get("steps", []):
+            try:
+                report = rows.report(row[0])
+            except BadRow:
+                return
+            steps = [s for s in report.get("steps", []) if isinstance(s, dict)]
+            for step in steps:
                 if step.get("id") in by_id and step.get("status") == "computed":
                     step["bytes_written"] = by_id.pop(step["id"])
-            report.setdefault("totals", {})["bytes_written"] = sum(
-                s.get("bytes_written", 0) for s in report.get("steps", []))
+            totals = report.setdefault("totals", {})
+            if isinstance(totals, dict):
+                totals["bytes_written"] = sum(s.get("bytes_written", 0) for s in steps
+                                              if isinstance(s.get("bytes_written", 0), (int, float)))
             db.execute("UPDATE events SET report=? WHERE seq=?", (json.dumps(report), seq))
 
+    @guarded
     def remember_size(self, artifact_id: str, nbytes: int) -> None:
-        with self._tx() as db:
+        with self.transaction() as db:
             db.execute("UPDATE artifacts SET size=? WHERE id=? AND state=0", (int(nbytes), artifact_id))
 
+    @guarded
     def record_load(self, nbytes: int, seconds: float) -> None:
-        with self._tx() as db:
+        with self.transaction() as db:
             for name, amount in load_counters(nbytes, seconds).items():
                 self._bump(db, name, amount)
 
+    @guarded
     def record_quality(self, artifact_id: str, quality: float) -> None:
-        with self._tx() as db:
+        with self.transaction() as db:
             db.execute("UPDATE artifacts SET quality=MAX(COALESCE(quality, 0), ?) WHERE id=?", (quality, artifact_id))
 
     @staticmethod
@@ -269,126 +399,191 @@ class ExperimentGraph:
 
     # -- materialization bookkeeping ---------------------------------------------------------
 
+    @guarded
     def begin_write(self, artifact_id: str, blob_sizes: dict[str, int]) -> None:
-        """Claim the blobs before writing them, so a concurrent eviction won't delete them."""
-        with self._tx() as db:
+        """Claim the blobs before writing them, so a concurrent eviction won't delete them; the claim
+        names this process, so that one that dies mid-write is found and undone (``repair``)."""
+        with self.transaction() as db:
             db.execute("UPDATE artifacts SET state=? WHERE id=? AND state<>?", (WRITING, artifact_id, MATERIALIZED))
             db.executemany("INSERT OR IGNORE INTO artifact_blobs VALUES(?, ?)",
                            [(artifact_id, k) for k in blob_sizes])
+            db.execute("INSERT OR REPLACE INTO writes VALUES(?, ?, ?, ?)", (artifact_id, HOST, os.getpid(), time.time()))
 
+    @guarded
     def finish_write(self, artifact_id: str, blob_sizes: dict[str, int]) -> None:
-        with self._tx() as db:
+        with self.transaction() as db:
             db.executemany("INSERT OR IGNORE INTO blobs VALUES(?, ?)", list(blob_sizes.items()))
             db.execute("UPDATE artifacts SET state=?, size=? WHERE id=?",
                        (MATERIALIZED, sum(blob_sizes.values()), artifact_id))
             db.execute("INSERT INTO stored_log(artifact_id) VALUES(?)", (artifact_id,))
+            db.execute("DELETE FROM writes WHERE artifact_id=?", (artifact_id,))
 
+    @guarded
+    def abort_write(self, artifact_id: str) -> list[str]:
+        """A write that failed (full disk, a deleted store): back to not stored; returns the blob keys
+        no other artifact uses, for the caller to delete (they are outside the budget otherwise)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM writes WHERE artifact_id=?", (artifact_id,))
+            if db.execute("SELECT 1 FROM artifacts WHERE id=? AND state=?", (artifact_id, WRITING)).fetchone() is None:
+                return []
+            return self.unclaim(db, [artifact_id])
+
+    @guarded
     def stored_since(self, seq: int) -> tuple[set[str], int]:
         """Artifacts written to the store after ``seq`` (evicted ones included) and the newest seq.
 
         Kernels keep this set in memory, so a lookup of an id never stored costs no query."""
-        rows = self._db().execute("SELECT seq, artifact_id FROM stored_log WHERE seq>?", (seq,)).fetchall()
-        return {aid for _, aid in rows}, max((r[0] for r in rows), default=seq)
+        found = [(n, aid) for n, aid in self._db().execute(
+            "SELECT seq, artifact_id FROM stored_log WHERE seq>?", (seq,)).fetchall()
+            if type(n) is int and type(aid) is str]
+        return {aid for _, aid in found}, max((n for n, _ in found), default=seq)
 
+    @guarded
     def forests(self, key: str) -> list[tuple[int, str]]:
         """(tree count, artifact id) of the forests fitted under a warm-start key."""
         return [(n, aid) for n, aid in self._db().execute(
-            "SELECT n_estimators, artifact_id FROM forests WHERE key=?", (key,)).fetchall()]
+            "SELECT n_estimators, artifact_id FROM forests WHERE key=?", (key,)).fetchall()
+            if type(n) is int and n > 0 and type(aid) is str]
 
+    @guarded
     def quiet_since(self, seq: int) -> tuple[dict[str, tuple[str, float]], int]:
         """Operations recorded as quiet after ``seq`` (id -> (result class, seconds)) and the newest seq."""
-        rows = self._db().execute("SELECT seq, op_id, value_type, seconds FROM quiet_ops WHERE seq>?",
-                                  (seq,)).fetchall()
-        return {r[1]: (r[2], r[3]) for r in rows}, max((r[0] for r in rows), default=seq)
+        quiet: dict[str, tuple[str, float]] = {}
+        newest = seq
+        for n, op_id, value_type, seconds in self._db().execute(
+                "SELECT seq, op_id, value_type, seconds FROM quiet_ops WHERE seq>?", (seq,)).fetchall():
+            if type(n) is int:
+                newest = max(newest, n)
+            try:
+                quiet[rows.text(op_id)] = (rows.text(value_type), rows.seconds(seconds))
+            except BadRow:
+                continue
+        return quiet, newest
 
+    @guarded
     def unmaterialize(self, artifact_ids: Iterable[str]) -> list[str]:
         """Mark artifacts not stored; return the blob keys no other artifact still uses."""
         ids = list(artifact_ids)
         if not ids:
             return []
-        with self._tx() as db:
-            keys: set[str] = set()
-            for aid in ids:
-                keys.update(k for (k,) in db.execute("SELECT key FROM artifact_blobs WHERE artifact_id=?", (aid,)))
-                db.execute("DELETE FROM artifact_blobs WHERE artifact_id=?", (aid,))
-                db.execute("UPDATE artifacts SET state=? WHERE id=?", (NOT_STORED, aid))
-            orphans = [k for k in keys
-                       if db.execute("SELECT 1 FROM artifact_blobs WHERE key=? LIMIT 1", (k,)).fetchone() is None]
-            db.executemany("DELETE FROM blobs WHERE key=?", [(k,) for k in orphans])
+        with self.transaction() as db:
+            return self.unclaim(db, ids)
+
+    @staticmethod
+    def unclaim(db: sqlite3.Connection, ids: list[str]) -> list[str]:
+        """(Inside a transaction) mark artifacts not stored, drop their claims; the blob keys no
+        other artifact uses, which leave the byte account."""
+        keys: set[str] = set()
+        for aid in ids:
+            keys.update(k for (k,) in db.execute("SELECT key FROM artifact_blobs WHERE artifact_id=?", (aid,)))
+            db.execute("DELETE FROM artifact_blobs WHERE artifact_id=?", (aid,))
+            db.execute("UPDATE artifacts SET state=? WHERE id=?", (NOT_STORED, aid))
+            db.execute("DELETE FROM writes WHERE artifact_id=?", (aid,))
+        orphans = [k for k in keys
+                   if db.execute("SELECT 1 FROM artifact_blobs WHERE key=? LIMIT 1", (k,)).fetchone() is None]
+        db.executemany("DELETE FROM blobs WHERE key=?", [(k,) for k in orphans])
         return orphans
 
+    @guarded
     def used_bytes(self) -> int:
-        return int(self._db().execute("SELECT COALESCE(SUM(size), 0) FROM blobs").fetchone()[0])
+        total = self._db().execute(
+            "SELECT COALESCE(SUM(size), 0) FROM blobs WHERE typeof(size)='integer' AND size >= 0").fetchone()[0]
+        return int(total)
 
+    @guarded
     def stored_blob_keys(self) -> set[str]:
         return {k for (k,) in self._db().execute("SELECT key FROM artifact_blobs")}
 
+    @guarded
     def materialized_ids(self) -> set[str]:
         return {k for (k,) in self._db().execute("SELECT id FROM artifacts WHERE state=?", (MATERIALIZED,))}
 
-    def blob_sizes_of(self, artifact_id: str) -> dict[str, int]:
-        return dict(self._db().execute(
-            "SELECT b.key, b.size FROM artifact_blobs a JOIN blobs b ON a.key=b.key WHERE a.artifact_id=?",
-            (artifact_id,)).fetchall())
+    @guarded
+    def blob_sizes_of(self, artifact_id: str) -> dict[str, int] | None:
+        """Sizes of an artifact's blobs; None when one is malformed (the artifact then counts as absent)."""
+        sizes = {}
+        for key, size in self._db().execute(
+                "SELECT b.key, b.size FROM artifact_blobs a JOIN blobs b ON a.key=b.key WHERE a.artifact_id=?",
+                (artifact_id,)).fetchall():
+            try:
+                sizes[rows.text(key)] = rows.count(size)
+            except BadRow:
+                return None
+        return sizes
 
+    @guarded
     def all_artifacts(self) -> list[ArtifactInfo]:
-        rows = self._db().execute(
-            "SELECT id, op, kind, size, compute_seconds, frequency, state, load_seconds, quality, storable, inputs"
-            " FROM artifacts").fetchall()
-        return [ArtifactInfo(*r[:9], storable=bool(r[9]), inputs=json.loads(r[10])) for r in rows]
+        found = (_checked(r) for r in self._db().execute(f"SELECT {ArtifactInfo.COLUMNS} FROM artifacts").fetchall())
+        return [a for a in found if a is not None]
 
+    @guarded
     def clear(self) -> None:
-        with self._tx() as db:
+        with self.transaction() as db:
             for table in ("artifacts", "artifact_blobs", "blobs", "usage", "events", "random_ops", "counters",
-                          "stored_log", "quiet_ops", "forests"):
+                          "stored_log", "quiet_ops", "forests", "writes"):
                 db.execute(f"DELETE FROM {table}")
 
     # -- queries for the panel, the magics and the CLI ---------------------------------------
 
+    @guarded
     def summary(self, top: int = 10) -> dict[str, Any]:
         db = self._db()
-        counters = dict(db.execute("SELECT name, value FROM counters").fetchall())
+        counters = {}
+        for name, value in db.execute("SELECT name, value FROM counters").fetchall():
+            if rows.valid(rows.seconds, value):
+                counters[name] = value
         hits, misses = int(counters.get("hits", 0)), int(counters.get("misses", 0))
         total, materialized = db.execute(
             "SELECT COUNT(*), COALESCE(SUM(state=2), 0) FROM artifacts").fetchone()
-        users = [u for (u,) in db.execute("SELECT DISTINCT user FROM usage ORDER BY user")]
+        users = [u for (u,) in db.execute("SELECT DISTINCT user FROM usage ORDER BY user") if type(u) is str]
         top_rows = db.execute(f"SELECT {_ITEM_COLUMNS} FROM artifacts WHERE state=2"
                               " ORDER BY compute_seconds*frequency DESC LIMIT ?", (top,)).fetchall()
         return {"store_dir": str(self.store_dir), "used_bytes": self.used_bytes(), "budget_bytes": self.budget(),
                 "artifacts": int(total), "materialized": int(materialized), "hits": hits, "misses": misses,
                 "hit_rate": hits / (hits + misses) if hits + misses else 0.0,
                 "saved_seconds": float(counters.get("saved_seconds", 0.0)), "users": users,
-                "top_artifacts": [self._item(db, r) for r in top_rows]}
+                "top_artifacts": [item for r in top_rows if (item := self._item(db, r)) is not None]}
 
+    @guarded
     def artifacts(self, offset: int = 0, limit: int = 100) -> dict[str, Any]:
         db = self._db()
         total = db.execute("SELECT COUNT(*) FROM artifacts").fetchone()[0]
-        rows = db.execute(f"SELECT {_ITEM_COLUMNS} FROM artifacts ORDER BY state DESC, compute_seconds*frequency DESC"
-                          " LIMIT ? OFFSET ?", (int(limit), int(offset))).fetchall()
-        return {"total": int(total), "items": [self._item(db, r) for r in rows]}
+        found = db.execute(f"SELECT {_ITEM_COLUMNS} FROM artifacts ORDER BY state DESC, compute_seconds*frequency DESC"
+                           " LIMIT ? OFFSET ?", (int(limit), int(offset))).fetchall()
+        return {"total": int(total), "items": [item for r in found if (item := self._item(db, r)) is not None]}
 
+    @guarded
     def events(self, kernel_id: str | None = None, since: int = 0, limit: int = 500) -> list[dict[str, Any]]:
         db = self._db()
         if kernel_id:
-            rows = db.execute("SELECT seq, time, report FROM events WHERE kernel_id=? AND seq>? ORDER BY seq LIMIT ?",
-                              (kernel_id, int(since), int(limit))).fetchall()
+            found = db.execute("SELECT seq, time, report FROM events WHERE kernel_id=? AND seq>? ORDER BY seq LIMIT ?",
+                               (kernel_id, int(since), int(limit))).fetchall()
         else:
-            rows = db.execute("SELECT seq, time, report FROM events WHERE seq>? ORDER BY seq LIMIT ?",
-                              (int(since), int(limit))).fetchall()
+            found = db.execute("SELECT seq, time, report FROM events WHERE seq>? ORDER BY seq LIMIT ?",
+                               (int(since), int(limit))).fetchall()
         out = []
-        for seq, when, report in rows:
-            item = json.loads(report)
+        for seq, when, report in found:
+            try:
+                item = rows.report(report)
+            except BadRow:
+                continue  # a malformed report is skipped (gc removes it)
             item["seq"], item["time"] = seq, when
             out.append(item)
         return out
 
     @staticmethod
-    def _item(db: sqlite3.Connection, row: tuple) -> dict[str, Any]:
+    def _item(db: sqlite3.Connection, row: tuple) -> dict[str, Any] | None:
         aid, op, kind, size, freq, secs, state, quality, last_used = row
-        users = [u for (u,) in db.execute("SELECT user FROM usage WHERE artifact_id=? ORDER BY count DESC", (aid,))]
-        return {"id": aid, "op": op, "kind": kind, "size": int(size), "frequency": int(freq),
-                "compute_seconds": float(secs), "materialized": state == MATERIALIZED, "quality": quality,
-                "last_used": last_used, "users": users}
+        try:
+            item = {"id": rows.text(aid), "op": rows.text(op), "kind": rows.text(kind), "size": rows.count(size),
+                    "frequency": rows.count(freq), "compute_seconds": rows.seconds(secs),
+                    "materialized": rows.state(state) == MATERIALIZED, "quality": rows.score(quality),
+                    "last_used": rows.optional_seconds(last_used)}
+        except BadRow:
+            return None
+        item["users"] = [u for (u,) in db.execute("SELECT user FROM usage WHERE artifact_id=? ORDER BY count DESC",
+                                                  (aid,)) if type(u) is str]
+        return item
 
     def networkx_view(self) -> Any:
         """The graph as a networkx DiGraph (edges input -> output), with vertex attributes."""

@@ -38,3 +38,8 @@ CREATE TABLE IF NOT EXISTS quiet_ops(seq INTEGER PRIMARY KEY AUTOINCREMENT, op_i
 -- fitted forests by everything but their tree count: a larger forest may be grown from a stored one
 CREATE TABLE IF NOT EXISTS forests(key TEXT NOT NULL, n_estimators INTEGER NOT NULL, artifact_id TEXT NOT NULL,
   PRIMARY KEY(key, n_estimators));
+-- artifacts being written (state 1) and by whom: a claim of a process that died, or older than any
+-- writer may run, is abandoned and undone by repair (collab-reuse gc, and each kernel's start)
+CREATE TABLE IF NOT EXISTS writes(artifact_id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,
+  started REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS events_time ON events(time);

@@ -14,7 +14,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from .writer import HandedOff
+from .writer import Dropped, HandedOff
 
 
 class CellLock:
@@ -23,6 +23,7 @@ class CellLock:
         self._cell_ended = 0.0  # time.monotonic() when the last cell finished
         self._cell_thread: int | None = None  # the thread of the running cell
         self._handing_off = False
+        self._dropping = False
         self._wake = threading.Event()  # set at hand-off (and while lent): a waiting job looks again at once
 
     def cell_started(self) -> None:
@@ -60,12 +61,16 @@ class CellLock:
     def idle(self, grace: float = 0.0) -> Iterator[None]:
         """Hold the lock once no cell has run for ``grace`` seconds (a cell running now included).
 
-        Raises ``HandedOff`` once the kernel is exiting: the work goes to the handoff child."""
+        Raises ``HandedOff`` once the kernel is exiting (the work is handed over), ``Dropped`` once the
+        store has failed (the work is dropped)."""
         while True:
             self._lock.acquire()
             if self._handing_off:
                 self._lock.release()
                 raise HandedOff()
+            if self._dropping:
+                self._lock.release()
+                raise Dropped()
             wait = self._cell_ended + grace - time.monotonic()
             if wait <= 0:
                 break
@@ -75,6 +80,11 @@ class CellLock:
             yield
         finally:
             self._lock.release()
+
+    def drop_waiting_work(self) -> None:
+        """The store failed: background work waiting for the lock stops for good."""
+        self._dropping = True
+        self._wake.set()
 
     def hand_off(self) -> None:
         """The kernel is exiting: background work waiting for the lock stops (and runs in the child)."""

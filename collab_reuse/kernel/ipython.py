@@ -78,7 +78,8 @@ class Installation:
         self._magics = ReuseMagics(self.shell, self)
         self.shell.register_magics(self._magics)
         atexit.register(self.session.close_at_exit)
-        self.session.tell_failure_once()
+        # (a store that can't be opened is told at the end of this cell when loaded from one, else at the
+        # start of the first cell: printed now, at kernel start, it would reach no cell)
 
     def uninstall(self) -> None:
         try:

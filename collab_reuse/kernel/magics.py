@@ -1,8 +1,9 @@
 """``%reuse`` and ``%%noreuse``: status, on/off, budget, explain, graph, clear.
 
 Wrong arguments raise IPython's ``UsageError`` with the usage line, the way
-built-in magics do; nothing here changes a cell's output except what the
-user asked to see.
+built-in magics do; so does a store that fails while a magic uses it (the
+session then stops reusing, as after any store fault). Nothing here changes a
+cell's output except what the user asked to see.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from ..config import format_size, parse_size
 from . import handoff
+from .session import STORE_FAULTS
 
 USAGE = """\
 %reuse status                  store size vs budget, artifacts, this session's hits and misses
@@ -48,7 +50,13 @@ class ReuseMagics(Magics):
         handler = getattr(self, f"_cmd_{command}", None)
         if handler is None:
             raise UsageError(f"unknown %reuse command {command!r}\n{USAGE}")
-        handler(args)
+        self.session.check_store()  # (a store deleted since the last cell must not be written again)
+        try:
+            handler(args)
+        except STORE_FAULTS as exc:
+            if not self.session.store_fault(exc, f"in %reuse {command}"):
+                raise  # (a damaged artifact: not a store fault)
+            raise UsageError(f"%reuse {command}: {self.session.failure}") from None
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -57,7 +65,7 @@ class ReuseMagics(Magics):
         s = self.session
         state = "on" if s.active else ("off" if s.failure is None else f"stopped: {s.failure}")
         print(f"collab_reuse is {state}; store: {s.store_dir}")
-        if s.graph is None:
+        if s.graph is None or s.failure:
             return
         s.flush(5)
         summary = s.graph.summary(top=0)
@@ -92,7 +100,7 @@ class ReuseMagics(Magics):
             nbytes = parse_size(args[0])
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        if self.session.graph is None:
+        if self.session.graph is None or self.session.failure:
             raise UsageError(f"no store: {self.session.failure}")
         self.session.graph.set_budget(nbytes)
         print(f"collab_reuse: budget {format_size(nbytes)} for the store at {self.session.store_dir}")
@@ -108,12 +116,12 @@ class ReuseMagics(Magics):
         print(explain(self.session.last_report))
 
     def _cmd_graph(self, args: list[str]) -> None:
-        if len(args) > 1 or (args and not args[0].isdigit()):
-            raise UsageError("usage: %reuse graph [N]")
+        if len(args) > 1 or (args and not (args[0].isascii() and args[0].isdigit() and len(args[0]) <= 9)):
+            raise UsageError("usage: %reuse graph [N]   (N: a count, at most 999999999)")
         report = self.session.last_report
         if args:
             self.session.flush(5)
-            g = self.session.graph.networkx_view() if self.session.graph else None
+            g = self.session.graph.networkx_view() if self.session.graph and not self.session.failure else None
             print(store_graph_text(g, int(args[0])))
         else:
             print(cell_graph_text(report))
@@ -123,7 +131,7 @@ class ReuseMagics(Magics):
             raise UsageError("%reuse clear deletes every stored artifact of this store, for every user.\n"
                              "Run `%reuse clear --yes` to confirm.")
         s = self.session
-        if s.graph is None or s.store is None:
+        if s.graph is None or s.store is None or s.failure:
             raise UsageError(f"no store: {s.failure}")
         s.flush(30)
         s.graph.clear()

@@ -4,6 +4,11 @@ Candidates are the cell's new artifacts (encoded now, so their real sizes and
 column keys are known) plus everything already materialized; the planner's
 selection algorithm picks under the byte budget; new picks are written and
 stored artifacts that fell out are evicted, their unshared blobs deleted.
+
+A write that fails (a full disk, a store deleted underneath) is undone before
+the error goes on: the artifact is marked not stored again and the blobs it
+added are deleted, so nothing stays "being written" and no byte is left
+outside the budget's account.
 """
 
 from __future__ import annotations
@@ -31,8 +36,11 @@ class Offer:
     extra: dict
 
 
-def _worth_encoding(graph: ExperimentGraph, cand: Any) -> bool:
-    """Skip what is stored already, can't be stored, or was measured too big to pay off."""
+def _worth_encoding(graph: ExperimentGraph | None, cand: Any) -> bool:
+    """Skip what is stored already, can't be stored, or was measured too big to pay off (without a
+    graph to ask, in a forked child, everything is encoded: the materializer skips what is stored)."""
+    if graph is None:
+        return True
     info = graph.artifact(cand.id)
     if info is None:
         return True
@@ -44,7 +52,7 @@ def _worth_encoding(graph: ExperimentGraph, cand: Any) -> bool:
     return True
 
 
-def encode_offers(graph: ExperimentGraph, store: ArtifactStore, candidates: list[Any],
+def encode_offers(graph: ExperimentGraph | None, store: ArtifactStore, candidates: list[Any],
                   no_cell_runs: Callable[[], ContextManager[Any]],
                   unchanged: Callable[[Any], bool]) -> tuple[list[Offer], dict[str, str]]:
     """Encode (and verify) each candidate; those that can't be stored faithfully come back with a reason.
@@ -70,6 +78,29 @@ def encode_offers(graph: ExperimentGraph, store: ArtifactStore, candidates: list
         except Exception as exc:  # a serializer bug must not lose the cell: just don't store it
             refused[cand.id] = f"can't be encoded: {type(exc).__name__}: {exc}"
     return offers, refused
+
+
+def _write(graph: ExperimentGraph, store: ArtifactStore, offer: Offer) -> Any:
+    """Claim, write, mark stored; a failure undoes the claim and deletes the blobs it added."""
+    sizes = {k: len(v) for k, v in offer.encoded.blobs.items()}
+    graph.begin_write(offer.id, {**sizes, store.manifest_key(offer.id): 0})
+    try:
+        result = store.put(offer.id, offer.encoded, offer.extra)
+        graph.finish_write(offer.id, result.blob_sizes)
+    except BaseException:
+        _undo(graph, store, offer.id)
+        raise
+    return result
+
+
+def _undo(graph: ExperimentGraph, store: ArtifactStore, artifact_id: str) -> None:
+    """Best effort (the store may be failing): what remains, ``repair`` (gc, the next kernel) undoes."""
+    try:
+        for key in graph.abort_write(artifact_id):
+            store.blobs.delete(key)
+    except Exception:
+        log.warning("undoing the failed write of %s failed too; collab-reuse gc undoes it", artifact_id[:10],
+                    exc_info=True)
 
 
 def estimated_load_seconds(graph: ExperimentGraph, nbytes: int, measured: float | None = None,
@@ -104,6 +135,8 @@ def materialize(graph: ExperimentGraph, store: ArtifactStore, offers: list[Offer
         info = artifacts[aid]
         blobs = ({k: len(v) for k, v in offered[aid].encoded.blobs.items()} if aid in offered
                  else graph.blob_sizes_of(aid))
+        if blobs is None:  # a malformed blob row: the artifact is evicted, never served
+            continue
         blobs.setdefault(f"m:{aid}", 512)
         size = sum(blobs.values())
         load = estimated_load_seconds(graph, size, info.load_seconds)
@@ -119,11 +152,7 @@ def materialize(graph: ExperimentGraph, store: ArtifactStore, offers: list[Offer
     written = nbytes = 0
     by_id: dict[str, int] = {}
     for aid in keep & offered.keys():
-        offer = offered[aid]
-        sizes = {k: len(v) for k, v in offer.encoded.blobs.items()}
-        graph.begin_write(aid, {**sizes, store.manifest_key(aid): 0})
-        result = store.put(aid, offer.encoded, offer.extra)
-        graph.finish_write(aid, result.blob_sizes)
+        result = _write(graph, store, offered[aid])
         written += 1
         nbytes += result.bytes_written
         by_id[aid] = result.bytes_written

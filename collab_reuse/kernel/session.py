@@ -2,17 +2,30 @@
 
 It is the tracer's backend (lookups, loads, file digests, steps), collects a
 cell's steps between IPython's ``pre_run_cell`` and ``post_run_cell`` events,
-and hands the finished cell to the background writer. When the store fails
-for an operational reason (unwritable, full, incompatible) the session stops
-reusing, tells the user once, and the notebook goes on as without it.
+and hands the finished cell to the background writer (as ``jobs``).
+
+Store faults. When the store fails for an operational reason (deleted,
+replaced, read-only, full, locked, damaged, incompatible: any ``StoreError``
+but a damaged artifact, any ``OSError`` or SQLite error of the store) the
+session stops: no more tracing or reuse, the writer's waiting jobs are dropped
+(their memory freed), values still deferred are produced, and the user gets
+the one warning (``WARNING``) on the stderr of one cell, once per kernel: the
+cell that loaded the extension if the store can't be opened (at its end, or at
+the start of the first cell when the extension is loaded at kernel start),
+else the cell during which the fault was found (at its end), or, when the
+background writer found it between cells, the next cell (at its start).
+Everything else runs as without collab_reuse. A damaged artifact or a malformed
+graph row is not a store fault: that one result is recomputed, silently.
 """
 
 from __future__ import annotations
 
 import getpass
+import itertools
 import logging
 import os
 import re
+import sqlite3
 import sys
 import threading
 import time
@@ -24,10 +37,11 @@ from ..config import CollabReuse, parse_size, resolve_store_dir
 from ..errors import CorruptArtifact, StoreError
 from ..fingerprint import FileFingerprints
 from ..graph import MATERIALIZED, ExperimentGraph, VertexUpdate, load_counters
+from ..graph.storedir import StoreDir, open_store_dir
 from ..store import ArtifactStore, DiskcacheBlobs
 from ..tracing.runtime import Tracer
 from ..tracing.steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, WARM_STARTED, Candidate, Step
-from . import handoff, materializer
+from . import handoff, jobs, materializer, storelog
 from .foreground import CellLock
 from .writer import BackgroundWriter
 
@@ -35,6 +49,10 @@ log = logging.getLogger("collab_reuse")
 MAX_STEPS_PER_REPORT = 400
 _RAN = (COMPUTED, NOT_REUSABLE, WARM_STARTED)  # statuses of steps whose operation ran (and was timed)
 BATCH_BELOW_SECONDS = 0.1  # candidates quicker than this to recompute are offered to the store in one batch
+WARNING = "collab_reuse stopped reusing: {reason}. Cells run as without collab_reuse."
+FOREGROUND_WAIT = 2.0  # seconds a cell's lookups wait for a store locked by another process
+EXIT_ENCODE_SECONDS = 1.0  # at exit, the kernel encodes pending results itself for at most this long
+STORE_FAULTS = (StoreError, OSError, sqlite3.Error)
 
 
 @dataclass
@@ -48,23 +66,6 @@ class CellRun:
     random_ops: list[str] = field(default_factory=list)
     quiet_ops: list[tuple[str, str, float]] = field(default_factory=list)
     forests: list[tuple[str, int, str]] = field(default_factory=list)
-
-
-def _log_to(store_dir: Any) -> None:
-    """Log to ``collab_reuse.log`` in the store, never to the cell's output (it must stay as in a plain run)."""
-    log.propagate = False
-    if any(getattr(h, "_collab_reuse", False) for h in log.handlers):
-        return
-    handler: logging.Handler
-    try:
-        store_dir.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(store_dir / "collab_reuse.log", delay=True)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(message)s"))
-    except OSError:
-        handler = logging.NullHandler()
-    handler._collab_reuse = True  # type: ignore[attr-defined]
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
 
 
 def _approximate_bytes(value: Any) -> int | None:
@@ -83,6 +84,13 @@ def _approximate_bytes(value: Any) -> int | None:
     except Exception:
         return None
     return None
+
+
+def _why(exc: BaseException) -> str:
+    """A store fault in a few words: "No space left on device", "database is locked", ..."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror + (f" ({exc.filename})" if exc.filename else "")
+    return str(exc) or type(exc).__name__
 
 
 def current_user() -> str:
@@ -115,8 +123,10 @@ class Session:
         self.tracer.deferral.enabled = config.defer
         self.cell: CellRun | None = None
         self.foreground = CellLock()  # held by cells; encoding waits for it and for an idle kernel
-        self._pending_bytes = 0  # estimated size of the results waiting to be encoded
+        self._pending_bytes = 0  # estimated size of the results held for the store (offered, not yet encoded)
+        self._pending_lock = threading.Lock()
         self._max_pending = parse_size(config.max_pending)
+        self._cells = itertools.count(1)
         self._random_ops: set[str] = set()
         self._stored: set[str] = set()
         self._stored_seq = 0
@@ -131,19 +141,27 @@ class Session:
         self.saved_seconds = 0.0
         self.failure: str | None = None
         self._failure_told = False
+        self._produced_after_failure = False
         self.graph: ExperimentGraph | None = None
         self.store: ArtifactStore | None = None
+        self.store_handle: StoreDir | None = None
+        self.target: jobs.Target | None = None
         self.writer: BackgroundWriter | None = None
+        self.files = FileFingerprints(self._stored_file_digest, self._remember_file)
+        storelog.log_to(self.store_dir)  # (never makes the directory)
         try:
-            _log_to(self.store_dir)
-            self.graph = ExperimentGraph(self.store_dir, budget_bytes=parse_size(config.budget))
+            self.store_handle = open_store_dir(self.store_dir)
+            self.graph = ExperimentGraph(self.store_dir, budget_bytes=parse_size(config.budget),
+                                         busy_seconds=FOREGROUND_WAIT)  # (this thread runs the cells)
             if config.budget != CollabReuse.budget.default_value:
                 self.graph.set_budget(parse_size(config.budget))
-            self.store = ArtifactStore(DiskcacheBlobs(self.store_dir / "blobs"), trust_pickle=config.trust_pickle)
-            self.files = FileFingerprints(self.graph.file_digest, self._remember_file)
-            self.writer = BackgroundWriter(self._background_failed)
-        except (StoreError, OSError) as exc:
-            self._fail(f"can't use the store at {self.store_dir}: {exc}")
+            self.store = ArtifactStore(DiskcacheBlobs(self.store_dir / "blobs"), trust_pickle=config.trust_pickle,
+                                       user=self.user)
+            self.target = jobs.Target(self.graph, self.store, self.store_handle)
+            self.writer = BackgroundWriter(self._background_failed, run=self._run_job)
+            self.writer.submit(jobs.Job(jobs.Upkeep(parse_size(config.budget))), priority=float("-inf"))
+        except STORE_FAULTS as exc:
+            self._fail(self._describe(exc, "as it was opened"))
 
     # -- state -------------------------------------------------------------------------------
 
@@ -151,36 +169,108 @@ class Session:
     def active(self) -> bool:
         return self.failure is None and self.tracer.enabled
 
-    def _fail(self, message: str) -> None:
-        """Stop reusing for an operational reason; the user is told once."""
+    @property
+    def held_bytes(self) -> int:
+        """Estimated bytes of results held for the store (offered, not yet encoded)."""
+        return self._pending_bytes
+
+    def _fail(self, reason: str) -> None:
+        """Stop reusing for an operational reason (any thread); the user is told once, in a cell."""
         if self.failure is None:
-            self.failure = message
-            log.warning("collab_reuse stops reusing: %s", message)
+            self.failure = reason
+            log.warning("collab_reuse stops reusing: %s", reason)
         self.tracer.enabled = False
+        self.foreground.drop_waiting_work()
+        if self.writer is not None:
+            dropped = self.writer.discard()  # results that will never be stored: their memory goes
+            for job in dropped:
+                job.finished()
+            if dropped:
+                log.info("dropped %d store jobs waiting", len(dropped))
+
+    def store_fault(self, exc: BaseException, doing: str) -> bool:
+        """Fail the session if ``exc`` is a store fault (a damaged artifact is not one); whether it was."""
+        if isinstance(exc, STORE_FAULTS) and not isinstance(exc, CorruptArtifact):
+            self._fail(self._describe(exc, doing))
+            return True
+        return False
+
+    def _describe(self, exc: BaseException, doing: str) -> str:
+        if isinstance(exc, StoreError):
+            return str(exc)  # (says which store)
+        return f"the store at {self.store_dir} failed {doing}: {_why(exc)}"
 
     def _background_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, (StoreError, OSError)):
-            self._fail(f"the store at {self.store_dir} can't be written ({exc}); cells run without reuse")
+        self.store_fault(exc, "while storing results")
+
+    def check_store(self) -> None:
+        """Is the store directory still the one opened (not deleted, not replaced)? A stat per cell."""
+        if self.failure is None and self.store_handle is not None:
+            try:
+                self.store_handle.check()
+            except StoreError as exc:
+                self._fail(str(exc))
 
     def tell_failure_once(self) -> None:
         if self.failure and not self._failure_told:
             self._failure_told = True
-            print(f"collab_reuse: {self.failure}", file=sys.stderr)
+            print(WARNING.format(reason=self.failure), file=sys.stderr)
+
+    def _produce_after_failure(self) -> None:
+        """Plain cells must see values, not lazies: produce every one left (each falls back to
+        computing when the store can't serve it)."""
+        if self.failure and not self._produced_after_failure:
+            self._produced_after_failure = True
+            try:
+                self.tracer.deferral.force_all()
+            except Exception:
+                log.warning("producing deferred values after the store failed raised", exc_info=True)
+
+    def _run_job(self, job: jobs.Job) -> None:
+        """In the writer thread: prepare (encoding waits for an idle kernel), then apply."""
+        try:
+            if self.failure is None and self.target is not None:
+                writes = job.prepare(self.graph, self._no_cell_runs)
+                if self.failure is None:
+                    self.target.apply(writes)
+        finally:
+            job.finished()
+
+    def _no_cell_runs(self) -> Any:
+        """Encoding waits until no cell has run for ``idle_seconds``, or not at all while the results
+        held exceed ``max_pending``."""
+        grace = self.config.idle_seconds if self._pending_bytes <= self._max_pending else 0.0
+        return self.foreground.idle(grace)
+
+    def _hold_pending(self, nbytes: int) -> None:
+        with self._pending_lock:
+            self._pending_bytes = max(self._pending_bytes + nbytes, 0)
+
+    def _submit(self, job: jobs.Job, priority: float = 0.0) -> None:
+        if self.writer is not None and self.failure is None:
+            self.writer.submit(job, priority)
 
     def _remember_file(self, key: str, digest: str) -> None:
-        if self.writer is not None and self.graph is not None:
-            graph = self.graph
-            self.writer.submit(lambda: graph.remember_file(key, digest))
+        self._submit(jobs.Job(jobs.RememberFile(key, digest)))
+
+    def _stored_file_digest(self, key: str) -> str | None:
+        if self.graph is None or self.failure is not None:
+            return None
+        try:
+            return self.graph.file_digest(key)
+        except Exception as exc:
+            self.store_fault(exc, "reading a file's digest")
+            return None
 
     # -- the tracer's backend ----------------------------------------------------------------
 
     def lookup(self, artifact_id: str) -> Any:
-        if self.graph is None or artifact_id not in self._stored:
+        if self.graph is None or self.failure is not None or artifact_id not in self._stored:
             return None
         try:
-            return self.graph.artifact(artifact_id)
+            return self.graph.artifact(artifact_id)  # (a malformed row reads as None)
         except Exception as exc:
-            self._fail(f"the Experiment Graph can't be read: {exc}")
+            self.store_fault(exc, "reading the Experiment Graph") or log.warning("lookup failed", exc_info=True)
             return None
 
     def should_load(self, info: Any, pending_seconds: float = 0.0) -> bool:
@@ -190,13 +280,19 @@ class Session:
         return self.load_cost(info) < info.compute_seconds + pending_seconds
 
     def load(self, artifact_id: str) -> tuple[Any, dict, int, float]:
-        assert self.store is not None and self.graph is not None
+        """The stored value; raises (the caller computes instead): KeyError or CorruptArtifact for a
+        missing or damaged artifact (forgotten by the store), anything else after a store fault."""
+        if self.store is None or self.failure is not None:
+            raise KeyError(artifact_id)
         start = time.perf_counter()
         try:
-            value, extra, nbytes = self.store.get(artifact_id)
+            info = self.graph.artifact(artifact_id)  # (the value must have the kind the graph recorded)
+            value, extra, nbytes = self.store.get(artifact_id, expect_kind=info.kind if info else None)
         except (CorruptArtifact, KeyError):
-            graph, store = self.graph, self.store
-            self.writer.submit(lambda: [store.blobs.delete(k) for k in graph.unmaterialize([artifact_id])])
+            self._submit(jobs.Job(jobs.Forget([artifact_id])))
+            raise
+        except Exception as exc:
+            self.store_fault(exc, "reading an artifact")
             raise
         seconds = time.perf_counter() - start
         self._record_load(nbytes, seconds)
@@ -204,16 +300,9 @@ class Session:
 
     def _record_load(self, nbytes: int, seconds: float) -> None:
         """The load counts for the next load decisions at once; the store learns it between cells."""
-        counters, graph = load_counters(nbytes, seconds), self.graph
+        counters = load_counters(nbytes, seconds)
         self._count_unrecorded(counters, 1)
-
-        def record() -> None:
-            try:
-                graph.record_load(nbytes, seconds)
-            finally:
-                self._count_unrecorded(counters, -1)
-
-        self.writer.submit(record)
+        self._submit(jobs.Job(jobs.RecordLoad(nbytes, seconds), finished=lambda: self._count_unrecorded(counters, -1)))
 
     def _count_unrecorded(self, counters: dict[str, float], sign: int) -> None:
         with self._unrecorded_lock:
@@ -221,25 +310,39 @@ class Session:
                 self._unrecorded_loads[name] = self._unrecorded_loads.get(name, 0) + sign * amount
 
     def manifest(self, artifact_id: str) -> dict:
-        assert self.store is not None
-        return self.store.manifest(artifact_id)
+        """A stored artifact's manifest; KeyError when it can't be read (after a store fault too)."""
+        if self.store is None or self.failure is not None:
+            raise KeyError(artifact_id)
+        try:
+            return self.store.manifest(artifact_id)
+        except (CorruptArtifact, KeyError):
+            raise
+        except Exception as exc:
+            self.store_fault(exc, "reading an artifact")
+            raise KeyError(artifact_id) from None
 
     def loadable(self, info: Any) -> bool:
         return info.state == MATERIALIZED and bool(info.storable)
 
     def load_cost(self, info: Any) -> float:
-        assert self.graph is not None
+        """Estimated seconds to load; infinite when the store can't say (nothing is then loaded)."""
+        if self.graph is None or self.failure is not None:
+            return float("inf")
         with self._unrecorded_lock:
             unrecorded = dict(self._unrecorded_loads)
-        return materializer.estimated_load_seconds(self.graph, info.size, info.load_seconds, unrecorded)
+        try:
+            return materializer.estimated_load_seconds(self.graph, info.size, info.load_seconds, unrecorded)
+        except Exception as exc:
+            self.store_fault(exc, "reading the Experiment Graph") or log.warning("load cost failed", exc_info=True)
+            return float("inf")
 
     def stored_forests(self, key: str) -> list[tuple[int, str]]:
-        if self.graph is None:
+        if self.graph is None or self.failure is not None:
             return []
         try:
             return self.graph.forests(key)
         except Exception as exc:
-            self._fail(f"the Experiment Graph can't be read: {exc}")
+            self.store_fault(exc, "reading the Experiment Graph") or log.warning("forests failed", exc_info=True)
             return []
 
     def remember_forest(self, key: str, n_estimators: int, artifact_id: str) -> None:
@@ -265,7 +368,7 @@ class Session:
     def _refresh_from_graph(self) -> None:
         """What any kernel stored, which operations draw from the RNG or finish quietly, and the
         budget: read once per cell, not once per operation."""
-        if self.graph is not None:
+        if self.graph is not None and self.failure is None:
             try:
                 self._random_ops |= self.graph.random_ops()
                 stored, self._stored_seq = self.graph.stored_since(self._stored_seq)
@@ -274,7 +377,7 @@ class Session:
                 self._quiet.update(quiet)
                 self._budget = self.graph.budget()
             except Exception as exc:
-                self._fail(f"the Experiment Graph can't be read: {exc}")
+                self.store_fault(exc, "reading the Experiment Graph") or log.warning("refresh failed", exc_info=True)
 
     def mark_random(self, op_id: str) -> None:
         self._random_ops.add(op_id)
@@ -288,7 +391,7 @@ class Session:
         self._quiet_seq = 0
 
     def file_digest(self, path: str) -> str:
-        return self.files.digest(path)
+        return self.files.digest(path)  # (a store that can't answer: the file is hashed)
 
     def replay_cell(self) -> None:
         if self.replays is not None:
@@ -310,11 +413,12 @@ class Session:
         elif self._may_pay_off(candidate):
             self.cell.offered[candidate.id] = len(self.cell.candidates)
             self.cell.candidates.append(candidate)
+            self._hold_pending(candidate.approx_bytes)
 
     def _may_pay_off(self, cand: Candidate) -> bool:
         """Offer only results whose compute time beats loading their (estimated) bytes."""
         saves = max(cand.seconds, cand.recreate_seconds)
-        if saves < self.config.min_saving or self.graph is None:
+        if saves < self.config.min_saving or self.graph is None or self.failure is not None:
             return False
         nbytes = _approximate_bytes(cand.value)
         if nbytes is None:
@@ -322,19 +426,32 @@ class Session:
         cand.approx_bytes = nbytes  # estimated once: the pending-bytes account reuses it
         if self._budget is not None and nbytes > self._budget:
             return False  # it could never be kept: don't spend the time encoding it
-        return materializer.estimated_load_seconds(self.graph, nbytes) < saves
+        if self._pending_bytes + nbytes > 2 * self._max_pending:
+            # the results held for the store would exceed their bound: this one is not kept for it
+            log.info("%s not offered to the store: results held for it exceed twice max_pending", cand.id[:10])
+            return False
+        try:
+            return materializer.estimated_load_seconds(self.graph, nbytes) < saves
+        except Exception as exc:
+            self.store_fault(exc, "reading the Experiment Graph")
+            return False
 
     # -- cell lifecycle ----------------------------------------------------------------------
 
     def pre_run_cell(self, info: Any) -> None:
         self.foreground.cell_started()
+        self.check_store()
         self.tell_failure_once()
+        self._produce_after_failure()
         self._refresh_from_graph()
         self.cell = CellRun(getattr(info, "cell_id", None), None)
 
     def post_run_cell(self, result: Any) -> None:
         try:
+            self.check_store()
             self._finish_cell(result)
+            self.tell_failure_once()
+            self._produce_after_failure()
         finally:
             self.foreground.cell_finished()
 
@@ -345,39 +462,17 @@ class Session:
         cell.execution_count = getattr(result, "execution_count", None)
         report = self._report(cell)
         self.last_report = report
+        if self.failure is not None:
+            self._hold_pending(-sum(c.approx_bytes for c in cell.candidates))
+            return
         if self.writer is None or self.graph is None or not cell.steps:
             return
-        updates = self._updates(cell)
+        number = next(self._cells)
+        self._submit(jobs.Job(jobs.RecordCell(number, self._updates(cell), self.user, report, list(cell.random_ops),
+                                              list(cell.quiet_ops), list(cell.forests))),
+                     priority=float("-inf"))  # before any offer: offers need the vertices
         # most expensive first: if the kernel exits before the writer is done, the best ones are kept
         candidates = sorted(cell.candidates, key=lambda c: -c.seconds)
-        graph, store, user, config = self.graph, self.store, self.user, self.config
-        random_ops, quiet_ops, forests = list(cell.random_ops), list(cell.quiet_ops), list(cell.forests)
-        foreground, tracer = self.foreground, self.tracer
-        self._pending_bytes += sum(c.approx_bytes for c in candidates)
-
-        def record() -> None:
-            seqs.append(graph.record_cell(updates, user, report, random_ops, quiet_ops=quiet_ops, forests=forests))
-
-        def offer(batch: list[Candidate]) -> None:
-            """Candidates written as soon as chosen: a kernel that exits early keeps what was done."""
-            start = time.perf_counter()
-            # back-to-back cells never wait for encoding, unless the results waiting hold too much memory
-            grace = config.idle_seconds if self._pending_bytes <= self._max_pending else 0.0
-            offers, refused = materializer.encode_offers(graph, store, batch, lambda: foreground.idle(grace),
-                                                         tracer.unchanged)
-            if refused:
-                graph.record_cell([], user, None, (), refused)
-            encoded = time.perf_counter()
-            done = materializer.materialize(graph, store, offers, config.materializer, config.min_saving)
-            log.info("offered %d (%s): encoded in %.3f s (waits for running cells), selected and wrote %d "
-                     "(%d bytes) in %.3f s", len(batch), batch[0].id[:10] if len(batch) == 1 else "batch",
-                     encoded - start, done["written"], done["bytes"], time.perf_counter() - encoded)
-            if done["by_id"] and seqs[0] is not None:
-                graph.add_bytes_written(seqs[0], done["by_id"])
-            self._pending_bytes -= sum(c.approx_bytes for c in batch)
-
-        seqs: list[int | None] = []
-        self.writer.submit(record, priority=float("-inf"))  # before any offer: offers need the vertices
         # Expensive results one by one, most expensive of any cell first; cheap ones (small results kept
         # for their expensive lineage, quick operations) together, after them: one selection pass for all.
         # (Ranking the batch by its lineage instead starved expensive results in batch runs: a 31 s
@@ -385,10 +480,19 @@ class Session:
         cheap = [c for c in candidates if c.seconds < BATCH_BELOW_SECONDS]
         for candidate in candidates:
             if candidate.seconds >= BATCH_BELOW_SECONDS:
-                self.writer.submit(lambda c=candidate: offer([c]), priority=-candidate.seconds)
+                self._submit(self._encoding(number, [candidate]), priority=-candidate.seconds)
         if cheap:
-            self.writer.submit(lambda: offer(cheap), priority=-max(c.seconds for c in cheap))
-        self.tell_failure_once()
+            self._submit(self._encoding(number, cheap), priority=-max(c.seconds for c in cheap))
+
+    def _encoding(self, cell: int, candidates: list[Candidate]) -> jobs.EncodeOffers:
+        """The job that encodes ``candidates`` (written as soon as chosen: a kernel that exits early keeps
+        what was done)."""
+        assert self.store is not None and self.target is not None
+        seqs, config = self.target.seqs, self.config
+        held = sum(c.approx_bytes for c in candidates)
+        return jobs.EncodeOffers(cell, lambda: seqs.get(cell), candidates, self.user, self.store,
+                                 self.tracer.unchanged, lambda: config.materializer, config.min_saving,
+                                 finished=lambda: self._hold_pending(-held))
 
     def _updates(self, cell: CellRun) -> list[VertexUpdate]:
         updates: dict[str, VertexUpdate] = {}
@@ -455,23 +559,35 @@ class Session:
             return self.writer.wait_idle(timeout)
 
     def close_at_exit(self) -> None:
-        """The kernel is exiting: a child process finishes the pending store writes (``handoff``)."""
-        if self.writer is not None and self.config.exit_write_seconds > 0 and handoff.can_fork():
-            self.foreground.hand_off()
-            writer, self.writer = self.writer, None
-            jobs = writer.hand_off(self.config.exit_flush_seconds)
-            if jobs and writer.running:
-                # its SQLite connections are open: a fork now would hand the child SQLite's inherited,
-                # inconsistent lock state (writes could be lost), so the pending work is abandoned
-                log.warning("collab_reuse abandoned %d pending store jobs at exit: a write was still running",
-                            len(jobs))
-            elif jobs:
-                self._close_connections()  # the child opens its own; none may be inherited open
-                pid = handoff.run_detached(jobs, self.store_dir, self.config.exit_write_seconds, self._after_fork)
-                if pid is None:
-                    log.warning("collab_reuse abandoned %d pending store jobs at exit", len(jobs))
-                else:
-                    log.info("process %d finishes %d pending store jobs of the exiting kernel", pid, len(jobs))
+        """The kernel is exiting: what the writer has not done is written after it is gone (``handoff``):
+        encoded here for at most ``EXIT_ENCODE_SECONDS`` (within ``exit_flush_seconds``), the rest by a
+        short-lived child, and written by a fresh process."""
+        config = self.config
+        if self.writer is None or self.failure is not None or config.exit_write_seconds <= 0 \
+                or not handoff.can_fork():
+            self.close()
+            return
+        started = time.monotonic()
+        self.foreground.hand_off()
+        writer, self.writer = self.writer, None
+        # a running job gets this long to end (and one waiting for an idle kernel the moment it takes to stop)
+        pending = writer.hand_off(max(config.exit_flush_seconds, 0.2))
+        self.check_store()
+        if pending and self.failure is None and self.store_handle is not None:
+            budget = min(max(config.exit_flush_seconds - (time.monotonic() - started), 0.0), EXIT_ENCODE_SECONDS)
+            handle = self.store_handle
+            settings = {"trust_pickle": config.trust_pickle, "user": self.user, "device": handle.device,
+                        "inode": handle.inode, "token": handle.token}
+            try:
+                what = handoff.hand_over(pending, self.store_dir, writers=config.exit_writers,
+                                         time_limit=config.exit_write_seconds, budget=budget, graph=self.graph,
+                                         close_connections=self._close_connections, after_fork=self._after_fork,
+                                         settings=settings)
+                log.info("at exit: %s", what)
+            except BaseException:  # (the exit writer died early: a broken pipe; or Jupyter's interrupt)
+                log.warning("handing the pending store writes over failed; they are not stored", exc_info=True)
+        elif pending:
+            log.warning("abandoned %d pending store jobs at exit: %s", len(pending), self.failure)
         self.close()
 
     def _after_fork(self) -> None:

@@ -6,6 +6,9 @@ A kernel that exits hands the jobs not yet done to a child process
 abandons them safely: every artifact is written blobs-first, manifest-last, and
 marked materialized only after that, so abandoned work leaves nothing
 half-visible.
+
+Once the store has failed, the session ``discard``s the jobs waiting: they hold
+results that will never be stored, and memory must not grow with them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any, Callable
 log = logging.getLogger("collab_reuse")
 
 Job = Callable[[], Any]
+_NOTHING = object()  # a queue item that runs nothing
 
 
 class HandedOff(BaseException):
@@ -28,30 +32,58 @@ class HandedOff(BaseException):
     (Not an Exception: code that turns a failed encoding into "not storable" must not catch it.)"""
 
 
+class Dropped(BaseException):
+    """Raised inside a job to stop it for good: the store failed, its work will never be stored."""
+
+
 @dataclass(order=True)
 class _Item:
     priority: float
     order: int
-    job: Job | None = field(compare=False)
+    job: Any = field(compare=False)
+
+
+def _call(job: Job) -> None:
+    job()
 
 
 class BackgroundWriter:
-    """A single worker thread running jobs, lowest priority number first (then in submission order)."""
+    """A single worker thread running jobs, lowest priority number first (then in submission order).
 
-    def __init__(self, on_error: Callable[[BaseException], None]):
+    A job is whatever ``run`` takes (by default, a callable it calls)."""
+
+    def __init__(self, on_error: Callable[[BaseException], None], run: Callable[[Any], None] = _call):
         self._queue: queue.PriorityQueue[_Item] = queue.PriorityQueue()
         self._order = itertools.count()
         self._on_error = on_error
+        self._run_job = run
         self._idle = threading.Event()
         self._idle.set()
         self._stopping = False
+        self._discarding = False
         self._not_done: list[_Item] = []
         self._thread = threading.Thread(target=self._run, name="collab_reuse-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, job: Job, priority: float = 0.0) -> None:
+    def submit(self, job: Any, priority: float = 0.0) -> None:
+        if self._discarding:
+            return
         self._idle.clear()
         self._queue.put(_Item(priority, next(self._order), job))
+
+    def discard(self) -> list[Any]:
+        """Drop every job waiting, and those submitted from now on; returns the jobs dropped."""
+        self._discarding = True
+        dropped = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item.job is not _NOTHING and item.job is not None:
+                dropped.append(item.job)
+        self._queue.put(_Item(float("inf"), next(self._order), _NOTHING))  # marks idle once the running job ends
+        return dropped
 
     def _run(self) -> None:
         while True:
@@ -60,13 +92,19 @@ class BackgroundWriter:
                 self._not_done.append(item)
                 return
             try:
-                item.job()
+                if item.job is not _NOTHING:
+                    self._run_job(item.job)
             except HandedOff:
                 self._not_done.append(item)
                 return
+            except Dropped:
+                pass
             except BaseException as exc:  # reported once by the session, never raised into a cell
-                log.warning("collab_reuse background work failed", exc_info=True)
-                self._on_error(exc)
+                try:
+                    log.warning("collab_reuse background work failed: %s: %s", type(exc).__name__, exc)
+                    self._on_error(exc)
+                except BaseException:  # (the thread must outlive any failure of its own reporting)
+                    pass
             finally:
                 if self._queue.empty():
                     self._idle.set()
@@ -74,6 +112,11 @@ class BackgroundWriter:
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def waiting(self) -> int:
+        """Jobs queued, not started."""
+        return sum(1 for item in list(self._queue.queue) if item.job is not _NOTHING)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every submitted job has run; False on timeout."""
@@ -90,7 +133,7 @@ class BackgroundWriter:
         items = list(self._not_done)
         while not self._queue.empty():
             items.append(self._queue.get_nowait())
-        return [item.job for item in sorted(items) if item.job is not None]
+        return [item.job for item in sorted(items) if item.job is not None and item.job is not _NOTHING]
 
     def close(self, timeout: float) -> bool:
         """Finish pending jobs within ``timeout`` seconds, then stop; False if work was abandoned."""

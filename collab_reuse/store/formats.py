@@ -1,53 +1,52 @@
-"""Turning values into content-keyed blobs and back, without pickle where we can.
+"""Turning values into content-keyed blobs and back, data only.
 
-Frames are split into one Arrow IPC blob per column plus blobs for the row and
-column indexes; each blob's key is the digest of its bytes, so identical
-columns of different frames are one blob (the paper's storage-aware idea, with
-sound column identity: equal keys mean equal bytes). Arrays are ``.npy``;
-plain scalars and containers are JSON. scikit-learn and LightGBM objects are
-stored as pickle would rebuild them (class, constructor arguments and state, by
-the reduce protocol) but with every part in one of these safe forms, so a
-forest's trees are raw node arrays that load at disk speed (a 300 MB forest in
-under a second, where its skops file took 3-5 s); a model that can't be held so is a
-skops file. Pickle serves only what nothing else does, and only when trusted.
+Frames are split into one Arrow IPC blob per column plus blobs for the row and column
+indexes; each blob's key is the hash of its bytes (``keys.py``), so identical columns of
+different frames are one blob (the paper's storage-aware idea, with sound column identity:
+equal keys mean equal bytes). Arrays are ``.npy``; plain scalars and containers are JSON, and
+so are object columns of mixed scalars (``[0, 1, "overall"]``). scikit-learn and LightGBM
+objects are their reduced state (``state.py``).
 
-Every encoding is checked by decoding it and comparing with the original
-(``verify_roundtrip``): a value that would come back different is not stored.
+Decoding is data only: a node names one of the forms above, nothing else (no class, no
+function, no module), and every part is checked before it is used: JSON leaves by type, arrays
+without Python objects, Arrow tables validated in full (offsets, lengths, UTF-8) with only
+known extension types and plain time zone names, frames whose columns all have the index's
+length. Pickle is the one exception, written and read only when the caller says so
+(``artifacts.py``: the user asked for it and only the user can write the store).
 """
 
 from __future__ import annotations
 
 import collections
-import copyreg
-import importlib
 import io
-import math
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import CorruptArtifact, Unreusable
-from ..fingerprint import digest_bytes
 from ..fingerprint.values import is_estimator
+from . import keys, state
 
-MANIFEST_VERSION = 1
 _TEXT_BLOB = 1 << 16  # strings longer than this (e.g. a LightGBM model) go to a blob of their own
 _STR_ARRAY_ITEMS = 100_000  # object arrays of strings up to this size are stored as JSON lists
-#: Libraries whose objects are stored as their class, constructor arguments and state (no code runs
-#: on load but the class's own constructor and __setstate__); LightGBM's state is its model text.
-_STATE_LIBRARIES = ("lightgbm.", "sklearn.")
 _FACTORIES = {dict: "dict", list: "list", int: "int", float: "float", collections.OrderedDict: "OrderedDict"}
-_SKOPS_TRUSTED_PREFIXES = ("sklearn.", "lightgbm.", "numpy.", "scipy.", "builtins.", "collections.", "xgboost.", "skops.")
+_PICKLED, _SCALARS = "p:", "j:"  # prefixes of a column stored with pickle, or as JSON scalars
+_DTYPE_TEXT = re.compile(r"[<>|=]?[?bBhHiIlLqQefdgFDGbiufcmMOSUV][0-9]{0,4}(?:\[[0-9]*[a-zA-Z]+\])?")
+_TIME_ZONE = re.compile(r"(?:UTC|[+-][0-9]{2}:[0-9]{2}|[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+){0,3})")
+_ARROW_EXTENSIONS = {"pandas.period", "pandas.interval"}
 
 
 @dataclass
 class Encoded:
-    """A manifest (JSON-able) and the blobs it references by content key."""
+    """A manifest (JSON-able: the value's tree, its kind and type) and the blobs it references by
+    content key."""
 
     manifest: dict
     blobs: dict[str, bytes] = field(default_factory=dict)
 
     def add_blob(self, data: bytes) -> str:
-        key = digest_bytes(data)
+        key = keys.content_key(data)
         self.blobs[key] = data
         return key
 
@@ -65,31 +64,44 @@ def kind_of(value: Any) -> str:
     return "other"
 
 
-def encode(value: Any, trust_pickle: bool) -> Encoded:
+def type_name(value: Any) -> str:
+    return f"{type(value).__module__}:{type(value).__qualname__}"
+
+
+def encode(value: Any, allow_pickle: bool) -> Encoded:
     """Encode a value; raises ``Unreusable`` when it can't be stored faithfully."""
     out = Encoded(manifest={})
-    out.manifest = {"v": MANIFEST_VERSION, "value": _encode_tree(value, out, trust_pickle, 0)}
+    out.manifest = {"kind": kind_of(value), "type": type_name(value),
+                    "value": encode_tree(value, out, allow_pickle, 0)}
     return out
 
 
-def decode(manifest: dict, get_blob: Callable[[str], bytes], trust_pickle: bool) -> Any:
-    """Rebuild a value; raises ``CorruptArtifact`` when a blob is missing or damaged."""
-    if manifest.get("v") != MANIFEST_VERSION:
-        raise CorruptArtifact(f"manifest version {manifest.get('v')} is not {MANIFEST_VERSION}")
-    return _decode_tree(manifest["value"], get_blob, trust_pickle)
+def decode(manifest: dict, get_blob: Callable[[str], bytes], allow_pickle: bool) -> Any:
+    """Rebuild a value of the kind and type the manifest says; ``CorruptArtifact`` when a blob is
+    missing or damaged or anything in the manifest is not what this module writes."""
+    try:
+        value = decode_tree(manifest["value"], get_blob, allow_pickle)
+    except CorruptArtifact:
+        raise
+    except Exception as exc:  # a malformed node or part (a missing field, a wrong type)
+        raise CorruptArtifact(f"the stored value can't be decoded: {type(exc).__name__}: {str(exc)[:200]}") from None
+    if type_name(value) != manifest.get("type") or kind_of(value) != manifest.get("kind"):
+        raise CorruptArtifact(f"the stored value is a {type_name(value)} ({kind_of(value)}), not the "
+                              f"{str(manifest.get('type'))[:80]} ({str(manifest.get('kind'))[:20]}) its manifest says")
+    return value
 
 
-def blob_keys(manifest: dict) -> list[str]:
-    """Every blob key a manifest references."""
-    keys: list[str] = []
+def blob_keys(manifest: dict) -> set[str]:
+    """Every blob key a manifest's value references."""
+    found: set[str] = set()
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             for k, v in node.items():
-                if k in ("key", "index", "columns") and isinstance(v, str):
-                    keys.append(v)
-                elif k == "cols":
-                    keys.extend(c[len(_PICKLED):] if c.startswith(_PICKLED) else c for c in v)
+                if k == "key" and isinstance(v, str):
+                    found.add(v)
+                elif k == "cols" and isinstance(v, list):
+                    found.update(_column_key(c)[1] for c in v)
                 else:
                     walk(v)
         elif isinstance(node, list):
@@ -97,12 +109,29 @@ def blob_keys(manifest: dict) -> list[str]:
                 walk(item)
 
     walk(manifest.get("value"))
-    return keys
+    return found
+
+
+def uses_pickle(manifest: dict) -> bool:
+    """Does a manifest's value hold anything pickled (a node or a column)?"""
+    stack = [manifest.get("value")]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("t") == "pickle":
+                return True
+            cols = node.get("cols")
+            if isinstance(cols, list) and any(isinstance(c, str) and c.startswith(_PICKLED) for c in cols):
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 # -- the tree of containers and leaves -------------------------------------------------------
 
-def _encode_tree(value: Any, out: Encoded, trust_pickle: bool, depth: int) -> dict:
+def encode_tree(value: Any, out: Encoded, allow_pickle: bool, depth: int) -> dict:
     if depth > 20:
         raise Unreusable("value nested too deeply to store")
     t = type(value)
@@ -114,26 +143,127 @@ def _encode_tree(value: Any, out: Encoded, trust_pickle: bool, depth: int) -> di
         return {"t": "float", "x": repr(value)}
     if t is collections.OrderedDict or (t is collections.defaultdict and value.default_factory in _FACTORIES):
         node = {"t": "odict" if t is collections.OrderedDict else "ddict",
-                "items": [[_encode_tree(k, out, trust_pickle, depth + 1),
-                           _encode_tree(v, out, trust_pickle, depth + 1)] for k, v in value.items()]}
+                "items": [[encode_tree(k, out, allow_pickle, depth + 1),
+                           encode_tree(v, out, allow_pickle, depth + 1)] for k, v in value.items()]}
         if t is collections.defaultdict:
             node["factory"] = _FACTORIES[value.default_factory]
         return node
     if t in (tuple, list):
-        return {"t": t.__name__, "items": [_encode_tree(v, out, trust_pickle, depth + 1) for v in value]}
+        return {"t": t.__name__, "items": [encode_tree(v, out, allow_pickle, depth + 1) for v in value]}
+    if t is slice and all(x is None or type(x) is int for x in (value.start, value.stop, value.step)):
+        return {"t": "slice", "x": [value.start, value.stop, value.step]}  # (a ColumnTransformer's columns)
     if t is dict:
-        return {"t": "dict", "items": [[_encode_tree(k, out, trust_pickle, depth + 1),
-                                         _encode_tree(v, out, trust_pickle, depth + 1)] for k, v in value.items()]}
+        return {"t": "dict", "items": [[encode_tree(k, out, allow_pickle, depth + 1),
+                                         encode_tree(v, out, allow_pickle, depth + 1)] for k, v in value.items()]}
     module = t.__module__.split(".", 1)[0]
     if module == "numpy":
-        return _encode_numpy(value, out, trust_pickle)
+        return _encode_numpy(value, out, allow_pickle)
     if module == "pandas":
-        return _encode_pandas(value, out, trust_pickle)
-    if t.__module__.startswith(_STATE_LIBRARIES):
-        return _encode_library_object(value, out, trust_pickle)
-    if kind_of(value) == "model":
-        return _encode_model(value, out, trust_pickle)
-    return _encode_pickle(value, out, trust_pickle)
+        return _encode_pandas(value, out, allow_pickle)
+    if state.is_library_object(value):
+        return _encode_library_object(value, out, allow_pickle)
+    return _encode_pickle(value, out, allow_pickle)
+
+
+def decode_tree(node: dict, get_blob: Callable[[str], bytes], allow_pickle: bool) -> Any:
+    t = node["t"]
+    if t == "json":
+        if node["x"] is not None and type(node["x"]) not in (bool, int, str):
+            raise CorruptArtifact("a JSON leaf holds a container")
+        return node["x"]
+    if t == "float":
+        return float(_text(node["x"]))
+    if t in ("tuple", "list"):
+        items = [decode_tree(n, get_blob, allow_pickle) for n in node["items"]]
+        return tuple(items) if t == "tuple" else items
+    if t in ("dict", "odict", "ddict"):
+        pairs = [(decode_tree(k, get_blob, allow_pickle), decode_tree(v, get_blob, allow_pickle))
+                 for k, v in node["items"]]
+        if t == "ddict":
+            factory = {name: f for f, name in _FACTORIES.items()}.get(node["factory"])
+            if factory is None:
+                raise CorruptArtifact(f"unknown defaultdict factory {str(node['factory'])[:40]!r}")
+            return collections.defaultdict(factory, pairs)
+        return dict(pairs) if t == "dict" else collections.OrderedDict(pairs)
+    if t == "text":
+        return str(get_blob(node["key"]), "utf-8", "surrogatepass")
+    if t == "slice":
+        bounds = node["x"]
+        if type(bounds) is not list or len(bounds) != 3 or not all(x is None or type(x) is int for x in bounds):
+            raise CorruptArtifact("a stored slice is not three integers or None")
+        return slice(*bounds)
+    if t == "state":
+        return state.decode_object(node, get_blob, {})
+    if t in ("npscalar", "ndarray", "strarray", "dtype"):
+        return _decode_numpy(node, get_blob)
+    if t in ("frame", "series", "index"):
+        return _decode_pandas(node, get_blob, allow_pickle)
+    if t == "pickle":
+        return _load_pickle(get_blob(node["key"]), allow_pickle)
+    raise CorruptArtifact(f"unknown manifest node {str(t)[:40]!r}")
+
+
+def _text(value: Any) -> str:
+    if type(value) is not str:
+        raise CorruptArtifact("a manifest field that holds text holds something else")
+    return value
+
+
+# -- numpy ---------------------------------------------------------------------------------
+
+def is_string_array(value: Any) -> bool:
+    return value.size <= _STR_ARRAY_ITEMS and all(type(x) is str for x in value.flat)
+
+
+def _encode_numpy(value: Any, out: Encoded, allow_pickle: bool) -> dict:
+    import numpy as np
+
+    if isinstance(value, np.generic) and not value.dtype.hasobject:
+        return {"t": "npscalar", "dtype": value.dtype.str, "x": value.tobytes().hex()}
+    if type(value) is np.ndarray and not value.dtype.hasobject:  # (a subclass, e.g. masked, is more than its data)
+        buf = io.BytesIO()
+        np.save(buf, value, allow_pickle=False)
+        return {"t": "ndarray", "key": out.add_blob(buf.getvalue())}
+    if type(value) is np.ndarray and value.dtype == object and is_string_array(value):
+        return {"t": "strarray", "shape": list(value.shape), "items": value.ravel().tolist()}  # e.g. feature_names_in_
+    if isinstance(value, np.dtype) and value.names is None and value.subdtype is None and value.metadata is None:
+        return {"t": "dtype", "x": value.str}  # e.g. the dtype an imputer was fitted on
+    return _encode_pickle(value, out, allow_pickle)
+
+
+def _decode_numpy(node: dict, get_blob: Callable[[str], bytes]) -> Any:
+    import numpy as np
+
+    t = node["t"]
+    if t == "ndarray":
+        return _load_npy(get_blob(node["key"]))
+    if t == "strarray":
+        items, shape = node["items"], node["shape"]
+        if (type(items) is not list or not all(type(x) is str for x in items) or type(shape) is not list
+                or not all(type(n) is int and n >= 0 for n in shape) or int(np.prod(shape)) != len(items)):
+            raise CorruptArtifact("a stored string array is not strings of its shape")
+        strings = np.empty(len(items), dtype=object)
+        strings[:] = items
+        return strings.reshape(shape)
+    dtype = _dtype(node["dtype"] if t == "npscalar" else node["x"])
+    if t == "dtype":
+        return dtype
+    raw = bytes.fromhex(_text(node["x"]))
+    if dtype.hasobject or len(raw) != dtype.itemsize:
+        raise CorruptArtifact("a stored numpy scalar does not fill its dtype")
+    return np.frombuffer(raw, dtype=dtype)[0]
+
+
+def _dtype(text: Any) -> Any:
+    """A plain numpy dtype from its string (no structured or huge ones: a stored dtype is a column's)."""
+    import numpy as np
+
+    if type(text) is not str or not _DTYPE_TEXT.fullmatch(text):
+        raise CorruptArtifact(f"{str(text)[:40]!r} is not a plain dtype")
+    dtype = np.dtype(text)
+    if dtype.itemsize > 4096:
+        raise CorruptArtifact(f"a stored dtype of {dtype.itemsize} bytes")
+    return dtype
 
 
 def _load_npy(data: bytes | memoryview) -> Any:
@@ -147,83 +277,15 @@ def _load_npy(data: bytes | memoryview) -> Any:
         version = npy.read_magic(header)
         read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
         shape, fortran, dtype = read_header(header)
-    except ValueError:  # an unusual header: numpy reads it (and copies)
+    except ValueError:  # an unusual header: numpy reads it (and copies), never with pickle
         return np.load(io.BytesIO(data), allow_pickle=False)
     if dtype.hasobject:
         raise CorruptArtifact("stored array holds Python objects")
     count = int(np.prod(shape, dtype=np.int64))
-    array = np.frombuffer(data, dtype=dtype, count=count, offset=header.tell())
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=header.tell())  # (ValueError if too short)
     if data.readonly or not array.flags.aligned:
         array = array.copy()  # as np.load gives it: writable, aligned, owning its memory
     return array.reshape(shape, order="F" if fortran else "C")
-
-
-def _decode_tree(node: dict, get_blob: Callable[[str], bytes], trust_pickle: bool) -> Any:
-    t = node["t"]
-    if t == "json":
-        return node["x"]
-    if t == "float":
-        return float(node["x"])
-    if t in ("tuple", "list"):
-        items = [_decode_tree(n, get_blob, trust_pickle) for n in node["items"]]
-        return tuple(items) if t == "tuple" else items
-    if t in ("dict", "odict", "ddict"):
-        pairs = [(_decode_tree(k, get_blob, trust_pickle), _decode_tree(v, get_blob, trust_pickle))
-                 for k, v in node["items"]]
-        if t == "ddict":
-            factory = {name: f for f, name in _FACTORIES.items()}.get(node["factory"])
-            if factory is None:
-                raise CorruptArtifact(f"unknown defaultdict factory {node['factory']!r}")
-            return collections.defaultdict(factory, pairs)
-        return dict(pairs) if t == "dict" else collections.OrderedDict(pairs)
-    if t == "text":
-        return str(get_blob(node["key"]), "utf-8", "surrogatepass")
-    if t == "state":
-        return _decode_state_object(node, get_blob, {})
-    if t == "npscalar":
-        import numpy as np
-
-        return np.frombuffer(bytes.fromhex(node["x"]), dtype=np.dtype(node["dtype"]))[0]
-    if t == "ndarray":
-        return _load_npy(get_blob(node["key"]))
-    if t in ("strarray", "dtype"):
-        import numpy as np
-
-        if t == "dtype":
-            return np.dtype(node["x"])
-        strings = np.empty(len(node["items"]), dtype=object)
-        strings[:] = node["items"]
-        return strings.reshape(node["shape"])
-    if t in ("frame", "series", "index"):
-        return _decode_pandas(node, get_blob, trust_pickle)
-    if t == "skops":
-        return _skops_load(get_blob(node["key"]))
-    if t == "pickle":
-        if not trust_pickle:
-            raise CorruptArtifact("pickled artifact in a store not trusted for pickle")
-        import pickle
-
-        return pickle.loads(get_blob(node["key"]))
-    raise CorruptArtifact(f"unknown manifest node {t!r}")
-
-
-# -- numpy ---------------------------------------------------------------------------------
-
-def _encode_numpy(value: Any, out: Encoded, trust_pickle: bool) -> dict:
-    import numpy as np
-
-    if isinstance(value, np.generic) and not value.dtype.hasobject:
-        return {"t": "npscalar", "dtype": value.dtype.str, "x": value.tobytes().hex()}
-    if type(value) is np.ndarray and not value.dtype.hasobject:  # (a subclass, e.g. masked, is more than its data)
-        buf = io.BytesIO()
-        np.save(buf, value, allow_pickle=False)
-        return {"t": "ndarray", "key": out.add_blob(buf.getvalue())}
-    if (type(value) is np.ndarray and value.dtype == object and value.size <= _STR_ARRAY_ITEMS
-            and all(type(x) is str for x in value.flat)):  # a fitted estimator's feature_names_in_
-        return {"t": "strarray", "shape": list(value.shape), "items": value.ravel().tolist()}
-    if isinstance(value, np.dtype) and value.names is None and value.subdtype is None and value.metadata is None:
-        return {"t": "dtype", "x": value.str}  # e.g. the dtype an imputer was fitted on
-    return _encode_pickle(value, out, trust_pickle)
 
 
 # -- pandas --------------------------------------------------------------------------------
@@ -237,25 +299,60 @@ def _arrow_bytes(table: Any) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _arrow_table(data: bytes) -> Any:
+def _arrow_table(data: bytes | memoryview) -> Any:
+    """An Arrow table from IPC bytes, validated in full before pandas sees it (Arrow trusts the
+    offsets and lengths in its buffers until told to check them)."""
     import pyarrow as pa
 
-    return pa.ipc.open_stream(data).read_all()
+    table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+    _check_schema(table.schema)
+    table.validate(full=True)
+    return table
 
 
-_PICKLED = "p:"  # prefix of a column entry stored with pickle (mixed-type object columns)
+def _check_schema(schema: Any) -> None:
+    """Only plain Arrow types, pandas' own extension types and plain time zone names (a zone name
+    is looked up as a file by some libraries)."""
+    import pyarrow as pa
+
+    def check_type(t: Any) -> None:
+        if isinstance(t, pa.ExtensionType):
+            if t.extension_name not in _ARROW_EXTENSIONS:
+                raise CorruptArtifact(f"a stored column of Arrow extension type {t.extension_name[:40]!r}")
+            t = t.storage_type
+        if pa.types.is_timestamp(t) and t.tz is not None and not _TIME_ZONE.fullmatch(t.tz):
+            raise CorruptArtifact(f"a stored column in the time zone {t.tz[:40]!r}")
+        for i in range(t.num_fields):
+            check_type(t.field(i).type)
+        if pa.types.is_dictionary(t):
+            check_type(t.value_type)
+
+    for f in schema:
+        check_type(f.type)
+    meta = (schema.metadata or {}).get(b"pandas")
+    if meta is not None:
+        zones = re.findall(r'"timezone":\s*"([^"]*)"', meta.decode("utf-8", "replace"))
+        if any(not _TIME_ZONE.fullmatch(z) for z in zones):
+            raise CorruptArtifact("stored pandas metadata names an unusual time zone")
 
 
-def _encode_column(series: Any, out: Encoded, trust_pickle: bool) -> str:
-    """A column as Arrow; an object column Arrow can't hold (mixed types) as pickle, if trusted."""
+def _encode_column(series: Any, out: Encoded, allow_pickle: bool) -> str:
+    """A column as Arrow; an object column Arrow can't hold (mixed types) as JSON scalars, else
+    as pickle if allowed."""
     import pandas as pd
     import pyarrow as pa
 
     try:
         table = pa.Table.from_pandas(pd.DataFrame({"v": series.array}), preserve_index=False)
     except (pa.ArrowException, TypeError, ValueError) as exc:
-        if str(series.dtype) != "object" or not trust_pickle:
+        if str(series.dtype) != "object":
             raise Unreusable(f"column of dtype {series.dtype} has no Arrow form: {exc}") from None
+        try:
+            return _SCALARS + out.add_blob(json.dumps([_label(x) for x in series.array]).encode())
+        except Unreusable:
+            pass
+        if not allow_pickle:
+            raise Unreusable(f"an object column of other than scalars needs pickle, not allowed here: {exc}") from None
         import pickle
 
         try:
@@ -263,6 +360,40 @@ def _encode_column(series: Any, out: Encoded, trust_pickle: bool) -> str:
         except Exception as pexc:
             raise Unreusable(f"an object column can't be serialized: {pexc}") from None
     return out.add_blob(_arrow_bytes(table))
+
+
+def _column_key(entry: Any) -> tuple[str, str]:
+    """(how a column is stored: "arrow", "json" or "pickle"; its blob key)."""
+    if type(entry) is not str:
+        raise CorruptArtifact("a column entry is not a key")
+    if entry.startswith(_PICKLED):
+        return "pickle", entry[len(_PICKLED):]
+    if entry.startswith(_SCALARS):
+        return "json", entry[len(_SCALARS):]
+    return "arrow", entry
+
+
+def _decode_column(entry: str, dtype: Any, get_blob: Callable[[str], bytes], allow_pickle: bool) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    how, key = _column_key(entry)
+    if how == "pickle":
+        values = _load_pickle(get_blob(key), allow_pickle)
+        if type(values) is not np.ndarray:
+            raise CorruptArtifact("a pickled column is not an array")
+        return pd.Series(values, dtype=object)
+    if how == "json":
+        items = json.loads(bytes(get_blob(key)))
+        if type(items) is not list:
+            raise CorruptArtifact("a JSON column is not a list")
+        values = np.empty(len(items), dtype=object)
+        values[:] = [_unlabel(x) for x in items]
+        return pd.Series(values, dtype=object)
+    col = _arrow_table(get_blob(key)).to_pandas()["v"]
+    if dtype == "object" and str(col.dtype) != "object":
+        col = col.astype(object)
+    return col
 
 
 def _encode_index(index: Any, out: Encoded) -> dict:
@@ -283,6 +414,8 @@ def _decode_index(node: dict, get_blob: Callable[[str], bytes]) -> Any:
 
     if "range" in node:
         start, stop, step = node["range"]
+        if not all(type(n) is int for n in (start, stop, step)):
+            raise CorruptArtifact("a stored range index is not three integers")
         return pd.RangeIndex(start, stop, step, name=_unlabel(node["name"]))
     index = _arrow_table(get_blob(node["key"])).to_pandas().index
     if node["dtype"] == "object" and str(index.dtype) != "object":
@@ -291,7 +424,8 @@ def _decode_index(node: dict, get_blob: Callable[[str], bytes]) -> Any:
 
 
 def _label(label: Any) -> Any:
-    """Column/series names as JSON; anything that isn't a plain scalar or tuple isn't storable."""
+    """Column/series names (and the items of mixed object columns) as JSON; anything that isn't a
+    plain scalar or tuple isn't storable."""
     t = type(label)
     if label is None or t in (bool, int, str):
         return {"t": "json", "x": label}
@@ -306,202 +440,97 @@ def _label(label: Any) -> Any:
     raise Unreusable(f"a label of type {t.__name__} can't be stored")
 
 
-def _unlabel(node: dict) -> Any:
-    return _decode_tree(node, lambda key: b"", False)
+def _unlabel(node: Any) -> Any:
+    if type(node) is not dict or node.get("t") not in ("json", "float", "tuple", "npscalar"):
+        raise CorruptArtifact("a stored label is not a scalar or tuple")
+    if node["t"] == "tuple":
+        return tuple(_unlabel(x) for x in node["items"])
+    return decode_tree(node, _no_blob, False)
 
 
-def _encode_pandas(value: Any, out: Encoded, trust_pickle: bool) -> dict:
+def _no_blob(key: str) -> bytes:
+    raise CorruptArtifact("a label refers to a blob")
+
+
+def _encode_pandas(value: Any, out: Encoded, allow_pickle: bool) -> dict:
     import pandas as pd
 
     if isinstance(value, pd.DataFrame) and type(value) is pd.DataFrame:
         if value.attrs:
             raise Unreusable("frames with .attrs are not stored")
         return {"t": "frame", "index": _encode_index(value.index, out), "columns": _encode_index(value.columns, out),
-                "cols": [_encode_column(value.iloc[:, i], out, trust_pickle) for i in range(value.shape[1])],
-                "dtypes": [str(dt) for dt in value.dtypes], "dup": value.flags.allows_duplicate_labels}
+                "cols": [_encode_column(value.iloc[:, i], out, allow_pickle) for i in range(value.shape[1])],
+                "dtypes": [str(dt) for dt in value.dtypes], "dup": value.flags.allows_duplicate_labels,
+                "blocks": _block_count(value)}
     if isinstance(value, pd.Series) and type(value) is pd.Series:
         if value.attrs:
             raise Unreusable("series with .attrs are not stored")
         return {"t": "series", "index": _encode_index(value.index, out),
-                "cols": [_encode_column(value, out, trust_pickle)],
+                "cols": [_encode_column(value, out, allow_pickle)],
                 "dtypes": [str(value.dtype)], "name": _label(value.name), "dup": value.flags.allows_duplicate_labels}
     if isinstance(value, pd.Index):
         return {"t": "index", "index": _encode_index(value, out)}
-    return _encode_pickle(value, out, trust_pickle)
+    return _encode_pickle(value, out, allow_pickle)
 
 
-def _decode_column(key: str, dtype: str, get_blob: Callable[[str], bytes], trust_pickle: bool) -> Any:
-    import pandas as pd
-
-    if key.startswith(_PICKLED):
-        if not trust_pickle:
-            raise CorruptArtifact("pickled column in a store not trusted for pickle")
-        import pickle
-
-        return pd.Series(pickle.loads(get_blob(key[len(_PICKLED):])), dtype=object)
-    col = _arrow_table(get_blob(key)).to_pandas()["v"]
-    if dtype == "object" and str(col.dtype) != "object":
-        col = col.astype(object)
-    return col
-
-
-def _decode_pandas(node: dict, get_blob: Callable[[str], bytes], trust_pickle: bool) -> Any:
+def _decode_pandas(node: dict, get_blob: Callable[[str], bytes], allow_pickle: bool) -> Any:
     import pandas as pd
 
     if node["t"] == "index":
         return _decode_index(node["index"], get_blob)
     index = _decode_index(node["index"], get_blob)
-    cols = [_decode_column(k, dt, get_blob, trust_pickle) for k, dt in zip(node["cols"], node["dtypes"])]
+    entries, dtypes = node["cols"], node["dtypes"]
+    if type(entries) is not list or type(dtypes) is not list or len(entries) != len(dtypes) \
+            or type(node["dup"]) is not bool:
+        raise CorruptArtifact("a stored frame's columns and dtypes do not match")
+    cols = [_decode_column(k, dt, get_blob, allow_pickle) for k, dt in zip(entries, dtypes)]
+    if any(len(col) != len(index) for col in cols):
+        raise CorruptArtifact("a stored column is not as long as its index")
     if node["t"] == "series":
+        if len(cols) != 1:
+            raise CorruptArtifact("a stored series has other than one column")
         series = pd.Series(cols[0].array, index=index, name=_unlabel(node["name"]), dtype=cols[0].dtype, copy=False)
         return series.set_flags(allows_duplicate_labels=node["dup"])
     columns = _decode_index(node["columns"], get_blob)
+    if len(columns) != len(cols):
+        raise CorruptArtifact("a stored frame has other than one column per label")
     frame = pd.concat(cols, axis=1, ignore_index=True) if cols else pd.DataFrame(index=range(len(index)))
+    blocks = node.get("blocks")
+    if type(blocks) is int and _block_count(frame) > blocks:
+        frame = frame.copy()  # consolidated, as the frame was: pandas warns about a fragmented one on insert
     frame.index = index
     frame.columns = columns
     return frame.set_flags(allows_duplicate_labels=node["dup"])
 
 
-# -- models --------------------------------------------------------------------------------
-
-def _encode_model(value: Any, out: Encoded, trust_pickle: bool) -> dict:
-    try:
-        import skops.io as sio
-
-        data = sio.dumps(value)  # the store's round-trip check loads it back through the allow-list
-        return {"t": "skops", "key": out.add_blob(data)}
-    except Exception:  # skops can't represent it (e.g. a C-level handle): pickle if trusted
-        return _encode_pickle(value, out, trust_pickle)
+def _block_count(frame: Any) -> int:
+    """How many blocks hold a frame's columns (one per column when rebuilt; the frame stored may have had
+    them consolidated): ``df[c] = ...`` on a frame of over 100 blocks warns ``PerformanceWarning``, which a
+    reused frame must do exactly when the computed one does."""
+    manager = getattr(frame, "_mgr", None)
+    return int(getattr(manager, "nblocks", 0)) if manager is not None else 0
 
 
-def _encode_library_object(value: Any, out: Encoded, trust_pickle: bool) -> dict:
-    """A scikit-learn or LightGBM object by its reduce protocol; a model that doesn't fit that
-    goes to skops, anything else to pickle (if trusted)."""
+# -- library objects and pickle ----------------------------------------------------------------
+
+def _encode_library_object(value: Any, out: Encoded, allow_pickle: bool) -> dict:
+    """A scikit-learn or LightGBM object by its reduced state; one that doesn't fit the state
+    format goes to pickle, if allowed."""
     scratch = Encoded(manifest={})  # a failed attempt leaves no blobs behind
     try:
-        node = _encode_state_object(value, scratch, {id(value): (0, value)}, 0)
-    except Unreusable:
-        if kind_of(value) == "model":
-            return _encode_model(value, out, trust_pickle)
-        return _encode_pickle(value, out, trust_pickle)
+        node = state.encode_object(value, scratch, {id(value): (0, value)}, 0)
+    except Unreusable as exc:
+        if not allow_pickle:
+            raise Unreusable(f"a {type(value).__name__} has no data-only form ({exc}); pickle is not allowed here") \
+                from None
+        return _encode_pickle(value, out, allow_pickle)
     out.blobs.update(scratch.blobs)
     return {**node, "id": 0}
 
 
-#: id of each object or array met while encoding one object -> (its number, the object itself,
-#: kept alive so that no temporary's id is reused), to store a second meeting as a reference.
-_Memo = dict[int, tuple[int, Any]]
-
-
-def _encode_state_object(value: Any, out: Encoded, memo: _Memo, depth: int) -> dict:
-    """What pickle would record (class, constructor arguments, state), every part in a safe form;
-    only "construct, then set the state" is accepted."""
-    cls = type(value)
-    reduced = _reduced(value)
-    if reduced is None:
-        raise Unreusable(f"{cls.__qualname__} doesn't reduce to a constructor and a state")
-    constructor, args, state = reduced
-    if constructor is copyreg.__newobj__ and args == (cls,):
-        node: dict = {"t": "state", "cls": _class_name(cls)}
-    elif constructor is cls:
-        node = {"t": "state", "cls": _class_name(cls), "args": _encode_state_part(list(args), out, memo, depth)}
-    else:
-        raise Unreusable(f"{cls.__qualname__} is rebuilt by {getattr(constructor, '__qualname__', constructor)}")
-    if state is not None:
-        if not isinstance(state, dict) or not all(type(key) is str for key in state):
-            raise Unreusable(f"{cls.__qualname__} has no dict state")
-        node["items"] = [[key, _encode_state_part(part, out, memo, depth)] for key, part in state.items()]
-    return node
-
-
-def _encode_state_part(part: Any, out: Encoded, memo: _Memo, depth: int) -> dict:
-    """One part of an object's state: objects of the same libraries by their own state (strictly:
-    a part that can't be stored fails the whole object), an object or array met before as a
-    reference to it (as pickle keeps a forest's template estimator one object), containers item by
-    item, the rest as any value but never pickled."""
-    if depth > 20:
-        raise Unreusable("object state nested too deeply")
-    t = type(part)
-    library_object = t.__module__.startswith(_STATE_LIBRARIES)
-    if library_object or (t.__module__ == "numpy" and t.__name__ == "ndarray"):
-        if id(part) in memo:
-            return {"t": "ref", "n": memo[id(part)][0]}
-        number = len(memo)
-        memo[id(part)] = (number, part)
-        if library_object:
-            node = _encode_state_object(part, out, memo, depth + 1)
-        else:
-            node = _encode_tree(part, out, False, depth + 1)
-        return {**node, "id": number}
-    if t in (list, tuple):
-        return {"t": t.__name__, "items": [_encode_state_part(x, out, memo, depth + 1) for x in part]}
-    if t is dict and all(type(k) is str for k in part):
-        return {"t": "sdict", "items": [[k, _encode_state_part(v, out, memo, depth + 1)] for k, v in part.items()]}
-    return _encode_tree(part, out, False, depth + 1)
-
-
-def _class_name(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def _decode_state_object(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, Any]) -> Any:
-    module, _, qualname = node["cls"].partition(":")
-    if not module.startswith(_STATE_LIBRARIES):
-        raise CorruptArtifact(f"state object of a class outside the allow-list: {node['cls']}")
-    cls: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        cls = getattr(cls, part)
-    if not isinstance(cls, type):
-        raise CorruptArtifact(f"state object names {node['cls']}, which is not a class")
-    if "args" in node:  # a class that pickles as a constructor call (a tree's node store)
-        obj = cls(*_decode_state_part(node["args"], get_blob, memo))
-    else:
-        obj = cls.__new__(cls)
-    if "id" in node:
-        memo[node["id"]] = obj
-    if "items" not in node:
-        return obj
-    state = {key: _decode_state_part(part, get_blob, memo) for key, part in node["items"]}
-    if hasattr(obj, "__setstate__"):  # as pickle would: the class rebuilds itself (a Booster from its text)
-        obj.__setstate__(state)
-    else:
-        obj.__dict__.update(state)
-    return obj
-
-
-def _decode_state_part(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, Any]) -> Any:
-    t = node["t"]
-    if t == "ref":
-        if node["n"] not in memo:
-            raise CorruptArtifact(f"reference to object {node['n']}, which comes later or not at all")
-        return memo[node["n"]]
-    if t == "state":
-        return _decode_state_object(node, get_blob, memo)
-    if t in ("list", "tuple"):
-        items = [_decode_state_part(n, get_blob, memo) for n in node["items"]]
-        return tuple(items) if t == "tuple" else items
-    if t == "sdict":
-        return {key: _decode_state_part(n, get_blob, memo) for key, n in node["items"]}
-    value = _decode_tree(node, get_blob, False)
-    if "id" in node:
-        memo[node["id"]] = value
-    return value
-
-
-def _skops_load(data: bytes) -> Any:
-    import skops.io as sio
-
-    data = bytes(data)
-    untrusted = sio.get_untrusted_types(data=data)
-    refused = [t for t in untrusted if not t.startswith(_SKOPS_TRUSTED_PREFIXES)]
-    if refused:
-        raise CorruptArtifact(f"model file names types outside the allow-list: {refused[:3]}")
-    return sio.loads(data, trusted=untrusted)
-
-
-def _encode_pickle(value: Any, out: Encoded, trust_pickle: bool) -> dict:
-    if not trust_pickle:
-        raise Unreusable(f"a {type(value).__name__} needs pickle, which this store does not trust")
+def _encode_pickle(value: Any, out: Encoded, allow_pickle: bool) -> dict:
+    if not allow_pickle:
+        raise Unreusable(f"a {type(value).__name__} needs pickle, which this store does not allow")
     import pickle
 
     try:
@@ -511,163 +540,9 @@ def _encode_pickle(value: Any, out: Encoded, trust_pickle: bool) -> dict:
     return {"t": "pickle", "key": out.add_blob(data)}
 
 
-# -- fidelity --------------------------------------------------------------------------------
+def _load_pickle(data: bytes | memoryview, allow_pickle: bool) -> Any:
+    if not allow_pickle:
+        raise CorruptArtifact("pickled data in a store not trusted for pickle: never loaded")
+    import pickle
 
-def faithful_by_construction(value: Any) -> bool:
-    """Values whose encoding copies bytes and nothing else: numeric arrays, and frames/series of numeric
-    numpy columns under a RangeIndex with plain string or integer labels. No need to decode them to check."""
-    import numpy as np
-
-    module = type(value).__module__.split(".", 1)[0]
-    if module == "numpy":
-        return type(value) is np.ndarray and value.dtype.kind in "biuf"
-    if module != "pandas":
-        return False
-    import pandas as pd
-
-    if type(value) is pd.Series:
-        frame_like, labels = value.to_frame(), [value.name]
-    elif type(value) is pd.DataFrame:
-        frame_like, labels = value, list(value.columns)
-    else:
-        return False
-    return (type(frame_like.index) is pd.RangeIndex and not frame_like.attrs
-            and all(isinstance(dt, np.dtype) and dt.kind in "biuf" for dt in frame_like.dtypes)
-            and all(type(label) in (str, int) for label in labels)
-            and type(value.columns if type(value) is pd.DataFrame else value.index) in (pd.Index, pd.RangeIndex)
-            and str(value.columns.dtype if type(value) is pd.DataFrame else "str") in ("str", "object", "int64"))
-
-
-def verify_roundtrip(original: Any, decoded: Any) -> None:
-    """Raise ``Unreusable`` unless ``decoded`` is indistinguishable from ``original``."""
-    if not _same(original, decoded, 0, {}):
-        raise Unreusable(f"a {type(original).__name__} does not come back identical from storage")
-
-
-def _same(a: Any, b: Any, depth: int, seen: dict[tuple[int, int], tuple]) -> bool:
-    """Deep equality as storage must keep it: same types all the way down. ``seen``: pairs being
-    compared already (a structure that contains itself is the same if nothing else differs),
-    holding them so that no temporary's id (a reduced state) is reused while comparing."""
-    if type(a) is not type(b) or depth > 20:
-        return False
-    if isinstance(a, type):
-        return a is b
-    t = type(a)
-    if t in (tuple, list, dict) or t.__module__.startswith(_STATE_LIBRARIES):
-        if (id(a), id(b)) in seen:
-            return True
-        seen[id(a), id(b)] = (a, b)
-    if t in (tuple, list):
-        return len(a) == len(b) and all(_same(x, y, depth + 1, seen) for x, y in zip(a, b))
-    if t is dict:
-        return list(a.keys()) == list(b.keys()) and all(_same(a[k], b[k], depth + 1, seen) for k in a)
-    if t is float:
-        return (math.isnan(a) and math.isnan(b)) or a == b
-    module = t.__module__.split(".", 1)[0]
-    if module == "pandas":
-        return _same_pandas(a, b)
-    if module == "numpy":
-        same = _same_numpy(a, b, depth, seen)
-        if same is not None:
-            return same
-    if module == "numpy" or t.__module__.startswith(_STATE_LIBRARIES):
-        reduced = _reduced(a), _reduced(b)
-        if reduced[0] is not None and reduced[1] is not None:  # what pickle would record, part by part
-            return reduced[0][0] is reduced[1][0] and _same(reduced[0][1:], reduced[1][1:], depth + 1, seen)
-    if kind_of(a) == "model":
-        return type(a) is type(b) and a.get_params(deep=False).keys() == b.get_params(deep=False).keys()
-    try:
-        return bool(a == b)
-    except Exception:
-        return True  # pickled opaque objects: pickle is faithful by construction
-
-
-def _same_numpy(a: Any, b: Any, depth: int, seen: dict) -> bool | None:
-    """``_same`` for numpy's values; None for other numpy objects (compared as pickle records them)."""
-    import numpy as np
-
-    if type(a) is np.ndarray:
-        if a.dtype != b.dtype or a.shape != b.shape:
-            return False
-        if a.dtype.hasobject:  # (e.g. a boosting model's grid of trees)
-            return all(_same(x, y, depth + 1, seen) for x, y in zip(a.flat, b.flat))
-        return np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
-    if isinstance(a, np.dtype):
-        return a == b
-    if isinstance(a, np.generic):
-        return a.dtype == b.dtype and a.tobytes() == b.tobytes()
-    if isinstance(a, np.ma.MaskedArray):  # (its fill value may be set only lazily)
-        return (_same(a.data, b.data, depth + 1, seen)
-                and _same(np.ma.getmaskarray(a), np.ma.getmaskarray(b), depth + 1, seen))
-    if isinstance(a, np.random.RandomState):  # the state of its draws (not how it was seeded)
-        return _same(a.get_state(legacy=False), b.get_state(legacy=False), depth + 1, seen)
-    if isinstance(a, (np.random.Generator, np.random.BitGenerator)):
-        generators = (a.bit_generator, b.bit_generator) if isinstance(a, np.random.Generator) else (a, b)
-        return _same(generators[0].state, generators[1].state, depth + 1, seen)
-    return None
-
-
-def _reduced(value: Any) -> tuple | None:
-    """(constructor, arguments, state) of an object rebuilt by "construct, then set the state"."""
-    try:
-        reduced = value.__reduce_ex__(5)
-    except Exception:
-        return None
-    if not isinstance(reduced, tuple) or len(reduced) < 2 or any(x is not None for x in reduced[3:]):
-        return None
-    return reduced[0], tuple(reduced[1]), reduced[2] if len(reduced) > 2 else None
-
-
-def _same_pandas(a: Any, b: Any) -> bool:
-    """Same dtypes, labels and flags; values compared where Arrow could change them.
-
-    Numeric and boolean numpy columns survive Arrow bit for bit (their bytes are
-    copied), so only other columns (objects, strings, categoricals, dates,
-    extension types) and the indexes are compared by content digest.
-    """
-    import pandas as pd
-
-    from ..fingerprint.values import content_digest
-
-    try:
-        if isinstance(a, pd.Index):
-            return content_digest(a) == content_digest(b)
-        if a.flags.allows_duplicate_labels != b.flags.allows_duplicate_labels:
-            return False
-        if content_digest(a.index) != content_digest(b.index):
-            return False
-        if isinstance(a, pd.Series):
-            return a.name == b.name and type(a.name) is type(b.name) and _same_column(a, b)
-        if content_digest(a.columns) != content_digest(b.columns):
-            return False
-        return all(_same_column(a.iloc[:, i], b.iloc[:, i]) for i in range(a.shape[1]))
-    except Unreusable:
-        return False
-
-
-def _same_column(a: Any, b: Any) -> bool:
-    import numpy as np
-
-    from ..fingerprint.values import content_digest
-
-    if a.dtype != b.dtype or len(a) != len(b):
-        return False
-    if isinstance(a.dtype, np.dtype) and a.dtype.kind in "biuf":
-        return True  # copied byte for byte
-    if getattr(a.dtype, "storage", None) == "pyarrow" or type(a.dtype).__name__ == "ArrowDtype":
-        import pyarrow as pa
-
-        def arrow_of(column: Any) -> Any:
-            arr = pa.array(column.array)
-            return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-
-        return arrow_of(a).equals(arrow_of(b))  # Arrow-backed: compare the Arrow arrays themselves
-    return content_digest(a.reset_index(drop=True)) == content_digest(b.reset_index(drop=True)) and \
-        _same_object_cells(a, b)
-
-
-def _same_object_cells(a: Any, b: Any) -> bool:
-    """assert_*_equal treats None and NaN alike in object columns; printing does not."""
-    if str(a.dtype) != "object":
-        return True
-    return [type(x) for x in a.array] == [type(x) for x in b.array]
+    return pickle.loads(data)

@@ -6,6 +6,11 @@ still reaches the notebook as it is written) and every warning is recorded
 at once through the user's warning filters, exactly where and when a plain run
 would have issued it: between the same writes, and raised as an error where a
 filter says so. A reused operation replays both in the order they happened.
+
+What is kept is bounded (``MAX_CAPTURED``, counting each write's text and a fixed cost per entry):
+beyond it the log is dropped for a single ``overflow`` entry, the operation is not stored (it could
+not be replayed) and its step says why (``unstorable``); the text still reaches the notebook. (A 5 MB
+printed output used to become a 19 MB artifact, and a loop of tiny writes a list of millions.)
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import warnings
 from typing import Any
 
 _OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAX_CAPTURED = 1_000_000  # bytes (about) of output and warnings an operation's log may keep
+_ENTRY_COST = 64  # what one entry costs beyond its text
 
 
 def is_own_file(filename: str) -> bool:
@@ -23,13 +30,13 @@ def is_own_file(filename: str) -> bool:
 
 
 class _Tee:
-    """Writes through to a stream and keeps a copy."""
+    """Writes through to a stream and keeps a copy (in its ``Capture``, within the bound)."""
 
-    def __init__(self, stream: Any, name: str, log: list):
-        self._stream, self._name, self._log = stream, name, log
+    def __init__(self, stream: Any, name: str, capture: "Capture"):
+        self._stream, self._name, self._capture = stream, name, capture
 
     def write(self, text: str) -> int:
-        self._log.append([self._name, text])
+        self._capture.keep([self._name, text], len(text) if isinstance(text, str) else 0)
         return self._stream.write(text)
 
     def __getattr__(self, attr: str) -> Any:
@@ -45,13 +52,15 @@ class Capture:
         self.record_warnings = warnings
         self.frame = frame
         self.log: list[list] = []          # [["stdout"|"stderr", text] | ["warning", category, message, file, line]]
+        self.overflowed = False            # more than MAX_CAPTURED: the log is just ``[["overflow"]]``
+        self._kept = 0
         self._warnings_cm: Any = None
 
     def __enter__(self) -> "Capture":
         self._out, self._err = sys.stdout, sys.stderr
         if self.tee:
-            sys.stdout = _Tee(self._out, "stdout", self.log)  # type: ignore[assignment]
-            sys.stderr = _Tee(self._err, "stderr", self.log)  # type: ignore[assignment]
+            sys.stdout = _Tee(self._out, "stdout", self)  # type: ignore[assignment]
+            sys.stderr = _Tee(self._err, "stderr", self)  # type: ignore[assignment]
         if self.record_warnings:
             self._warnings_cm = warnings.catch_warnings()
             self._warnings_cm.__enter__()
@@ -71,7 +80,7 @@ class Capture:
                 line: Any = None) -> None:
         """``warnings.showwarning`` while the operation runs: keep it, and issue it as a plain run would."""
         entry = ["warning", f"{category.__module__}:{category.__qualname__}", str(message), filename, lineno]
-        self.log.append(entry)
+        self.keep(entry, len(entry[2]))
         if self.frame is None:
             return
         with warnings.catch_warnings():
@@ -85,9 +94,27 @@ class Capture:
             finally:
                 sys.stdout, sys.stderr = teed
 
+    def keep(self, entry: list, size: int) -> None:
+        """Add to the log, unless that passes ``MAX_CAPTURED``: then the log becomes one overflow entry."""
+        if self.overflowed:
+            return
+        self._kept += size + _ENTRY_COST
+        if self._kept > MAX_CAPTURED:
+            self.overflowed = True
+            self.log[:] = [["overflow"]]  # (not empty: the operation did write, it isn't quiet)
+            return
+        self.log.append(entry)
+
     @property
     def replayable(self) -> bool:
-        return all(_category(e[1]) is not None for e in self.log if e[0] == "warning")
+        return not self.overflowed and all(_category(e[1]) is not None for e in self.log if e[0] == "warning")
+
+    @property
+    def unstorable(self) -> str | None:
+        """Why the operation can't be stored for its output, or None."""
+        if self.overflowed:
+            return f"not stored: it printed more than {MAX_CAPTURED // 1_000_000} MB, more than a replay keeps"
+        return None
 
 
 def replay(log: list, frame: Any) -> None:

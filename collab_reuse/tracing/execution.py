@@ -272,7 +272,8 @@ class Execution:
         status = NOT_REUSABLE if call.reason is not None else WARM_STARTED if call.warm_from else COMPUTED
         step = Step(op_id, op.label, status,
                     kind_of(result if result is not None else (call.mutated[0] if call.mutated else None)),
-                    reason=call.reason or call.warm_from, seconds=seconds, inputs=call.inputs)
+                    reason=call.reason or call.warm_from or capture.unstorable, seconds=seconds,
+                    inputs=call.inputs)
         if op.name in specs.METRIC_NAMES and isinstance(result, float):
             step.score = float(result)
         self.backend.add_step(step, candidate)

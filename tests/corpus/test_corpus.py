@@ -23,13 +23,7 @@ ENTRIES = {e.name: e for e in corpus.load_manifest()}
 
 #: engine defects seen on this corpus (issue 20); (phase, reason). "first": the first run with an empty
 #: store differs from plain; "rerun": the re-run differs.
-KNOWN_DEFECTS: dict[str, tuple[str, str]] = {
-    "marcelino_house_prices_eda": (
-        "rerun",
-        "a re-run reuses scipy.stats.probplot(x, plot=plt) without its drawing on the current figure: the "
-        "figure opened by plt.figure() just before stays empty ('<Figure size 640x480 with 0 Axes>', its PNG "
-        "missing) in cells 62, 64, 67, 69, 73; a call given a plotting target has effects to replay or refuse"),
-}
+KNOWN_DEFECTS: dict[str, tuple[str, str]] = {}
 
 
 def _params():

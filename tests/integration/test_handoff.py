@@ -1,9 +1,10 @@
-"""A kernel that exits with store writes pending hands them to a child process.
+"""A kernel that exits with store writes pending hands them over: they are written after it is gone.
 
 Cells run back to back (as here, through nbclient) leave the kernel no idle time to encode its
-results; the ``idle_seconds`` setting below makes sure of it. The writes then happen after the
-kernel is gone, in the handoff child, which must cope with a LightGBM model trained on two
-OpenMP threads (an OpenMP pool made before a fork hangs in the child unless limited).
+results; the ``idle_seconds`` setting below makes sure of it. At exit the kernel encodes what fits
+in its exit budget itself; with no budget (``exit_flush_seconds=0``) a forked child encodes
+everything, and it must cope with a LightGBM model trained on two OpenMP threads (an OpenMP pool
+made before a fork hangs in the child unless limited). Either way a fresh process writes.
 """
 from __future__ import annotations
 
@@ -54,18 +55,23 @@ def test_pending_writes_are_abandoned_without_the_child(two_thread_model_noteboo
     assert _stored_kinds(store) == [], "something was encoded while cells ran back to back"
 
 
-def test_the_child_writes_what_the_exiting_kernel_had_pending(two_thread_model_notebook, tmp_path, engine):
+@pytest.mark.parametrize("encoder, exit_args", [
+    ("the kernel encoded its", []),
+    ("encodes the rest", ["--CollabReuse.exit_flush_seconds=0"]),  # nothing encoded in the kernel: the child does
+])
+def test_what_the_exiting_kernel_had_pending_is_written_after_it(two_thread_model_notebook, tmp_path, engine,
+                                                                encoder, exit_args):
     store = tmp_path / "store"
     plain = run_notebook(two_thread_model_notebook, tmp_path / "plain", timeout=120)
     first = run_notebook(two_thread_model_notebook, tmp_path / "first", store_dir=store, timeout=120,
-                         kernel_args=NO_IDLE_TIME)
+                         kernel_args=NO_IDLE_TIME + exit_args)
     assert first.extension_loaded
     assert pending_writers(store) == []
     assert 0 < first.kernel_start_seconds < 120 and 0 < first.writes_after_exit_seconds < 120
     kinds = _stored_kinds(store)
     assert "model" in kinds and "dataframe" in kinds, kinds
     log = (store / "collab_reuse.log").read_text()
-    assert "store jobs handed over by the exiting kernel" in log
+    assert encoder in log and "the exit writer applied" in log, log
     assert "failed" not in log, log
 
     second = run_notebook(two_thread_model_notebook, tmp_path / "second", store_dir=store, timeout=120,

@@ -89,3 +89,24 @@ def test_the_users_filters_and_showwarning_are_back_after(shown):
         operation()
     assert warnings.filters == filters and warnings.showwarning == shown.showwarning
     assert sys.stdout is shown
+
+
+def test_a_capture_keeps_at_most_its_bound_and_says_why_it_is_not_storable(shown, monkeypatch):
+    from collab_reuse.tracing import capture as capture_module
+
+    monkeypatch.setattr(capture_module, "MAX_CAPTURED", 10_000)
+    shown.install()
+    with Capture(tee=True) as captured:
+        for _ in range(100):
+            print("x" * 99)  # 10 KB in 200 writes
+    assert captured.overflowed and captured.log == [["overflow"]]  # not empty: it did print
+    assert not captured.replayable and "printed more than" in captured.unstorable
+    assert "".join(text for kind, text in shown.events if kind == "out").count("x" * 99) == 100  # all shown
+
+
+def test_a_capture_within_its_bound_is_replayable(shown):
+    shown.install()
+    with Capture(tee=True) as captured:
+        print("small")
+    assert not captured.overflowed and captured.replayable and captured.unstorable is None
+    assert captured.log == [["stdout", "small"], ["stdout", "\n"]]

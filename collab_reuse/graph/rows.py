@@ -1,0 +1,105 @@
+"""Checking what the Experiment Graph's rows hold before anything uses it.
+
+SQLite's columns take a value of any type (a ``size`` may hold text), and the
+file is shared by every kernel of a store, so a row may be damaged or written
+by other code. Every value read is checked here (type and range); a row that
+fails is treated as absent by its reader and removed by ``collab-reuse gc``
+(``ExperimentGraph.repair``). Nothing unchecked reaches a planner, a load
+decision or a user's cell, where a TypeError would look like the user's own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Callable
+
+MAX_INT = 2**63 - 1  # SQLite's INTEGER range
+
+
+class BadRow(ValueError):
+    """A value of a graph row has the wrong type or is out of range."""
+
+
+def valid(check: Callable[[Any], Any], value: Any) -> bool:
+    """Whether ``check`` accepts ``value``."""
+    try:
+        check(value)
+        return True
+    except BadRow:
+        return False
+
+
+def count(value: Any) -> int:
+    """A non-negative integer (bytes, counts, tree counts)."""
+    if type(value) is not int or not 0 <= value <= MAX_INT:
+        raise BadRow(f"not a count: {value!r}")
+    return value
+
+
+def count_text(value: Any) -> int:
+    """A count kept as text (the ``meta`` table's budget)."""
+    try:
+        return count(int(value))
+    except (TypeError, ValueError):
+        raise BadRow(f"not a count: {value!r}") from None
+
+
+def seconds(value: Any) -> float:
+    """A finite, non-negative number (durations, byte counters kept as REAL)."""
+    if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
+        raise BadRow(f"not a duration: {value!r}")
+    return float(value)
+
+
+def optional_seconds(value: Any) -> float | None:
+    return None if value is None else seconds(value)
+
+
+def score(value: Any) -> float | None:
+    """A model's quality: any finite number, or absent."""
+    if value is None:
+        return None
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise BadRow(f"not a score: {value!r}")
+    return float(value)
+
+
+def text(value: Any) -> str:
+    if type(value) is not str or not value:
+        raise BadRow(f"not a text: {value!r}")
+    return value
+
+
+def state(value: Any) -> int:
+    if type(value) is not int or value not in (0, 1, 2):
+        raise BadRow(f"not a state: {value!r}")
+    return value
+
+
+def flag(value: Any) -> bool:
+    if type(value) is not int or value not in (0, 1):
+        raise BadRow(f"not a flag: {value!r}")
+    return bool(value)
+
+
+def id_list(value: Any) -> list[str]:
+    """A JSON list of artifact ids."""
+    try:
+        items = json.loads(value) if type(value) is str else None
+    except ValueError:
+        items = None
+    if type(items) is not list or not all(type(i) is str and i for i in items):
+        raise BadRow(f"not a list of ids: {value!r:.80}")
+    return items
+
+
+def report(value: Any) -> dict:
+    """A cell report (JSON object) of the events table."""
+    try:
+        item = json.loads(value) if type(value) is str else None
+    except ValueError:
+        item = None
+    if type(item) is not dict:
+        raise BadRow(f"not a cell report: {value!r:.80}")
+    return item

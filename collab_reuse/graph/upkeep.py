@@ -1,0 +1,161 @@
+"""Keeping a store's Experiment Graph sound and bounded: undoing what failed, dropping what grows.
+
+``repair`` undoes writes whose writer is gone (a kernel killed mid-write, a full disk, an exit
+writer that ran out of time) and removes malformed rows; ``prune`` drops what no reuse decision
+needs any more. ``collab-reuse gc`` runs both; every kernel, as it starts, undoes abandoned writes
+and, at most once an hour per store, runs both (``at_start``, in its background writer). Repairs
+return the blob keys that no artifact uses any more, which the caller deletes from the blob store.
+
+A write is abandoned when its claim (``writes``: host, pid, start) names a process of this host
+that has ended, is older than ``ABANDONED_AFTER`` (longer than any writer may run, whatever host),
+or is missing. Claims of live processes are never touched: a write in progress is not undone.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from . import rows
+from .eg import HOST, WRITING, ArtifactInfo, ExperimentGraph, guarded
+
+ABANDONED_AFTER = 6 * 3600.0   # a write claimed this long ago is abandoned, whoever claimed it
+VERTICES_MAX_AGE = 30 * 86400.0  # a vertex not stored, not needed by a stored one and unused this long goes
+FILES_MAX_ROWS = 50_000        # file digests kept (the newest)
+PRUNE_EVERY = 3600.0           # ``prune_if_due``: at most once an hour per store
+
+#: rows of the small tables whose values can't be used (removed by ``repair``)
+_MALFORMED = (
+    "DELETE FROM counters WHERE typeof(value) NOT IN ('integer', 'real')",
+    "DELETE FROM quiet_ops WHERE typeof(op_id)<>'text' OR typeof(value_type)<>'text'"
+    " OR typeof(seconds) NOT IN ('integer', 'real') OR seconds < 0",
+    "DELETE FROM forests WHERE typeof(n_estimators)<>'integer' OR n_estimators < 1 OR typeof(artifact_id)<>'text'",
+    "DELETE FROM random_ops WHERE typeof(op_id)<>'text'",
+    "DELETE FROM files WHERE typeof(digest)<>'text' OR digest=''",
+    "DELETE FROM stored_log WHERE typeof(artifact_id)<>'text'",
+    "DELETE FROM artifact_blobs WHERE typeof(key)<>'text' OR typeof(artifact_id)<>'text'",
+    "DELETE FROM usage WHERE typeof(user)<>'text' OR typeof(count)<>'integer'",
+)
+
+
+@guarded
+def abandoned_writes(graph: ExperimentGraph, now: float | None = None) -> list[str]:
+    """Artifacts left "being written" by a writer that is gone (see the module's docstring)."""
+    now = time.time() if now is None else now
+    found = []
+    for aid, host, pid, started in graph.query(
+            "SELECT a.id, w.host, w.pid, w.started FROM artifacts a LEFT JOIN writes w ON w.artifact_id=a.id"
+            " WHERE a.state=?", (WRITING,)):
+        if host is None or not rows.valid(rows.seconds, started) or now - started > ABANDONED_AFTER:
+            found.append(aid)
+        elif host == HOST and type(pid) is int and not process_alive(pid):
+            found.append(aid)
+    return found
+
+
+@guarded
+def undo_abandoned(graph: ExperimentGraph, now: float | None = None) -> dict[str, Any]:
+    """Undo the writes whose writer is gone (cheap: only the rows being written are read)."""
+    abandoned = abandoned_writes(graph, now)
+    with graph.transaction() as db:
+        orphans = graph.unclaim(db, abandoned)
+    return {"abandoned_writes": len(abandoned), "orphans": orphans}
+
+
+@guarded
+def remove_malformed(graph: ExperimentGraph, default_budget: int | None = None) -> dict[str, Any]:
+    """Remove every row whose values can't be used (a pass over the whole graph), in one
+    transaction; an artifact whose blob sizes are malformed is no longer stored. A malformed or
+    missing budget becomes ``default_budget`` (if given)."""
+    with graph.transaction() as db:
+        bad = [r[0] for r in db.execute(f"SELECT {ArtifactInfo.COLUMNS} FROM artifacts").fetchall()
+               if not rows.valid(ArtifactInfo.from_row, r)]
+        orphans = set(graph.unclaim(db, bad))
+        db.executemany("DELETE FROM artifacts WHERE id=?", [(aid,) for aid in bad])
+        db.executemany("DELETE FROM usage WHERE artifact_id=?", [(aid,) for aid in bad])
+        removed = len(bad)
+        bad_blobs = [k for k, size in db.execute("SELECT key, size FROM blobs") if not rows.valid(rows.count, size)]
+        users = {aid for k in bad_blobs
+                 for (aid,) in db.execute("SELECT artifact_id FROM artifact_blobs WHERE key=?", (k,))}
+        orphans.update(graph.unclaim(db, sorted(users)))
+        db.executemany("DELETE FROM blobs WHERE key=?", [(k,) for k in bad_blobs])
+        removed += len(bad_blobs)
+        for sql in _MALFORMED:
+            removed += db.execute(sql).rowcount
+        removed += db.execute("DELETE FROM events WHERE typeof(report)<>'text' OR NOT json_valid(report)"
+                              " OR json_type(report)<>'object'").rowcount  # (in SQLite: no pass in Python)
+        row = db.execute("SELECT value FROM meta WHERE key='budget'").fetchone()
+        if default_budget is not None and (row is None or not rows.valid(rows.count_text, row[0])):
+            db.execute("INSERT OR REPLACE INTO meta VALUES('budget', ?)", (str(int(default_budget)),))
+            removed += row is not None
+    return {"malformed_rows": removed, "orphans": sorted(orphans)}
+
+
+def repair(graph: ExperimentGraph, default_budget: int | None = None, now: float | None = None) -> dict[str, Any]:
+    """``undo_abandoned`` and ``remove_malformed``: {"abandoned_writes": n, "malformed_rows": n,
+    "orphans": [blob keys no artifact uses any more]}."""
+    undone = undo_abandoned(graph, now)
+    removed = remove_malformed(graph, default_budget)
+    return {"abandoned_writes": undone["abandoned_writes"], "malformed_rows": removed["malformed_rows"],
+            "orphans": sorted(set(undone["orphans"]) | set(removed["orphans"]))}
+
+
+@guarded
+def prune(graph: ExperimentGraph, now: float | None = None) -> dict[str, int]:
+    """Drop what no reuse decision needs any more, in one transaction: reports beyond their age and
+    count; vertices not stored, not an input (transitively) of a stored or half-written one, and
+    unused for ``VERTICES_MAX_AGE`` (with their usage, quiet and forest rows); the oldest file
+    digests beyond ``FILES_MAX_ROWS``; the stored log of artifacts no longer stored; sizes of blobs no
+    artifact uses (they would count against the budget)."""
+    now = time.time() if now is None else now
+    with graph.transaction() as db:
+        done = {"events": graph.prune_events(db, now)}
+        done["vertices"] = db.execute(
+            "DELETE FROM artifacts WHERE state=0 AND last_used < ? AND id NOT IN ("
+            " WITH RECURSIVE needed(id) AS (SELECT id FROM artifacts WHERE state<>0"
+            "  UNION SELECT j.value FROM needed JOIN artifacts a ON a.id=needed.id,"
+            "  json_each(CASE WHEN json_valid(a.inputs) THEN a.inputs ELSE '[]' END) j)"
+            " SELECT id FROM needed)", (now - VERTICES_MAX_AGE,)).rowcount
+        for table, column in (("usage", "artifact_id"), ("quiet_ops", "op_id"), ("forests", "artifact_id")):
+            db.execute(f"DELETE FROM {table} WHERE {column} NOT IN (SELECT id FROM artifacts)")
+        done["files"] = db.execute("DELETE FROM files WHERE rowid <= (SELECT MAX(rowid) FROM files) - ?",
+                                   (FILES_MAX_ROWS,)).rowcount
+        db.execute("DELETE FROM stored_log WHERE artifact_id NOT IN (SELECT id FROM artifacts WHERE state=2)"
+                   " OR seq NOT IN (SELECT MAX(seq) FROM stored_log GROUP BY artifact_id)")
+        db.execute("DELETE FROM blobs WHERE key NOT IN (SELECT key FROM artifact_blobs)")  # (out of the account)
+        db.execute("INSERT OR REPLACE INTO meta VALUES('pruned', ?)", (str(now),))
+    return done
+
+
+def due(graph: ExperimentGraph, now: float | None = None) -> bool:
+    """Whether no kernel pruned this store within ``PRUNE_EVERY``."""
+    now = time.time() if now is None else now
+    found = graph.query("SELECT value FROM meta WHERE key='pruned'")
+    try:
+        return not found or now - float(found[0][0]) >= PRUNE_EVERY
+    except (TypeError, ValueError):
+        return True
+
+
+def at_start(graph: ExperimentGraph, default_budget: int | None = None, now: float | None = None) -> dict[str, Any]:
+    """What each kernel does as it starts (in its background writer): undo abandoned writes; when
+    due, also remove malformed rows and prune."""
+    if not due(graph, now):
+        return {**undo_abandoned(graph, now), "malformed_rows": 0, "pruned": None}
+    return {**repair(graph, default_budget, now), "pruned": prune(graph, now)}
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of this host still runs (a zombie has finished)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

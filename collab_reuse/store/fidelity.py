@@ -1,0 +1,166 @@
+"""Proof that a stored value comes back as it went in: the store keeps only faithful encodings.
+
+Every encoding is decoded and compared with the original before it is stored
+(``verify_roundtrip``), with the same decoders and checks a later reader uses: a value that
+would come back different, or that the readers' checks would refuse, is not stored.
+Numeric arrays and frames of numeric columns are copied byte for byte and need no check
+(``faithful_by_construction``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..errors import Unreusable
+from . import state
+from .formats import kind_of
+
+
+def faithful_by_construction(value: Any) -> bool:
+    """Values whose encoding copies bytes and nothing else: numeric arrays, and frames/series of numeric
+    numpy columns under a RangeIndex with plain string or integer labels. No need to decode them to check."""
+    import numpy as np
+
+    module = type(value).__module__.split(".", 1)[0]
+    if module == "numpy":
+        return type(value) is np.ndarray and value.dtype.kind in "biuf"
+    if module != "pandas":
+        return False
+    import pandas as pd
+
+    if type(value) is pd.Series:
+        frame_like, labels = value.to_frame(), [value.name]
+    elif type(value) is pd.DataFrame:
+        frame_like, labels = value, list(value.columns)
+    else:
+        return False
+    return (type(frame_like.index) is pd.RangeIndex and not frame_like.attrs
+            and all(isinstance(dt, np.dtype) and dt.kind in "biuf" for dt in frame_like.dtypes)
+            and all(type(label) in (str, int) for label in labels)
+            and type(value.columns if type(value) is pd.DataFrame else value.index) in (pd.Index, pd.RangeIndex)
+            and str(value.columns.dtype if type(value) is pd.DataFrame else "str") in ("str", "object", "int64"))
+
+
+def verify_roundtrip(original: Any, decoded: Any) -> None:
+    """Raise ``Unreusable`` unless ``decoded`` is indistinguishable from ``original``."""
+    if not _same(original, decoded, 0, {}):
+        raise Unreusable(f"a {type(original).__name__} does not come back identical from storage")
+
+
+def _same(a: Any, b: Any, depth: int, seen: dict[tuple[int, int], tuple]) -> bool:
+    """Deep equality as storage must keep it: same types all the way down. ``seen``: pairs being
+    compared already (a structure that contains itself is the same if nothing else differs),
+    holding them so that no temporary's id (a reduced state) is reused while comparing."""
+    if type(a) is not type(b) or depth > 20:
+        return False
+    if isinstance(a, type):
+        return a is b
+    t = type(a)
+    if t in (tuple, list, dict) or t.__module__.startswith(state.LIBRARIES):
+        if (id(a), id(b)) in seen:
+            return True
+        seen[id(a), id(b)] = (a, b)
+    if t in (tuple, list):
+        return len(a) == len(b) and all(_same(x, y, depth + 1, seen) for x, y in zip(a, b))
+    if t is dict:
+        return list(a.keys()) == list(b.keys()) and all(_same(a[k], b[k], depth + 1, seen) for k in a)
+    if t is float:
+        return (math.isnan(a) and math.isnan(b)) or a == b
+    module = t.__module__.split(".", 1)[0]
+    if module == "pandas":
+        return _same_pandas(a, b)
+    if module == "numpy":
+        same = _same_numpy(a, b, depth, seen)
+        if same is not None:
+            return same
+    if module == "numpy" or t.__module__.startswith(state.LIBRARIES):
+        reduced = state.reduce(a), state.reduce(b)
+        if reduced[0] is not None and reduced[1] is not None:  # what pickle would record, part by part
+            return reduced[0][0] is reduced[1][0] and _same(reduced[0][1:], reduced[1][1:], depth + 1, seen)
+    if kind_of(a) == "model":
+        return type(a) is type(b) and a.get_params(deep=False).keys() == b.get_params(deep=False).keys()
+    try:
+        return bool(a == b)
+    except Exception:
+        return True  # pickled opaque objects: pickle is faithful by construction
+
+
+def _same_numpy(a: Any, b: Any, depth: int, seen: dict) -> bool | None:
+    """``_same`` for numpy's values; None for other numpy objects (compared as pickle records them)."""
+    import numpy as np
+
+    if type(a) is np.ndarray:
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        if a.dtype.hasobject:  # (e.g. a boosting model's grid of trees)
+            return all(_same(x, y, depth + 1, seen) for x, y in zip(a.flat, b.flat))
+        return np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+    if isinstance(a, np.dtype):
+        return a == b
+    if isinstance(a, np.generic):
+        return a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    if isinstance(a, np.ma.MaskedArray):  # (its fill value may be set only lazily)
+        return (_same(a.data, b.data, depth + 1, seen)
+                and _same(np.ma.getmaskarray(a), np.ma.getmaskarray(b), depth + 1, seen))
+    if isinstance(a, np.random.RandomState):  # the state of its draws (not how it was seeded)
+        return _same(a.get_state(legacy=False), b.get_state(legacy=False), depth + 1, seen)
+    if isinstance(a, (np.random.Generator, np.random.BitGenerator)):
+        generators = (a.bit_generator, b.bit_generator) if isinstance(a, np.random.Generator) else (a, b)
+        return _same(generators[0].state, generators[1].state, depth + 1, seen)
+    return None
+
+
+def _same_pandas(a: Any, b: Any) -> bool:
+    """Same dtypes, labels and flags; values compared where Arrow could change them.
+
+    Numeric and boolean numpy columns survive Arrow bit for bit (their bytes are
+    copied), so only other columns (objects, strings, categoricals, dates,
+    extension types) and the indexes are compared by content digest.
+    """
+    import pandas as pd
+
+    from ..fingerprint.values import content_digest
+
+    try:
+        if isinstance(a, pd.Index):
+            return content_digest(a) == content_digest(b)
+        if a.flags.allows_duplicate_labels != b.flags.allows_duplicate_labels:
+            return False
+        if content_digest(a.index) != content_digest(b.index):
+            return False
+        if isinstance(a, pd.Series):
+            return a.name == b.name and type(a.name) is type(b.name) and _same_column(a, b)
+        if content_digest(a.columns) != content_digest(b.columns):
+            return False
+        return all(_same_column(a.iloc[:, i], b.iloc[:, i]) for i in range(a.shape[1]))
+    except Unreusable:
+        return False
+
+
+def _same_column(a: Any, b: Any) -> bool:
+    import numpy as np
+
+    from ..fingerprint.values import content_digest
+
+    if a.dtype != b.dtype or len(a) != len(b):
+        return False
+    if isinstance(a.dtype, np.dtype) and a.dtype.kind in "biuf":
+        return True  # copied byte for byte
+    if getattr(a.dtype, "storage", None) == "pyarrow" or type(a.dtype).__name__ == "ArrowDtype":
+        import pyarrow as pa
+
+        def arrow_of(column: Any) -> Any:
+            arr = pa.array(column.array)
+            return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+        return arrow_of(a).equals(arrow_of(b))  # Arrow-backed: compare the Arrow arrays themselves
+    return content_digest(a.reset_index(drop=True)) == content_digest(b.reset_index(drop=True)) and \
+        _same_object_cells(a, b)
+
+
+def _same_object_cells(a: Any, b: Any) -> bool:
+    """assert_*_equal treats None and NaN alike in object columns; printing does not."""
+    if str(a.dtype) != "object":
+        return True
+    return [type(x) for x in a.array] == [type(x) for x in b.array]
