@@ -1,7 +1,8 @@
 """``python -m collab_reuse.demo``: the demo notebooks, plain and with reuse, side by side.
 
-Generates the demo data (``--scale``, default 1.0), then for each notebook of
-``notebooks/`` runs it
+Generates the demo data (``--scale``, default 10: about three minutes in all on two cores, a scale
+where the notebooks' work outweighs a kernel's imports), then for each notebook of ``notebooks/``
+runs it
 
 1. plain, in a fresh kernel;
 2. with collab_reuse into a fresh, empty store (the *first run*: everything is
@@ -12,7 +13,11 @@ Generates the demo data (``--scale``, default 1.0), then for each notebook of
 and prints, per notebook, the three cell-execution times (kernel start
 excluded), the re-run speedup (plain / re-run), the first-run overhead, the
 re-run's reused and computed operation counts (from the Experiment Graph) and
-whether outputs and written files were identical to the plain run.
+whether outputs and written files were identical to the plain run. Then the
+feature-engineering notebook *modified* (its final model's learning rate
+changed), plain and with collab_reuse on the first run's store; what the
+re-run reused and what the modified run computed again (from the cell reports
+the panel shows); and where to look next.
 
 Exit status 1 when any run's outputs or files differ from the plain run.
 """
@@ -28,9 +33,14 @@ from pathlib import Path
 
 from collab_reuse.demo.generate import generate
 from collab_reuse.demo.runner import REPO_ROOT, RunResult, compare, engine_available, reuse_totals, run_notebook
+from collab_reuse.demo.scenarios import format_scenarios, run_scenarios
+from collab_reuse.demo.story import NEXT_STEPS, describe_run
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 DEMO_NOTEBOOKS = ("01_introduction.ipynb", "02_feature_engineering.ipynb")
+DEFAULT_SCALE = 10.0
+#: the edit the demo's modified run makes (demo/scenarios.py), on the notebook that has it
+MODIFIED_NOTEBOOK, MODIFIED_SCENARIO = "02_feature_engineering.ipynb", "final model: learning rate changed"
 
 
 def demo_data(directory: str | Path, scale: float = 1.0, seed: int = 0) -> Path:
@@ -67,6 +77,7 @@ class NotebookReport:
     first_diffs: list[str] | None = None
     rerun_diffs: list[str] | None = None
     counts: tuple[int, int] | None = None
+    store: Path | None = None
 
 
 def run_demo_notebook(notebook: Path, data_dir: Path, work_root: Path, with_reuse: bool, timeout: float,
@@ -88,6 +99,7 @@ def run_demo_notebook(notebook: Path, data_dir: Path, work_root: Path, with_reus
     report.first_diffs = compare(report.plain, report.first)
     report.rerun_diffs = compare(report.plain, report.rerun)
     report.counts = reuse_counts(store, report.rerun.kernel_id)
+    report.store = store
     return report
 
 
@@ -134,12 +146,15 @@ def format_table(reports: list[NotebookReport]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m collab_reuse.demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="demo data size (default 1.0; 30 gives a >3 minute notebook)")
+    parser.add_argument("--scale", type=float, default=DEFAULT_SCALE,
+                        help=f"demo data size (default {DEFAULT_SCALE:g}; 72 gives a >3 minute notebook)")
     parser.add_argument("--seed", type=int, default=0, help="demo data seed (default 0)")
     parser.add_argument("--data", default=None, help="demo data directory (default: demo-data/scale-S-seed-N)")
     parser.add_argument("--notebook", action="append", default=None,
                         help=f"notebook(s) to run (default: {', '.join(DEMO_NOTEBOOKS)} from notebooks/)")
     parser.add_argument("--plain-only", action="store_true", help="only the plain runs")
+    parser.add_argument("--no-modified", action="store_true",
+                        help=f"skip the modified run ({MODIFIED_SCENARIO} in {MODIFIED_NOTEBOOK})")
     parser.add_argument("--keep", action="store_true", help="keep the work directories and stores (path is printed)")
     parser.add_argument("--timeout", type=float, default=3600, help="per-cell timeout in seconds (default 3600)")
     parser.add_argument("--shutdown-wait", type=float, default=5.0,
@@ -160,18 +175,39 @@ def main(argv: list[str] | None = None) -> int:
 
     notebooks = [Path(n) for n in args.notebook] if args.notebook else [NOTEBOOKS_DIR / n for n in DEMO_NOTEBOOKS]
     work_root = Path(tempfile.mkdtemp(prefix="collab-reuse-demo-"))
+    modified = []
     try:
         reports = [run_demo_notebook(nb.resolve(), data_dir, work_root, with_reuse, args.timeout,
                                      args.shutdown_wait) for nb in notebooks]
+        base = next((r for r in reports if r.name == MODIFIED_NOTEBOOK and r.store is not None), None)
+        if base is not None and not args.no_modified:
+            modified = run_scenarios(NOTEBOOKS_DIR / MODIFIED_NOTEBOOK, data_dir, work_root, base.store, args.timeout,
+                                     names=[MODIFIED_SCENARIO], keep_stores=True)
+        print()
+        print(format_table(reports))
+        if modified:
+            print("\nThe same notebook modified (" + MODIFIED_SCENARIO + "), in a new kernel on the first run's store:")
+            print(format_scenarios(modified))
+        for r in reports:
+            if r.rerun is not None and r.store is not None:
+                print("\n" + describe_run(f"{r.name}, re-run", r.store, r.rerun.kernel_id))
+        for m in modified:
+            if m.store is not None:
+                print("\n" + describe_run(f"{MODIFIED_NOTEBOOK} modified ({m.name})", m.store, m.ours.kernel_id))
+        if with_reuse:
+            print("\n" + NEXT_STEPS)
     finally:
         if args.keep:
             print(f"work directories and stores kept in {work_root}")
         else:
             shutil.rmtree(work_root, ignore_errors=True)
 
-    print()
-    print(format_table(reports))
-    failed = False
+    failed = any(m.diffs for m in modified)
+    for m in modified:
+        if m.diffs:
+            print(f"\n{MODIFIED_NOTEBOOK} modified ({m.name}) differs from its plain run:")
+            for d in m.diffs[:20]:
+                print("  " + d)
     for r in reports:
         for label, diffs in (("first run", r.first_diffs), ("re-run", r.rerun_diffs)):
             if diffs:

@@ -446,15 +446,18 @@ def engine_available() -> tuple[bool, str]:
     return True, ""
 
 
-def reuse_totals(store_dir: str | os.PathLike, kernel_id: str) -> dict[str, float]:
-    """The Experiment Graph's per-cell ``totals`` of one kernel, summed (``reused``, ``computed``, ...).
-
-    Raises whatever the graph raises when the store can't be read.
-    """
+def reuse_events(store_dir: str | os.PathLike, kernel_id: str) -> list[dict[str, Any]]:
+    """The Experiment Graph's cell reports of one kernel, in order. Raises whatever the graph raises
+    when the store can't be read."""
     from collab_reuse.graph import ExperimentGraph
 
+    return ExperimentGraph(store_dir, create=False).events(kernel_id=kernel_id, limit=100000)
+
+
+def reuse_totals(store_dir: str | os.PathLike, kernel_id: str) -> dict[str, float]:
+    """The Experiment Graph's per-cell ``totals`` of one kernel, summed (``reused``, ``computed``, ...)."""
     totals: dict[str, float] = {}
-    for event in ExperimentGraph(store_dir).events(kernel_id=kernel_id, limit=100000):
+    for event in reuse_events(store_dir, kernel_id):
         for key, value in event.get("totals", {}).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 totals[key] = totals.get(key, 0) + value

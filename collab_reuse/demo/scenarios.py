@@ -75,6 +75,7 @@ class ScenarioReport:
     edit_index: int
     diffs: list[str]
     pair: int = 1                # which plain/collab_reuse pair of this scenario (see ``run_scenarios``)
+    store: Path | None = None    # the collab_reuse run's store, when kept (``keep_stores``)
 
     @property
     def old_kernel_seconds(self) -> float:
@@ -90,14 +91,17 @@ class ScenarioReport:
 
 
 def run_scenarios(notebook: Path, data_dir: Path, work_root: Path, store: Path, timeout: float,
-                  pairs: int = 1) -> list[ScenarioReport]:
-    """Run every scenario on ``notebook`` against a copy of ``store`` (the first run's): ``pairs``
-    times a plain run then a collab_reuse run, each on a fresh copy of the store (on a machine whose
-    speed drifts, pairs side by side say more than one)."""
+                  pairs: int = 1, names: list[str] | None = None, keep_stores: bool = False) -> list[ScenarioReport]:
+    """Run every scenario (or those ``names``) on ``notebook`` against a copy of ``store`` (the first
+    run's): ``pairs`` times a plain run then a collab_reuse run, each on a fresh copy of the store (on
+    a machine whose speed drifts, pairs side by side say more than one). ``keep_stores``: the copies
+    stay in ``work_root`` (for reading the runs' cell reports)."""
     env = {"HOME_CREDIT_DATA": str(data_dir)}
     original = nbformat.read(notebook, as_version=4)
     reports = []
     for k, (name, edit) in enumerate(SCENARIOS.items()):
+        if names is not None and name not in names:
+            continue
         edited, index = edit(original)
         path = work_root / f"scenario-{k}.ipynb"
         nbformat.write(edited, path)
@@ -111,8 +115,10 @@ def run_scenarios(notebook: Path, data_dir: Path, work_root: Path, store: Path, 
             print(f"scenario '{name}' (pair {pair} of {pairs}): collab_reuse in a new kernel ...", flush=True)
             ours = run_notebook(path, work_root / f"{tag}-ours", store_dir=scenario_store, env=env,
                                 timeout=timeout)
-            reports.append(ScenarioReport(name, plain, ours, index, compare(plain, ours), pair))
-            shutil.rmtree(scenario_store, ignore_errors=True)
+            reports.append(ScenarioReport(name, plain, ours, index, compare(plain, ours), pair,
+                                          scenario_store if keep_stores else None))
+            if not keep_stores:
+                shutil.rmtree(scenario_store, ignore_errors=True)
     return reports
 
 
