@@ -45,7 +45,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     killed kernel, a full disk), remove malformed graph rows, prune what no reuse decision needs,
     delete blobs no artifact references, and evict what is over the budget."""
     from .graph import upkeep
-    from .kernel import materializer
+    from .kernel import store_writes
 
     _, graph, store = _open(args)
     repaired = upkeep.repair(graph, parse_size(DEFAULT_BUDGET))
@@ -61,7 +61,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     fixed = store.blobs.check()  # (files of writes cut short: outside every account otherwise)
     evicted = 0
     if graph.used_bytes() > graph.budget():
-        evicted = materializer.materialize(graph, store, [], "storage_aware", 0.0)["evicted"]
+        evicted = store_writes.materialize(graph, store, [], "storage_aware", 0.0)["evicted"]
     print(f"undid {repaired['abandoned_writes']} abandoned writes, removed {repaired['malformed_rows']} malformed "
           f"rows; pruned {pruned['events']} events, {pruned['vertices']} vertices, {pruned['files']} file digests; "
           f"deleted {deleted} unreferenced blobs; fixed {len(fixed)} blob store inconsistencies; "
@@ -72,12 +72,12 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 def cmd_materialize(args: argparse.Namespace) -> int:
     """Re-run the selection under the current (or a new) budget and evict what falls out."""
-    from .kernel import materializer
+    from .kernel import store_writes
 
     _, graph, store = _open(args)
     if args.budget:
         graph.set_budget(parse_size(args.budget))
-    result = materializer.materialize(graph, store, [], args.algorithm, 0.0)
+    result = store_writes.materialize(graph, store, [], args.algorithm, 0.0)
     print(f"kept under {format_size(graph.budget())}: evicted {result['evicted']} artifacts; "
           f"{format_size(graph.used_bytes())} used")
     return 0

@@ -2,7 +2,9 @@
 
 Two families: ``Unreusable`` says why one operation runs plainly (never raised into
 a user's cell), ``StoreError`` says the store cannot serve (the session stops
-reusing and tells the user once). ``UsageError`` is for wrong magic arguments.
+reusing and tells the user once).
+Wrong magic arguments raise IPython's ``UsageError`` (kernel/magics.py), which IPython shows as
+a one-line error.
 """
 
 
@@ -31,6 +33,3 @@ class CorruptArtifact(StoreError):
 class IncompatibleStore(StoreError):
     """The store was written in another format version (older or newer code): it is not read."""
 
-
-class UsageError(CollabReuseError):
-    """A magic or command was given wrong arguments."""

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from collab_reuse.demo.generate import generate
-from collab_reuse.demo.runner import REPO_ROOT, RunResult, compare, engine_available, reuse_totals, run_notebook
+from collab_reuse.demo.runner import REPO_ROOT, RunResult, compare, reuse_totals, run_notebook
 from collab_reuse.demo.scenarios import format_scenarios, run_scenarios
 from collab_reuse.demo.story import NEXT_STEPS, describe_run
 
@@ -167,11 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     demo_data(data_dir, args.scale, args.seed)
 
     with_reuse = not args.plain_only
-    if with_reuse:
-        ok, why = engine_available()
-        if not ok:
-            print(f"collab_reuse engine unavailable -- running plain only: {why}", flush=True)
-            with_reuse = False
 
     notebooks = [Path(n) for n in args.notebook] if args.notebook else [NOTEBOOKS_DIR / n for n in DEMO_NOTEBOOKS]
     work_root = Path(tempfile.mkdtemp(prefix="collab-reuse-demo-"))

@@ -435,17 +435,6 @@ def run_parallel(*calls):
         return [f.result() for f in futures]
 
 
-def engine_available() -> tuple[bool, str]:
-    """(True, "") when ``collab_reuse`` can be loaded as an IPython extension; else (False, why)."""
-    try:
-        import collab_reuse
-    except Exception as exc:  # an engine import error is reported, not raised
-        return False, f"import collab_reuse failed: {exc!r}"
-    if not hasattr(collab_reuse, "load_ipython_extension"):
-        return False, "collab_reuse has no load_ipython_extension yet (engine not landed)"
-    return True, ""
-
-
 def reuse_events(store_dir: str | os.PathLike, kernel_id: str) -> list[dict[str, Any]]:
     """The Experiment Graph's cell reports of one kernel, in order. Raises whatever the graph raises
     when the store can't be read."""

@@ -14,6 +14,7 @@ import struct
 import sys
 from typing import Any, Callable
 
+import numpy as np
 import xxhash
 
 from ..errors import Unreusable
@@ -113,8 +114,6 @@ def _numpy_or_pandas_literal(value: Any) -> bytes | None:
     """Scalars and dtypes of numpy/pandas, encoded by type and value; None if not one."""
     module = type(value).__module__
     if module.startswith("numpy"):
-        import numpy as np
-
         if isinstance(value, np.generic):
             return f"{value.dtype.str}:".encode() + value.tobytes()
         if isinstance(value, np.dtype):

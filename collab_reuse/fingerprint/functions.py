@@ -14,6 +14,7 @@ on it.
 from __future__ import annotations
 
 import builtins
+import sys
 import types
 from typing import Any, Callable
 
@@ -31,8 +32,6 @@ def library_identity(obj: Any) -> str | None:
 
 
 def package_version(module: str) -> str:
-    import sys
-
     root = module.split(".", 1)[0]
     mod = sys.modules.get(root)
     return str(getattr(mod, "__version__", "")) if mod is not None else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
 import xxhash
 
 from ..errors import Unreusable
@@ -31,8 +32,6 @@ def content_digest(value: Any, resolve: Callable[[Any], str] | None = None) -> s
 
 
 def _numpy_digest(value: Any) -> str:
-    import numpy as np
-
     if isinstance(value, np.ndarray):
         if value.dtype.hasobject:
             return digest_parts("ndarray-object", value.shape, value.tolist(), resolve=content_digest)
@@ -50,7 +49,6 @@ def _numpy_digest(value: Any) -> str:
 
 
 def _pandas_digest(value: Any) -> str:
-    import numpy as np
     import pandas as pd
 
     try:

@@ -379,7 +379,7 @@ class ExperimentGraph:
     @guarded
     def remember_size(self, artifact_id: str, nbytes: int) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE artifacts SET size=? WHERE id=? AND state=0", (int(nbytes), artifact_id))
+            db.execute("UPDATE artifacts SET size=? WHERE id=? AND state=?", (int(nbytes), artifact_id, NOT_STORED))
 
     @guarded
     def record_load(self, nbytes: int, seconds: float) -> None:
@@ -534,10 +534,10 @@ class ExperimentGraph:
                 counters[name] = value
         hits, misses = int(counters.get("hits", 0)), int(counters.get("misses", 0))
         total, materialized = db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(state=2), 0) FROM artifacts").fetchone()
+            "SELECT COUNT(*), COALESCE(SUM(state=?), 0) FROM artifacts", (MATERIALIZED,)).fetchone()
         users = [u for (u,) in db.execute("SELECT DISTINCT user FROM usage ORDER BY user") if type(u) is str]
-        top_rows = db.execute(f"SELECT {_ITEM_COLUMNS} FROM artifacts WHERE state=2"
-                              " ORDER BY compute_seconds*frequency DESC LIMIT ?", (top,)).fetchall()
+        top_rows = db.execute(f"SELECT {_ITEM_COLUMNS} FROM artifacts WHERE state=?"
+                              " ORDER BY compute_seconds*frequency DESC LIMIT ?", (MATERIALIZED, top)).fetchall()
         return {"store_dir": str(self.store_dir), "used_bytes": self.used_bytes(), "budget_bytes": self.budget(),
                 "artifacts": int(total), "materialized": int(materialized), "hits": hits, "misses": misses,
                 "hit_rate": hits / (hits + misses) if hits + misses else 0.0,

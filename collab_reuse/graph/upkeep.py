@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import rows
-from .eg import HOST, WRITING, ArtifactInfo, ExperimentGraph, guarded
+from .eg import HOST, MATERIALIZED, NOT_STORED, WRITING, ArtifactInfo, ExperimentGraph, guarded
 
 ABANDONED_AFTER = 6 * 3600.0   # a write claimed this long ago is abandoned, whoever claimed it
 VERTICES_MAX_AGE = 30 * 86400.0  # a vertex not stored, not needed by a stored one and unused this long goes
@@ -113,17 +113,17 @@ def prune(graph: ExperimentGraph, now: float | None = None) -> dict[str, int]:
     with graph.transaction() as db:
         done = {"events": graph.prune_events(db, now)}
         done["vertices"] = db.execute(
-            "DELETE FROM artifacts WHERE state=0 AND last_used < ? AND id NOT IN ("
-            " WITH RECURSIVE needed(id) AS (SELECT id FROM artifacts WHERE state<>0"
+            "DELETE FROM artifacts WHERE state=? AND last_used < ? AND id NOT IN ("
+            " WITH RECURSIVE needed(id) AS (SELECT id FROM artifacts WHERE state<>?"
             "  UNION SELECT j.value FROM needed JOIN artifacts a ON a.id=needed.id,"
             "  json_each(CASE WHEN json_valid(a.inputs) THEN a.inputs ELSE '[]' END) j)"
-            " SELECT id FROM needed)", (now - VERTICES_MAX_AGE,)).rowcount
+            " SELECT id FROM needed)", (NOT_STORED, now - VERTICES_MAX_AGE, NOT_STORED)).rowcount
         for table, column in (("usage", "artifact_id"), ("quiet_ops", "op_id"), ("forests", "artifact_id")):
             db.execute(f"DELETE FROM {table} WHERE {column} NOT IN (SELECT id FROM artifacts)")
         done["files"] = db.execute("DELETE FROM files WHERE rowid <= (SELECT MAX(rowid) FROM files) - ?",
                                    (FILES_MAX_ROWS,)).rowcount
-        db.execute("DELETE FROM stored_log WHERE artifact_id NOT IN (SELECT id FROM artifacts WHERE state=2)"
-                   " OR seq NOT IN (SELECT MAX(seq) FROM stored_log GROUP BY artifact_id)")
+        db.execute("DELETE FROM stored_log WHERE artifact_id NOT IN (SELECT id FROM artifacts WHERE state=?)"
+                   " OR seq NOT IN (SELECT MAX(seq) FROM stored_log GROUP BY artifact_id)", (MATERIALIZED,))
         db.execute("DELETE FROM blobs WHERE key NOT IN (SELECT key FROM artifact_blobs)")  # (out of the account)
         db.execute("INSERT OR REPLACE INTO meta VALUES('pruned', ?)", (str(now),))
     return done

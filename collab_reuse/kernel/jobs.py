@@ -20,8 +20,8 @@ from ..graph import ExperimentGraph, VertexUpdate
 from ..graph.storedir import StoreDir
 from ..store import ArtifactStore
 from ..store.formats import Encoded
-from . import materializer, wire
-from .materializer import Offer
+from . import store_writes, wire
+from .store_writes import Offer
 
 log = logging.getLogger("collab_reuse")
 
@@ -113,7 +113,7 @@ class WriteOffers(Write):
 
     def apply(self, to: Target) -> None:
         start = time.perf_counter()
-        done = materializer.materialize(to.graph, to.store, self.offers, self.algorithm, self.min_saving)
+        done = store_writes.materialize(to.graph, to.store, self.offers, self.algorithm, self.min_saving)
         log.info("selected and wrote %d of %d offered (%d bytes) in %.3f s", done["written"], len(self.offers),
                  done["bytes"], time.perf_counter() - start)
         seq = self.seq if self.seq is not None else to.seqs.get(self.cell)
@@ -224,7 +224,7 @@ class EncodeOffers(Job):
 
     def prepare(self, graph: ExperimentGraph | None, no_cell_runs: NoCellRuns) -> list[Write]:
         start = time.perf_counter()
-        offers, refused = materializer.encode_offers(graph, self._store, self.candidates, no_cell_runs,
+        offers, refused = store_writes.encode_offers(graph, self._store, self.candidates, no_cell_runs,
                                                      self._unchanged)
         log.info("offered %d (%s): encoded %d in %.3f s", len(self.candidates),
                  self.candidates[0].id[:10] if len(self.candidates) == 1 else "batch", len(offers),

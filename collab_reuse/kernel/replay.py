@@ -20,7 +20,7 @@ from typing import Any
 from ..fingerprint.digest import digest_parts
 from ..tracing import cells, randomness
 from ..tracing.rewrite import HOOK
-from ..tracing.steps import COMPUTED, REUSED, Candidate, Step
+from ..tracing.steps import COMPUTED, REUSED, ComputedValue, Step
 
 log = logging.getLogger("collab_reuse")
 
@@ -267,7 +267,7 @@ class CellReplays:
                  "result": result_bundle(self.shell, getattr(result, "result", None))}
         step = Step(cell_id, self.LABEL, COMPUTED, "other", seconds=seconds,
                     inputs=list(dict.fromkeys(recording.input_ids)))
-        self.session.add_step(step, Candidate(cell_id, value, "other", seconds, extra))
+        self.session.add_step(step, ComputedValue(cell_id, value, "other", seconds, extra))
 
     @staticmethod
     def _unreplayable(result: Any, entries: list[list]) -> str | None:

@@ -40,8 +40,8 @@ from ..graph import MATERIALIZED, ExperimentGraph, VertexUpdate, load_counters
 from ..graph.storedir import StoreDir, open_store_dir
 from ..store import ArtifactStore, DiskcacheBlobs
 from ..tracing.runtime import Tracer
-from ..tracing.steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, WARM_STARTED, Candidate, Step
-from . import handoff, jobs, materializer, storelog
+from ..tracing.steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, WARM_STARTED, ComputedValue, Step
+from . import handoff, jobs, store_writes, storelog
 from .foreground import CellLock
 from .writer import BackgroundWriter
 
@@ -61,7 +61,7 @@ class CellRun:
     execution_count: int | None
     started: float = field(default_factory=time.perf_counter)
     steps: list[Step] = field(default_factory=list)
-    candidates: list[Candidate] = field(default_factory=list)
+    candidates: list[ComputedValue] = field(default_factory=list)
     offered: dict[str, int] = field(default_factory=dict)  # candidate id -> its index in ``candidates``
     random_ops: list[str] = field(default_factory=list)
     quiet_ops: list[tuple[str, str, float]] = field(default_factory=list)
@@ -331,7 +331,7 @@ class Session:
         with self._unrecorded_lock:
             unrecorded = dict(self._unrecorded_loads)
         try:
-            return materializer.estimated_load_seconds(self.graph, info.size, info.load_seconds, unrecorded)
+            return store_writes.estimated_load_seconds(self.graph, info.size, info.load_seconds, unrecorded)
         except Exception as exc:
             self.store_fault(exc, "reading the Experiment Graph") or log.warning("load cost failed", exc_info=True)
             return float("inf")
@@ -400,7 +400,7 @@ class Session:
     def replayed_result(self) -> Any:
         return self.replays.replayed_result() if self.replays is not None else None
 
-    def add_step(self, step: Step, candidate: Candidate | None) -> None:
+    def add_step(self, step: Step, candidate: ComputedValue | None) -> None:
         if self.cell is None:  # an operation outside a cell (e.g. from a comm handler): nothing to report
             return
         self.cell.steps.append(step)
@@ -415,7 +415,7 @@ class Session:
             self.cell.candidates.append(candidate)
             self._hold_pending(candidate.approx_bytes)
 
-    def _may_pay_off(self, cand: Candidate) -> bool:
+    def _may_pay_off(self, cand: ComputedValue) -> bool:
         """Offer only results whose compute time beats loading their (estimated) bytes."""
         saves = max(cand.seconds, cand.recreate_seconds)
         if saves < self.config.min_saving or self.graph is None or self.failure is not None:
@@ -431,7 +431,7 @@ class Session:
             log.info("%s not offered to the store: results held for it exceed twice max_pending", cand.id[:10])
             return False
         try:
-            return materializer.estimated_load_seconds(self.graph, nbytes) < saves
+            return store_writes.estimated_load_seconds(self.graph, nbytes) < saves
         except Exception as exc:
             self.store_fault(exc, "reading the Experiment Graph")
             return False
@@ -484,7 +484,7 @@ class Session:
         if cheap:
             self._submit(self._encoding(number, cheap), priority=-max(c.seconds for c in cheap))
 
-    def _encoding(self, cell: int, candidates: list[Candidate]) -> jobs.EncodeOffers:
+    def _encoding(self, cell: int, candidates: list[ComputedValue]) -> jobs.EncodeOffers:
         """The job that encodes ``candidates`` (written as soon as chosen: a kernel that exits early keeps
         what was done)."""
         assert self.store is not None and self.target is not None

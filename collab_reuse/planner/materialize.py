@@ -31,6 +31,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 __all__ = [
     "Algorithm",
     "Candidate",
@@ -437,8 +439,6 @@ class _BitSum:
                 total += self._weights[top]
                 bits ^= 1 << top
             return total
-        import numpy as np  # lazily: only wide merges need it
-
         if self._array is None:
             self._array = np.asarray(self._weights, dtype=np.float64)
         weights: np.ndarray = self._array  # type: ignore[assignment]

@@ -35,6 +35,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
 
+import numpy as np
+
 from ..errors import CorruptArtifact, IncompatibleStore, StoreError
 from . import keys
 
@@ -54,8 +56,6 @@ def _read_aligned(handle: Any) -> memoryview:
     """A file's bytes in a writable buffer starting 64-byte aligned: numpy arrays are then used in
     place, writable and aligned, with no copy. (An uninitialized numpy buffer: a zero-filled
     bytearray would write every page twice.)"""
-    import numpy as np
-
     size = os.fstat(handle.fileno()).st_size
     buffer = np.empty(size + _ALIGNMENT, dtype=np.uint8)
     start = -buffer.ctypes.data % _ALIGNMENT

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ..errors import Unreusable
 from . import state
 from .formats import kind_of
@@ -20,8 +22,6 @@ from .formats import kind_of
 def faithful_by_construction(value: Any) -> bool:
     """Values whose encoding copies bytes and nothing else: numeric arrays, and frames/series of numeric
     numpy columns under a RangeIndex with plain string or integer labels. No need to decode them to check."""
-    import numpy as np
-
     module = type(value).__module__.split(".", 1)[0]
     if module == "numpy":
         return type(value) is np.ndarray and value.dtype.kind in "biuf"
@@ -88,8 +88,6 @@ def _same(a: Any, b: Any, depth: int, seen: dict[tuple[int, int], tuple]) -> boo
 
 def _same_numpy(a: Any, b: Any, depth: int, seen: dict) -> bool | None:
     """``_same`` for numpy's values; None for other numpy objects (compared as pickle records them)."""
-    import numpy as np
-
     if type(a) is np.ndarray:
         if a.dtype != b.dtype or a.shape != b.shape:
             return False
@@ -139,8 +137,6 @@ def _same_pandas(a: Any, b: Any) -> bool:
 
 
 def _same_column(a: Any, b: Any) -> bool:
-    import numpy as np
-
     from ..fingerprint.values import content_digest
 
     if a.dtype != b.dtype or len(a) != len(b):

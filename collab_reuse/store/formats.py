@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+
 from ..errors import CorruptArtifact, Unreusable
 from ..fingerprint.values import is_estimator
 from . import keys, state
@@ -216,8 +218,6 @@ def is_string_array(value: Any) -> bool:
 
 
 def _encode_numpy(value: Any, out: Encoded, allow_pickle: bool) -> dict:
-    import numpy as np
-
     if isinstance(value, np.generic) and not value.dtype.hasobject:
         return {"t": "npscalar", "dtype": value.dtype.str, "x": value.tobytes().hex()}
     if type(value) is np.ndarray and not value.dtype.hasobject:  # (a subclass, e.g. masked, is more than its data)
@@ -232,8 +232,6 @@ def _encode_numpy(value: Any, out: Encoded, allow_pickle: bool) -> dict:
 
 
 def _decode_numpy(node: dict, get_blob: Callable[[str], bytes]) -> Any:
-    import numpy as np
-
     t = node["t"]
     if t == "ndarray":
         return _load_npy(get_blob(node["key"]))
@@ -256,8 +254,6 @@ def _decode_numpy(node: dict, get_blob: Callable[[str], bytes]) -> Any:
 
 def _dtype(text: Any) -> Any:
     """A plain numpy dtype from its string (no structured or huge ones: a stored dtype is a column's)."""
-    import numpy as np
-
     if type(text) is not str or not _DTYPE_TEXT.fullmatch(text):
         raise CorruptArtifact(f"{str(text)[:40]!r} is not a plain dtype")
     dtype = np.dtype(text)
@@ -268,7 +264,6 @@ def _dtype(text: Any) -> Any:
 
 def _load_npy(data: bytes | memoryview) -> Any:
     """An array from .npy bytes, using the buffer in place when it is writable (no copy)."""
-    import numpy as np
     from numpy.lib import format as npy
 
     data = memoryview(data)
@@ -374,7 +369,6 @@ def _column_key(entry: Any) -> tuple[str, str]:
 
 
 def _decode_column(entry: str, dtype: Any, get_blob: Callable[[str], bytes], allow_pickle: bool) -> Any:
-    import numpy as np
     import pandas as pd
 
     how, key = _column_key(entry)
@@ -433,8 +427,6 @@ def _label(label: Any) -> Any:
         return {"t": "float", "x": repr(label)}
     if t is tuple:
         return {"t": "tuple", "items": [_label(x) for x in label]}
-    import numpy as np
-
     if isinstance(label, np.generic) and not label.dtype.hasobject:
         return {"t": "npscalar", "dtype": label.dtype.str, "x": label.tobytes().hex()}
     raise Unreusable(f"a label of type {t.__name__} can't be stored")

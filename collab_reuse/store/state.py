@@ -24,6 +24,8 @@ import copyreg
 import importlib
 from typing import Any, Callable
 
+import numpy as np
+
 from ..errors import CorruptArtifact, Unreusable
 from . import allowed_names, formats, validate
 
@@ -73,8 +75,6 @@ def encode_part(part: Any, out: "formats.Encoded", memo: Memo, depth: int) -> di
     """One part of an object's state: objects of the same libraries by their own state (strictly:
     a part that can't be stored fails the whole object), an object or array met before as a
     reference to it, containers item by item, the rest as any value but never pickled."""
-    import numpy as np
-
     if depth > 20:
         raise Unreusable("object state nested too deeply")
     t = type(part)
@@ -111,8 +111,6 @@ def encode_part(part: Any, out: "formats.Encoded", memo: Memo, depth: int) -> di
 
 
 def _encode_generator(rng: Any, out: "formats.Encoded", depth: int) -> dict:
-    import numpy as np
-
     legacy = isinstance(rng, np.random.RandomState)
     state = rng.get_state(legacy=False) if legacy else rng.bit_generator.state
     if state.get("bit_generator") not in allowed_names.BIT_GENERATORS:
@@ -226,8 +224,6 @@ def decode_part(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, An
 
 
 def _decode_object_array(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, Any]) -> Any:
-    import numpy as np
-
     shape, items = node["shape"], node["items"]
     if (type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape)
             or int(np.prod(shape, dtype=np.int64)) != len(items)):
@@ -239,8 +235,6 @@ def _decode_object_array(node: dict, get_blob: Callable[[str], bytes], memo: dic
 
 
 def _decode_generator(node: dict, get_blob: Callable[[str], bytes]) -> Any:
-    import numpy as np
-
     state = formats.decode_tree(node["state"], get_blob, False)
     if type(state) is not dict or state.get("bit_generator") not in allowed_names.BIT_GENERATORS:
         raise CorruptArtifact("a stored random state names an unknown bit generator")
@@ -257,8 +251,6 @@ def _decode_generator(node: dict, get_blob: Callable[[str], bytes]) -> Any:
 
 
 def _decode_masked(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, Any]) -> Any:
-    import numpy as np
-
     data, mask = decode_part(node["data"], get_blob, memo), decode_part(node["mask"], get_blob, memo)
     if type(data) is not np.ndarray or type(mask) is not np.ndarray or mask.dtype != bool or mask.shape != data.shape:
         raise CorruptArtifact("a stored masked array's mask does not fit its data")

@@ -30,9 +30,11 @@ import time
 import weakref
 from typing import Any, Callable, Iterator
 
+import numpy as np
+
 from ..fingerprint.digest import digest_parts
 from ..fingerprint.functions import package_version
-from .steps import Candidate
+from .steps import ComputedValue
 
 log = logging.getLogger("collab_reuse")
 
@@ -160,7 +162,6 @@ def _pairs(params_str: str) -> Iterator[tuple[str, str]]:
 def binary_of(dataset: Any, params_str: str) -> tuple[str, Any]:
     """What to store of a binned matrix: the parameters and LightGBM's binary Dataset file (labels
     and weights are not in it yet: they are set afterwards, as in a plain run)."""
-    import numpy as np
     from lightgbm import basic
 
     with _scratch_path() as path:
@@ -281,7 +282,7 @@ class BinnedMatrices:
         candidate = None
         if seconds >= tracer.backend.min_saving:
             try:
-                candidate = Candidate(key, binary_of(dataset, params_str), "other", seconds, {"log": []},
+                candidate = ComputedValue(key, binary_of(dataset, params_str), "other", seconds, {"log": []},
                                       recreate_seconds=lineage)
             except Exception:
                 log.warning("keeping LightGBM's binned matrix failed", exc_info=True)

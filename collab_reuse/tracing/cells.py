@@ -22,6 +22,7 @@ The kernel glue (``kernel/replay.py``) records the outputs and replays them.
 from __future__ import annotations
 
 import ast
+import builtins
 import symtable
 import sys
 from typing import Any, Callable, Iterable
@@ -232,8 +233,6 @@ def cell_identity(tree: ast.Module, namespace: dict, resolve: Callable[[Any], st
                   inputs: Iterable[str]) -> str:
     """The cell's code (comments and layout don't matter), every input by its id, its environment.
     Raises ``Unreusable`` when an input can't be identified."""
-    import builtins
-
     enc = Encoder(resolve)
     enc.raw(b"cell", ast.dump(tree, annotate_fields=False, include_attributes=False).encode())
     for name in inputs:

@@ -39,8 +39,10 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import CorruptArtifact
+from ..fingerprint.digest import digest_parts
 from ..planner.reuse import PlanVertex, plan
-from .capture import Capture
+from . import randomness
+from .capture import Capture, replay
 from .lazy import Lazy, Pending
 from .registry import pandas_has_cow, snapshot
 from .steps import DEFERRED, Step
@@ -214,11 +216,7 @@ class Deferral:
             node.load_cost = load_cost
             node.load_only = unchanged is not None
             if "rng_after" in extra:
-                from . import randomness
-
                 randomness.restore(extra["rng_after"])
-            from .capture import replay
-
             replay(extra.get("log", []), frame)
         else:
             shape = shape_from_name(known[0])
@@ -469,8 +467,6 @@ def _replace(value: Any, depth: int) -> Any:
 
 
 def _item_id(op_id: str, index: int) -> str:
-    from ..fingerprint.digest import digest_parts
-
     return digest_parts(op_id, "item", index)
 
 

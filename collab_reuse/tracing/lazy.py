@@ -18,10 +18,11 @@ object a new node, so aliases see the change, as they would in a plain run.
 
 from __future__ import annotations
 
+import copy
 import operator
 from typing import Any, Callable
 
-__all__ = ["Lazy", "Pending", "is_lazy", "unwrap"]
+__all__ = ["Lazy", "Pending", "unwrap"]
 
 
 class Pending:
@@ -98,8 +99,6 @@ class Lazy:
         return self._cr_value().__reduce_ex__(protocol)
 
     def __deepcopy__(self, memo: dict) -> Any:
-        import copy
-
         return copy.deepcopy(self._cr_value(), memo)
 
     def __enter__(self) -> Any:
@@ -118,8 +117,6 @@ def _forward_unary(op: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 def _copy(value: Any) -> Any:
-    import copy
-
     return copy.copy(value)
 
 
@@ -150,10 +147,6 @@ for _name, _op in [("eq", operator.eq), ("ne", operator.ne), ("lt", operator.lt)
 for _name, _op in [("iadd", operator.iadd), ("isub", operator.isub), ("imul", operator.imul),
                    ("itruediv", operator.itruediv)]:
     setattr(Lazy, f"__{_name}__", _forward(_op))
-
-
-def is_lazy(value: Any) -> bool:
-    return type(value) is Lazy
 
 
 def unwrap(value: Any) -> Any:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from ..errors import CorruptArtifact
-from .steps import COMPUTED, REUSED, Backend, Candidate, Step
+from .steps import COMPUTED, REUSED, Backend, ComputedValue, Step
 
 log = logging.getLogger("collab_reuse")
 
@@ -90,5 +90,5 @@ class Producer:
                                    saved_seconds=max(compute_seconds - seconds, 0.0)), None)
 
     def computed(self, op_id: str, label: str, kind: str, seconds: float, inputs: list[str],
-                 candidate: Candidate | None = None) -> None:
+                 candidate: ComputedValue | None = None) -> None:
         self.backend.add_step(Step(op_id, label, COMPUTED, kind, seconds=seconds, inputs=inputs), candidate)

@@ -20,6 +20,7 @@ import ctypes
 import random
 from typing import Any
 
+import numpy as np
 import xxhash
 
 _MT_BYTES = 624 * 4 + 4  # uint32 key[624]; int pos
@@ -29,8 +30,6 @@ _probe_owner: Any = None
 
 def _buffer() -> Any:
     global _probe_buffer, _probe_owner
-    import numpy as np
-
     bitgen = np.random.mtrand._rand._bit_generator
     if _probe_owner is not bitgen:
         _probe_buffer = (ctypes.c_char * _MT_BYTES).from_address(bitgen.ctypes.state_address)
@@ -53,27 +52,19 @@ def changed(before: bytes, after: bytes) -> bool:
 
 def full_state_json() -> dict:
     """Everything needed to put the generator back where it is now (Gaussian cache included)."""
-    import numpy as np
-
     name, key, pos, has_gauss, gauss = np.random.get_state(legacy=True)
     return {"np": [name, key.tolist(), int(pos), int(has_gauss), float(gauss)]}
 
 
 def restore(data: dict) -> None:
-    import numpy as np
-
     name, key, pos, has_gauss, gauss = data["np"]
     np.random.set_state((name, np.array(key, dtype=np.uint32), pos, has_gauss, gauss))
 
 
 def is_generator(value: Any) -> bool:
-    import numpy as np
-
     return isinstance(value, (np.random.RandomState, np.random.Generator, random.Random))
 
 
 def is_global_generator(value: Any) -> bool:
     """numpy's module-level RandomState (``np.random.rand`` and friends draw from it)."""
-    import numpy as np
-
     return value is np.random.mtrand._rand

@@ -32,7 +32,7 @@ from .lineage import Lineage
 from .producer import Producer
 from .registry import Registry
 from .scopes import Scope, Scopes
-from .steps import COMPUTED, DEFERRED, Backend, Candidate, Step
+from .steps import COMPUTED, DEFERRED, Backend, ComputedValue, Step
 
 log = logging.getLogger("collab_reuse")
 
@@ -400,7 +400,7 @@ class Tracer:
 
     # -- the store's questions ------------------------------------------------------------------
 
-    def unchanged(self, candidate: Candidate) -> bool:
+    def unchanged(self, candidate: ComputedValue) -> bool:
         """Do the candidate's live objects still hold the ids they had when it was made?"""
         return storing.unchanged(candidate, self.registry)
 

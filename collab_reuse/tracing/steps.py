@@ -1,5 +1,5 @@
 """Plain records the tracer produces: one ``Step`` per traced operation, and the
-``Candidate`` artifacts worth offering to the store. The session turns them
+``ComputedValue``s worth offering to the store. The session turns them
 into Experiment Graph updates, cell reports and store writes."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Step:
 
 
 @dataclass(slots=True)
-class Candidate:
+class ComputedValue:
     """A computed value that may be worth storing: held until the cell ends."""
 
     id: str
@@ -59,7 +59,7 @@ class Backend(Protocol):
 
     def file_digest(self, path: str) -> str: ...
 
-    def add_step(self, step: Step, candidate: Candidate | None) -> None: ...
+    def add_step(self, step: Step, candidate: ComputedValue | None) -> None: ...
 
     def mark_random(self, op_id: str) -> None: ...
 

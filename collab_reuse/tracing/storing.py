@@ -17,7 +17,7 @@ from ..fingerprint.digest import digest_parts
 from ..store.formats import kind_of
 from .capture import Capture
 from .registry import Registry, snapshot
-from .steps import Candidate
+from .steps import ComputedValue
 
 SMALL_BYTES = 1 << 18        # results this small are worth storing when their lineage was expensive
 COSTLY_LINEAGE = 0.05        # seconds
@@ -33,7 +33,7 @@ def worth_storing(seconds: float, min_saving: float, lineage: float, result: Any
 
 
 def candidate(op_id: str, result: Any, mutated: list[Any], seconds: float, extra: dict, capture: Capture,
-              registry: Registry) -> Candidate | None:
+              registry: Registry) -> ComputedValue | None:
     """What to offer the store for a computed result (None: nothing worth holding)."""
     if not capture.replayable:
         return None
@@ -44,17 +44,17 @@ def candidate(op_id: str, result: Any, mutated: list[Any], seconds: float, extra
         extra = {**extra, "fitted_self": True, "result_is_self": result is receiver}
         receiver_id = op_id if result is receiver else digest_parts(op_id, "self")
         value = (receiver, None if result is receiver else snapshot(result))
-        return Candidate(op_id, value, "model", seconds, extra, live=((receiver, receiver_id),))
+        return ComputedValue(op_id, value, "model", seconds, extra, live=((receiver, receiver_id),))
     if result is None or is_lazy_or_handle(result):
         return None
     items = enumerate(result) if isinstance(result, (tuple, list)) else ((None, result),)
     live = tuple((item, registry.get(item)) for _, item in items if registry.get(item) is not None)
     # weakly: a strong reference would raise pandas' reference counts and hide chained assignments
     live = tuple((_weak(obj), expected) for obj, expected in live)
-    return Candidate(op_id, snapshot(result), kind_of(result), seconds, extra, live=live)
+    return ComputedValue(op_id, snapshot(result), kind_of(result), seconds, extra, live=live)
 
 
-def unchanged(candidate: Candidate, registry: Registry) -> bool:
+def unchanged(candidate: ComputedValue, registry: Registry) -> bool:
     """Do the candidate's live objects still hold the ids they had when it was made?"""
     for ref, expected in candidate.live:
         obj = ref() if isinstance(ref, weakref.ref) else ref

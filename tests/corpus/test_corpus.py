@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 
 from collab_reuse.demo import corpus
-from collab_reuse.demo.runner import engine_available, run_notebook, run_parallel
+from collab_reuse.demo.runner import run_notebook, run_parallel
 
 pytestmark = pytest.mark.kernel
 
@@ -56,17 +56,14 @@ def _prepared(name, tmp_path, data_root):
 @pytest.mark.parametrize("name", _params())
 def test_corpus_notebook_identical_with_reuse(name, tmp_path, corpus_data):
     entry, notebook, env = _prepared(name, tmp_path, corpus_data)
-    ok, why = engine_available()
     store = tmp_path / "store"
 
     def run(label, store_dir=None):
         return lambda: run_notebook(notebook, tmp_path / label, store_dir=store_dir, env=env, timeout=900)
 
-    plain, first = run_parallel(run("plain"), run("first", store if ok else None))
-    plain2, rerun = run_parallel(run("plain2"), run("rerun", store if ok else None))
+    plain, first = run_parallel(run("plain"), run("first", store))
+    plain2, rerun = run_parallel(run("plain2"), run("rerun", store))
     assert not (d := corpus.compare_runs(entry, plain, plain2)), "two plain runs differ:\n" + "\n".join(d)
-    if not ok:
-        pytest.skip(f"plain part passed; reuse part skipped: {why}")
     assert first.extension_loaded and rerun.extension_loaded
     assert not (d := corpus.compare_runs(entry, plain, first)), "first run differs from plain:\n" + "\n".join(d[:30])
     assert not (d := corpus.compare_runs(entry, plain, rerun)), "re-run differs from plain:\n" + "\n".join(d[:30])

@@ -5,7 +5,6 @@ import re
 import pytest
 
 from collab_reuse.demo import __main__ as demo
-from collab_reuse.demo.runner import engine_available
 from collab_reuse.demo.story import summarize
 
 
@@ -33,9 +32,6 @@ def test_summary_adds_up_steps_by_operation_and_orders_by_value():
 
 @pytest.mark.kernel
 def test_the_demo_command_prints_its_table_the_modified_run_and_what_was_reused(capsys, tmp_path):
-    ok, why = engine_available()
-    if not ok:
-        pytest.skip(why)
     code = demo.main(["--scale", "0.5", "--data", str(tmp_path / "data"),
                       "--notebook", str(demo.NOTEBOOKS_DIR / demo.MODIFIED_NOTEBOOK)])
     out = capsys.readouterr().out

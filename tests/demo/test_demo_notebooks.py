@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from collab_reuse.demo.__main__ import DEMO_NOTEBOOKS, NOTEBOOKS_DIR
-from collab_reuse.demo.runner import compare, engine_available, reuse_totals, run_notebook, run_parallel
+from collab_reuse.demo.runner import compare, reuse_totals, run_notebook, run_parallel
 
 pytestmark = pytest.mark.kernel
 
@@ -27,17 +27,14 @@ def test_demo_notebook_is_deterministic_plain_and_identical_with_reuse(name, dem
 
     Plain runs are paired with the reuse runs (two kernels at a time) to halve the wall time.
     """
-    ok, why = engine_available()
     store = tmp_path / "store"
     plain, first = run_parallel(_run(name, tmp_path / "plain", demo_data_dir),
-                                _run(name, tmp_path / "first", demo_data_dir, store if ok else None))
+                                _run(name, tmp_path / "first", demo_data_dir, store))
     plain2, rerun = run_parallel(_run(name, tmp_path / "plain2", demo_data_dir),
-                                 _run(name, tmp_path / "rerun", demo_data_dir, store if ok else None))
+                                 _run(name, tmp_path / "rerun", demo_data_dir, store))
     assert plain.errors == []
     assert set(plain.files) == EXPECTED_FILES[name]
     assert not (diffs := compare(plain, plain2)), "two plain runs differ:\n" + "\n".join(diffs)
-    if not ok:
-        pytest.skip(f"plain part passed; reuse part skipped: {why}")
     assert first.extension_loaded and rerun.extension_loaded
     assert not (diffs := compare(plain, first)), "first run:\n" + "\n".join(diffs)
     assert not (diffs := compare(plain, rerun)), "re-run:\n" + "\n".join(diffs)

@@ -1,4 +1,4 @@
-"""Shared fixtures of the notebook-equivalence tests: data, environment, the engine check."""
+"""Shared fixtures of the notebook-equivalence tests: data and environment."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from collab_reuse.demo.generate import generate
-from collab_reuse.demo.runner import engine_available
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -22,10 +21,3 @@ def fixture_env(tmp_path_factory) -> dict[str, str]:
     (root / "input.csv").write_text(INPUT_CSV)
     return {"HOME_CREDIT_DATA": str(root / "home-credit"), "FIXTURE_INPUT": str(root / "input.csv")}
 
-
-@pytest.fixture
-def engine():
-    """Skip (not fail) only while the engine has not landed; once it has, every test runs."""
-    ok, why = engine_available()
-    if not ok:
-        pytest.skip(why)

@@ -65,7 +65,7 @@ def test_there_are_enough_fixture_notebooks():
 
 
 @pytest.mark.parametrize("name", FIXTURES)
-def test_reuse_runs_match_the_plain_run(name, fixture_env, tmp_path, engine):
+def test_reuse_runs_match_the_plain_run(name, fixture_env, tmp_path):
     random_files = fixture_meta(name).get("random_files", [])
     store = tmp_path / "store"
     plain, first = run_parallel(_run(name, tmp_path / "plain", fixture_env),
@@ -89,7 +89,7 @@ def test_reuse_runs_match_the_plain_run(name, fixture_env, tmp_path, engine):
             f"{rel}: unseeded draws were replayed from the store (identical in both reuse runs)"
 
 
-def test_same_code_in_another_notebook_is_reused(fixture_env, tmp_path, engine):
+def test_same_code_in_another_notebook_is_reused(fixture_env, tmp_path):
     store = tmp_path / "store"
     a = _run("cross_notebook_a", tmp_path / "a", fixture_env, store)()
     plain_b, b = run_parallel(_run("cross_notebook_b", tmp_path / "plain_b", fixture_env),
@@ -100,7 +100,7 @@ def test_same_code_in_another_notebook_is_reused(fixture_env, tmp_path, engine):
     assert totals.get("reused", 0) > 0, f"nothing of notebook a was reused by notebook b: {totals}"
 
 
-def test_two_kernels_share_one_store_concurrently(fixture_env, tmp_path, engine):
+def test_two_kernels_share_one_store_concurrently(fixture_env, tmp_path):
     store = tmp_path / "store"
     plain_a, plain_b = run_parallel(_run("cross_notebook_a", tmp_path / "plain_a", fixture_env),
                                     _run("cross_notebook_b", tmp_path / "plain_b", fixture_env))
@@ -128,7 +128,7 @@ def _rewrite_keeping_size(path, old: str, new: str):
     assert path.stat().st_size == before.st_size
 
 
-def test_changed_data_file_gives_the_new_results(fixture_env, tmp_path, engine):
+def test_changed_data_file_gives_the_new_results(fixture_env, tmp_path):
     data = tmp_path / "input.csv"
     data.write_text("k,v\na,1\nb,2\na,3\nc,4\nb,5\n")
     env = dict(fixture_env, FIXTURE_INPUT=str(data))
@@ -144,7 +144,7 @@ def test_changed_data_file_gives_the_new_results(fixture_env, tmp_path, engine):
     assert not (diffs := compare(plain_new, new)), f"stale results after the data file changed:\n{_explain(diffs)}"
 
 
-def test_edited_notebook_function_gives_the_new_results(fixture_env, tmp_path, engine):
+def test_edited_notebook_function_gives_the_new_results(fixture_env, tmp_path):
     store = tmp_path / "store"
     plain_v1, v1 = run_parallel(_run("function_edit_v1", tmp_path / "plain_v1", fixture_env),
                                 _run("function_edit_v1", tmp_path / "v1", fixture_env, store))
@@ -155,7 +155,7 @@ def test_edited_notebook_function_gives_the_new_results(fixture_env, tmp_path, e
     assert not (diffs := compare(plain_v2, v2)), f"stale results after the function was edited:\n{_explain(diffs)}"
 
 
-def test_edited_notebook_class_gives_the_new_results(fixture_env, tmp_path, engine):
+def test_edited_notebook_class_gives_the_new_results(fixture_env, tmp_path):
     """A transformer class defined in the notebook is named by its code: after an edit of its
     ``transform``, ``cross_val_score`` over a pipeline with it is computed again."""
     store = tmp_path / "store"
@@ -190,7 +190,7 @@ def _lightgbm_notebook(path: Path, learning_rate: float) -> Path:
     return path
 
 
-def test_retrained_lightgbm_model_reuses_the_binned_matrix(tmp_path, engine):
+def test_retrained_lightgbm_model_reuses_the_binned_matrix(tmp_path):
     """A changed learning rate retrains the model, on the stored binned matrices (training and
     validation), to the plain run's model and validation scores."""
     from collab_reuse.graph import ExperimentGraph

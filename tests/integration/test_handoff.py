@@ -47,7 +47,7 @@ def _stored_kinds(store) -> list[str]:
         graph.close()
 
 
-def test_pending_writes_are_abandoned_without_the_child(two_thread_model_notebook, tmp_path, engine):
+def test_pending_writes_are_abandoned_without_the_child(two_thread_model_notebook, tmp_path):
     store = tmp_path / "store"
     run = run_notebook(two_thread_model_notebook, tmp_path / "run", store_dir=store, timeout=120,
                        kernel_args=NO_IDLE_TIME + ["--CollabReuse.exit_write_seconds=0"])
@@ -59,7 +59,7 @@ def test_pending_writes_are_abandoned_without_the_child(two_thread_model_noteboo
     ("the kernel encoded its", []),
     ("encodes the rest", ["--CollabReuse.exit_flush_seconds=0"]),  # nothing encoded in the kernel: the child does
 ])
-def test_what_the_exiting_kernel_had_pending_is_written_after_it(two_thread_model_notebook, tmp_path, engine,
+def test_what_the_exiting_kernel_had_pending_is_written_after_it(two_thread_model_notebook, tmp_path,
                                                                 encoder, exit_args):
     store = tmp_path / "store"
     plain = run_notebook(two_thread_model_notebook, tmp_path / "plain", timeout=120)

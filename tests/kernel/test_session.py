@@ -214,7 +214,7 @@ def test_a_result_computed_again_in_the_same_cell_is_offered_once_as_its_latest_
 
     import numpy as np
 
-    from collab_reuse.tracing.steps import COMPUTED, Candidate, Step
+    from collab_reuse.tracing.steps import COMPUTED, ComputedValue, Step
 
     s = session(shell)
     s.pre_run_cell(types.SimpleNamespace(cell_id="c"))
@@ -222,7 +222,7 @@ def test_a_result_computed_again_in_the_same_cell_is_offered_once_as_its_latest_
         first, latest = np.arange(10.0), np.arange(10.0)
         for value in (first, latest):
             s.add_step(Step("same-id", "numpy.arange", COMPUTED, "array", seconds=0.5),
-                       Candidate("same-id", value, "array", 0.5, {}))
+                       ComputedValue("same-id", value, "array", 0.5, {}))
         assert [c.value is latest for c in s.cell.candidates] == [True]
         assert len(s.cell.steps) == 2  # (both steps are reported)
     finally:

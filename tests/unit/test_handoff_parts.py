@@ -5,7 +5,7 @@ import time
 
 from collab_reuse.graph import VertexUpdate
 from collab_reuse.kernel import handoff, jobs, wire
-from collab_reuse.kernel.materializer import Offer
+from collab_reuse.kernel.store_writes import Offer
 from collab_reuse.store.formats import Encoded
 
 WRITES = [

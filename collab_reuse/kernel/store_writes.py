@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, Mapping
 
 from ..errors import Unreusable
-from ..graph import ExperimentGraph
+from ..graph import MATERIALIZED, ExperimentGraph
 from ..planner import materialize as plan
 from ..store import ArtifactStore
 from ..store.formats import Encoded
@@ -44,7 +44,7 @@ def _worth_encoding(graph: ExperimentGraph | None, cand: Any) -> bool:
     info = graph.artifact(cand.id)
     if info is None:
         return True
-    if info.state == 2 or not info.storable:
+    if info.state == MATERIALIZED or not info.storable:
         return False
     if info.size > 0 and estimated_load_seconds(graph, info.size) >= max(info.compute_seconds,
                                                                           getattr(cand, "recreate_seconds", 0.0)):
