@@ -21,6 +21,7 @@ import collections
 import io
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -67,7 +68,14 @@ def kind_of(value: Any) -> str:
 
 
 def type_name(value: Any) -> str:
-    return f"{type(value).__module__}:{type(value).__qualname__}"
+    """``module:qualname`` of the value's class, by the name its package exports when it does
+    (``pandas:DataFrame``, whether pandas defines it in ``pandas`` (3) or ``pandas.core.frame`` (2.2)):
+    the manifest's claim then means the same class to readers with another version of the library."""
+    cls = type(value)
+    package = sys.modules.get(cls.__module__.split(".", 1)[0])
+    if package is not None and getattr(package, cls.__qualname__, None) is cls:
+        return f"{package.__name__}:{cls.__qualname__}"
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 def encode(value: Any, allow_pickle: bool) -> Encoded:
