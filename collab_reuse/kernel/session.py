@@ -40,7 +40,8 @@ from ..graph import MATERIALIZED, ExperimentGraph, VertexUpdate, load_counters
 from ..graph.storedir import StoreDir, open_store_dir
 from ..store import ArtifactStore, DiskcacheBlobs
 from ..tracing.runtime import Tracer
-from ..tracing.steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, WARM_STARTED, ComputedValue, Step
+from ..report import CellReport, Totals
+from ..tracing.steps import COMPUTED, NOT_REUSABLE, REUSED, WARM_STARTED, ComputedValue, Step
 from . import handoff, jobs, store_writes, storelog
 from .foreground import CellLock
 from .writer import BackgroundWriter
@@ -532,21 +533,13 @@ class Session:
         return models
 
     def _report(self, cell: CellRun) -> dict:
-        ops = [s for s in cell.steps if not s.mutation]
-        totals = {"reused": sum(s.status == REUSED for s in ops), "computed": sum(s.status == COMPUTED for s in ops),
-                  "deferred": sum(s.status == DEFERRED for s in ops),
-                  "warm_started": sum(s.status == WARM_STARTED for s in ops),
-                  "not_reusable": sum(s.status == NOT_REUSABLE for s in ops),
-                  "seconds": time.perf_counter() - cell.started,
-                  "saved_seconds": sum(s.saved_seconds for s in ops),
-                  "bytes_read": sum(s.bytes_read for s in ops), "bytes_written": 0}
-        self.hits += totals["reused"]
-        self.misses += totals["computed"]
-        self.saved_seconds += totals["saved_seconds"]
-        steps = [s.to_json() for s in cell.steps[:MAX_STEPS_PER_REPORT]]
-        return {"kernel_id": self.kernel_id, "user": self.user, "cell_id": cell.cell_id,
-                "execution_count": cell.execution_count, "steps": steps, "totals": totals,
-                "truncated": len(cell.steps) > MAX_STEPS_PER_REPORT}
+        totals = Totals.of(cell.steps, time.perf_counter() - cell.started)
+        self.hits += totals.reused
+        self.misses += totals.computed
+        self.saved_seconds += totals.saved_seconds
+        return CellReport(self.kernel_id, self.user, cell.cell_id, cell.execution_count,
+                          cell.steps[:MAX_STEPS_PER_REPORT], totals,
+                          truncated=len(cell.steps) > MAX_STEPS_PER_REPORT).to_json()
 
     # -- shutdown ----------------------------------------------------------------------------
 

@@ -15,16 +15,16 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
+
+from ..report import Totals
 
 log = logging.getLogger(__name__)
 
 GRAPH_FILE = "graph.sqlite"
 MAX_LIMIT = 1000
-
-_TOTAL_KEYS_INT = ("reused", "computed", "deferred", "warm_started", "not_reusable", "bytes_read", "bytes_written")
-_TOTAL_KEYS_FLOAT = ("seconds", "saved_seconds")
 
 
 def store_dir() -> Path:
@@ -81,12 +81,7 @@ def normalize_report(report: dict[str, Any]) -> dict[str, Any]:
             step[key] = int(step.get(key) or 0)
         steps.append(step)
     out["steps"] = steps
-    totals = dict(out.get("totals") or {})
-    for key in _TOTAL_KEYS_INT:
-        totals[key] = int(totals.get(key) or 0)
-    for key in _TOTAL_KEYS_FLOAT:
-        totals[key] = float(totals.get(key) or 0.0)
-    out["totals"] = totals
+    out["totals"] = asdict(Totals.normalized(dict(out.get("totals") or {})))
     return out
 
 

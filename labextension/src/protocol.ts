@@ -44,6 +44,8 @@ export interface IStep {
   kind: ArtifactKind;
   /** True for an in-place update (`df[c] = ...`, `inplace=True`); not counted in totals. */
   mutation?: boolean;
+  /** The value of a model-quality metric the step computed (`roc_auc_score`, `score`, ...), else null. */
+  score?: number | null;
 }
 
 /** Per-report totals, as computed by the engine. */

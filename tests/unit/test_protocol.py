@@ -1,0 +1,60 @@
+"""The panel's TypeScript types of the cell report (labextension/src/protocol.ts) name exactly the fields
+of its Python definition (collab_reuse/report.py, tracing/steps.py's Step), with matching types."""
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from collab_reuse.report import CellReport, Totals
+from collab_reuse.tracing.steps import Step
+
+PROTOCOL = Path(__file__).resolve().parents[2] / "labextension" / "src" / "protocol.ts"
+#: TypeScript names of the string unions some Python ``str`` fields are
+STRING_UNIONS = {"StepStatus", "ArtifactKind"}
+#: fields the Experiment Graph adds to a stored report
+ADDED_BY_THE_GRAPH = {"seq": "number", "time": "number"}
+
+
+def interfaces(source: str) -> dict[str, dict[str, tuple[str, bool]]]:
+    """``interface IName { field?: type; }`` -> {IName: {field: (type, optional)}} (comments dropped)."""
+    source = re.sub(r"/\*.*?\*/", "", source, flags=re.S)
+    out = {}
+    for name, body in re.findall(r"export interface (\w+) \{(.*?)\n\}", source, flags=re.S):
+        members = re.findall(r"^\s*(\w+)(\??):\s*([^;]+);", body, flags=re.M)
+        out[name] = {field: (kind.strip(), bool(optional)) for field, optional, kind in members}
+    return out
+
+
+def ts_type(python: str) -> set[str]:
+    """The TypeScript spellings a Python annotation may have."""
+    nullable = python.endswith(" | None")
+    base = python.removesuffix(" | None")
+    spelled = {"str": {"string"} | STRING_UNIONS, "int": {"number"}, "float": {"number"}, "bool": {"boolean"},
+               "list[str]": {"string[]"}, "list[Step]": {"IStep[]"}, "Totals": {"ITotals"}}[base]
+    return {f"{t} | null" for t in spelled} if nullable else spelled
+
+
+@pytest.fixture(scope="module")
+def ts():
+    return interfaces(PROTOCOL.read_text())
+
+
+@pytest.mark.parametrize("python, interface", [(Step, "IStep"), (Totals, "ITotals"), (CellReport, "ICellReport")])
+def test_the_panel_types_name_the_report_fields(ts, python, interface):
+    declared = ts[interface]
+    expected = {f.name: f.type for f in fields(python)}
+    if interface == "ICellReport":
+        for name, kind in ADDED_BY_THE_GRAPH.items():
+            assert declared.pop(name)[0] == kind
+    assert set(declared) == set(expected), f"{interface}: TypeScript only {set(declared) - set(expected)}, " \
+                                           f"Python only {set(expected) - set(declared)}"
+    for name, annotation in expected.items():
+        assert declared[name][0] in ts_type(annotation), (interface, name, declared[name], annotation)
+
+
+def test_the_parser_reads_optional_and_nullable_members():
+    parsed = interfaces("export interface IX {\n  /** doc; with a semicolon */\n  a?: number | null;\n  b: string[];\n}")
+    assert parsed == {"IX": {"a": ("number | null", True), "b": ("string[]", False)}}
