@@ -141,6 +141,13 @@ def uses_pickle(manifest: dict) -> bool:
 
 # -- the tree of containers and leaves -------------------------------------------------------
 
+def _is_bunch(value: Any) -> bool:
+    """scikit-learn's ``Bunch`` exactly (not a subclass), without importing scikit-learn. (Stored only
+    when it holds no deprecated-key warnings, its one attribute: they would be lost.)"""
+    t = type(value)
+    return t.__name__ == "Bunch" and t.__module__ == "sklearn.utils._bunch"
+
+
 def encode_tree(value: Any, out: Encoded, allow_pickle: bool, depth: int) -> dict:
     if depth > 20:
         raise Unreusable("value nested too deeply to store")
@@ -165,6 +172,9 @@ def encode_tree(value: Any, out: Encoded, allow_pickle: bool, depth: int) -> dic
     if t is dict:
         return {"t": "dict", "items": [[encode_tree(k, out, allow_pickle, depth + 1),
                                          encode_tree(v, out, allow_pickle, depth + 1)] for k, v in value.items()]}
+    if _is_bunch(value) and all(type(k) is str for k in value) and not any(vars(value).values()):
+        # (scikit-learn's results: permutation_importance, load_* datasets; a dict with attribute access)
+        return {"t": "bunch", "items": [[k, encode_tree(v, out, allow_pickle, depth + 1)] for k, v in value.items()]}
     module = t.__module__.split(".", 1)[0]
     if module == "numpy":
         return _encode_numpy(value, out, allow_pickle)
@@ -195,6 +205,13 @@ def decode_tree(node: dict, get_blob: Callable[[str], bytes], allow_pickle: bool
                 raise CorruptArtifact(f"unknown defaultdict factory {str(node['factory'])[:40]!r}")
             return collections.defaultdict(factory, pairs)
         return dict(pairs) if t == "dict" else collections.OrderedDict(pairs)
+    if t == "bunch":
+        from sklearn.utils import Bunch
+
+        items = node["items"]
+        if type(items) is not list or not all(type(p) is list and len(p) == 2 and type(p[0]) is str for p in items):
+            raise CorruptArtifact("a stored Bunch's keys are not text")
+        return Bunch(**{k: decode_tree(v, get_blob, allow_pickle) for k, v in items})
     if t == "text":
         return str(get_blob(node["key"]), "utf-8", "surrogatepass")
     if t == "slice":

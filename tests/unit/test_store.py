@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.utils import Bunch
 
 from collab_reuse.errors import CorruptArtifact, Unreusable
 from collab_reuse.store import ArtifactStore, DiskcacheBlobs, MemoryBlobs, formats, keys
@@ -29,6 +30,7 @@ VALUES = {
     "array": np.arange(12).reshape(3, 4),
     "tuple": (1, "two", 3.0, None, [np.float64(4.5)]),
     "dict": {"auc": 0.75, "n": 3},
+    "bunch": Bunch(importances_mean=np.arange(3.0), importances_std=np.ones(3), importances=np.zeros((3, 2))),
     "every dtype": pd.DataFrame({
         **{str(dt): np.arange(3).astype(dt) for dt in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                                                      "uint64", "float16", "float32", "float64", "bool")},
@@ -491,3 +493,17 @@ def test_a_large_artifact_missing_a_blob_is_refused_when_its_blobs_are_read_in_p
     with pytest.raises(CorruptArtifact, match="lost its blob"):
         store.get("f")
     blobs.close()
+
+
+def test_a_bunch_comes_back_a_bunch_and_a_malformed_one_is_refused():
+    value = Bunch(scores=np.arange(4.0), name="cv")
+    encoded = formats.encode(value, allow_pickle=False)
+    back = formats.decode(encoded.manifest, encoded.blobs.__getitem__, allow_pickle=False)
+    assert type(back) is Bunch and back.name == "cv" and np.array_equal(back.scores, value.scores)
+    encoded.manifest["value"]["items"][0][0] = 7  # a key that is not text
+    with pytest.raises(CorruptArtifact):
+        formats.decode(encoded.manifest, encoded.blobs.__getitem__, allow_pickle=False)
+    warned = Bunch(data=np.arange(2))
+    warned._set_deprecated(np.arange(2), new_key="data", deprecated_key="old", warning_message="old is gone")
+    with pytest.raises(Unreusable):
+        formats.encode(warned, allow_pickle=False)
