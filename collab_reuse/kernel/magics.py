@@ -15,6 +15,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from ..config import format_size, parse_size
+from ..planner import why
 from . import handoff
 from .session import STORE_FAULTS
 
@@ -113,6 +114,7 @@ class ReuseMagics(Magics):
 
     def _cmd_explain(self, args: list[str]) -> None:
         _no_args("explain", args)
+        self.session.flush(5)  # (the reasons are filled in as the writer records the cell)
         print(explain(self.session.last_report))
 
     def _cmd_graph(self, args: list[str]) -> None:
@@ -176,6 +178,9 @@ def explain(report: dict | None) -> str:
     lines = [f"cell {report.get('execution_count')}: {t['reused']} reused, {t['computed']} computed, "
              f"{t.get('deferred', 0)} deferred, {t.get('warm_started', 0)} warm-started, "
              f"{t['not_reusable']} not reusable; {t['saved_seconds']:.3f} s saved"]
+    line = why.summary_line(report.get("why"))
+    if line:
+        lines.append(f"  {line}")
     for step in report["steps"]:
         if step.get("mutation"):
             continue
@@ -185,6 +190,7 @@ def explain(report: dict | None) -> str:
         if step.get("reason"):
             detail += f"  ({step['reason']})"
         lines.append(f"  {step['status']:<13} {step['op']:<40} {detail}")
+        lines.extend(f"      why: {why.text(item, item.get('cell'))}" for item in why.visible(step.get("why")) or ())
     if report.get("truncated"):
         lines.append("  ... (more steps not shown)")
     return "\n".join(lines)

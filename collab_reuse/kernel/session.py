@@ -41,7 +41,7 @@ from ..graph.storedir import StoreDir, open_store_dir
 from ..store import ArtifactStore, DiskcacheBlobs
 from ..tracing.runtime import Tracer
 from ..tracing.steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, WARM_STARTED, Candidate, Step
-from . import handoff, jobs, materializer, storelog
+from . import explaining, handoff, jobs, materializer, storelog
 from .foreground import CellLock
 from .writer import BackgroundWriter
 
@@ -469,7 +469,8 @@ class Session:
             return
         number = next(self._cells)
         self._submit(jobs.Job(jobs.RecordCell(number, self._updates(cell), self.user, report, list(cell.random_ops),
-                                              list(cell.quiet_ops), list(cell.forests))),
+                                              list(cell.quiet_ops), list(cell.forests), self._place_runs(cell),
+                                              self.config.min_saving)),
                      priority=float("-inf"))  # before any offer: offers need the vertices
         # most expensive first: if the kernel exits before the writer is done, the best ones are kept
         candidates = sorted(cell.candidates, key=lambda c: -c.seconds)
@@ -517,6 +518,21 @@ class Session:
                 updates[model_id].quality = score
         return list(updates.values())
 
+    def _place_runs(self, cell: CellRun) -> list[list]:
+        """[report step index, place, call summary] of the reported steps that have an id: what the next
+        run at the same place compares with (``explaining``)."""
+        cell_key = cell.cell_id or f"#{cell.execution_count}"
+        seen: dict[str, int] = {}
+        runs = []
+        for index, step in enumerate(cell.steps[:MAX_STEPS_PER_REPORT]):
+            if step.id is None or step.status == DEFERRED:
+                continue
+            occurrence = seen[step.op] = seen.get(step.op, -1) + 1
+            summary = dict(step.call) if step.call is not None else {"partial": True}
+            summary["inputs"] = list(step.inputs)
+            runs.append([index, explaining.place_key(self.user, cell_key, step.op, occurrence), summary])
+        return runs
+
     def _scored_models(self, metric: Step, produced_by: dict[str, Step]) -> dict[str, float]:
         """A metric computed on a model's predictions tells that model's quality (the paper's potential)."""
         score = metric.score
@@ -544,6 +560,8 @@ class Session:
         self.misses += totals["computed"]
         self.saved_seconds += totals["saved_seconds"]
         steps = [s.to_json() for s in cell.steps[:MAX_STEPS_PER_REPORT]]
+        for step in steps:
+            del step["call"]  # (the graph keeps it by place: ``_place_runs``)
         return {"kernel_id": self.kernel_id, "user": self.user, "cell_id": cell.cell_id,
                 "execution_count": cell.execution_count, "steps": steps, "totals": totals,
                 "truncated": len(cell.steps) > MAX_STEPS_PER_REPORT}
