@@ -185,5 +185,4 @@ def summary_line(root: dict | None, readable: Callable[[str], bool] | None = Non
         return None
     if root.get("kind") in CHANGES:
         return f"recomputed because {text(shown[0], root.get('cell'))}"
-    return f"recomputed: {root.get('step')} was {text(shown[0])}" if str(root.get("detail", "")).startswith(
-        "seen") else f"recomputed: {root.get('step')} {text(shown[0])}"
+    return f"recomputed: {root.get('step')}: {text(shown[0])}"
