@@ -66,6 +66,7 @@ class CellRun:
     random_ops: list[str] = field(default_factory=list)
     quiet_ops: list[tuple[str, str, float]] = field(default_factory=list)
     forests: list[tuple[str, int, str]] = field(default_factory=list)
+    plan: dict | None = None  # the %%reuse plan estimate of this very code, if one was made
 
 
 def _approximate_bytes(value: Any) -> int | None:
@@ -136,6 +137,7 @@ class Session:
         self._unrecorded_loads: dict[str, float] = {}  # load counters measured here, not in the store yet
         self._unrecorded_lock = threading.Lock()
         self.last_report: dict | None = None
+        self._plan: tuple[str, dict] | None = None  # (code, estimate) of the last %%reuse plan
         self.replays: Any = None  # a Jupyter kernel's cell replays (kernel/replay.py), set when installed
         self.hits = self.misses = 0
         self.saved_seconds = 0.0
@@ -445,6 +447,12 @@ class Session:
         self._produce_after_failure()
         self._refresh_from_graph()
         self.cell = CellRun(getattr(info, "cell_id", None), None)
+        if self._plan is not None and self._plan[0] == getattr(info, "raw_cell", None):
+            self.cell.plan, self._plan = self._plan[1], None
+
+    def planned(self, code: str, steps: list[dict], totals: dict) -> None:
+        """A %%reuse plan estimate: the next cell running this very code reports it beside what happened."""
+        self._plan = (code.strip("\n"), {**totals, "steps": steps})
 
     def post_run_cell(self, result: Any) -> None:
         try:
@@ -564,7 +572,8 @@ class Session:
             del step["call"]  # (the graph keeps it by place: ``_place_runs``)
         return {"kernel_id": self.kernel_id, "user": self.user, "cell_id": cell.cell_id,
                 "execution_count": cell.execution_count, "steps": steps, "totals": totals,
-                "truncated": len(cell.steps) > MAX_STEPS_PER_REPORT}
+                "truncated": len(cell.steps) > MAX_STEPS_PER_REPORT,
+                **({"plan": cell.plan} if cell.plan is not None else {})}
 
     # -- shutdown ----------------------------------------------------------------------------
 
