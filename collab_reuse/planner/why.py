@@ -153,7 +153,8 @@ def text(item: dict, cell: Any = None) -> str:
             return f"{name} ({old}) removed{where}"
         return f"{name} changed {old} → {new}{where}"
     if kind == FILE:
-        return f"data file {detail} changed (digest {str(item.get('old'))[:8]} → {str(item.get('new'))[:8]}){where}"
+        name = "a data file" if detail == "a data file" else f"data file {detail}"
+        return f"{name} changed (digest {str(item.get('old'))[:8]} → {str(item.get('new'))[:8]}){where}"
     if kind == CODE:
         lines = "; ".join([f"-{x}" for x in item.get("old") or []] + [f"+{x}" for x in item.get("new") or []])
         return f"notebook function {detail} changed{where}" + (f" ({lines})" if lines else "")

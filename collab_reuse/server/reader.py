@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
+from ..planner import why
+
 log = logging.getLogger(__name__)
 
 GRAPH_FILE = "graph.sqlite"
@@ -75,12 +77,16 @@ def normalize_report(report: dict[str, Any]) -> dict[str, Any]:
         step.setdefault("reason", None)
         step.setdefault("kind", "other")
         step["inputs"] = list(step.get("inputs") or [])
+        step["why"] = why.visible(step.get("why") if isinstance(step.get("why"), list) else None)
         for key in ("seconds", "saved_seconds"):
             step[key] = float(step.get(key) or 0.0)
         for key in ("bytes_read", "bytes_written"):
             step[key] = int(step.get(key) or 0)
         steps.append(step)
     out["steps"] = steps
+    root = out.get("why")
+    out["why"] = why.visible([root])[0] if isinstance(root, dict) else None  # type: ignore[index]
+    out["why_text"] = why.summary_line(out["why"], lambda path: True)  # (already filtered)
     totals = dict(out.get("totals") or {})
     for key in _TOTAL_KEYS_INT:
         totals[key] = int(totals.get(key) or 0)

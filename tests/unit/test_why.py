@@ -125,3 +125,16 @@ def test_an_eviction_is_remembered_until_the_artifact_is_stored_again(tmp_path):
     graph.begin_write("a1", {"k": 3})
     graph.finish_write("a1", {"k": 3})
     assert graph.history("a1")[2] is None
+
+
+def test_the_panel_gets_reasons_with_unreadable_paths_hidden(tmp_path):
+    from collab_reuse.server.reader import normalize_report
+
+    readable = tmp_path / "mine.csv"
+    readable.write_text("a\n1\n")
+    hidden = why.reason("file", str(tmp_path / "gone" / "theirs.csv"), "a", "b", cell=2)
+    mine = why.reason("file", str(readable), "a", "b", cell=2)
+    out = normalize_report({"steps": [{"op": "pandas.read_csv", "why": [hidden, mine, "junk"]}], "why": hidden})
+    assert [r["detail"] for r in out["steps"][0]["why"]] == ["a data file", str(readable)]
+    assert out["why_text"] == "recomputed because a data file changed (digest a → b) in cell 2"
+    assert normalize_report({"steps": [{}]})["steps"][0]["why"] is None
