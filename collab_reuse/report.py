@@ -3,7 +3,12 @@ the panel (through the server extension), ``%reuse explain`` and ``collab-reuse 
 
 One typed definition here; the panel's TypeScript mirror is ``labextension/src/protocol.ts``
 (``IStep``, ``ITotals``, ``ICellReport``), and ``tests/unit/test_protocol.py`` checks that the two name
-the same fields with the same types. Stored as JSON (``to_json``); the graph adds ``seq`` and ``time``.
+the same fields with the same types. Stored as JSON (``to_json``); the graph adds ``seq`` and ``time``,
+the server ``why_text`` (the root reason in words, for what the reader may see).
+
+A step's ``call`` summary stays out of the report (the graph keeps it by place, ``kernel/explaining.py``);
+``why`` (the reasons a computed step ran, ``planner/why.py``) and the report's ``why`` (the cell's root
+reason) are filled in when the cell is recorded, after it ran.
 """
 from __future__ import annotations
 
@@ -56,8 +61,21 @@ class CellReport:
     steps: list[Step] = field(default_factory=list)
     totals: Totals = field(default_factory=Totals)
     truncated: bool = False        # the cell had more steps than a report keeps
+    plan: dict | None = None       # the ``%%reuse plan`` estimate of this very code, if one was made
+    why: dict | None = None        # the cell's root reason (filled when recorded)
 
     def to_json(self) -> dict:
         return {"kernel_id": self.kernel_id, "user": self.user, "cell_id": self.cell_id,
-                "execution_count": self.execution_count, "steps": [s.to_json() for s in self.steps],
-                "totals": asdict(self.totals), "truncated": self.truncated}
+                "execution_count": self.execution_count, "steps": [step_json(s) for s in self.steps],
+                "totals": asdict(self.totals), "truncated": self.truncated, "plan": self.plan, "why": self.why}
+
+
+#: a reported step: the Step's fields but its call summary, and the reasons it ran (filled when recorded)
+STEP_NOT_REPORTED = frozenset({"call"})
+STEP_ADDED: dict[str, str] = {"why": "list[dict] | None"}
+
+
+def step_json(step: Step) -> dict:
+    out = {k: v for k, v in step.to_json().items() if k not in STEP_NOT_REPORTED}
+    out.update(dict.fromkeys(STEP_ADDED))
+    return out

@@ -1,5 +1,7 @@
 """The Experiment Graph: artifacts and the operations between them, shared through SQLite."""
 
-from .eg import MATERIALIZED, NOT_STORED, WRITING, ArtifactInfo, ExperimentGraph, VertexUpdate, load_counters
+from .eg import (MATERIALIZED, NOT_STORED, WRITING, ArtifactInfo, ExperimentGraph, PlaceRun, VertexUpdate,
+                 load_counters)
 
-__all__ = ["ExperimentGraph", "VertexUpdate", "ArtifactInfo", "MATERIALIZED", "NOT_STORED", "WRITING", "load_counters"]
+__all__ = ["ExperimentGraph", "PlaceRun", "VertexUpdate", "ArtifactInfo", "MATERIALIZED", "NOT_STORED", "WRITING",
+           "load_counters"]

@@ -41,6 +41,9 @@ SCHEMA_VERSION = "1"
 NOT_STORED, WRITING, MATERIALIZED = 0, 1, 2
 LARGE_LOAD = 1 << 20  # loads at least this big measure throughput; smaller ones the fixed cost per load
 _ITEM_COLUMNS = "id, op, kind, size, frequency, compute_seconds, state, quality, last_used"
+_PLACE_COLUMNS = "place, op_id, op, cell, summary, why"
+PLACE_SEP = "\x1f"            # between a place's parts: user, cell, operation, occurrence
+PLACES_MAX_ROWS = 50_000       # runs remembered by place (about 1 KB each), the oldest go first
 BUSY_SECONDS = 60.0  # how long a connection waits for another's write lock (background writers)
 EVENTS_MAX_AGE = 30 * 86400.0  # cell reports older than this are dropped ...
 EVENTS_MAX_ROWS = 20_000       # ... and all but the newest this many (about 2 KB each)
@@ -88,6 +91,24 @@ class VertexUpdate:
 
 
 @dataclass
+class PlaceRun:
+    """The last run of an operation at a place (``places``): what the next run there compares with."""
+
+    place: str
+    op_id: str
+    op: str
+    cell: int | None
+    summary: dict
+    why: list[dict] | None = None
+
+    @classmethod
+    def from_row(cls, row: tuple) -> "PlaceRun":
+        place, op_id, op, cell, summary, why = row
+        return cls(rows.text(place), rows.text(op_id), rows.text(op), rows.optional_count(cell),
+                   rows.json_object(summary), rows.reasons(why))
+
+
+@dataclass
 class ArtifactInfo:
     id: str
     op: str
@@ -117,6 +138,14 @@ def _checked(row: tuple) -> ArtifactInfo | None:
         return ArtifactInfo.from_row(row)
     except BadRow as exc:
         log.info("a malformed row of the Experiment Graph is ignored (collab-reuse gc removes it): %s", exc)
+        return None
+
+
+def _checked_place(row: tuple) -> PlaceRun | None:
+    try:
+        return PlaceRun.from_row(row)
+    except BadRow as exc:
+        log.info("a malformed place row of the Experiment Graph is ignored: %s", exc)
         return None
 
 
@@ -308,9 +337,11 @@ class ExperimentGraph:
     def record_cell(self, updates: Iterable[VertexUpdate], user: str, report: dict | None,
                     random_ops: Iterable[str] = (), unstorable: dict[str, str] | None = None,
                     quiet_ops: Iterable[tuple[str, str, float]] = (),
-                    forests: Iterable[tuple[str, int, str]] = ()) -> int | None:
-        """Add/refresh vertices, bump frequencies and usage, append the cell's report; one transaction.
-        Every ``PRUNE_EVENTS_EVERY`` reports, the reports beyond the events' age and count go."""
+                    forests: Iterable[tuple[str, int, str]] = (),
+                    places: Iterable[PlaceRun] = ()) -> int | None:
+        """Add/refresh vertices, bump frequencies and usage, remember the runs at each place, append the
+        cell's report; one transaction. Every ``PRUNE_EVENTS_EVERY`` reports, the reports beyond the
+        events' age and count go (and the places beyond theirs)."""
         now = time.time()
         seq = None
         with self.transaction() as db:
@@ -334,6 +365,9 @@ class ExperimentGraph:
             db.executemany("INSERT OR IGNORE INTO quiet_ops(op_id, value_type, seconds) VALUES(?,?,?)",
                            [tuple(q) for q in quiet_ops])
             db.executemany("INSERT OR REPLACE INTO forests VALUES(?,?,?)", [tuple(f) for f in forests])
+            db.executemany("INSERT OR REPLACE INTO places VALUES(?,?,?,?,?,?,?)",
+                           [(p.place, p.op_id, p.op, p.cell, json.dumps(p.summary),
+                             None if p.why is None else json.dumps(p.why), now) for p in places])
             for aid, why in (unstorable or {}).items():
                 db.execute("UPDATE artifacts SET storable=0, note=? WHERE id=?", (why, aid))
             if report is not None:
@@ -353,7 +387,50 @@ class ExperimentGraph:
     def prune_events(db: sqlite3.Connection, now: float) -> int:
         cur = db.execute("DELETE FROM events WHERE time < ? OR seq <= (SELECT MAX(seq) FROM events) - ?",
                          (now - EVENTS_MAX_AGE, EVENTS_MAX_ROWS))
+        db.execute("DELETE FROM places WHERE time < ? OR rowid <= (SELECT MAX(rowid) FROM places) - ?",
+                   (now - EVENTS_MAX_AGE, PLACES_MAX_ROWS))
         return cur.rowcount
+
+    # -- what a recomputation is compared with (planner/why.py) ------------------------------
+
+    @guarded
+    def place_runs(self, places: list[str]) -> dict[str, PlaceRun]:
+        """The last run at each of ``places`` (a malformed row reads as absent)."""
+        found: dict[str, PlaceRun] = {}
+        db = self._db()
+        for place in dict.fromkeys(places):
+            row = db.execute(f"SELECT {_PLACE_COLUMNS} FROM places WHERE place=?", (place,)).fetchone()
+            run = _checked_place(row) if row is not None else None
+            if run is not None:
+                found[place] = run
+        return found
+
+    @guarded
+    def runs_of(self, op_ids: Iterable[str], user: str) -> dict[str, PlaceRun]:
+        """The latest run of each operation id by ``user`` (only their own places: another user's
+        parameters and paths are theirs)."""
+        found: dict[str, PlaceRun] = {}
+        db = self._db()
+        for op_id in dict.fromkeys(op_ids):
+            row = db.execute(f"SELECT {_PLACE_COLUMNS} FROM places WHERE op_id=? AND substr(place, 1, ?)=?"
+                             " ORDER BY time DESC LIMIT 1", (op_id, len(user) + 1, user + PLACE_SEP)).fetchone()
+            run = _checked_place(row) if row is not None else None
+            if run is not None:
+                found[op_id] = run
+        return found
+
+    @guarded
+    def history(self, artifact_id: str) -> tuple[ArtifactInfo, str | None, float | None] | None:
+        """An artifact seen before: its vertex, the note on why it can't be stored, when it was evicted."""
+        db = self._db()
+        row = db.execute(f"SELECT {ArtifactInfo.COLUMNS}, note FROM artifacts WHERE id=?", (artifact_id,)).fetchone()
+        info = None if row is None else _checked(row[:-1])
+        if info is None:
+            return None
+        note = row[-1] if type(row[-1]) is str else None
+        when = db.execute("SELECT time FROM evictions WHERE artifact_id=?", (artifact_id,)).fetchone()
+        evicted = when[0] if when is not None and rows.valid(rows.seconds, when[0]) else None
+        return info, note, evicted
 
     @guarded
     def add_bytes_written(self, seq: int, by_id: dict[str, int]) -> None:
@@ -417,6 +494,7 @@ class ExperimentGraph:
                        (MATERIALIZED, sum(blob_sizes.values()), artifact_id))
             db.execute("INSERT INTO stored_log(artifact_id) VALUES(?)", (artifact_id,))
             db.execute("DELETE FROM writes WHERE artifact_id=?", (artifact_id,))
+            db.execute("DELETE FROM evictions WHERE artifact_id=?", (artifact_id,))
 
     @guarded
     def abort_write(self, artifact_id: str) -> list[str]:
@@ -461,12 +539,16 @@ class ExperimentGraph:
         return quiet, newest
 
     @guarded
-    def unmaterialize(self, artifact_ids: Iterable[str]) -> list[str]:
-        """Mark artifacts not stored; return the blob keys no other artifact still uses."""
+    def unmaterialize(self, artifact_ids: Iterable[str], evicted: bool = False) -> list[str]:
+        """Mark artifacts not stored; return the blob keys no other artifact still uses. ``evicted``:
+        the budget's decision, remembered (a later recomputation says so)."""
         ids = list(artifact_ids)
         if not ids:
             return []
         with self.transaction() as db:
+            if evicted:
+                now = time.time()
+                db.executemany("INSERT OR REPLACE INTO evictions VALUES(?, ?)", [(aid, now) for aid in ids])
             return self.unclaim(db, ids)
 
     @staticmethod
@@ -520,7 +602,7 @@ class ExperimentGraph:
     def clear(self) -> None:
         with self.transaction() as db:
             for table in ("artifacts", "artifact_blobs", "blobs", "usage", "events", "random_ops", "counters",
-                          "stored_log", "quiet_ops", "forests", "writes"):
+                          "stored_log", "quiet_ops", "forests", "writes", "places", "evictions"):
                 db.execute(f"DELETE FROM {table}")
 
     # -- queries for the panel, the magics and the CLI ---------------------------------------

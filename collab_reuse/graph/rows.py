@@ -103,3 +103,31 @@ def report(value: Any) -> dict:
     if type(item) is not dict:
         raise BadRow(f"not a cell report: {value!r:.80}")
     return item
+
+
+def json_object(value: Any) -> dict:
+    """A JSON object kept as text (a place's call summary)."""
+    try:
+        item = json.loads(value) if type(value) is str else None
+    except ValueError:
+        item = None
+    if type(item) is not dict:
+        raise BadRow(f"not a JSON object: {value!r:.80}")
+    return item
+
+
+def reasons(value: Any) -> list[dict] | None:
+    """A JSON list of reasons (``planner/why.py``), or absent."""
+    if value is None:
+        return None
+    try:
+        items = json.loads(value) if type(value) is str else None
+    except ValueError:
+        items = None
+    if type(items) is not list or not all(type(i) is dict and type(i.get("kind")) is str for i in items):
+        raise BadRow(f"not a list of reasons: {value!r:.80}")
+    return items
+
+
+def optional_count(value: Any) -> int | None:
+    return None if value is None else count(value)

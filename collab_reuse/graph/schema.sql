@@ -43,3 +43,11 @@ CREATE TABLE IF NOT EXISTS forests(key TEXT NOT NULL, n_estimators INTEGER NOT N
 CREATE TABLE IF NOT EXISTS writes(artifact_id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,
   started REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS events_time ON events(time);
+-- the last run of each operation at each place (a user's cell, the operation's label, its occurrence
+-- in the cell): a bounded summary of the call and why it computed, so that the next run can say what
+-- differs (planner/why.py)
+CREATE TABLE IF NOT EXISTS places(place TEXT PRIMARY KEY, op_id TEXT NOT NULL, op TEXT NOT NULL, cell INTEGER,
+  summary TEXT NOT NULL, why TEXT, time REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS places_op ON places(op_id);
+-- artifacts the materializer evicted to keep the budget, and when (a recomputation can say so)
+CREATE TABLE IF NOT EXISTS evictions(artifact_id TEXT PRIMARY KEY, time REAL NOT NULL);

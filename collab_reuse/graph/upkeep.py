@@ -35,6 +35,9 @@ _MALFORMED = (
     "DELETE FROM random_ops WHERE typeof(op_id)<>'text'",
     "DELETE FROM files WHERE typeof(digest)<>'text' OR digest=''",
     "DELETE FROM stored_log WHERE typeof(artifact_id)<>'text'",
+    "DELETE FROM evictions WHERE typeof(artifact_id)<>'text' OR typeof(time) NOT IN ('integer', 'real')",
+    "DELETE FROM places WHERE typeof(place)<>'text' OR typeof(op_id)<>'text' OR typeof(op)<>'text'"
+    " OR typeof(summary)<>'text' OR NOT json_valid(summary) OR (why IS NOT NULL AND NOT json_valid(why))",
     "DELETE FROM artifact_blobs WHERE typeof(key)<>'text' OR typeof(artifact_id)<>'text'",
     "DELETE FROM usage WHERE typeof(user)<>'text' OR typeof(count)<>'integer'",
 )
@@ -118,7 +121,8 @@ def prune(graph: ExperimentGraph, now: float | None = None) -> dict[str, int]:
             "  UNION SELECT j.value FROM needed JOIN artifacts a ON a.id=needed.id,"
             "  json_each(CASE WHEN json_valid(a.inputs) THEN a.inputs ELSE '[]' END) j)"
             " SELECT id FROM needed)", (NOT_STORED, now - VERTICES_MAX_AGE, NOT_STORED)).rowcount
-        for table, column in (("usage", "artifact_id"), ("quiet_ops", "op_id"), ("forests", "artifact_id")):
+        for table, column in (("usage", "artifact_id"), ("quiet_ops", "op_id"), ("forests", "artifact_id"),
+                              ("evictions", "artifact_id")):
             db.execute(f"DELETE FROM {table} WHERE {column} NOT IN (SELECT id FROM artifacts)")
         done["files"] = db.execute("DELETE FROM files WHERE rowid <= (SELECT MAX(rowid) FROM files) - ?",
                                    (FILES_MAX_ROWS,)).rowcount

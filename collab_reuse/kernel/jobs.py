@@ -16,11 +16,12 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, ClassVar
 
+from ..errors import StoreError
 from ..graph import ExperimentGraph, VertexUpdate
 from ..graph.storedir import StoreDir
 from ..store import ArtifactStore
 from ..store.formats import Encoded
-from . import store_writes, wire
+from . import explaining, store_writes, wire
 from .store_writes import Offer
 
 log = logging.getLogger("collab_reuse")
@@ -77,10 +78,20 @@ class RecordCell(Write):
     random_ops: list[str]
     quiet_ops: list[tuple[str, str, float]]
     forests: list[tuple[str, int, str]]
+    places: list[list] = field(default_factory=list)  # [step index, place, call summary] (``explaining``)
+    min_saving: float = 0.0
 
     def apply(self, to: Target) -> None:
+        runs = []
+        if self.report is not None and self.places:
+            try:
+                runs = explaining.explain_cell(to.graph, self.user, self.report, self.places, self.min_saving)
+            except StoreError:
+                raise
+            except Exception:  # an explanation is never worth losing the cell's record
+                log.warning("explaining cell %s failed", self.cell, exc_info=True)
         to.seqs[self.cell] = to.graph.record_cell(self.updates, self.user, self.report, self.random_ops,
-                                                  quiet_ops=self.quiet_ops, forests=self.forests)
+                                                  quiet_ops=self.quiet_ops, forests=self.forests, places=runs)
 
     @classmethod
     def from_wire(cls, fields: dict, payloads: list[bytes]) -> "Write":

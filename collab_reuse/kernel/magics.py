@@ -1,4 +1,4 @@
-"""``%reuse`` and ``%%noreuse``: status, on/off, budget, explain, graph, clear.
+"""``%reuse`` and ``%%noreuse``: status, on/off, budget, explain, plan, graph, clear.
 
 Wrong arguments raise IPython's ``UsageError`` with the usage line, the way
 built-in magics do; so does a store that fails while a magic uses it (the
@@ -12,10 +12,11 @@ import ast
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
 
 from ..config import format_size, parse_size
-from . import handoff
+from ..planner import why
+from . import handoff, planning
 from .session import STORE_FAULTS
 
 USAGE = """\
@@ -23,7 +24,9 @@ USAGE = """\
 %reuse on | off                reuse (and trace) from now on, or run plainly
 %reuse budget SIZE             set the store's budget, e.g. %reuse budget 2GB
 %reuse materializer NAME       heuristic | storage_aware
-%reuse explain                 what the last cell reused, computed, and why
+%reuse explain                 what the last cell reused, computed, and why (what changed)
+%%reuse plan                   (cell magic) what the cell below would load and compute, and the estimated
+                               time with and without reuse; the cell is not run
 %reuse graph [N]               the last cell's operations as a DAG (N: most recent artifacts of the store)
 %reuse clear --yes             empty the store (every artifact, for every user of this store)
 %%noreuse                      (cell magic) run this cell plainly, without tracing"""
@@ -39,10 +42,15 @@ class ReuseMagics(Magics):
     def session(self) -> Any:
         return self.installation.session
 
-    @line_magic
-    def reuse(self, line: str) -> None:
+    @line_cell_magic
+    def reuse(self, line: str, cell: str | None = None) -> None:
         """Control and inspect collab_reuse. `%reuse help` lists the commands."""
         words = line.split()
+        if cell is not None:
+            if words != ["plan"]:
+                raise UsageError(f"as a cell magic: %%reuse plan\n{USAGE}")
+            self._plan(cell)
+            return
         if not words or words[0] in ("help", "-h", "--help"):
             print(USAGE)
             return
@@ -113,7 +121,29 @@ class ReuseMagics(Magics):
 
     def _cmd_explain(self, args: list[str]) -> None:
         _no_args("explain", args)
+        self.session.flush(5)  # (the reasons are filled in as the writer records the cell)
         print(explain(self.session.last_report))
+
+    def _cmd_plan(self, args: list[str]) -> None:
+        raise UsageError("%reuse plan previews a cell: write %%reuse plan as the first line of a cell holding "
+                         "the code to preview (it is not run)")
+
+    def _plan(self, cell: str) -> None:
+        """Preview what ``cell`` would load and compute, without running it (``planning``)."""
+        s = self.session
+        if not s.active or s.graph is None:
+            raise UsageError(f"%%reuse plan: collab_reuse is not reusing ({s.failure or 'off'})")
+        code = self.shell.transform_cell(cell)
+        try:
+            steps = planning.plan_cell(code, self.shell.user_ns, s)
+        except SyntaxError as exc:
+            raise UsageError(f"%%reuse plan: the cell does not parse: {exc}") from None
+        except STORE_FAULTS as exc:
+            if not s.store_fault(exc, "in %%reuse plan"):
+                raise
+            raise UsageError(f"%%reuse plan: {s.failure}") from None
+        s.planned(cell, [step.to_json() for step in steps], planning.totals(steps))
+        print(planning.plan_text(steps))
 
     def _cmd_graph(self, args: list[str]) -> None:
         if len(args) > 1 or (args and not (args[0].isascii() and args[0].isdigit() and len(args[0]) <= 9)):
@@ -176,6 +206,12 @@ def explain(report: dict | None) -> str:
     lines = [f"cell {report.get('execution_count')}: {t['reused']} reused, {t['computed']} computed, "
              f"{t.get('deferred', 0)} deferred, {t.get('warm_started', 0)} warm-started, "
              f"{t['not_reusable']} not reusable; {t['saved_seconds']:.3f} s saved"]
+    line = why.summary_line(report.get("why"))
+    if line:
+        lines.append(f"  {line}")
+    plan = report.get("plan")
+    if isinstance(plan, dict):
+        lines.append(f"  planned: {planning.totals_text(plan)}; took {t['seconds']:.3f} s")
     for step in report["steps"]:
         if step.get("mutation"):
             continue
@@ -185,6 +221,7 @@ def explain(report: dict | None) -> str:
         if step.get("reason"):
             detail += f"  ({step['reason']})"
         lines.append(f"  {step['status']:<13} {step['op']:<40} {detail}")
+        lines.extend(f"      why: {why.text(item, item.get('cell'))}" for item in why.visible(step.get("why")) or ())
     if report.get("truncated"):
         lines.append("  ... (more steps not shown)")
     return "\n".join(lines)

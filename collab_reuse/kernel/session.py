@@ -42,7 +42,7 @@ from ..store import ArtifactStore, DiskcacheBlobs
 from ..tracing.runtime import Tracer
 from ..report import CellReport, Totals
 from ..tracing.steps import COMPUTED, NOT_REUSABLE, REUSED, WARM_STARTED, ComputedValue, Step
-from . import handoff, jobs, store_writes, storelog
+from . import explaining, handoff, jobs, store_writes, storelog
 from .foreground import CellLock
 from .writer import BackgroundWriter
 
@@ -67,6 +67,7 @@ class CellRun:
     random_ops: list[str] = field(default_factory=list)
     quiet_ops: list[tuple[str, str, float]] = field(default_factory=list)
     forests: list[tuple[str, int, str]] = field(default_factory=list)
+    plan: dict | None = None  # the %%reuse plan estimate of this very code, if one was made
 
 
 def _approximate_bytes(value: Any) -> int | None:
@@ -137,6 +138,7 @@ class Session:
         self._unrecorded_loads: dict[str, float] = {}  # load counters measured here, not in the store yet
         self._unrecorded_lock = threading.Lock()
         self.last_report: dict | None = None
+        self._plan: tuple[str, dict] | None = None  # (code, estimate) of the last %%reuse plan
         self.replays: Any = None  # a Jupyter kernel's cell replays (kernel/replay.py), set when installed
         self.hits = self.misses = 0
         self.saved_seconds = 0.0
@@ -446,6 +448,12 @@ class Session:
         self._produce_after_failure()
         self._refresh_from_graph()
         self.cell = CellRun(getattr(info, "cell_id", None), None)
+        if self._plan is not None and self._plan[0] == getattr(info, "raw_cell", None):
+            self.cell.plan, self._plan = self._plan[1], None
+
+    def planned(self, code: str, steps: list[dict], totals: dict) -> None:
+        """A %%reuse plan estimate: the next cell running this very code reports it beside what happened."""
+        self._plan = (code.strip("\n"), {**totals, "steps": steps})
 
     def post_run_cell(self, result: Any) -> None:
         try:
@@ -470,7 +478,8 @@ class Session:
             return
         number = next(self._cells)
         self._submit(jobs.Job(jobs.RecordCell(number, self._updates(cell), self.user, report, list(cell.random_ops),
-                                              list(cell.quiet_ops), list(cell.forests))),
+                                              list(cell.quiet_ops), list(cell.forests), self._place_runs(cell),
+                                              self.config.min_saving)),
                      priority=float("-inf"))  # before any offer: offers need the vertices
         # most expensive first: if the kernel exits before the writer is done, the best ones are kept
         candidates = sorted(cell.candidates, key=lambda c: -c.seconds)
@@ -518,6 +527,21 @@ class Session:
                 updates[model_id].quality = score
         return list(updates.values())
 
+    def _place_runs(self, cell: CellRun) -> list[list]:
+        """[report step index, place, call summary] of the reported steps that have an id: what the next
+        run at the same place compares with (``explaining``)."""
+        cell_key = cell.cell_id or f"#{cell.execution_count}"
+        seen: dict[str, int] = {}
+        runs = []
+        for index, step in enumerate(cell.steps[:MAX_STEPS_PER_REPORT]):
+            if step.id is None or step.status == DEFERRED:
+                continue
+            occurrence = seen[step.op] = seen.get(step.op, -1) + 1
+            summary = dict(step.call) if step.call is not None else {"partial": True}
+            summary["inputs"] = list(step.inputs)
+            runs.append([index, explaining.place_key(self.user, cell_key, step.op, occurrence), summary])
+        return runs
+
     def _scored_models(self, metric: Step, produced_by: dict[str, Step]) -> dict[str, float]:
         """A metric computed on a model's predictions tells that model's quality (the paper's potential)."""
         score = metric.score
@@ -539,7 +563,7 @@ class Session:
         self.saved_seconds += totals.saved_seconds
         return CellReport(self.kernel_id, self.user, cell.cell_id, cell.execution_count,
                           cell.steps[:MAX_STEPS_PER_REPORT], totals,
-                          truncated=len(cell.steps) > MAX_STEPS_PER_REPORT).to_json()
+                          truncated=len(cell.steps) > MAX_STEPS_PER_REPORT, plan=cell.plan).to_json()
 
     # -- shutdown ----------------------------------------------------------------------------
 

@@ -157,6 +157,6 @@ def materialize(graph: ExperimentGraph, store: ArtifactStore, offers: list[Offer
         nbytes += result.bytes_written
         by_id[aid] = result.bytes_written
     evict = [a.id for a in stored if a.id not in keep]
-    for key in graph.unmaterialize(evict):
+    for key in graph.unmaterialize(evict, evicted=True):
         store.blobs.delete(key)
     return {"written": written, "evicted": len(evict), "bytes": nbytes, "by_id": by_id}

@@ -19,6 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
+from ..planner import why
 from ..report import Totals
 
 log = logging.getLogger(__name__)
@@ -75,12 +76,16 @@ def normalize_report(report: dict[str, Any]) -> dict[str, Any]:
         step.setdefault("reason", None)
         step.setdefault("kind", "other")
         step["inputs"] = list(step.get("inputs") or [])
+        step["why"] = why.visible(step.get("why") if isinstance(step.get("why"), list) else None)
         for key in ("seconds", "saved_seconds"):
             step[key] = float(step.get(key) or 0.0)
         for key in ("bytes_read", "bytes_written"):
             step[key] = int(step.get(key) or 0)
         steps.append(step)
     out["steps"] = steps
+    root = out.get("why")
+    out["why"] = why.visible([root])[0] if isinstance(root, dict) else None  # type: ignore[index]
+    out["why_text"] = why.summary_line(out["why"], lambda path: True)  # (already filtered)
     out["totals"] = asdict(Totals.normalized(dict(out.get("totals") or {})))
     return out
 

@@ -57,6 +57,7 @@ class Call:
     rng_before: tuple = ()                            # numpy's global generator before it
     warm_from: str | None = None                      # how an acceleration started it, for the report
     made_since: int | None = None                     # a notebook call's registry clock at its start
+    summary: dict | None = None                       # what a later run compares (``summary``)
 
     @property
     def receiver(self) -> Any:

@@ -21,7 +21,7 @@ from ..errors import Impure, Unreusable
 from ..fingerprint.digest import digest_parts
 from ..fingerprint.functions import function_identity
 from ..store.formats import kind_of
-from . import accelerations, cells, effects, fitted, randomness, specs, storing
+from . import accelerations, cells, effects, fitted, randomness, specs, storing, summary
 from .calls import Call, Operation, mutated_objects
 from .capture import Capture, replay
 from .deferral import type_name
@@ -83,11 +83,13 @@ class Execution:
     def _name(self, call: Call) -> None:
         """The call's id (or why it has none), named as numpy's global generator stands when it draws."""
         op = call.op
+        files: dict[str, str] = {}
         try:
             call.op_id = self.tracer.identity.operation_id(op.label, op.module, call.receiver, call.args,
-                                                           call.kwargs, call.inputs)
+                                                           call.kwargs, call.inputs, files)
             if specs.is_source(op.name):
                 require_local_source(call.args, call.kwargs)
+            call.summary = _summarized(op, call.args, call.kwargs, files)
         except Unreusable as exc:
             call.op_id, call.reason = None, str(exc)
             if isinstance(exc, Impure):
@@ -97,7 +99,7 @@ class Execution:
             log.debug("identity of %s failed", op.label, exc_info=True)
         call.rng_before = randomness.snapshot()
         if call.op_id is not None and self.backend.is_random(call.op_id):
-            call.op_id = digest_parts(call.op_id, "rng", randomness.digest(call.rng_before))
+            call.op_id = _salted(call, call.op_id)
 
     def run_plain(self, op: Operation, args: tuple, kwargs: dict, frame: Any, forget_result: bool,
                   draws: bool = False) -> Any:
@@ -176,7 +178,8 @@ class Execution:
             randomness.restore(extra["rng_after"])
         replay(extra.get("log", []), call.frame)
         self.tracer.producer.reused(call.op_id, op.label, kind_of(value if value is not None else receiver),
-                                    loaded.seconds, loaded.info.compute_seconds, loaded.nbytes, call.inputs)
+                                    loaded.seconds, loaded.info.compute_seconds, loaded.nbytes, call.inputs,
+                                    call.summary)
         return value
 
     # -- computing ------------------------------------------------------------------------------
@@ -234,7 +237,7 @@ class Execution:
         if op_id is not None and randomness.changed(call.rng_before, randomness.snapshot()):
             if not self.backend.is_random(op_id):
                 random_op = op_id
-                op_id = digest_parts(op_id, "rng", randomness.digest(call.rng_before))
+                op_id = _salted(call, op_id)
             extra["rng_after"] = randomness.full_state_json()
         if op_id is None:
             for obj in call.mutated:
@@ -273,7 +276,7 @@ class Execution:
         step = Step(op_id, op.label, status,
                     kind_of(result if result is not None else (call.mutated[0] if call.mutated else None)),
                     reason=call.reason or call.warm_from or capture.unstorable, seconds=seconds,
-                    inputs=call.inputs)
+                    inputs=call.inputs, call=call.summary)
         if op.name in specs.METRIC_NAMES and isinstance(result, float):
             step.score = float(result)
         self.backend.add_step(step, candidate)
@@ -301,9 +304,10 @@ class Execution:
             call.op_id = None
         if call.op_id is None or call.op_id in self._impure:
             return func(*args, **kwargs)
+        call.summary = _summarized(op, args, kwargs, {}, func)
         call.rng_before = randomness.snapshot()
         if self.backend.is_random(call.op_id):
-            call.op_id = digest_parts(call.op_id, "rng", randomness.digest(call.rng_before))
+            call.op_id = _salted(call, call.op_id)
         elif tracer.deferral.enabled:
             lazy = tracer.deferral.defer(op, call.op_id, args, kwargs, frame, call.inputs,
                                          unchanged=lambda: function_identity(func, identity.resolve) == code)
@@ -341,6 +345,31 @@ class Execution:
 
 class _NotUsed:
     pass
+
+
+def _salted(call: Call, op_id: str) -> str:
+    """The id of a call that draws from numpy's global generator: named by the generator's state too."""
+    state = randomness.digest(call.rng_before)
+    if call.summary is not None:
+        call.summary["rng"] = state[:16]
+    return digest_parts(op_id, "rng", state)
+
+
+def _summarized(op: Operation, args: tuple, kwargs: dict, files: dict[str, str],
+                notebook_function: Any = None) -> dict | None:
+    """The call's summary for explaining a later recomputation; None (logged) if it can't be made."""
+    try:
+        func = op.func
+        if func is None and type(op.receiver) is Lazy:  # named as the method the value would have
+            func = getattr(op.receiver._cr_node.type, op.attr, None)
+        code = None
+        if notebook_function is not None:
+            text = summary.source(notebook_function)
+            code = {notebook_function.__qualname__: text} if text is not None else None
+        return summary.summary(func, args, kwargs, files, code)
+    except Exception:  # (an explanation is never worth failing the cell for)
+        log.debug("summarizing %s failed", op.label, exc_info=True)
+        return None
 
 
 _NOT_USED = _NotUsed()

@@ -124,9 +124,9 @@ class Identity:
             self._identifying.discard(id(value))
 
     def operation_id(self, label: str, module: str, receiver: Any, args: tuple, kwargs: dict,
-                     inputs: list[str]) -> str:
+                     inputs: list[str], files: dict[str, str] | None = None) -> str:
         """The id of an operation's result: its identity (label and library version), its receiver's
-        and parameters' ids, the content of the files among them."""
+        and parameters' ids, the content of the files among them (path -> digest into ``files``)."""
         enc = Encoder(lambda v: self.resolve(v, inputs))
         enc.add(f"{label}@{package_version(module)}")
         if receiver is not None:
@@ -134,7 +134,10 @@ class Identity:
         enc.add(args)
         enc.add(dict(sorted(kwargs.items())))
         for path in _file_arguments(args, kwargs):
-            enc.raw(b"file", self._file_digest(path).encode())
+            digest = self._file_digest(path)
+            enc.raw(b"file", digest.encode())
+            if files is not None:
+                files[path] = digest
         return enc.hexdigest()
 
     def mutation_id(self, label: str, old_id: str, params: tuple, inputs: list[str]) -> str | None:

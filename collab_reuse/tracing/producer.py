@@ -85,9 +85,9 @@ class Producer:
             return value, time.perf_counter() - start
 
     def reused(self, op_id: str, label: str, kind: str, seconds: float, compute_seconds: float, nbytes: int,
-               inputs: list[str]) -> None:
+               inputs: list[str], call: dict | None = None) -> None:
         self.backend.add_step(Step(op_id, label, REUSED, kind, seconds=seconds, inputs=inputs, bytes_read=nbytes,
-                                   saved_seconds=max(compute_seconds - seconds, 0.0)), None)
+                                   saved_seconds=max(compute_seconds - seconds, 0.0), call=call), None)
 
     def computed(self, op_id: str, label: str, kind: str, seconds: float, inputs: list[str],
                  candidate: ComputedValue | None = None) -> None:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from ..fingerprint.functions import is_notebook_function
 from ..store.formats import kind_of
-from . import accelerations, cells, purity, specs, storing
+from . import accelerations, cells, purity, specs, storing, summary
 from .calls import PLAIN, UNKNOWN, Operation, classify, module_of
 from .capture import Capture
 from .deferral import Deferral, type_name
@@ -376,7 +376,8 @@ class Tracer:
         if new_id is not None:
             self.lineage.note(new_id, 0.0, inputs)
             self.backend.add_step(Step(new_id, f"{type(target).__name__}.{label}", COMPUTED, kind_of(target),
-                                       inputs=inputs, mutation=True), None)
+                                       inputs=inputs, mutation=True, call={"params": summary.params(None, params, {})}),
+                                  None)
             name = type_name(target) if quiet and label == "__setitem__" else None
             if name is not None:
                 self.backend.mark_quiet(new_id, name, 0.0)

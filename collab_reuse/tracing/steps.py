@@ -25,6 +25,7 @@ class Step:
     inputs: list[str] = field(default_factory=list)
     mutation: bool = False
     score: float | None = None     # the value of a model-quality metric (roc_auc_score, score, ...)
+    call: dict | None = None       # a bounded summary of the call (``summary``): what a later run compares
 
     def to_json(self) -> dict:
         return asdict(self)

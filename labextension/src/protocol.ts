@@ -46,6 +46,18 @@ export interface IStep {
   mutation?: boolean;
   /** The value of a model-quality metric the step computed (`roc_auc_score`, `score`, ...), else null. */
   score?: number | null;
+  /** Why a computed step ran (what differs from its last run here), first reason first; else null. */
+  why?: IReason[] | null;
+}
+
+/** One reason a step was computed rather than reused (`collab_reuse/planner/why.py`). */
+export interface IReason {
+  /** `param`, `file`, `code`, `input`, `random`, `first`, `unstorable`, `evicted`, `cheap`, ... */
+  kind: string;
+  /** What differs: a parameter's name, a file's path, an input step's operation, ... */
+  detail: string | null;
+  old?: unknown;
+  new?: unknown;
 }
 
 /** Per-report totals, as computed by the engine. */
@@ -77,6 +89,12 @@ export interface ICellReport {
   totals: ITotals;
   /** True when the cell had more steps than the report keeps. */
   truncated?: boolean;
+  /** The `%%reuse plan` estimate made for this very code before it ran, else null. */
+  plan?: Record<string, unknown> | null;
+  /** The cell's root reason for what it recomputed, else null. */
+  why?: IReason | null;
+  /** That reason in words (added by the server), else null. */
+  why_text?: string | null;
 }
 
 /** An artifact of the store. */

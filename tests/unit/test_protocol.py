@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from collab_reuse.report import CellReport, Totals
+from collab_reuse.report import STEP_ADDED, STEP_NOT_REPORTED, CellReport, Totals
 from collab_reuse.tracing.steps import Step
 
 PROTOCOL = Path(__file__).resolve().parents[2] / "labextension" / "src" / "protocol.ts"
 #: TypeScript names of the string unions some Python ``str`` fields are
 STRING_UNIONS = {"StepStatus", "ArtifactKind"}
-#: fields the Experiment Graph adds to a stored report
-ADDED_BY_THE_GRAPH = {"seq": "number", "time": "number"}
+#: fields the Experiment Graph (seq, time) and the server (why_text) add to a stored report
+ADDED_LATER = {"seq": "number", "time": "number", "why_text": "string | null"}
 
 
 def interfaces(source: str) -> dict[str, dict[str, tuple[str, bool]]]:
@@ -33,7 +33,8 @@ def ts_type(python: str) -> set[str]:
     nullable = python.endswith(" | None")
     base = python.removesuffix(" | None")
     spelled = {"str": {"string"} | STRING_UNIONS, "int": {"number"}, "float": {"number"}, "bool": {"boolean"},
-               "list[str]": {"string[]"}, "list[Step]": {"IStep[]"}, "Totals": {"ITotals"}}[base]
+               "list[str]": {"string[]"}, "list[Step]": {"IStep[]"}, "Totals": {"ITotals"},
+               "list[dict]": {"IReason[]"}, "dict": {"IReason", "Record<string, unknown>"}}[base]
     return {f"{t} | null" for t in spelled} if nullable else spelled
 
 
@@ -44,10 +45,12 @@ def ts():
 
 @pytest.mark.parametrize("python, interface", [(Step, "IStep"), (Totals, "ITotals"), (CellReport, "ICellReport")])
 def test_the_panel_types_name_the_report_fields(ts, python, interface):
-    declared = ts[interface]
+    declared = dict(ts[interface])
     expected = {f.name: f.type for f in fields(python)}
+    if interface == "IStep":
+        expected = {k: v for k, v in expected.items() if k not in STEP_NOT_REPORTED} | STEP_ADDED
     if interface == "ICellReport":
-        for name, kind in ADDED_BY_THE_GRAPH.items():
+        for name, kind in ADDED_LATER.items():
             assert declared.pop(name)[0] == kind
     assert set(declared) == set(expected), f"{interface}: TypeScript only {set(declared) - set(expected)}, " \
                                            f"Python only {set(expected) - set(declared)}"

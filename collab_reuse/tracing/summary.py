@@ -1,0 +1,106 @@
+"""A bounded summary of one traced call, kept so that a later run can say what changed.
+
+Only what explains a change and is small: each parameter's short repr when it is a plain value
+(numbers, strings, small lists of them), otherwise just its type (never data values); the digests
+(and modification times) of the files it read; the source of notebook functions it runs (bounded);
+its input ids; the random state's digest when its id depends on it. A reason to recompute is
+then a difference between two summaries (``planner/why.py``). Built on the hot path of every
+traced call, so it does no digesting of its own: it is a few reprs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import types
+from typing import Any
+
+MAX_REPR = 60        # characters of a parameter's repr
+MAX_PARAMS = 24      # parameters summarized per call
+MAX_SOURCE = 4000    # characters of a notebook function's source
+_PLAIN = (bool, int, float, complex, str, type(None))
+_names: dict[Any, tuple[str, ...] | None] = {}  # callable -> its positional parameters' names
+
+
+def short(value: Any) -> str:
+    """A parameter as the summary keeps it: its repr if a small plain value, else its type."""
+    if isinstance(value, _PLAIN) or _plain_container(value):
+        text = repr(value)
+        return text if len(text) <= MAX_REPR else text[:MAX_REPR - 1] + "…"
+    if isinstance(value, type):
+        return f"<class {value.__qualname__}>"
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
+        return f"<function {getattr(value, '__qualname__', '?')}>"
+    return f"<{type(value).__name__}>"
+
+
+def _plain_container(value: Any, depth: int = 0) -> bool:
+    if type(value) in (list, tuple, set, frozenset) and len(value) <= 16 and depth < 2:
+        return all(isinstance(v, _PLAIN) or _plain_container(v, depth + 1) for v in value)
+    if type(value) is dict and len(value) <= 16 and depth < 2:
+        return all(isinstance(k, _PLAIN) and (isinstance(v, _PLAIN) or _plain_container(v, depth + 1))
+                   for k, v in value.items())
+    return False
+
+
+def positional_names(func: Any) -> tuple[str, ...] | None:
+    """The names of a callable's positional parameters (None when its signature can't be read)."""
+    try:
+        return _names[func]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable callable
+        return None
+    try:
+        params = inspect.signature(func).parameters.values()
+        names: tuple[str, ...] | None = tuple(
+            p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    except (TypeError, ValueError):
+        names = None
+    if len(_names) < 4096:
+        _names[func] = names
+    return names
+
+
+def params(func: Any, args: tuple, kwargs: dict) -> dict[str, str]:
+    """Each parameter by name (positional ones by their parameter's name when known, else ``#i``)."""
+    names = positional_names(func) if args and func is not None else None
+    if names and names[0] == "self":  # a method looked up on the class (a lazy receiver's)
+        names = names[1:]
+    out: dict[str, str] = {}
+    for i, value in enumerate(args[:MAX_PARAMS]):
+        out[names[i] if names and i < len(names) else f"#{i}"] = short(value)
+    for name, value in list(kwargs.items())[:MAX_PARAMS - len(out)]:
+        out[str(name)] = short(value)
+    return out
+
+
+def files(digests: dict[str, str]) -> dict[str, list]:
+    """path -> [digest, modification time] of the files a call read."""
+    out: dict[str, list] = {}
+    for path, digest in digests.items():
+        try:
+            mtime: float | None = os.stat(path).st_mtime
+        except OSError:
+            mtime = None
+        out[path] = [digest, mtime]
+    return out
+
+
+def source(func: Any) -> str | None:
+    """A notebook function's source, bounded (None when it can't be read)."""
+    try:
+        text = inspect.getsource(func)
+    except (OSError, TypeError):
+        return None
+    return text[:MAX_SOURCE]
+
+
+def summary(func: Any, args: tuple, kwargs: dict, file_digests: dict[str, str] | None = None,
+            code: dict[str, str] | None = None) -> dict:
+    out: dict[str, Any] = {"params": params(func, args, kwargs)}
+    if file_digests:
+        out["files"] = files(file_digests)
+    if code:
+        out["code"] = code
+    return out

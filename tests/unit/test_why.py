@@ -1,0 +1,140 @@
+"""The pure logic of why a step was recomputed (planner/why.py), the call summary it compares
+(tracing/summary.py) and the graph rows that keep it."""
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collab_reuse.graph import ExperimentGraph, PlaceRun
+from collab_reuse.graph.upkeep import remove_malformed
+from collab_reuse.planner import why
+from collab_reuse.tracing import summary
+
+
+def test_a_changed_keyword_is_named_with_old_and_new():
+    old = {"params": {"learning_rate": "0.05", "n": "100"}, "inputs": ["x"]}
+    new = {"params": {"learning_rate": "0.08", "n": "100"}, "inputs": ["x"]}
+    assert why.diff(old, new) == [why.reason("parameter", "learning_rate", "0.05", "0.08")]
+    assert why.text({**why.diff(old, new)[0], "cell": 9}, 9) == "`learning_rate` changed 0.05 → 0.08 in cell 9"
+
+
+def test_parameters_files_code_inputs_come_in_that_order():
+    old = {"params": {"a": "1"}, "files": {"d.csv": ["aaa", 1.0]}, "code": {"f": "def f(x):\n    return x\n"},
+           "inputs": ["i1"]}
+    new = {"params": {"a": "2"}, "files": {"d.csv": ["bbb", 2.0]}, "code": {"f": "def f(x):\n    return x + 1\n"},
+           "inputs": ["i2"]}
+    kinds = [r["kind"] for r in why.diff(old, new)]
+    assert kinds == ["parameter", "file", "code", "input"]
+    code = why.diff(old, new)[2]
+    assert code["old"] == ["return x"] and code["new"] == ["return x + 1"]
+
+
+def test_nothing_summarized_differs_says_so_and_random_state_is_named():
+    base = {"params": {"a": "<DataFrame>"}, "inputs": []}
+    assert why.diff(base, dict(base))[0]["kind"] == "other"
+    assert why.diff({**base, "rng": "aa"}, {**base, "rng": "bb"})[0]["kind"] == "random"
+
+
+def test_a_partial_summary_compares_inputs_only():
+    old = {"partial": True, "inputs": ["a"]}
+    new = {"params": {"x": "1"}, "inputs": ["b"]}
+    assert [r["kind"] for r in why.diff(old, new)] == ["input"]
+
+
+def test_an_input_is_followed_to_its_first_changed_ancestor():
+    own = [why.reason("parameter", "C", "0.5", "0.8", cell=4)]
+    first = why.follow(why.reason("input", "x", id="m"), ("sklearn.LogisticRegression", 4, own))
+    assert first["root"]["detail"] == "C" and first["root"]["op"] == "sklearn.LogisticRegression"
+    second = why.follow(why.reason("input", "x", id="f"), ("LogisticRegression.fit", 5, [first]))
+    assert second["root"] == first["root"] and second["cell"] == 5
+    assert why.text(second) == ("input LogisticRegression.fit changed (cell 5), because `C` changed 0.5 → 0.8 "
+                                "in cell 4")
+    unknown = why.follow(why.reason("input", "x", id="z"), None)
+    assert "not known" in unknown["detail"] and "id" not in unknown
+
+
+def test_same_id_reasons_say_only_what_the_graph_recorded():
+    assert why.same_id(2, True, None, 1.0, 10, None, 0.005, None)["kind"] == "cheaper_to_compute"
+    assert "no pickle" in why.same_id(0, False, "no pickle", 1.0, 10, None, 0.005, None)["detail"]
+    assert why.same_id(0, True, None, 1.0, 10, 123.0, 0.005, None)["kind"] == "evicted"
+    assert why.same_id(0, True, None, 0.001, 10, None, 0.005, None)["kind"] == "too_cheap"
+    assert why.same_id(0, True, None, 1.0, 100, None, 0.005, 50)["detail"].endswith("budget")
+
+
+def test_a_file_path_is_shown_only_to_a_reader_who_may_read_it():
+    item = why.reason("file", "/secret/data.csv", "a", "b")
+    assert why.visible([item], lambda p: False)[0]["detail"] == "a data file"
+    assert why.visible([item], lambda p: True)[0]["detail"] == "/secret/data.csv"
+    nested = why.reason("input", "input x changed", root=item)
+    assert why.visible([nested], lambda p: False)[0]["root"]["detail"] == "a data file"
+
+
+def test_the_cell_line_prefers_a_change_to_a_never_stored_reason():
+    steps = [{"op": "a", "status": "computed", "why": [why.reason("too_cheap", "never stored: too cheap")]},
+             {"op": "b", "status": "computed", "why": [why.reason("parameter", "k", "1", "2", cell=3)]}]
+    root = why.cell_root(steps)
+    assert why.summary_line(root) == "recomputed because `k` changed 1 → 2 in cell 3"
+    assert why.cell_root(steps[:1])["kind"] == "too_cheap"
+    assert why.cell_root([{"op": "c", "status": "reused"}]) is None
+
+
+@given(st.one_of(st.integers(), st.floats(allow_nan=False), st.text(), st.none(), st.booleans(),
+                 st.lists(st.integers(), max_size=40), st.binary()))
+def test_a_parameter_summary_is_short_json_text(value):
+    text = summary.short(value)
+    assert isinstance(text, str) and len(text) <= summary.MAX_REPR
+    json.dumps(text)
+
+
+def test_data_values_are_never_summarized():
+    import numpy as np
+    import pandas as pd
+
+    params = summary.params(pd.DataFrame.merge, (pd.DataFrame({"secret": [42]}),), {"on": "k", "arr": np.arange(3)})
+    assert params == {"right": "<DataFrame>", "on": "'k'", "arr": "<ndarray>"}
+
+
+def test_places_round_trip_and_a_malformed_row_reads_as_absent(tmp_path):
+    graph = ExperimentGraph(tmp_path / "store")
+    run = PlaceRun("u\x1fc\x1fop\x1f0", "id1", "op", 3, {"params": {"a": "1"}, "inputs": []},
+                   [why.reason("first", "first run")])
+    graph.record_cell([], "u", None, places=[run])
+    assert graph.place_runs([run.place]) == {run.place: run}
+    assert graph.runs_of(["id1"], "u") == {"id1": run}
+    assert graph.runs_of(["id1"], "someone-else") == {}
+    with graph.transaction() as db:
+        db.execute("UPDATE places SET summary='[1]'")
+    assert graph.place_runs([run.place]) == {}
+    assert remove_malformed(graph)["malformed_rows"] == 0  # (valid JSON: kept, read as absent)
+    with graph.transaction() as db:
+        db.execute("UPDATE places SET summary='not json'")
+    assert remove_malformed(graph)["malformed_rows"] == 1
+
+
+def test_an_eviction_is_remembered_until_the_artifact_is_stored_again(tmp_path):
+    from collab_reuse.graph import VertexUpdate
+
+    graph = ExperimentGraph(tmp_path / "store")
+    graph.record_cell([VertexUpdate("a1", "op", "frame", seconds=1.0)], "u", None)
+    graph.begin_write("a1", {"k": 3})
+    graph.finish_write("a1", {"k": 3})
+    graph.unmaterialize(["a1"], evicted=True)
+    info, note, evicted = graph.history("a1")
+    assert info.state == 0 and evicted is not None
+    graph.begin_write("a1", {"k": 3})
+    graph.finish_write("a1", {"k": 3})
+    assert graph.history("a1")[2] is None
+
+
+def test_the_panel_gets_reasons_with_unreadable_paths_hidden(tmp_path):
+    from collab_reuse.server.reader import normalize_report
+
+    readable = tmp_path / "mine.csv"
+    readable.write_text("a\n1\n")
+    hidden = why.reason("file", str(tmp_path / "gone" / "theirs.csv"), "a", "b", cell=2)
+    mine = why.reason("file", str(readable), "a", "b", cell=2)
+    out = normalize_report({"steps": [{"op": "pandas.read_csv", "why": [hidden, mine, "junk"]}], "why": hidden})
+    assert [r["detail"] for r in out["steps"][0]["why"]] == ["a data file", str(readable)]
+    assert out["why_text"] == "recomputed because a data file changed (digest a → b) in cell 2"
+    assert normalize_report({"steps": [{}]})["steps"][0]["why"] is None
