@@ -25,7 +25,6 @@ import difflib
 import hashlib
 import os
 import re
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field

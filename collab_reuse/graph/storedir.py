@@ -39,7 +39,12 @@ class StoreDir:
             found = os.stat(self.path)
         except OSError as exc:
             raise StoreError(f"the store directory {self.path} is gone ({exc.strerror})") from None
-        if (found.st_dev, found.st_ino) != (self.device, self.inode) or _token(self.path) != self.token:
+        if (found.st_dev, found.st_ino) != (self.device, self.inode):
+            raise StoreError(f"the store directory {self.path} was deleted and made again")
+        token = _token(self.path)
+        if token is None and self.token is not None:  # (also a directory being deleted: its files go first)
+            raise StoreError(f"the store directory {self.path} is gone (its mark {MARK_FILE} was deleted)")
+        if token != self.token:
             raise StoreError(f"the store directory {self.path} was deleted and made again")
 
 

@@ -41,7 +41,7 @@ from ..graph.storedir import StoreDir, open_store_dir
 from ..store import ArtifactStore, DiskcacheBlobs
 from ..tracing.runtime import Tracer
 from ..report import CellReport, Totals
-from ..tracing.steps import COMPUTED, NOT_REUSABLE, REUSED, WARM_STARTED, ComputedValue, Step
+from ..tracing.steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, WARM_STARTED, ComputedValue, Step
 from . import explaining, handoff, jobs, store_writes, storelog
 from .foreground import CellLock
 from .writer import BackgroundWriter

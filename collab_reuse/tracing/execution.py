@@ -28,7 +28,7 @@ from .deferral import type_name
 from .identity import require_local_source
 from .lazy import Lazy
 from .producer import Loaded
-from .steps import COMPUTED, NOT_REUSABLE, REUSED, WARM_STARTED, Step
+from .steps import COMPUTED, NOT_REUSABLE, WARM_STARTED, Step
 
 if TYPE_CHECKING:
     from .runtime import Tracer

@@ -1,7 +1,6 @@
 """Deferred evaluation in a real IPython shell: a re-run never produces what nothing uses, and a
 lazy behaves as its value wherever the notebook looks at it."""
 
-import pickle
 
 import collab_reuse
 import pandas as pd

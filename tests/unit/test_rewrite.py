@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from collab_reuse.store import ArtifactStore, MemoryBlobs
 from collab_reuse.tracing.rewrite import HOOK, rewrite
 from collab_reuse.tracing.runtime import Tracer
 
