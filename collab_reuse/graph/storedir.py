@@ -43,7 +43,8 @@ class StoreDir:
             raise StoreError(f"the store directory {self.path} was deleted and made again")
         token = _token(self.path)
         if token is None and self.token is not None:  # (also a directory being deleted: its files go first)
-            raise StoreError(f"the store directory {self.path} is gone (its mark {MARK_FILE} was deleted)")
+            raise StoreError(f"the store directory {self.path} is gone or was made again (its mark "
+                             f"{MARK_FILE} was deleted)")
         if token != self.token:
             raise StoreError(f"the store directory {self.path} was deleted and made again")
 
