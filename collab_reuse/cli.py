@@ -14,13 +14,13 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The store (never made here: a command on a store that isn't there says so); its format is checked."""
     from .graph import ExperimentGraph
     from .graph.storedir import open_store_dir
-    from .store import ArtifactStore, DiskcacheBlobs
+    from .store import open_artifacts
 
     store_dir = resolve_store_dir(args.store or "")
     if not (store_dir / "graph.sqlite").exists():
         raise StoreError(f"no store at {store_dir}")
     open_store_dir(store_dir, create=False)
-    return store_dir, ExperimentGraph(store_dir, create=False), ArtifactStore(DiskcacheBlobs(store_dir / "blobs"))
+    return store_dir, ExperimentGraph(store_dir, create=False), open_artifacts(store_dir)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
