@@ -310,7 +310,7 @@ def _check_format(directory: Path) -> None:
             raise IncompatibleStore(f"the blob store at {directory} has no format mark: written by an older "
                                     f"collab_reuse (format 1); this one reads format {FORMAT}")
         temporary = directory / f".{MARK}.{uuid.uuid4().hex}"
-        temporary.write_text(_MARK_TEXT)
+        _write_readable(temporary, _MARK_TEXT.encode())
         try:
             os.link(temporary, mark)  # appears whole or not at all; a concurrent opener's mark wins alike
         except FileExistsError:
@@ -318,6 +318,15 @@ def _check_format(directory: Path) -> None:
         finally:
             temporary.unlink()
     raise StoreError(f"can't read the format mark of the blob store at {directory}")
+
+
+def _write_readable(path: Path, data: bytes) -> None:
+    """A new file that everyone who may enter its directory reads and only its writer writes (0644,
+    whatever the umask: a mark made under umask 077 would lock a team out, under 002 let it write)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o644)
+        handle.write(data)
 
 
 def _written_only_by(uid: int, path: Path, lineage_may_be_root: bool) -> bool:
