@@ -69,6 +69,27 @@ def _read_aligned(handle: Any) -> memoryview:
     return view
 
 
+def _blob_bytes(key: str, found: Any) -> memoryview:
+    """What diskcache found under a content key (bytes of a row, or an open file), verified against it."""
+    if isinstance(found, bytes):  # small blobs live in diskcache's SQLite rows
+        data = memoryview(found)
+    else:
+        with found:  # larger ones in files: read straight into the buffer the value will use
+            data = _read_aligned(found)
+    keys.verify(key, data)
+    return data
+
+
+def _row_bytes(name: str, found: Any) -> bytes:
+    """What diskcache found under a row's name: bytes of a row, never a file, at most ``MAX_ROW``."""
+    if not isinstance(found, bytes):
+        found.close()
+        raise CorruptArtifact(f"row {name[:20]} is a file; rows are never files")
+    if len(found) > MAX_ROW:
+        raise CorruptArtifact(f"row {name[:20]} has {len(found)} bytes, over {MAX_ROW}")
+    return found
+
+
 class Blobs(Protocol):
     def get(self, key: str) -> memoryview:
         """The bytes stored under a content key, verified against it (a view: large blobs are read
@@ -402,13 +423,7 @@ class DiskcacheBlobs:
         found = self._cache.get(key, default=None, read=True, retry=True)
         if found is None:
             raise KeyError(key)
-        if isinstance(found, bytes):  # small blobs live in diskcache's SQLite rows
-            data = memoryview(found)
-        else:
-            with found:  # larger ones in files: read straight into the buffer the value will use
-                data = _read_aligned(found)
-        keys.verify(key, data)
-        return data
+        return _blob_bytes(key, found)
 
     @_noting_connections
     def put(self, key: str, data: bytes) -> int:
@@ -423,12 +438,7 @@ class DiskcacheBlobs:
         found = self._cache.get(name, default=None, read=True, retry=True)
         if found is None:
             raise KeyError(name)
-        if not isinstance(found, bytes):
-            found.close()
-            raise CorruptArtifact(f"row {name[:20]} is a file; rows are never files")
-        if len(found) > MAX_ROW:
-            raise CorruptArtifact(f"row {name[:20]} has {len(found)} bytes, over {MAX_ROW}")
-        return found
+        return _row_bytes(name, found)
 
     def owned_rows(self, name: str) -> Iterator[tuple[bytes, int | None]]:
         return single_row(self.get_row, name)
@@ -545,22 +555,11 @@ class ReadOnlyDiskcache:
         if not keys.is_content_key(key):
             raise CorruptArtifact(f"{str(key)[:20]!r} is not a content key")
         found = self._value(key)
-        if isinstance(found, bytes):
-            data = memoryview(found)
-        else:
-            with found:
-                data = _read_aligned(found)
-        keys.verify(key, data)
-        return data
+        return _blob_bytes(key, found)
 
     def get_row(self, name: str) -> bytes:
         found = self._value(name)
-        if not isinstance(found, bytes):
-            found.close()
-            raise CorruptArtifact(f"row {name[:20]} is a file; rows are never files")
-        if len(found) > MAX_ROW:
-            raise CorruptArtifact(f"row {name[:20]} has {len(found)} bytes, over {MAX_ROW}")
-        return found
+        return _row_bytes(name, found)
 
     def __contains__(self, key: str) -> bool:
         return self._row(key) is not None
