@@ -14,13 +14,13 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The store (never made here: a command on a store that isn't there says so); its format is checked."""
     from .graph import ExperimentGraph
     from .graph.storedir import open_store_dir
-    from .store import ArtifactStore, DiskcacheBlobs
+    from .store import open_artifacts
 
     store_dir = resolve_store_dir(args.store or "")
     if not (store_dir / "graph.sqlite").exists():
         raise StoreError(f"no store at {store_dir}")
     open_store_dir(store_dir, create=False)
-    return store_dir, ExperimentGraph(store_dir, create=False), ArtifactStore(DiskcacheBlobs(store_dir / "blobs"))
+    return store_dir, ExperimentGraph(store_dir, create=False), open_artifacts(store_dir)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -74,12 +74,34 @@ def cmd_materialize(args: argparse.Namespace) -> int:
     """Re-run the selection under the current (or a new) budget and evict what falls out."""
     from .kernel import store_writes
 
-    _, graph, store = _open(args)
+    from .team import is_admin
+
+    store_dir, graph, store = _open(args)
     if args.budget:
+        if not is_admin(store_dir):
+            raise StoreError(f"only the admins of the store at {store_dir} may set its budget (its owner and those "
+                             "named in its 'admins' file); nothing changed")
         graph.set_budget(parse_size(args.budget))
     result = store_writes.materialize(graph, store, [], args.algorithm, 0.0)
     print(f"kept under {format_size(graph.budget())}: evicted {result['evicted']} artifacts; "
           f"{format_size(graph.used_bytes())} used")
+    return 0
+
+
+def cmd_team_store(args: argparse.Namespace) -> int:
+    """An administrator's step: make (or fix) a team store for a Unix group, naming its admins."""
+    import os
+
+    from . import team
+
+    path = resolve_store_dir(args.store or "")
+    team.make_team_store(path, args.group)
+    if args.admin:
+        listing = path / team.ADMINS_FILE
+        listing.write_text("".join(f"{name}\n" for name in args.admin))
+        os.chmod(listing, 0o644)
+    print(f"team store {path}: group {args.group}, mode {oct(team.TEAM_STORE_MODE)}; admins: "
+          f"{', '.join(sorted(team.admins(path))) or 'root only'}")
     return 0
 
 
@@ -103,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", help="new budget, e.g. 2GB")
     p.add_argument("--algorithm", choices=["heuristic", "storage_aware"], default="storage_aware")
     p.set_defaults(func=cmd_materialize)
+    p = sub.add_parser("team-store", help="(as root) make --store a team store of a Unix group: setgid, "
+                       "group-writable, per-user namespaces; --admin names who may change its settings")
+    p.add_argument("--group", required=True)
+    p.add_argument("--admin", action="append", default=[], help="a user who may change store-wide settings")
+    p.set_defaults(func=cmd_team_store)
     p = sub.add_parser("bench", help="the benchmarks (same as python -m collab_reuse.bench)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)

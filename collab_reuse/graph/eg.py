@@ -635,14 +635,18 @@ class ExperimentGraph:
         return {"total": int(total), "items": [item for r in found if (item := self._item(db, r)) is not None]}
 
     @guarded
-    def events(self, kernel_id: str | None = None, since: int = 0, limit: int = 500) -> list[dict[str, Any]]:
-        db = self._db()
+    def events(self, kernel_id: str | None = None, since: int = 0, limit: int = 500,
+               user: str | None = None) -> list[dict[str, Any]]:
+        """Cell reports after ``since``, oldest first: of one kernel, of one user's kernels, or both."""
+        where, params = ["seq>?"], [int(since)]
         if kernel_id:
-            found = db.execute("SELECT seq, time, report FROM events WHERE kernel_id=? AND seq>? ORDER BY seq LIMIT ?",
-                               (kernel_id, int(since), int(limit))).fetchall()
-        else:
-            found = db.execute("SELECT seq, time, report FROM events WHERE seq>? ORDER BY seq LIMIT ?",
-                               (int(since), int(limit))).fetchall()
+            where.append("kernel_id=?")
+            params.append(kernel_id)
+        if user is not None:
+            where.append("user=?")
+            params.append(user)
+        found = self._db().execute(f"SELECT seq, time, report FROM events WHERE {' AND '.join(where)}"
+                                   " ORDER BY seq LIMIT ?", (*params, int(limit))).fetchall()
         out = []
         for seq, when, report in found:
             try:

@@ -97,7 +97,10 @@ def _write_mark(path: Path) -> str | None:
     first mark stays, and both use its id)."""
     temporary = path / f".{MARK_FILE}.{os.getpid()}"
     try:
-        temporary.write_text(json.dumps({"format": STORE_FORMAT, "id": uuid.uuid4().hex}) + "\n")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        with os.fdopen(fd, "w") as handle:
+            os.fchmod(fd, 0o644)  # (the umask's mode would lock a team out, or let it write the mark)
+            handle.write(json.dumps({"format": STORE_FORMAT, "id": uuid.uuid4().hex}) + "\n")
         try:
             os.link(temporary, path / MARK_FILE)  # (fails if a mark is there by now)
         except FileExistsError:

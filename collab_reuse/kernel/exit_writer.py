@@ -132,14 +132,13 @@ def _open(store: Path, settings: dict[str, Any]) -> Any:
     """The store the kernel opened (same directory, not one made again since), without making it."""
     from ..graph import ExperimentGraph
     from ..graph.storedir import StoreDir
-    from ..store import ArtifactStore, DiskcacheBlobs
+    from ..store import open_artifacts
     from .jobs import Target
 
     store_dir = StoreDir(store, settings["device"], settings["inode"], settings["token"])
     store_dir.check()
     graph = ExperimentGraph(store, create=False)
-    artifacts = ArtifactStore(DiskcacheBlobs(store / "blobs"), trust_pickle=settings["trust_pickle"],
-                              user=settings.get("user"))
+    artifacts = open_artifacts(store, trust_pickle=settings["trust_pickle"], user=settings.get("user"))
     return Target(graph, artifacts, store_dir)
 
 

@@ -16,6 +16,7 @@ from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
 
 from ..config import format_size, parse_size
 from ..planner import why
+from ..team import ADMINS_FILE
 from . import handoff, planning
 from .session import STORE_FAULTS
 
@@ -110,12 +111,14 @@ class ReuseMagics(Magics):
             raise UsageError(str(exc)) from None
         if self.session.graph is None or self.session.failure:
             raise UsageError(f"no store: {self.session.failure}")
+        _admins_only(self.session, "set the budget")
         self.session.graph.set_budget(nbytes)
         print(f"collab_reuse: budget {format_size(nbytes)} for the store at {self.session.store_dir}")
 
     def _cmd_materializer(self, args: list[str]) -> None:
         if len(args) != 1 or args[0] not in ("heuristic", "storage_aware"):
             raise UsageError("usage: %reuse materializer heuristic|storage_aware")
+        _admins_only(self.session, "choose the materializer")
         self.session.config.materializer = args[0]
         print(f"collab_reuse: materializer {args[0]}")
 
@@ -163,6 +166,7 @@ class ReuseMagics(Magics):
         s = self.session
         if s.graph is None or s.store is None or s.failure:
             raise UsageError(f"no store: {s.failure}")
+        _admins_only(s, "clear the store")
         s.flush(30)
         s.graph.clear()
         s.store.blobs.clear()
@@ -191,6 +195,14 @@ class ReuseMagics(Magics):
             tracer.enabled = was
             if was:
                 tracer.registry.forget_all()  # the plain cell may have changed anything we tracked
+
+
+def _admins_only(session: Any, what: str) -> None:
+    """Store-wide settings are the store's admins' (``team.is_admin``); anyone else is told so and
+    nothing changes."""
+    if not session.admin:
+        raise UsageError(f"only the admins of the store at {session.store_dir} may {what} (its owner and "
+                         f"those named in its '{ADMINS_FILE}' file); {session.user} is not one. Nothing changed.")
 
 
 def _no_args(command: str, args: list[str]) -> None:

@@ -20,7 +20,6 @@ graph row is not a store fault: that one result is recomputed, silently.
 
 from __future__ import annotations
 
-import getpass
 import itertools
 import logging
 import os
@@ -38,7 +37,8 @@ from ..errors import CorruptArtifact, StoreError
 from ..fingerprint import FileFingerprints
 from ..graph import MATERIALIZED, ExperimentGraph, VertexUpdate, load_counters
 from ..graph.storedir import StoreDir, open_store_dir
-from ..store import ArtifactStore, DiskcacheBlobs
+from .. import team as teams
+from ..store import ArtifactStore, open_artifacts
 from ..tracing.runtime import Tracer
 from ..report import CellReport, Totals
 from ..tracing.steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, WARM_STARTED, ComputedValue, Step
@@ -96,7 +96,8 @@ def _why(exc: BaseException) -> str:
 
 
 def current_user() -> str:
-    return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+    """The kernel's user: its process's account (``team.hub_user``), never a variable the user sets."""
+    return teams.hub_user()
 
 
 def current_kernel_id() -> str:
@@ -152,19 +153,54 @@ class Session:
         self.writer: BackgroundWriter | None = None
         self.files = FileFingerprints(self._stored_file_digest, self._remember_file)
         storelog.log_to(self.store_dir)  # (never makes the directory)
+        self.team: teams.Team | None = None
+        self.admin = False  # may this user change the store's settings (budget, clear, materializer)?
         try:
+            if self.store_dir.is_dir() and not os.access(self.store_dir, os.R_OK | os.W_OK | os.X_OK):
+                raise StoreError(f"{self.user} may not use the store at {self.store_dir} (its owner and group decide "
+                                 "who may)")
             self.store_handle = open_store_dir(self.store_dir)
-            self.graph = ExperimentGraph(self.store_dir, budget_bytes=parse_size(config.budget),
+            self.team, self.admin = teams.team_of(self.store_dir), teams.is_admin(self.store_dir)
+            if self.team is not None:
+                self._share_team_files()
+            budget = self._store_wide_settings(config)
+            self.graph = ExperimentGraph(self.store_dir, budget_bytes=budget,
                                          busy_seconds=FOREGROUND_WAIT)  # (this thread runs the cells)
-            if config.budget != CollabReuse.budget.default_value:
-                self.graph.set_budget(parse_size(config.budget))
-            self.store = ArtifactStore(DiskcacheBlobs(self.store_dir / "blobs"), trust_pickle=config.trust_pickle,
-                                       user=self.user)
+            if self.admin and config.budget != CollabReuse.budget.default_value:
+                self.graph.set_budget(budget)
+            self.store = open_artifacts(self.store_dir, trust_pickle=config.trust_pickle, user=self.user)
             self.target = jobs.Target(self.graph, self.store, self.store_handle)
             self.writer = BackgroundWriter(self._background_failed, run=self._run_job)
-            self.writer.submit(jobs.Job(jobs.Upkeep(parse_size(config.budget))), priority=float("-inf"))
+            self.writer.submit(jobs.Job(jobs.Upkeep(budget)), priority=float("-inf"))
         except STORE_FAULTS as exc:
             self._fail(self._describe(exc, "as it was opened"))
+
+    def _store_wide_settings(self, config: CollabReuse) -> int:
+        """The budget a new store starts with; a non-admin's configured budget and materializer are
+        not applied (they would change the store for everyone): the defaults are, and the log says so."""
+        if self.admin:
+            return parse_size(config.budget)
+        for name in ("budget", "materializer"):
+            if getattr(config, name) != getattr(CollabReuse, name).default_value:
+                log.info("CollabReuse.%s=%r not applied: only the store's admins change its settings (%s is not one)",
+                         name, getattr(config, name), self.user)
+        config.materializer = CollabReuse.materializer.default_value
+        return parse_size(CollabReuse.budget.default_value)
+
+    def _share_team_files(self) -> None:
+        """A team store's shared files and directories get the team's modes before SQLite or logging
+        makes them with the umask's; one the team can't write (left by another member's older kernel)
+        is a store fault, and is not opened: SQLite would make its ``-wal`` unusable for the others."""
+        graph = self.store_dir / "graph.sqlite"
+        writers = self.store_dir / handoff.WRITERS_DIR
+        slots = writers / handoff.SLOTS_DIR
+        problems = teams.share(self.team, dirs=[writers, slots],
+                               files=[graph, self.store_dir / storelog.LOG_NAME,
+                                      *(slots / str(n) for n in range(self.config.exit_writers))],
+                               fix_only=[graph.with_name(graph.name + suffix) for suffix in ("-wal", "-shm")])
+        if problems:
+            raise StoreError(f"the team store at {self.store_dir} has files its team can't write "
+                             f"({'; '.join(problems)})")
 
     # -- state -------------------------------------------------------------------------------
 

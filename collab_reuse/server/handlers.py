@@ -4,8 +4,11 @@
     GET artifacts?offset=&limit=             a page of artifacts, most valuable first
     GET events?kernel_id=&since=&limit=      cell reports with seq > since, oldest first
 
-All are authenticated (jupyter_server's ``APIHandler`` with the ``@authenticated``
-decorator, and the ``collab_reuse`` auth resource) and answer JSON.
+All are authenticated and authorized as jupyter_server's own handlers are (``@authenticated``,
+then ``@authorized`` on the ``collab_reuse`` resource, action "read": an authorizer that denies
+it answers 403), and answer JSON. Cell reports are only ever those of this server's user
+(the Unix account the server and its kernels run as): with or without a kernel id, another
+user's reports in a shared store are not served (they name code and files).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 from typing import Any
 
 import tornado.web
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
@@ -21,12 +25,13 @@ from .reader import MAX_LIMIT, StoreReader
 
 NAMESPACE = "collab-reuse"
 READER_SETTING = "collab_reuse_reader"
+AUTH_RESOURCE = "collab_reuse"
 
 
 class _ReuseHandler(APIHandler):
     """Shared plumbing: the reader, integer query arguments, JSON answers."""
 
-    auth_resource = "collab_reuse"
+    auth_resource = AUTH_RESOURCE
 
     @property
     def reader(self) -> StoreReader:
@@ -51,12 +56,14 @@ class _ReuseHandler(APIHandler):
 
 class SummaryHandler(_ReuseHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self) -> None:
         self.reply(await self.reader.summary())
 
 
 class ArtifactsHandler(_ReuseHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self) -> None:
         offset = self.int_argument("offset", 0, low=0)
         limit = self.int_argument("limit", 100, low=1, high=MAX_LIMIT)
@@ -65,6 +72,7 @@ class ArtifactsHandler(_ReuseHandler):
 
 class EventsHandler(_ReuseHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self) -> None:
         kernel_id = self.get_query_argument("kernel_id", None) or None
         since = self.int_argument("since", 0, low=0)

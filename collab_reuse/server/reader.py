@@ -4,6 +4,10 @@ The handlers never touch SQLite on the event loop: every read runs in a small
 thread pool (``StoreReader``'s executor), and every answer is bounded by
 paging, so a large store cannot stall the Jupyter server.
 
+Cell reports are read for one user only (``owner``: the Unix account this server runs as, which
+is the account its kernels run as and write their reports under), never every user's of a
+shared store.
+
 A read never creates a store: while the store directory or its
 ``graph.sqlite`` does not exist (nothing traced yet), the summary says the
 store is not available and the lists are empty.
@@ -33,6 +37,13 @@ def store_dir() -> Path:
     from ..config import resolve_store_dir
 
     return Path(resolve_store_dir())
+
+
+def server_user() -> str:
+    """The Unix account this server runs as (the OS says; no environment variable decides)."""
+    from ..team import os_user
+
+    return os_user().name
 
 
 def _open_graph(path: Path) -> Any:
@@ -94,7 +105,8 @@ class StoreReader:
     """Answers the panel's questions about one store, off the event loop.
 
     ``resolve`` gives the store directory (called on each request, so a changed
-    environment is followed); ``open_graph`` opens an Experiment Graph on it.
+    environment is followed); ``open_graph`` opens an Experiment Graph on it; ``owner`` names
+    the user whose cell reports ``events`` may return.
     Opened graphs are kept (one per directory): the graph gives each thread
     its own SQLite connection, so the pool's threads can share it.
     """
@@ -104,8 +116,10 @@ class StoreReader:
         resolve: Callable[[], Path] = store_dir,
         open_graph: Callable[[Path], Any] = _open_graph,
         max_workers: int = 2,
+        owner: Callable[[], str] = server_user,
     ) -> None:
         self._resolve = resolve
+        self._owner = owner
         self._open_graph = open_graph
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="collab-reuse-rest")
         self._graphs: dict[Path, tuple[int, Any]] = {}  # dir -> (inode of graph.sqlite, graph)
@@ -166,7 +180,8 @@ class StoreReader:
 
     def _events(self, kernel_id: str | None, since: int, limit: int) -> dict[str, Any]:
         _, graph, _ = self._graph()
-        rows = [] if graph is None else graph.events(kernel_id=kernel_id, since=since, limit=limit)
+        rows = [] if graph is None else graph.events(kernel_id=kernel_id, since=since, limit=limit,
+                                                    user=self._owner())
         items = [normalize_report(r) for r in rows]
         last_seq = max([since, *(int(r["seq"]) for r in items)])
         return {"items": items, "last_seq": last_seq, "more": len(items) >= limit}

@@ -3,5 +3,7 @@
 from .artifacts import ArtifactStore, Writer, Written
 from .blobs import Blobs, DiskcacheBlobs, MemoryBlobs
 from .formats import kind_of
+from .namespaces import NamespacedBlobs, open_artifacts
 
-__all__ = ["ArtifactStore", "Writer", "Written", "Blobs", "DiskcacheBlobs", "MemoryBlobs", "kind_of"]
+__all__ = ["ArtifactStore", "Writer", "Written", "Blobs", "DiskcacheBlobs", "MemoryBlobs", "NamespacedBlobs",
+           "kind_of", "open_artifacts"]

@@ -21,11 +21,13 @@ sees a whole artifact or none. Reading ``get(id)`` checks:
 What this cannot catch: the row is not content-addressed (its key is the artifact id, which is
 what readers look up), so anyone who can write to the store can write a *valid, well-formed*
 manifest for any id, pointing at a value of their choosing (a substitution no hash can detect:
-the content is authentic, the claim "this is what operation X computes" is not). Defeating
-that needs per-writer namespaces and rules on whose writes a reader accepts; the ``writer``
-field is recorded for that (a writer can claim any uid in a shared file, so the rules must tie
-it to something the OS vouches for, such as a per-user directory) and ``trusted_writers`` is
-where those rules plug in (default: everyone). Pickle is written and read only when the user
+the content is authentic, the claim "this is what operation X computes" is not). Hence
+per-writer namespaces: a blob store that knows who owns where a row was found (a team store's
+``store/namespaces.py``: the owner of the user's namespace directory, as ``os.stat`` says) gives
+each row with that owner (``owned_rows``), and a row is accepted only when the owner is the
+writer the row names (a row claiming another's authorship is refused) and ``trusted_writers``
+trusts that writer (a team store: the team's members; a store of one user: everyone, i.e. that
+user, the only one who can write it). The first acceptable row wins, the reader's own first. Pickle is written and read only when the user
 turned ``trust_pickle`` on and the store is one only they can write (``Blobs.private``), and
 read only from rows that say this user wrote them.
 """
@@ -142,11 +144,7 @@ class ArtifactStore:
     def manifest(self, artifact_id: str) -> dict:
         """The checked manifest body of an artifact (plus ``writer``); KeyError if absent,
         CorruptArtifact if anything in it fails a check."""
-        row = _parse_row(self.blobs.get_row(self.manifest_key(artifact_id)), artifact_id)
-        writer = Writer(row["writer"]["uid"], row["writer"]["user"])
-        if not self.trusted_writers(writer):
-            raise CorruptArtifact(f"artifact {artifact_id[:12]} was written by {writer.user} (uid {writer.uid}), "
-                                  "whom this reader does not trust")
+        row, writer = self._trusted_row(artifact_id)
         try:
             data = self.blobs.get(row["body"])
         except KeyError:
@@ -155,6 +153,30 @@ class ArtifactStore:
             raise CorruptArtifact(f"artifact {artifact_id[:12]}'s manifest body has the wrong size")
         body = _parse_body(data, artifact_id)
         return {**body, "writer": writer}
+
+    def _trusted_row(self, artifact_id: str) -> tuple[dict, Writer]:
+        """The first manifest row of ``artifact_id`` whose writer is where the row was found and is
+        trusted; KeyError if there is none, CorruptArtifact if the only ones fail."""
+        name = self.manifest_key(artifact_id)
+        refused = None
+        for data, owner in self.blobs.owned_rows(name):
+            try:
+                row = _parse_row(data, artifact_id)
+            except CorruptArtifact as exc:
+                refused = exc
+                continue
+            writer = Writer(row["writer"]["uid"], row["writer"]["user"])
+            if owner is not None and writer.uid != owner:
+                refused = CorruptArtifact(f"artifact {artifact_id[:12]}'s manifest in uid {owner}'s namespace "
+                                          f"claims to be {writer.user}'s (uid {writer.uid}): refused")
+            elif not self.trusted_writers(writer):
+                refused = CorruptArtifact(f"artifact {artifact_id[:12]} was written by {writer.user} (uid "
+                                          f"{writer.uid}), whom this reader does not trust")
+            else:
+                return row, writer
+        if refused is not None:
+            raise refused
+        raise KeyError(name)
 
     def get(self, artifact_id: str, expect_kind: str | None = None) -> tuple[Any, dict, int]:
         """(value, extra, bytes read); KeyError if absent, CorruptArtifact if anything fails a check.

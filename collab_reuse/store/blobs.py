@@ -69,6 +69,27 @@ def _read_aligned(handle: Any) -> memoryview:
     return view
 
 
+def _blob_bytes(key: str, found: Any) -> memoryview:
+    """What diskcache found under a content key (bytes of a row, or an open file), verified against it."""
+    if isinstance(found, bytes):  # small blobs live in diskcache's SQLite rows
+        data = memoryview(found)
+    else:
+        with found:  # larger ones in files: read straight into the buffer the value will use
+            data = _read_aligned(found)
+    keys.verify(key, data)
+    return data
+
+
+def _row_bytes(name: str, found: Any) -> bytes:
+    """What diskcache found under a row's name: bytes of a row, never a file, at most ``MAX_ROW``."""
+    if not isinstance(found, bytes):
+        found.close()
+        raise CorruptArtifact(f"row {name[:20]} is a file; rows are never files")
+    if len(found) > MAX_ROW:
+        raise CorruptArtifact(f"row {name[:20]} has {len(found)} bytes, over {MAX_ROW}")
+    return found
+
+
 class Blobs(Protocol):
     def get(self, key: str) -> memoryview:
         """The bytes stored under a content key, verified against it (a view: large blobs are read
@@ -83,6 +104,10 @@ class Blobs(Protocol):
 
     def put_row(self, name: str, data: bytes) -> int:
         """Write (or replace) a named row of at most ``MAX_ROW`` bytes."""
+
+    def owned_rows(self, name: str) -> Iterator[tuple[bytes, int | None]]:
+        """Every row ``name`` this store holds, each with the uid the OS says wrote where it was
+        found (a team store's namespaces), or None where that is not known (one user's store)."""
 
     def delete(self, key: str) -> None:
         """Forget a blob or row; absent keys are fine."""
@@ -128,6 +153,9 @@ class MemoryBlobs:
         self._data[name] = bytes(data)
         return len(data)
 
+    def owned_rows(self, name: str) -> Iterator[tuple[bytes, int | None]]:
+        return single_row(self.get_row, name)
+
     def delete(self, key: str) -> None:
         self._data.pop(key, None)
 
@@ -156,8 +184,19 @@ class MemoryBlobs:
         self._data[key] = bytes(raw)
 
 
-def _data_only_disk() -> type:
-    """diskcache's ``Disk`` made data-only (a function: diskcache is imported only when a store opens)."""
+def single_row(get_row: Callable[[str], bytes], name: str) -> Iterator[tuple[bytes, int | None]]:
+    """``owned_rows`` of a store without namespaces: its one row, no owner vouched for."""
+    try:
+        data = get_row(name)
+    except KeyError:
+        return
+    yield data, None
+
+
+def _data_only_disk(private_files: bool = False) -> type:
+    """diskcache's ``Disk`` made data-only (a function: diskcache is imported only when a store opens).
+    ``private_files``: value files and their directories get explicit modes (``0640``, ``0750``), not
+    the umask's: in a user's namespace of a team store (umask 002) the team must not write them."""
     from diskcache import Disk
     from diskcache.core import MODE_BINARY, MODE_RAW, UNKNOWN
 
@@ -193,6 +232,29 @@ def _data_only_disk() -> type:
                     return handle.read()
             raise CorruptArtifact(f"a blob row of mode {mode} holding {type(value).__name__} (pickle, text or "
                                   "a foreign row): never decoded")
+
+        def filename(self, key: Any = UNKNOWN, value: Any = UNKNOWN) -> tuple[str, str]:
+            name, full_path = super().filename(key, value)
+            if private_files:  # each level made here with its mode (os.makedirs gives middle levels the umask's)
+                where = self._directory
+                for part in name.split(os.sep)[:-1]:
+                    where = os.path.join(where, part)
+                    try:
+                        os.mkdir(where, 0o750)
+                    except FileExistsError:
+                        pass
+            return name, full_path
+
+        def _write(self, full_path: str, iterator: Any, mode: str, encoding: Any = None) -> int:
+            if not private_files or mode != "xb":
+                return super()._write(full_path, iterator, mode, encoding)
+            fd = os.open(full_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+            size = 0
+            with os.fdopen(fd, "wb") as writer:
+                for chunk in iterator:
+                    size += len(chunk)
+                    writer.write(chunk)
+            return size
 
         def remove(self, file_path: Any) -> None:
             if isinstance(file_path, str) and _VALUE_FILE.fullmatch(file_path):
@@ -269,7 +331,7 @@ def _check_format(directory: Path) -> None:
             raise IncompatibleStore(f"the blob store at {directory} has no format mark: written by an older "
                                     f"collab_reuse (format 1); this one reads format {FORMAT}")
         temporary = directory / f".{MARK}.{uuid.uuid4().hex}"
-        temporary.write_text(_MARK_TEXT)
+        _write_readable(temporary, _MARK_TEXT.encode())
         try:
             os.link(temporary, mark)  # appears whole or not at all; a concurrent opener's mark wins alike
         except FileExistsError:
@@ -277,6 +339,15 @@ def _check_format(directory: Path) -> None:
         finally:
             temporary.unlink()
     raise StoreError(f"can't read the format mark of the blob store at {directory}")
+
+
+def _write_readable(path: Path, data: bytes) -> None:
+    """A new file that everyone who may enter its directory reads and only its writer writes (0644,
+    whatever the umask: a mark made under umask 077 would lock a team out, under 002 let it write)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        os.fchmod(handle.fileno(), 0o644)
+        handle.write(data)
 
 
 def _written_only_by(uid: int, path: Path, lineage_may_be_root: bool) -> bool:
@@ -307,9 +378,12 @@ def _noting_connections(method: Callable) -> Callable:
 
 
 class DiskcacheBlobs:
-    """Blobs in a sharded diskcache under ``directory``."""
+    """Blobs in a sharded diskcache under ``directory``. ``private_files``: a user's namespace in a team
+    store (``store/namespaces.py``): explicit file modes, and SQLite's rollback journal instead of
+    WAL, so that other users can read the shards without writing anything (a WAL database needs
+    its ``-shm`` file written, or created, by every reader)."""
 
-    def __init__(self, directory: str | os.PathLike, shards: int = 8):
+    def __init__(self, directory: str | os.PathLike, shards: int = 8, private_files: bool = False):
         from diskcache import FanoutCache
 
         self.directory = Path(directory)
@@ -317,9 +391,10 @@ class DiskcacheBlobs:
         try:
             _check_format(self.directory)
             # size_limit: eviction is ours (the materializer's budget), never diskcache's
-            self._cache = FanoutCache(os.fspath(directory), shards=shards, timeout=30, disk=_data_only_disk(),
-                                      size_limit=2**62, eviction_policy="none", statistics=False,
-                                      disk_min_file_size=_MIN_FILE_SIZE)
+            journal = {"sqlite_journal_mode": "delete"} if private_files else {}
+            self._cache = FanoutCache(os.fspath(directory), shards=shards, timeout=30,
+                                      disk=_data_only_disk(private_files), size_limit=2**62, eviction_policy="none",
+                                      statistics=False, disk_min_file_size=_MIN_FILE_SIZE, **journal)
             self._note_connections()
         except StoreError:
             raise
@@ -348,13 +423,7 @@ class DiskcacheBlobs:
         found = self._cache.get(key, default=None, read=True, retry=True)
         if found is None:
             raise KeyError(key)
-        if isinstance(found, bytes):  # small blobs live in diskcache's SQLite rows
-            data = memoryview(found)
-        else:
-            with found:  # larger ones in files: read straight into the buffer the value will use
-                data = _read_aligned(found)
-        keys.verify(key, data)
-        return data
+        return _blob_bytes(key, found)
 
     @_noting_connections
     def put(self, key: str, data: bytes) -> int:
@@ -369,12 +438,10 @@ class DiskcacheBlobs:
         found = self._cache.get(name, default=None, read=True, retry=True)
         if found is None:
             raise KeyError(name)
-        if not isinstance(found, bytes):
-            found.close()
-            raise CorruptArtifact(f"row {name[:20]} is a file; rows are never files")
-        if len(found) > MAX_ROW:
-            raise CorruptArtifact(f"row {name[:20]} has {len(found)} bytes, over {MAX_ROW}")
-        return found
+        return _row_bytes(name, found)
+
+    def owned_rows(self, name: str) -> Iterator[tuple[bytes, int | None]]:
+        return single_row(self.get_row, name)
 
     @_noting_connections
     def put_row(self, name: str, data: bytes) -> int:
@@ -432,3 +499,99 @@ class DiskcacheBlobs:
 
     def check(self) -> list[str]:  # (collab-reuse gc) removes files no row names, e.g. a write cut by a full disk
         return [str(w.message) for w in self._cache.check(fix=True, retry=True)]
+
+
+class ReadOnlyDiskcache:
+    """Another user's ``DiskcacheBlobs`` (a namespace of a team store), read without writing a byte:
+    diskcache itself writes its settings whenever it opens a cache, so its tables are read here
+    directly, read-only, the same way ``DataOnlyDisk`` would (bytes only, diskcache's own file
+    names, no links), and every blob is verified against its key. Anything SQLite refuses (a
+    shard being rolled back, locked too long, damaged) reads as absent: another user's namespace
+    can make a reader recompute, never fail."""
+
+    def __init__(self, directory: str | os.PathLike, shards: int = 8):
+        self.directory = Path(directory)
+        self._shards = shards
+        self._disk = _data_only_disk()(os.fspath(self.directory))
+        self._local = threading.local()
+
+    def _connection(self, shard: int) -> Any:
+        import sqlite3
+
+        opened = getattr(self._local, "connections", None)
+        if opened is None:
+            opened = self._local.connections = {}
+        if shard not in opened:
+            path = self.directory / f"{shard:03d}" / "cache.db"
+            from urllib.parse import quote
+
+            opened[shard] = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=2.0,
+                                            isolation_level=None, check_same_thread=False)
+        return opened[shard]
+
+    def _row(self, key: str) -> tuple | None:
+        import sqlite3
+
+        shard = self._disk.hash(key) % self._shards
+        try:
+            return self._connection(shard).execute(
+                "SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            log.info("blob store %s shard %d unreadable (%s): read as absent", self.directory, shard, exc)
+            self.close()
+            return None
+
+    def _value(self, key: str) -> Any:
+        row = self._row(key)
+        if row is None:
+            raise KeyError(key)
+        mode, filename, value = row
+        try:
+            return self._disk.fetch(mode, filename, value, True)
+        except FileNotFoundError:
+            raise KeyError(key) from None
+
+    def get(self, key: str) -> memoryview:
+        if not keys.is_content_key(key):
+            raise CorruptArtifact(f"{str(key)[:20]!r} is not a content key")
+        found = self._value(key)
+        return _blob_bytes(key, found)
+
+    def get_row(self, name: str) -> bytes:
+        found = self._value(name)
+        return _row_bytes(name, found)
+
+    def __contains__(self, key: str) -> bool:
+        return self._row(key) is not None
+
+    def keys(self) -> Iterator[str]:
+        import sqlite3
+
+        found: list[str] = []
+        for shard in range(self._shards):
+            try:
+                found.extend(k for (k,) in self._connection(shard).execute("SELECT key FROM Cache WHERE raw = 1")
+                             if type(k) is str)
+            except sqlite3.Error:
+                continue
+        return iter(found)
+
+    def volume(self) -> int:
+        import sqlite3
+
+        total = 0
+        for shard in range(self._shards):
+            try:
+                total += int(self._connection(shard).execute("SELECT COALESCE(SUM(size), 0) FROM Cache").fetchone()[0])
+                total += os.stat(self.directory / f"{shard:03d}" / "cache.db").st_size
+            except (sqlite3.Error, OSError, TypeError, ValueError):
+                continue
+        return total
+
+    def close(self) -> None:
+        for connection in getattr(self._local, "connections", {}).values():
+            try:
+                connection.close()
+            except Exception:
+                pass
+        self._local.connections = {}

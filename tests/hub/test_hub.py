@@ -7,13 +7,15 @@ directory (tests/hub/conftest.py). A notebook-like list of cells runs in alice's
 bob's (same team, same store), then in carol's (outside the team: she cannot enter the store), and
 each shows what a plain run of the same cells shows.
 
-Nothing about sharing or permissions is asserted beyond what is true today (JupyterHub's own access
-rules); what the store looks like after each run is written to
-test-artifacts/hub-store-observations-test_hub.txt, and what issue 17 must change is an xfail.
+The team store's permission model (README "Team hub"): bob reuses alice's artifacts, his planted
+ones never reach her, each user's panel REST API shows that user's kernels only, carol is told once
+and runs plainly. What the store looks like after each run is written to
+test-artifacts/hub-store-observations-test_hub.txt.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from pathlib import Path
@@ -23,6 +25,8 @@ import pytest
 import unix_users
 from hub_notebook import KernelCheck, extension_load_failures, notebook_cells, reuse_status, run_as, store_listing
 from hub_session import ALICE, ARTIFACTS, BOB, CAROL, TIMINGS
+
+from collab_reuse.kernel.session import WARNING
 
 pytestmark = [pytest.mark.hub, pytest.mark.timeout(900)]
 
@@ -96,17 +100,77 @@ def test_bob_runs_the_notebook_with_the_extension_loaded(team_runs, plain):
     assert runs == plain
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17: the store's SQLite files are created 0644 whatever the umask "
-                   "(SQLite's default mode), so a team member's kernel cannot write the graph another member "
-                   "created and collab_reuse stops at its start ('attempt to write a readonly database')")
-def test_bob_uses_the_team_store(team_runs):
-    """What the permission model must make true: bob's kernel reuses through the store alice filled."""
-    _, check = team_runs[BOB]
+def test_bob_uses_the_team_store(hub, team_runs, plain):
+    """The permission model makes the team store work for a second member: bob's kernel reuses what
+    alice's stored, through the store she filled (seen through bob's own panel REST API), and shows
+    exactly what the plain run shows."""
+    runs, check = team_runs[BOB]
     assert check.active, check.failure
+    assert runs == plain
+    status, page = hub.user_request(BOB, "GET", "collab-reuse/events")
+    assert status == 200, page
+    assert page["items"] and {e["user"] for e in page["items"]} == {BOB}, "bob's panel shows bob's kernels only"
+    reused = [s for e in page["items"] for s in e["steps"] if s["status"] == "reused"]
+    assert reused, [(s["op"], s["status"]) for e in page["items"] for s in e["steps"]]
+
+
+def test_alice_sees_only_her_own_reports(hub, team_runs):
+    status, page = hub.user_request(ALICE, "GET", "collab-reuse/events")
+    assert status == 200 and page["items"], page
+    assert {e["user"] for e in page["items"]} == {ALICE}
+
+
+FORGE = """%%noreuse
+import json, os, pwd
+import numpy as np
+import collab_reuse
+from collab_reuse.store import Writer
+s = collab_reuse.session_of(get_ipython())
+alice = pwd.getpwnam({alice!r})
+ids = sorted(s.graph.materialized_ids())
+s.store.writer = Writer(alice.pw_uid, alice.pw_name)   # claims to be alice ...
+for aid in ids:                                         # ... for each of the store's artifacts, in bob's namespace
+    s.store.put(aid, s.store.encode(np.full(3, 666)))
+tried = {{}}
+ns = s.store_dir / "users" / str(alice.pw_uid)
+for what, attempt in (("create", lambda: open(ns / "planted", "wb")),
+                      ("database", lambda: os.open(ns / "000" / "cache.db", os.O_RDWR)),
+                      ("rename", lambda: os.rename(ns, s.store_dir / "users" / "elsewhere"))):
+    try:
+        attempt()
+        tried[what] = "done"
+    except OSError as exc:
+        tried[what] = type(exc).__name__
+print(json.dumps({{"forged": len(ids), "tried": tried}}))
+"""
+
+
+def test_bobs_planted_artifacts_are_never_served_to_alice(hub, team_runs, sales_csv, plain):
+    """Bob writes, in his own namespace, a manifest claiming alice's authorship for every stored
+    artifact id, and tries to write into alice's namespace (the modes refuse it); alice's next run
+    reuses her own artifacts and shows exactly what the plain run shows."""
+    [forgery] = hub.run_cells(BOB, [FORGE.format(alice=ALICE)])
+    assert forgery.status == "ok", forgery.outputs
+    found = json.loads("".join(o.get("text", "") for o in forgery.outputs))
+    assert found["forged"] > 0 and all(v != "done" for v in found["tried"].values()), found
+    runs, check = run_as(hub, ALICE, notebook_cells(sales_csv), label="alice_after_forgery")
+    assert check.active, check.failure
+    assert runs == plain
+    status, page = hub.user_request(ALICE, "GET", "collab-reuse/events")
+    last_kernel = page["items"][-1]["kernel_id"]
+    steps = [s for e in page["items"] if e["kernel_id"] == last_kernel for s in e["steps"]]
+    assert any(s["status"] == "reused" for s in steps), [(s["op"], s["status"]) for s in steps]
 
 
 def test_carol_outside_the_team_runs_the_notebook(team_runs, plain):
-    """Carol cannot enter the team's store; her kernel runs as her and shows what the plain run shows."""
+    """Carol cannot enter the team's store; her kernel runs as her, plainly, and she is told once
+    why (the one warning collab_reuse may add), otherwise showing what the plain run shows."""
     runs, check = team_runs[CAROL]
-    assert check.user == CAROL
-    assert runs == plain
+    assert check.user == CAROL and check.loaded and check.failure and f"{CAROL} may not use the store" in check.failure
+    warnings = [(i, o) for i, cell in enumerate(runs) for o in cell["outputs"]
+                if o["output_type"] == "stream" and "collab_reuse stopped reusing" in (o.get("text") or "")]
+    assert len(warnings) == 1, warnings
+    index, warning = warnings[0]
+    assert warning["text"].strip() == WARNING.format(reason=check.failure)
+    without = [dict(cell, outputs=[o for o in cell["outputs"] if o is not warning]) for cell in runs]
+    assert without == plain

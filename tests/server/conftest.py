@@ -12,6 +12,10 @@ import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F403
 
 from collab_reuse.graph import ExperimentGraph, VertexUpdate
+from collab_reuse.team import os_user
+
+#: the account the test server runs as: the user whose cell reports it serves
+SERVER_USER = os_user().name
 
 
 @pytest.fixture
@@ -49,7 +53,7 @@ def step():
 
 
 def _record_run(graph: ExperimentGraph, *, kernel_id: str, cell_id: str, steps: list[dict],
-               user: str = "alice", execution_count: int = 1) -> int:
+               user: str = SERVER_USER, execution_count: int = 1) -> int:
     """Write one cell report (and its vertices) the way a kernel does; return its seq."""
     totals = {key: 0 for key in ("reused", "computed", "deferred", "warm_started", "not_reusable")}
     for step in steps:

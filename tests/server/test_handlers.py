@@ -10,6 +10,10 @@ from tornado.httpclient import HTTPClientError
 
 from collab_reuse.server.reader import StoreReader, normalize_report
 
+from collab_reuse.team import os_user
+
+SERVER_USER = os_user().name  # the account the test server runs as (as conftest's record_run writes)
+
 
 async def get(jp_fetch, endpoint: str, **params) -> dict:
     response = await jp_fetch("collab-reuse", endpoint, params={k: str(v) for k, v in params.items()})
@@ -70,7 +74,7 @@ async def test_events_are_filtered_by_kernel_oldest_first(jp_fetch, record_run, 
     assert page["last_seq"] == second and page["more"] is False
     report = page["items"][1]
     assert report["kernel_id"] == "k1" and report["cell_id"] == "c1" and report["execution_count"] == 2
-    assert report["user"] == "alice" and isinstance(report["time"], float)
+    assert report["user"] == SERVER_USER and isinstance(report["time"], float)
     assert report["totals"]["reused"] == 1 and report["totals"]["saved_seconds"] == pytest.approx(1.0)
 
 
@@ -116,11 +120,19 @@ async def test_events_page_with_since_and_limit(jp_fetch, record_run, step):
     assert nothing_new == {"items": [], "last_seq": seqs[-1], "more": False}
 
 
-async def test_events_of_every_kernel_without_kernel_id(jp_fetch, record_run, step):
+async def test_events_without_kernel_id_are_every_kernel_of_this_servers_user_only(jp_fetch, record_run, step):
     record_run(kernel_id="k1", cell_id="c1", steps=[])
+    record_run(kernel_id="k-other", cell_id="c1", user="someone_else",
+               steps=[step("a9", "pandas.read_csv", "computed")])
     record_run(kernel_id="k2", cell_id="c1", steps=[])
     page = await get(jp_fetch, "events")
     assert [e["kernel_id"] for e in page["items"]] == ["k1", "k2"]
+    assert {e["user"] for e in page["items"]} == {SERVER_USER}
+
+
+async def test_another_users_kernel_reports_are_not_served_even_by_its_id(jp_fetch, record_run, step):
+    record_run(kernel_id="k-other", cell_id="c1", user="someone_else", steps=[step("a9", "pandas.read_csv", "computed")])
+    assert await get(jp_fetch, "events", kernel_id="k-other") == {"items": [], "last_seq": 0, "more": False}
 
 
 async def test_artifacts_are_paged(jp_fetch, record_run, step):
@@ -227,3 +239,4 @@ async def test_a_store_made_anew_is_read_afresh(jp_fetch, store_dir, record_run,
         assert (await get(jp_fetch, "summary"))["artifacts"] == 0
     finally:
         fresh.close()
+

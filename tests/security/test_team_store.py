@@ -1,0 +1,234 @@
+"""A team store's permission model with real Unix users (issue 17): two members of a team group and
+one outsider, each acting in their own process (root's permission override would hide what they
+see), on a store made as an administrator makes it (``collab-reuse team-store``).
+
+What must hold: every member's kernel opens the store whatever their umask (shared files get the
+team's modes from the code, including SQLite's -wal/-shm); a member reads another's artifacts; a
+member can write nothing in another's namespace; a manifest planted in one's own namespace that
+claims another member's authorship is never served as theirs; an outsider is refused, with a
+reason; only admins change store-wide settings.
+"""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from collab_reuse import team as teams
+
+REPO = Path(__file__).resolve().parents[2]
+USER_PYTHON = "/usr/bin/python3"
+SITE_PACKAGES = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+
+PRELUDE = """
+import json, os, stat, sys
+sys.argv[1:] and os.umask(int(sys.argv[1], 8))
+from pathlib import Path
+import numpy as np
+from collab_reuse.config import CollabReuse
+from collab_reuse.errors import CorruptArtifact
+from collab_reuse.kernel.session import Session
+from collab_reuse.store import Writer
+STORE = Path(os.environ["STORE"])
+
+def opened():
+    s = Session(CollabReuse(store=str(STORE)), kernel_id="k-" + os.environ["USER_NAME"])
+    return s
+
+def modes(*names):
+    out = {}
+    for name in names:
+        p = STORE / name
+        if os.path.lexists(p):
+            st = os.lstat(p)
+            out[name] = [oct(st.st_mode & 0o7777), st.st_gid]
+    return out
+
+def read(s, aid):
+    try:
+        value, _, _ = s.store.get(aid)
+        return value.tolist()
+    except KeyError:
+        return "absent"
+    except CorruptArtifact as exc:
+        return "refused: " + str(exc)
+"""
+
+
+@pytest.fixture(scope="module")
+def team():
+    """Group crt<hex> with members a and b, outsider c: real accounts, removed afterwards.
+    Yields {"group": name, "a": name, "b": name, "c": name, "base": dir}."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        pytest.skip("needs root and useradd to act as other users")
+    tag = uuid.uuid4().hex[:6]
+    group = f"crt{tag}"
+    names = {"a": f"cra{tag}", "b": f"crb{tag}", "c": f"crc{tag}"}
+    base = Path(tempfile.mkdtemp(prefix=f"{group}-"))
+    base.chmod(0o755)
+    subprocess.run(["groupadd", group], check=True)
+    made = []
+    try:
+        for key, name in names.items():
+            extra = ["-G", group] if key in ("a", "b") else []
+            subprocess.run(["useradd", "--no-create-home", "--home-dir", str(base / name), "--shell", "/bin/sh",
+                            *extra, name], check=True)
+            made.append(name)
+            (base / name).mkdir()
+            shutil.chown(base / name, name, name)
+        yield {"group": group, "base": base, **names}
+    finally:
+        for name in made:
+            subprocess.run(["userdel", name], capture_output=True)
+        subprocess.run(["groupdel", group], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def as_user(team: dict, who: str, store: Path, script: str, umask: str = "002") -> dict:
+    """Run PRELUDE + ``script`` as team[who]; the script prints one JSON line last."""
+    name = team[who]
+    home = team["base"] / name
+    path = home / f"script-{uuid.uuid4().hex[:6]}.py"
+    path.write_text(PRELUDE + script)
+    shutil.chown(path, name, name)
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "PYTHONPATH": f"{REPO}{os.pathsep}{SITE_PACKAGES}",
+           "STORE": str(store), "USER_NAME": name, "JUPYTERHUB_USER": team["a"],  # (a claim: must be ignored)
+           "JUPYTER_DATA_DIR": str(home / "data"), "IPYTHONDIR": str(home / "ipython")}
+    done = subprocess.run(["runuser", "-u", name, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()),
+                           USER_PYTHON, str(path), umask], capture_output=True, text=True, timeout=300, cwd=str(home))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def store(team, tmp_path):
+    """A fresh team store as an administrator makes it: root:<group> 3770, admins file naming a."""
+    where = team["base"] / f"store-{uuid.uuid4().hex[:6]}"
+    teams.make_team_store(where, team["group"])
+    (where / teams.ADMINS_FILE).write_text(f"# store admins\n{team['a']}\n")
+    return where
+
+
+WRITE_AND_DESCRIBE = """
+s = opened()
+assert s.failure is None, s.failure
+s.store.put("op-1", s.store.encode(np.arange(5)))
+s.graph.finish_write("op-1", {})
+s.close()
+print(json.dumps({"user": s.user, "admin": s.admin,
+                  "modes": modes("graph.sqlite", "graph.sqlite-wal", "graph.sqlite-shm", "collab_reuse.log", "users",
+                                 "users/" + str(os.getuid()), "writers", "writers/slots")}))
+"""
+
+
+@pytest.mark.parametrize("umask", ["002", "022", "077"])
+def test_members_share_the_store_whatever_their_umask(team, store, umask):
+    gid = grp.getgrnam(team["group"]).gr_gid
+    first = as_user(team, "a", store, WRITE_AND_DESCRIBE, umask)
+    assert first["user"] == team["a"] and first["admin"] is True
+    for name in ("graph.sqlite", "collab_reuse.log"):
+        assert first["modes"][name] == [oct(teams.SHARED_FILE_MODE), gid], (name, first["modes"])
+    assert first["modes"]["users"] == [oct(teams.SHARED_DIR_MODE), gid]
+    assert first["modes"]["writers/slots"] == [oct(teams.SHARED_DIR_MODE), gid]
+    assert first["modes"][f"users/{pwd.getpwnam(team['a']).pw_uid}"] == [oct(teams.NAMESPACE_MODE), gid]
+
+    second = as_user(team, "b", store, WRITE_AND_DESCRIBE + """
+s = opened()
+print(json.dumps({"alice's": read(s, "op-1"), "user": s.user, "failure": s.failure}))
+""", umask)
+    assert second == {"alice's": [0, 1, 2, 3, 4], "user": team["b"], "failure": None}, \
+        "JUPYTERHUB_USER (set to a's name) is not who b is"
+    again = as_user(team, "a", store, "s = opened()\nprint(json.dumps({'failure': s.failure}))", umask)
+    assert again == {"failure": None}, "b's kernel left nothing that stops a's"
+    uid_b = pwd.getpwnam(team["b"]).pw_uid
+    for path in (store / "users" / str(uid_b)).rglob("*"):
+        assert not path.lstat().st_mode & 0o022, f"{path} is writable by b's team: {stat.filemode(path.lstat().st_mode)}"
+
+
+def test_a_member_cannot_write_another_members_namespace(team, store):
+    as_user(team, "a", store, WRITE_AND_DESCRIBE)
+    uid_a = pwd.getpwnam(team["a"]).pw_uid
+    attempts = as_user(team, "b", store, f"""
+from collab_reuse.store import DiskcacheBlobs
+ns = STORE / "users" / "{uid_a}"
+tried = {{}}
+def attempt(what, fn):
+    try:
+        fn()
+        tried[what] = "done"
+    except Exception as exc:
+        tried[what] = type(exc).__name__
+attempt("create a file", lambda: (ns / "planted").write_bytes(b"x"))
+attempt("write a shard's database", lambda: os.open(ns / "000" / "cache.db", os.O_RDWR))
+attempt("create in a shard", lambda: (ns / "000" / "planted").write_bytes(b"x"))
+attempt("rename the namespace", lambda: os.rename(ns, STORE / "users" / "gone"))
+attempt("open it as a blob store", lambda: DiskcacheBlobs(ns, private_files=True).put_row("m:op-1", b"{{}}"))
+for p in ns.rglob("*.val"):
+    attempt("rewrite a value file", lambda: open(p, "r+b").write(b"x"))
+print(json.dumps(tried))
+""")
+    assert attempts and all(outcome != "done" for outcome in attempts.values()), attempts
+
+
+def test_a_planted_manifest_claiming_another_member_is_never_served_as_theirs(team, store):
+    as_user(team, "a", store, WRITE_AND_DESCRIBE)
+    uid_a = pwd.getpwnam(team["a"]).pw_uid
+    as_user(team, "b", store, f"""
+s = opened()
+honest = s.store.encode(np.arange(3))
+s.store.put("op-2", honest)                      # b's own result under an id: served to the team as b's
+s.store.writer = Writer({uid_a}, {team['a']!r})   # a forged authorship claim ...
+s.store.put("op-1", s.store.encode(np.full(5, 666)))  # ... for a's operation, in b's own namespace
+s.store.put("op-3", s.store.encode(np.full(5, 666)))
+s.close()
+print("{{}}")
+""")
+    seen = as_user(team, "a", store, """
+s = opened()
+out = {"own": read(s, "op-1"), "b's honest": read(s, "op-2"), "forged": read(s, "op-3")}
+s.store.blobs.own.delete("m:op-1")                # a's own manifest gone (evicted): b's claim is all there is
+out["after eviction"] = read(s, "op-1")
+print(json.dumps(out))
+""")
+    assert seen["own"] == [0, 1, 2, 3, 4]
+    assert seen["b's honest"] == [0, 1, 2], "a team member's own artifacts are shared with the team"
+    assert seen["forged"].startswith("refused:") and "claims to be" in seen["forged"], seen
+    assert seen["after eviction"].startswith("refused:"), seen
+
+
+def test_an_outsider_is_refused_with_a_reason(team, store):
+    as_user(team, "a", store, WRITE_AND_DESCRIBE)
+    seen = as_user(team, "c", store, "s = opened()\nprint(json.dumps({'failure': s.failure}))")
+    assert seen["failure"] and f"{team['c']} may not use the store" in seen["failure"], seen
+
+
+def test_only_admins_change_store_wide_settings(team, store):
+    as_user(team, "a", store, WRITE_AND_DESCRIBE)
+    script = """
+from IPython.core.error import UsageError
+from collab_reuse.kernel.magics import _admins_only
+s = opened()
+try:
+    _admins_only(s, "set the budget")
+    allowed = True
+except UsageError as exc:
+    allowed = str(exc)
+print(json.dumps({"admin": s.admin, "allowed": allowed}))
+"""
+    assert as_user(team, "a", store, script) == {"admin": True, "allowed": True}
+    refused = as_user(team, "b", store, script)
+    assert refused["admin"] is False and "only the admins" in refused["allowed"] and "Nothing changed" in refused["allowed"]
+    # an admins file the team could write (or b's own) names nobody
+    (store / teams.ADMINS_FILE).chmod(0o664)
+    assert as_user(team, "a", store, script)["admin"] is False
