@@ -373,7 +373,7 @@ def test_a_fitted_forest_has_a_size_estimate_before_it_is_encoded():
     import numpy as np
     from sklearn.ensemble import RandomForestClassifier
 
-    from collab_reuse.kernel.session import _approximate_bytes
+    from collab_reuse.kernel.backend import _approximate_bytes
 
     rng = np.random.RandomState(0)
     X = rng.rand(20000, 4)  # deep trees: their nodes, not skops' per-object overhead, make the size

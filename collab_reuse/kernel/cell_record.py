@@ -1,0 +1,97 @@
+"""What one executed cell leaves behind: the record of its run (``CellRun``, filled by the session while
+the cell runs) turned, when it ends, into the Experiment Graph's vertex updates, the places the next run
+compares with (``explaining``) and the cell report (``collab_reuse/report.py``).
+
+Pure functions of the record: no store, no graph, no kernel (the session submits what they return to the
+writer as one ``jobs.RecordCell``).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..graph import VertexUpdate
+from ..report import CellReport, Totals
+from ..tracing.steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, WARM_STARTED, ComputedValue, Step
+from .explaining import place_key
+
+MAX_STEPS_PER_REPORT = 400
+_RAN = (COMPUTED, NOT_REUSABLE, WARM_STARTED)  # statuses of steps whose operation ran (and was timed)
+
+
+@dataclass
+class CellRun:
+    cell_id: str | None
+    execution_count: int | None
+    started: float = field(default_factory=time.perf_counter)
+    steps: list[Step] = field(default_factory=list)
+    candidates: list[ComputedValue] = field(default_factory=list)
+    offered: dict[str, int] = field(default_factory=dict)  # candidate id -> its index in ``candidates``
+    random_ops: list[str] = field(default_factory=list)
+    quiet_ops: list[tuple[str, str, float]] = field(default_factory=list)
+    forests: list[tuple[str, int, str]] = field(default_factory=list)
+    plan: dict | None = None  # the %%reuse plan estimate of this very code, if one was made
+
+
+def report(cell: CellRun, kernel_id: str, user: str) -> dict:
+    """The cell report (JSON), its totals measured now (the cell's wall time ends here)."""
+    totals = Totals.of(cell.steps, time.perf_counter() - cell.started)
+    return CellReport(kernel_id, user, cell.cell_id, cell.execution_count, cell.steps[:MAX_STEPS_PER_REPORT],
+                      totals, truncated=len(cell.steps) > MAX_STEPS_PER_REPORT, plan=cell.plan).to_json()
+
+
+def vertex_updates(cell: CellRun) -> list[VertexUpdate]:
+    """One update per operation id the cell met: its compute time summed over its runs, whether it was
+    computed or reused, and the quality a metric computed on its predictions gives a model."""
+    updates: dict[str, VertexUpdate] = {}
+    produced_by: dict[str, Step] = {}
+    quality: dict[str, float] = {}
+    for step in cell.steps:
+        if step.id is None:
+            continue
+        produced_by[step.id] = step
+        if step.score is not None:
+            quality.update(scored_models(step, produced_by))
+        prev = updates.get(step.id)
+        if prev is None:
+            updates[step.id] = VertexUpdate(step.id, step.op, step.kind, list(step.inputs), step.seconds,
+                                            computed=step.status in _RAN,
+                                            reused=step.status == REUSED,
+                                            load_seconds=step.seconds if step.status == REUSED else None)
+        else:
+            prev.seconds += step.seconds if step.status in _RAN else 0.0
+    for model_id, score in quality.items():
+        if model_id in updates:
+            updates[model_id].quality = score
+    return list(updates.values())
+
+
+def place_runs(cell: CellRun, user: str) -> list[list]:
+    """[report step index, place, call summary] of the reported steps that have an id: what the next
+    run at the same place compares with (``explaining``)."""
+    cell_key = cell.cell_id or f"#{cell.execution_count}"
+    seen: dict[str, int] = {}
+    runs = []
+    for index, step in enumerate(cell.steps[:MAX_STEPS_PER_REPORT]):
+        if step.id is None or step.status == DEFERRED:
+            continue
+        occurrence = seen[step.op] = seen.get(step.op, -1) + 1
+        summary = dict(step.call) if step.call is not None else {"partial": True}
+        summary["inputs"] = list(step.inputs)
+        runs.append([index, place_key(user, cell_key, step.op, occurrence), summary])
+    return runs
+
+
+def scored_models(metric: Step, produced_by: dict[str, Step]) -> dict[str, float]:
+    """A metric computed on a model's predictions tells that model's quality (the paper's potential)."""
+    score = metric.score
+    models = {}
+    for input_id in metric.inputs:
+        pred = produced_by.get(input_id)
+        if pred is None:
+            continue
+        for model_id in pred.inputs:
+            src = produced_by.get(model_id)
+            if src is not None and src.kind == "model" and score is not None:
+                models[model_id] = score
+    return models
