@@ -88,6 +88,7 @@ def normalize_report(report: dict[str, Any]) -> dict[str, Any]:
         step.setdefault("kind", "other")
         step["inputs"] = list(step.get("inputs") or [])
         step["why"] = why.visible(step.get("why") if isinstance(step.get("why"), list) else None)
+        step["why_text"] = why.text(step["why"][0], step["why"][0].get("cell")) if step["why"] else None
         for key in ("seconds", "saved_seconds"):
             step[key] = float(step.get(key) or 0.0)
         for key in ("bytes_read", "bytes_written"):

@@ -167,6 +167,7 @@ export class ReusePanel extends Widget {
         `Last run ${formatTime(last.time)} by ${last.user}: `,
         ...this._countBadges(last)
       ),
+      last.why_text ? h('p', { class: 'jp-CollabReuse-whyLine' }, last.why_text) : null,
       last.steps.length > 0
         ? this._renderSteps(last.steps)
         : h('p', { class: 'jp-CollabReuse-empty' }, 'No data operations were traced in this run.'),
@@ -224,7 +225,8 @@ export class ReusePanel extends Widget {
             step.mutation ? h('span', { class: 'jp-CollabReuse-muted' }, ' (in place)') : null
           ),
           h('div', { class: 'jp-CollabReuse-muted' }, `${formatSeconds(step.seconds)}${saved}${io}`),
-          step.reason ? h('div', { class: 'jp-CollabReuse-reason' }, step.reason) : null
+          step.reason ? h('div', { class: 'jp-CollabReuse-reason' }, step.reason) : null,
+          step.why_text ? h('div', { class: 'jp-CollabReuse-why' }, `why: ${step.why_text}`) : null
         )
       );
     }

@@ -48,6 +48,8 @@ export interface IStep {
   score?: number | null;
   /** Why a computed step ran (what differs from its last run here), first reason first; else null. */
   why?: IReason[] | null;
+  /** Its first reason in words (added by the server), else null. */
+  why_text?: string | null;
 }
 
 /** One reason a step was computed rather than reused (`collab_reuse/planner/why.py`). */

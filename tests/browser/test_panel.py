@@ -4,7 +4,8 @@ One notebook: ``%load_ext collab_reuse``, then a cell with an expensive pandas
 groupby over a million rows, which the cell shows. The first run computes
 it; a kernel restart and re-run (same kernel id, the store keeps the result)
 reuses it (an aggregate that nothing used would only be deferred). The panel
-must show both, live, and also the run made before it was opened.
+must show both, live, and also the run made before it was opened; then, after an edit of the
+aggregation's argument, the recomputed step and why (what changed).
 """
 
 from __future__ import annotations
@@ -92,6 +93,14 @@ def test_panel_shows_the_step_computed_then_reused(lab, page: Page):
     # The whole store can be browsed page by page.
     panel.locator(".jp-CollabReuse-browse > summary").click()
     expect(panel.locator(".jp-CollabReuse-browse .jp-CollabReuse-artifact").first).to_be_visible()
+
+    # An edit of the aggregation's argument: the step is computed again, and the panel says why.
+    set_cell_source(page, notebook, 1, EXPENSIVE_CELL.replace('["sum", "mean", "std", "median"]', '["sum", "mean"]'))
+    run_cell(page, notebook, 1, execution_count=3)
+    edited = panel.locator(".jp-CollabReuse-step[data-status=computed]").filter(has_text="agg")
+    expect(edited.locator(".jp-CollabReuse-why").first).to_contain_text("changed", timeout=30_000)
+    expect(edited.locator(".jp-CollabReuse-why").first).to_contain_text("'std'")
+    expect(panel.locator(".jp-CollabReuse-whyLine")).to_contain_text("recomputed because")
 
     problems = [m for m in page.console_problems if "collab-reuse" in m or "collab_reuse" in m]
     assert not problems, problems
