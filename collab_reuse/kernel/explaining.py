@@ -40,6 +40,12 @@ def explain_cell(graph: ExperimentGraph, user: str, report: dict, runs: list[lis
             reasons = _reasons(graph, user, step, summary, previous.get(key), produced, min_saving, budget, cell)
             step["why"] = reasons
         produced[step["id"]] = (step["op"], cell, reasons)
+        before = previous.get(key)
+        if summary.get("partial") and before is not None and before.op_id == step["id"] \
+                and not before.summary.get("partial"):
+            # the same operation again, known by its inputs only (reused through a deferred value): what
+            # it was called with is what the run before recorded, which the next run compares with
+            summary = {**before.summary, "inputs": summary.get("inputs")}
         remembered.append(PlaceRun(key, step["id"], step["op"], cell, summary, reasons))
     root = why.cell_root(steps)
     if root is not None:

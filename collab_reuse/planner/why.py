@@ -58,7 +58,8 @@ def diff(old: dict, new: dict) -> list[dict]:
     if not found and old.get("rng") != new.get("rng"):
         found.append(reason(RANDOM, "the global random generator's state differs"))
     if not found:
-        found.append(reason(OTHER, "a parameter that is not a plain value differs (a frame, a list, an object)"))
+        found.append(reason(OTHER, "something not summarized differs (a parameter that is not a plain value, "
+                                   "or a run recorded by its inputs only)"))
     if len(found) > MAX_REASONS:
         found = found[:MAX_REASONS] + [reason(OTHER, f"and {len(found) - MAX_REASONS} more differences")]
     return found

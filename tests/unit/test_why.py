@@ -138,3 +138,25 @@ def test_the_panel_gets_reasons_with_unreadable_paths_hidden(tmp_path):
     assert [r["detail"] for r in out["steps"][0]["why"]] == ["a data file", str(readable)]
     assert out["why_text"] == "recomputed because a data file changed (digest a → b) in cell 2"
     assert normalize_report({"steps": [{}]})["steps"][0]["why"] is None
+
+
+def test_a_reuse_known_by_its_inputs_keeps_what_the_run_before_was_called_with(tmp_path):
+    """Computed (full summary), then reused through a deferred value (partial), then edited: the edit is
+    named against the parameters of the first run, not as 'something not summarized'."""
+    from collab_reuse.kernel.explaining import explain_cell, place_key
+
+    graph = ExperimentGraph(tmp_path / "store")
+    place = place_key("u", "cell-a", "DataFrameGroupBy.agg", 0)
+
+    def record(op_id, status, summary, count):
+        report = {"execution_count": count, "steps": [{"id": op_id, "op": "DataFrameGroupBy.agg",
+                                                        "status": status, "inputs": ["in"]}]}
+        runs = explain_cell(graph, "u", report, [[0, place, summary]], min_saving=0.0)
+        graph.record_cell([], "u", None, places=runs)
+        return report
+
+    record("v1", "computed", {"params": {"func": "['sum', 'std']"}, "inputs": ["in"]}, 1)
+    record("v1", "reused", {"partial": True, "inputs": ["in"]}, 2)
+    report = record("v2", "computed", {"params": {"func": "['sum']"}, "inputs": ["in"]}, 3)
+    (first, *_) = report["steps"][0]["why"]
+    assert (first["kind"], first["detail"], first["old"], first["new"]) == (why.PARAMETER, "func", "['sum', 'std']", "['sum']")
