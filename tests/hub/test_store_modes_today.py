@@ -1,9 +1,9 @@
-"""Two team members on one store with the servers' default umask (022, root's, which the hub passes
-on): what happens today, written to test-artifacts/hub-store-observations-test_store_modes_today.txt
-as the starting point of issue 17's permission model.
-
-Only the project's oracle is asserted, which must hold whatever the store's state: every run shows
-what the plain run shows. How far each kernel got with the store is recorded, not asserted.
+"""Two team members on one team store with the servers' default umask (022, root's, which the hub
+passes on): alice, then bob, then alice again. Before issue 17's permission model, bob's kernel could
+not write the graph alice created (SQLite's files 0644 whatever the umask) and left -wal/-shm files that
+broke alice's next run; the code now sets the modes itself. What each kernel got from the store is
+written to test-artifacts/hub-store-observations-test_store_modes_today.txt; asserted: every run shows
+what the plain run shows, and every kernel used the store (none stopped).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ def test_alice_bob_then_alice_again_on_one_store(hub, store_dir, sales_csv, plai
                             f"{reuse_status(hub, user)}\n-- store files:\n{store_listing(store_dir)}\n")
         if runs != plain:
             failures.append(f"run {step + 1} ({user}) differs from the plain run: {runs}")
+        if not check.active:
+            failures.append(f"run {step + 1} ({user}) did not use the store: {check}")
     observations.append("== collab_reuse failed to load in (from the hub's log):\n"
                         + "\n".join(extension_load_failures(hub.log)))
     (ARTIFACTS / "hub-store-observations-test_store_modes_today.txt").write_text("\n".join(observations))
