@@ -16,6 +16,8 @@ from typing import Iterator
 import unix_users
 from hub_driver import Hub, HubSetup, start_hub
 
+from collab_reuse.kernel.handoff import wait_for_writers
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 
@@ -68,6 +70,9 @@ def running_hub(name: str, *, base: Path, users: dict[str, unix_users.UnixUser],
     finally:
         try:
             hub.shutdown()
+            # a kernel's exit writer stores what it had pending after the kernel exits, by design: it is
+            # not a leftover; wait for it (bounded) before looking for processes the hub left behind
+            wait_for_writers(Path(setup.environment["COLLAB_REUSE_STORE"]), timeout=120)
         finally:
             leftovers = {user: unix_users.end_processes(account.uid) for user, account in users.items()}
             ARTIFACTS.mkdir(exist_ok=True)
