@@ -75,7 +75,12 @@ STEP_NOT_REPORTED = frozenset({"call"})
 STEP_ADDED: dict[str, str] = {"why": "list[dict] | None"}
 
 
+_STEP_REPORTED = tuple(f.name for f in fields(Step) if f.name not in STEP_NOT_REPORTED)
+
+
 def step_json(step: Step) -> dict:
-    out = {k: v for k, v in step.to_json().items() if k not in STEP_NOT_REPORTED}
+    """(Field by field: ``asdict`` would deep-copy the call summary only to drop it; 400 steps a cell.)"""
+    out = {name: getattr(step, name) for name in _STEP_REPORTED}
+    out["inputs"] = list(step.inputs)
     out.update(dict.fromkeys(STEP_ADDED))
     return out

@@ -28,13 +28,19 @@ class Acceleration(Protocol):
 REGISTERED: tuple[type, ...] = (BinnedMatrices, ForestWarmStart)
 
 
-def around(accelerations: list[Acceleration], call: Any) -> contextlib.ExitStack:
-    """The accelerations that apply to ``call``, entered in order (exit them with the stack)."""
+_NONE = contextlib.nullcontext()
+
+
+def around(accelerations: list[Acceleration], call: Any) -> contextlib.AbstractContextManager:
+    """The accelerations that apply to ``call``, entered in order (exit them with the stack). Most
+    calls have none: then a shared no-op context, not a new ExitStack per traced call."""
+    applying = [a for a in accelerations if a.applies(call)]
+    if not applying:
+        return _NONE
     stack = contextlib.ExitStack()
     try:
-        for acceleration in accelerations:
-            if acceleration.applies(call):
-                stack.enter_context(acceleration.around(call))
+        for acceleration in applying:
+            stack.enter_context(acceleration.around(call))
     except BaseException:
         stack.close()
         raise

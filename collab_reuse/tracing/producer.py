@@ -10,11 +10,10 @@ plainly. Each produced value is one step of the cell's report.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from ..errors import CorruptArtifact
 from .steps import COMPUTED, REUSED, Backend, ComputedValue, Step
@@ -45,13 +44,16 @@ class Producer:
         """A traced operation is computing: calls it makes (into notebook code too) run plainly."""
         return self._depth > 0
 
-    @contextlib.contextmanager
-    def computing(self) -> Iterator[None]:
+    def computing(self) -> "Producer":
+        """``with producer.computing():`` around a traced computation (the producer is its own context
+        manager: no generator per traced call)."""
+        return self
+
+    def __enter__(self) -> None:
         self._depth += 1
-        try:
-            yield
-        finally:
-            self._depth -= 1
+
+    def __exit__(self, *exc: Any) -> None:
+        self._depth -= 1
 
     def stored(self, label: str, op_id: str, pending_seconds: float = 0.0) -> Loaded | None:
         """The stored result if there is one and loading it beats computing it (``pending_seconds``:
