@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import rows
-from .eg import HOST, MATERIALIZED, NOT_STORED, WRITING, ArtifactInfo, ExperimentGraph, guarded
+from .experiment_graph import HOST, MATERIALIZED, NOT_STORED, WRITING, ArtifactInfo, ExperimentGraph, guarded
 
 ABANDONED_AFTER = 6 * 3600.0   # a write claimed this long ago is abandoned, whoever claimed it
 VERTICES_MAX_AGE = 30 * 86400.0  # a vertex not stored, not needed by a stored one and unused this long goes

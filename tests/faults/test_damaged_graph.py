@@ -14,7 +14,7 @@ import pytest
 from collab_reuse.demo.runner import reuse_totals, run_notebook
 from collab_reuse.graph import ExperimentGraph
 from collab_reuse.graph.rows import BadRow
-from collab_reuse.graph.eg import ArtifactInfo
+from collab_reuse.graph.experiment_graph import ArtifactInfo
 
 from .conftest import AGG, READ, SETUP, assert_plain_but_one_warning, write_notebook
 

@@ -10,7 +10,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import collab_reuse
-from collab_reuse.graph import eg
+from collab_reuse.graph import experiment_graph as eg
 
 SETUP = "import numpy as np, pandas as pd\ndf = pd.DataFrame({'k': np.arange(300_000) % 97, 'v': np.arange(300_000) * 0.5})"
 #: a 24 MB array that takes about 0.2 s to compute (worth storing), and an aggregate

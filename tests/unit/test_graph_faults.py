@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from collab_reuse.errors import StoreError
 from collab_reuse.graph import MATERIALIZED, NOT_STORED, WRITING, ExperimentGraph, VertexUpdate, eg, upkeep
 from collab_reuse.graph.rows import BadRow
-from collab_reuse.graph.eg import ArtifactInfo
+from collab_reuse.graph.experiment_graph import ArtifactInfo
 
 
 def _graph(tmp_path, *ids, inputs=None):
