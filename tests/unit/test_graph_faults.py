@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collab_reuse.errors import StoreError
-from collab_reuse.graph import MATERIALIZED, NOT_STORED, WRITING, ExperimentGraph, VertexUpdate, eg, upkeep
+from collab_reuse.graph import MATERIALIZED, NOT_STORED, WRITING, ExperimentGraph, VertexUpdate, upkeep
+from collab_reuse.graph import experiment_graph
 from collab_reuse.graph.rows import BadRow
 from collab_reuse.graph.experiment_graph import ArtifactInfo
 
@@ -184,8 +185,8 @@ def test_repair_removes_malformed_rows_and_what_only_they_used(tmp_path):
 # -- growth ---------------------------------------------------------------------------------------
 
 def test_events_are_pruned_by_count_and_age_as_they_are_written(tmp_path, monkeypatch):
-    monkeypatch.setattr(eg, "EVENTS_MAX_ROWS", 30)
-    monkeypatch.setattr(eg, "PRUNE_EVENTS_EVERY", 10)
+    monkeypatch.setattr(experiment_graph, "EVENTS_MAX_ROWS", 30)
+    monkeypatch.setattr(experiment_graph, "PRUNE_EVENTS_EVERY", 10)
     g = ExperimentGraph(tmp_path)
     for i in range(100):
         g.record_cell([], "u", {"kernel_id": "k", "cell_id": str(i), "totals": {}})
