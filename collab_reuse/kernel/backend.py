@@ -16,6 +16,7 @@ from ..errors import CorruptArtifact
 from ..graph import MATERIALIZED, load_counters
 from ..tracing.steps import ComputedValue, Step
 from . import jobs, store_writes
+from .cell_record import MAX_STEPS_PER_REPORT
 
 log = logging.getLogger("collab_reuse")
 
@@ -138,6 +139,9 @@ class TracerBackend:
     @property
     def min_saving(self) -> float:
         return self.config.min_saving
+
+    def reports_more_steps(self) -> bool:
+        return self.cell is not None and len(self.cell.steps) < MAX_STEPS_PER_REPORT
 
     def is_random(self, op_id: str) -> bool:
         return op_id in self._random_ops

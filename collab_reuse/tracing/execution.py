@@ -89,7 +89,8 @@ class Execution:
                                                            call.kwargs, call.inputs, files)
             if specs.is_source(op.name):
                 require_local_source(call.args, call.kwargs)
-            call.summary = _summarized(op, call.args, call.kwargs, files)
+            if self.backend.reports_more_steps():  # (summaries are kept for the report's steps only)
+                call.summary = _summarized(op, call.args, call.kwargs, files)
         except Unreusable as exc:
             call.op_id, call.reason = None, str(exc)
             if isinstance(exc, Impure):
@@ -304,7 +305,8 @@ class Execution:
             call.op_id = None
         if call.op_id is None or call.op_id in self._impure:
             return func(*args, **kwargs)
-        call.summary = _summarized(op, args, kwargs, {}, func)
+        if self.backend.reports_more_steps():
+            call.summary = _summarized(op, args, kwargs, {}, func)
         call.rng_before = randomness.snapshot()
         if self.backend.is_random(call.op_id):
             call.op_id = _salted(call, call.op_id)

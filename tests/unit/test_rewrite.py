@@ -31,6 +31,9 @@ class NullBackend:
     def is_random(self, op_id):
         return False
 
+    def reports_more_steps(self):
+        return True
+
     def mark_random(self, op_id):
         pass
 
