@@ -40,14 +40,42 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _describe_unreached(items: list[dict], days: float) -> list[str]:
+    import time
+
+    now = time.time()
+    return [f"  {item['id'][:12]} {item['op']:<36} {format_size(item['size']):>10}  last used "
+            f"{(now - item['last_used']) / 86400:.0f} days ago"
+            + (f" by {', '.join(item['users'][:3])}" if item["users"] else "")
+            + f"; no workload of the last {days:g} days reaches it" for item in items]
+
+
 def cmd_gc(args: argparse.Namespace) -> int:
     """Repair and shrink the store (safe while kernels use it): undo writes whose writer is gone (a
     killed kernel, a full disk), remove malformed graph rows, prune what no reuse decision needs,
-    delete blobs no artifact references, and evict what is over the budget."""
+    remove stored artifacts no workload of the last ``--unused-days`` reached, delete blobs no artifact
+    references, and evict what is over the budget. ``--dry-run``: say what would go, and why."""
     from .graph import upkeep
     from .kernel import store_writes
 
     _, graph, store = _open(args)
+    grace = args.unused_days * 86400.0
+    unreached = upkeep.unreached(graph, grace)
+    if args.dry_run:
+        abandoned = upkeep.abandoned_writes(graph)
+        live = graph.stored_blob_keys()
+        unreferenced = sum(1 for k in store.blobs.keys() if k not in live)
+        print(f"would undo {len(abandoned)} abandoned writes, delete {unreferenced} unreferenced blobs, and remove "
+              f"{len(unreached)} stored artifacts ({format_size(sum(i['size'] for i in unreached))}) no workload "
+              f"of the last {args.unused_days:g} days reaches:")
+        print("\n".join(_describe_unreached(unreached, args.unused_days)) or "  (none)")
+        print("(malformed rows and pruning are checked when gc runs; nothing was changed)")
+        return 0
+    removed = 0
+    if unreached:
+        for key in graph.unmaterialize([item["id"] for item in unreached]):
+            store.blobs.delete(key)
+        removed = len(unreached)
     repaired = upkeep.repair(graph, parse_size(DEFAULT_BUDGET))
     pruned = upkeep.prune(graph)
     listed = list(store.blobs.keys())  # before the references: a blob written from now on is not listed
@@ -64,6 +92,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         evicted = store_writes.materialize(graph, store, [], "storage_aware", 0.0)["evicted"]
     print(f"undid {repaired['abandoned_writes']} abandoned writes, removed {repaired['malformed_rows']} malformed "
           f"rows; pruned {pruned['events']} events, {pruned['vertices']} vertices, {pruned['files']} file digests; "
+          f"removed {removed} artifacts no workload of the last {args.unused_days:g} days reaches; "
           f"deleted {deleted} unreferenced blobs; fixed {len(fixed)} blob store inconsistencies; "
           f"evicted {evicted} artifacts over the budget; "
           f"{format_size(graph.used_bytes())} used of {format_size(graph.budget())}")
@@ -111,6 +140,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args.rest)
 
 
+def upkeep_days() -> float:
+    from .graph.upkeep import UNREACHED_AFTER
+
+    return UNREACHED_AFTER / 86400.0
+
+
+def _positive_days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not days > 0 or days == float("inf"):
+        raise argparse.ArgumentTypeError(f"days must be a positive number, not {text!r}")
+    return days
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="collab-reuse", description=__doc__)
     ap.add_argument("--store", help="store directory (default: $COLLAB_REUSE_STORE or the per-server default)")
@@ -119,8 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
-    sub.add_parser("gc", help="repair and shrink the store: undo abandoned writes, remove malformed rows, prune, "
-                   "delete unreferenced blobs, evict what is over the budget").set_defaults(func=cmd_gc)
+    p = sub.add_parser("gc", help="repair and shrink the store: undo abandoned writes, remove malformed rows, prune, "
+                       "remove what no recent workload reaches, delete unreferenced blobs, evict what is over "
+                       "the budget")
+    p.add_argument("--dry-run", action="store_true", help="say what would be removed and why; change nothing")
+    p.add_argument("--unused-days", type=_positive_days, default=upkeep_days(),
+                   help="a stored artifact no workload reached (used it, or an artifact made from it) for this "
+                        "many days goes (default %(default)g)")
+    p.set_defaults(func=cmd_gc)
     p = sub.add_parser("materialize", help="re-select what to keep under the budget, evict the rest")
     p.add_argument("--budget", help="new budget, e.g. 2GB")
     p.add_argument("--algorithm", choices=["heuristic", "storage_aware"], default="storage_aware")

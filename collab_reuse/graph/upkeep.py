@@ -25,6 +25,7 @@ ABANDONED_AFTER = 6 * 3600.0   # a write claimed this long ago is abandoned, who
 VERTICES_MAX_AGE = 30 * 86400.0  # a vertex not stored, not needed by a stored one and unused this long goes
 FILES_MAX_ROWS = 50_000        # file digests kept (the newest)
 PRUNE_EVERY = 3600.0           # ``prune_if_due``: at most once an hour per store
+UNREACHED_AFTER = 30 * 86400.0  # ``unreached``: a stored artifact no workload reached this long may go
 
 #: rows of the small tables whose values can't be used (removed by ``repair``)
 _MALFORMED = (
@@ -131,6 +132,27 @@ def prune(graph: ExperimentGraph, now: float | None = None) -> dict[str, int]:
         db.execute("DELETE FROM blobs WHERE key NOT IN (SELECT key FROM artifact_blobs)")  # (out of the account)
         db.execute("INSERT OR REPLACE INTO meta VALUES('pruned', ?)", (str(now),))
     return done
+
+
+def unreached(graph: ExperimentGraph, grace: float = UNREACHED_AFTER, now: float | None = None) -> list[dict]:
+    """Stored artifacts no recent workload reaches, the least recently used first: neither used (computed,
+    loaded, or bound to a deferred value, which a running kernel may still load) within ``grace``, nor an
+    input, however indirect, of an artifact that was (a re-run after an edit upstream loads those). Each:
+    id, op, size, last_used, users (who used it). Read-only; ``collab-reuse gc`` removes them."""
+    now = time.time() if now is None else now
+    found = graph.query(
+        "WITH RECURSIVE reached(id) AS (SELECT id FROM artifacts WHERE last_used >= ?"
+        "  UNION SELECT j.value FROM reached JOIN artifacts a ON a.id=reached.id,"
+        "  json_each(CASE WHEN json_valid(a.inputs) THEN a.inputs ELSE '[]' END) j)"
+        " SELECT id, op, size, last_used FROM artifacts WHERE state=? AND id NOT IN (SELECT id FROM reached)"
+        " ORDER BY last_used", (now - grace, MATERIALIZED))
+    out = []
+    for aid, op, size, last_used in found:
+        users = [u for (u,) in graph.query("SELECT user FROM usage WHERE artifact_id=? ORDER BY count DESC", (aid,))
+                 if type(u) is str]
+        out.append({"id": aid, "op": op, "size": size if type(size) is int else 0,
+                    "last_used": last_used if rows.valid(rows.seconds, last_used) else 0.0, "users": users})
+    return out
 
 
 def due(graph: ExperimentGraph, now: float | None = None) -> bool:

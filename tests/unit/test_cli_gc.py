@@ -48,3 +48,61 @@ def test_gc_on_a_missing_or_broken_store_says_so(tmp_path, capsys):
         (store / name).unlink(missing_ok=True)
     assert cli.main(["--store", str(store), "gc"]) == 1
     assert "move the store directory aside" in capsys.readouterr().err
+
+
+def _aged_store(tmp_path):
+    """Stored: ``raw`` (used 90 days ago, an input of ``features``), ``features`` (used now), ``old``
+    (used 90 days ago, nothing made from it)."""
+    store = tmp_path / "store"
+    open_store_dir(store)
+    graph = ExperimentGraph(store, budget_bytes=10**6)
+    graph.record_cell([VertexUpdate("raw", "pandas.read_csv", "dataframe"),
+                       VertexUpdate("features", "DataFrame.merge", "dataframe", ["raw"]),
+                       VertexUpdate("old", "DataFrame.corr", "dataframe")], "alice", None)
+    blobs = DiskcacheBlobs(store / "blobs")
+    for aid in ("raw", "features", "old"):
+        blobs.put(f"{aid}-blob", aid.encode() * 100)
+        graph.begin_write(aid, {f"{aid}-blob": 100 * len(aid)})
+        graph.finish_write(aid, {f"{aid}-blob": 100 * len(aid)})
+    blobs.close()
+    db = sqlite3.connect(graph.path, isolation_level=None)
+    db.execute("UPDATE artifacts SET last_used = last_used - 90 * 86400 WHERE id IN ('raw', 'old')")
+    db.close()
+    graph.close_all()
+    return store
+
+
+def test_gc_dry_run_lists_what_no_recent_workload_reaches_and_why_and_changes_nothing(tmp_path, capsys):
+    store = _aged_store(tmp_path)
+    assert cli.main(["--store", str(store), "gc", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "remove 1 stored artifacts" in out
+    (line,) = [x for x in out.splitlines() if "DataFrame.corr" in x]
+    assert "last used 90 days ago by alice" in line and "no workload of the last 30 days reaches it" in line
+    assert "read_csv" not in out  # old, but an input of what was used now: a re-run after an edit loads it
+    assert ExperimentGraph(store, create=False).materialized_ids() == {"raw", "features", "old"}
+
+
+def test_gc_removes_what_no_recent_workload_reaches(tmp_path, capsys):
+    store = _aged_store(tmp_path)
+    assert cli.main(["--store", str(store), "gc", "--unused-days", "100"]) == 0
+    assert "removed 0 artifacts no workload of the last 100 days reaches" in capsys.readouterr().out
+    assert cli.main(["--store", str(store), "gc"]) == 0
+    assert "removed 1 artifacts no workload of the last 30 days reaches" in capsys.readouterr().out
+    assert ExperimentGraph(store, create=False).materialized_ids() == {"raw", "features"}
+    blobs = DiskcacheBlobs(store / "blobs")
+    assert sorted(blobs.keys()) == ["features-blob", "raw-blob"]
+    blobs.close()
+
+
+def test_gc_refuses_a_number_of_days_that_is_not_positive(tmp_path, capsys):
+    store = _aged_store(tmp_path)
+    for bad in ("-3", "0", "soon", "inf"):
+        try:
+            cli.main(["--store", str(store), "gc", "--unused-days", bad])
+        except SystemExit as exc:
+            assert exc.code == 2
+        else:
+            raise AssertionError(f"--unused-days {bad} was accepted")
+        assert "days" in capsys.readouterr().err
+    assert ExperimentGraph(store, create=False).materialized_ids() == {"raw", "features", "old"}
