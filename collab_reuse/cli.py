@@ -134,6 +134,19 @@ def cmd_team_store(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the reuse report (``analytics.py``): one self-contained HTML page."""
+    from pathlib import Path
+
+    from .analytics import report_html
+
+    store_dir, graph, _ = _open(args)
+    out = Path(args.out)
+    out.write_text(report_html(graph, str(store_dir)))
+    print(f"report written to {out}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
@@ -181,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--group", required=True)
     p.add_argument("--admin", action="append", default=[], help="a user who may change store-wide settings")
     p.set_defaults(func=cmd_team_store)
+    p = sub.add_parser("report", help="an HTML report of what reuse saved (per day, user, session), the hit rate, "
+                       "the store's composition and its most valuable artifacts")
+    p.add_argument("--out", default="collab-reuse-report.html", help="where to write it (default %(default)s)")
+    p.set_defaults(func=cmd_report)
     p = sub.add_parser("bench", help="the benchmarks (same as python -m collab_reuse.bench)")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)

@@ -18,7 +18,7 @@ from typing import Any
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 
 from .reader import MAX_LIMIT, StoreReader
@@ -80,6 +80,20 @@ class EventsHandler(_ReuseHandler):
         self.reply(await self.reader.events(kernel_id, since, limit))
 
 
+class ReportHandler(JupyterHandler):
+    """The reuse report (``collab_reuse/analytics.py``), an HTML page the panel links to. (A page, not
+    an API answer: APIHandler's content security policy would block its embedded figures.)"""
+
+    auth_resource = AUTH_RESOURCE
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        page = await self.settings[READER_SETTING].report()
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(page)
+
+
 def setup_handlers(web_app: tornado.web.Application, reader: StoreReader) -> None:
     """Register the handlers on the server's tornado application."""
     web_app.settings[READER_SETTING] = reader
@@ -90,5 +104,6 @@ def setup_handlers(web_app: tornado.web.Application, reader: StoreReader) -> Non
             (url_path_join(base_url, NAMESPACE, "summary"), SummaryHandler),
             (url_path_join(base_url, NAMESPACE, "artifacts"), ArtifactsHandler),
             (url_path_join(base_url, NAMESPACE, "events"), EventsHandler),
+            (url_path_join(base_url, NAMESPACE, "report"), ReportHandler),
         ],
     )

@@ -16,6 +16,7 @@ store is not available and the lists are empty.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -175,6 +176,17 @@ class StoreReader:
         _, graph, _ = self._graph()
         page = {"total": 0, "items": []} if graph is None else graph.artifacts(offset=offset, limit=limit)
         return {"total": int(page["total"]), "offset": offset, "limit": limit, "items": list(page["items"])}
+
+    async def report(self) -> str:
+        return await self._run(self._report)
+
+    def _report(self) -> str:
+        from ..analytics import report_html
+
+        path, graph, why = self._graph()
+        if graph is None:
+            return f"<!DOCTYPE html><html><body><p>No report: {html.escape(why or '')}</p></body></html>"
+        return report_html(graph, str(path))
 
     async def events(self, kernel_id: str | None, since: int, limit: int) -> dict[str, Any]:
         return await self._run(self._events, kernel_id, since, limit)

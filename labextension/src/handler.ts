@@ -48,6 +48,13 @@ export async function requestAPI<T>(
   return data as T;
 }
 
+/** The reuse report's page (`GET /collab-reuse/report`, HTML), for a link. */
+export function reportUrl(
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): string {
+  return URLExt.join(settings.baseUrl, API_NAMESPACE, 'report');
+}
+
 /** The store's summary: size, budget, hit rate, most valuable artifacts. */
 export function fetchSummary(): Promise<IStoreSummary> {
   return requestAPI<IStoreSummary>('summary');

@@ -16,6 +16,7 @@ import {
   formatSeconds,
   formatTime
 } from './format';
+import { reportUrl } from './handler';
 import { INotebookTotals, ReuseModel } from './model';
 import {
   IArtifact,
@@ -327,6 +328,16 @@ export class ReusePanel extends Widget {
       summary.artifacts > 0
         ? this._details('browse', 'jp-CollabReuse-browse', `Browse all ${summary.artifacts} artifacts`, this._renderBrowse())
         : null,
+      h(
+        'p',
+        {},
+        h(
+          'a',
+          { class: 'jp-CollabReuse-reportLink', href: reportUrl(), target: '_blank', rel: 'noopener' },
+          'Open the reuse report'
+        ),
+        h('span', { class: 'jp-CollabReuse-muted' }, ' (time saved per day and user, hit rate, store composition)')
+      ),
       h('p', { class: 'jp-CollabReuse-muted', title: 'store directory' }, summary.store_dir)
     );
   }

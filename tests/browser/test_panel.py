@@ -10,6 +10,8 @@ aggregation's argument, the recomputed step and why (what changed).
 
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 import pytest
 
 pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed: pip install -e '.[test]'")
@@ -89,6 +91,12 @@ def test_panel_shows_the_step_computed_then_reused(lab, page: Page):
     page.set_viewport_size({"width": 1440, "height": 1280})
     arrange_for_screenshot(page)
     page.screenshot(path=str(ARTIFACTS / "panel.png"))
+
+    # The panel links to the reuse report, a page with the figures of what reuse saved.
+    link = panel.locator("a.jp-CollabReuse-reportLink")
+    expect(link).to_be_visible()
+    report = page.request.get(urljoin(lab.url, link.get_attribute("href")) + f"?token={lab.token}")
+    assert report.ok and "What reuse saved" in report.text() and "data:image/png;base64," in report.text()
 
     # The whole store can be browsed page by page.
     panel.locator(".jp-CollabReuse-browse > summary").click()

@@ -31,7 +31,7 @@ def jp_server_config():
     return config
 
 
-@pytest.mark.parametrize("endpoint", ["summary", "artifacts", "events"])
+@pytest.mark.parametrize("endpoint", ["summary", "artifacts", "events", "report"])
 async def test_an_authorizer_that_denies_everything_gets_403(jp_fetch, store_dir, endpoint):
     asked.clear()
     for path in (("api", "contents"), ("collab-reuse", endpoint)):

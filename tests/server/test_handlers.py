@@ -240,3 +240,25 @@ async def test_a_store_made_anew_is_read_afresh(jp_fetch, store_dir, record_run,
     finally:
         fresh.close()
 
+
+
+async def test_the_report_is_a_page_of_what_reuse_saved_with_its_figures(jp_fetch, graph, record_run, step):
+    record_run(kernel_id="k1", cell_id="c1", user="alice",
+               steps=[step("a1", "pandas.read_csv", "computed", seconds=2.0),
+                      step("a2", "DataFrame.groupby", "computed", inputs=["a1"], seconds=5.0)])
+    record_run(kernel_id="k2", cell_id="c9", user="bob",
+               steps=[step("a1", "pandas.read_csv", "reused", seconds=0.1, saved=1.9),
+                      step("a2", "DataFrame.groupby", "reused", inputs=["a1"], seconds=0.1, saved=4.9)])
+    graph.finish_write("a2", {"blob-a2": 4096})
+    response = await jp_fetch("collab-reuse", "report")
+    page = response.body.decode()
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "<b>6.8 s</b> saved over 2 traced cells in 2 kernel sessions by 2 users; 4.1 KB stored" in page
+    assert page.count('src="data:image/png;base64,') == 4  # per day, per user, hit rate, composition
+    assert "<td>DataFrame.groupby</td><td>" in page and ("alice, bob" in page or "bob, alice" in page)
+    assert "default-src 'none'" not in response.headers.get("Content-Security-Policy", "")
+
+
+async def test_the_report_of_a_store_nothing_was_traced_into_says_so(jp_fetch, store_dir):
+    page = (await jp_fetch("collab-reuse", "report")).body.decode()
+    assert "No report: Nothing has been traced into this store yet." in page
