@@ -513,11 +513,36 @@ def _decode_pandas(node: dict, get_blob: Callable[[str], bytes], allow_pickle: b
         raise CorruptArtifact("a stored frame has other than one column per label")
     frame = pd.concat(cols, axis=1, ignore_index=True) if cols else pd.DataFrame(index=range(len(index)))
     blocks = node.get("blocks")
-    if type(blocks) is int and _block_count(frame) > blocks:
-        frame = frame.copy()  # consolidated, as the frame was: pandas warns about a fragmented one on insert
+    if type(blocks) is int:
+        frame = _as_fragmented(frame, blocks)
     frame.index = index
     frame.columns = columns
     return frame.set_flags(allows_duplicate_labels=node["dup"])
+
+
+_FRAGMENTED = 100  # pandas warns PerformanceWarning on an insert into a frame of more blocks than this
+
+
+def _as_fragmented(frame: Any, blocks: int) -> Any:
+    """The rebuilt frame, its blocks on the same side of pandas' fragmentation threshold as the frame
+    stored had them (``df[c] = ...`` then warns exactly when it did): consolidated (``copy``) when it
+    has more blocks than the stored one, or a block per column when the stored one was fragmented
+    (pandas 2.2's concat consolidates what pandas 3's keeps apart)."""
+    import warnings
+
+    import pandas as pd
+
+    have = _block_count(frame)
+    if have > blocks:
+        return frame.copy()
+    if blocks > _FRAGMENTED >= have:
+        out = pd.DataFrame(index=frame.index)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+            for i in range(frame.shape[1]):
+                out[i] = frame.iloc[:, i]
+        return out
+    return frame
 
 
 def _block_count(frame: Any) -> int:
