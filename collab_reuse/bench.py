@@ -13,6 +13,8 @@
    operations and the reasons steps were not reused (``--skip corpus`` leaves it out).
 5. The cost of the store's content keys: seconds per GB of the key hash (SHA-256, one thread and
    as the store runs it: a chunk tree on two threads) and of BLAKE2b, beside xxh3, on one buffer.
+6. ``%%reuse plan``'s estimates beside the measured cell times, on the feature-engineering notebook
+   (``demo/plan_accuracy.py``; ``--skip plan`` leaves it out).
 """
 
 from __future__ import annotations
@@ -169,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus-notebooks", default="", help="comma-separated corpus notebooks (default all)")
     ap.add_argument("--skip", default="",
                     help="comma-separated parts to skip: hashing, demo, scenarios, tracing, planner, materialize, "
-                         "corpus")
+                         "corpus, plan")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     if "hashing" not in skip:
@@ -185,6 +187,14 @@ def main(argv: list[str] | None = None) -> int:
                                          args.scenario_pairs, list(filter(None, args.notebooks.split(",")))),
               flush=True)
         print()
+    if "plan" not in skip:
+        from .demo.__main__ import DEMO_NOTEBOOKS, NOTEBOOKS_DIR, demo_data
+        from .demo.plan_accuracy import format_estimates, measure
+
+        data = demo_data(REPO_ROOT / "demo-data" / f"scale-{args.scale:g}-seed-0", args.scale, 0)
+        notebook = NOTEBOOKS_DIR / DEMO_NOTEBOOKS[-1]
+        print(format_estimates(notebook.name, measure(notebook, {"HOME_CREDIT_DATA": str(data)}, args.timeout)) + "\n",
+              flush=True)
     if "corpus" not in skip:
         from .demo.corpus import run_bench
 

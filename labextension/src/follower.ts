@@ -68,6 +68,50 @@ export class NotebookFollower implements IDisposable {
     this._follow(null);
   }
 
+  /**
+   * Preview the active cell: its code under `%%reuse plan` in the notebook's kernel, which parses it
+   * and runs none of it (the panel's own request: nothing reaches the notebook's outputs, and the
+   * execution count does not move).
+   */
+  async previewActiveCell(): Promise<void> {
+    const panel = this._panel;
+    const cell = panel?.content.activeCell;
+    if (!panel || !cell) {
+      return;
+    }
+    const cellId = cell.model.id;
+    const kernel = panel.sessionContext.session?.kernel;
+    if (!kernel || cell.model.type !== 'code') {
+      this._model.setPreview({
+        cellId,
+        text: kernel ? 'Only a code cell has a plan.' : 'The notebook has no kernel.',
+        pending: false
+      });
+      return;
+    }
+    this._model.setPreview({ cellId, text: 'Planning…', pending: true });
+    const chunks: string[] = [];
+    const future = kernel.requestExecute({
+      code: `%%reuse plan\n${cell.model.sharedModel.getSource()}`,
+      silent: false,
+      store_history: false
+    });
+    future.onIOPub = msg => {
+      const content = msg.content as { name?: string; text?: string; ename?: string; evalue?: string };
+      if (msg.header.msg_type === 'stream' && content.text) {
+        chunks.push(content.text);
+      } else if (msg.header.msg_type === 'error') {
+        chunks.push(`${content.ename}: ${content.evalue}`);
+      }
+    };
+    try {
+      await future.done;
+    } catch (reason) {
+      chunks.push(String(reason));
+    }
+    this._model.setPreview({ cellId, text: chunks.join('').trim() || '(no plan)', pending: false });
+  }
+
   /** Refresh now (e.g. when the panel is shown). */
   refresh(): void {
     void this._model.refresh();

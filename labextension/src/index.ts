@@ -14,6 +14,8 @@ import { ReusePanel } from './panel';
 
 /** The command that opens the panel. */
 const OPEN_COMMAND = 'collab-reuse:open-panel';
+/** The command that previews the active cell's plan. */
+const PREVIEW_COMMAND = 'collab-reuse:preview-cell';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'collab-reuse-panel:plugin',
@@ -30,12 +32,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null
   ) => {
     const model = new ReuseModel();
-    const panel = new ReusePanel(model);
+    let follower: NotebookFollower | null = null;
+    const panel = new ReusePanel(model, () => void follower?.previewActiveCell());
     panel.title.icon = reuseIcon;
-    const follower = new NotebookFollower(tracker, model, {
+    follower = new NotebookFollower(tracker, model, {
       isVisible: () => panel.isVisible
     });
-    panel.disposed.connect(() => follower.dispose());
+    panel.disposed.connect(() => follower?.dispose());
 
     shell.add(panel, 'right', { rank: 600 });
     restorer?.add(panel, 'collab-reuse-panel');
@@ -46,10 +49,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
       icon: reuseIcon,
       execute: () => {
         shell.activateById(panel.id);
-        follower.refresh();
+        follower?.refresh();
+      }
+    });
+    app.commands.addCommand(PREVIEW_COMMAND, {
+      label: 'Preview the active cell with collab_reuse',
+      caption: 'What running the active cell would load and compute, and the estimated time (runs nothing)',
+      icon: reuseIcon,
+      execute: () => {
+        shell.activateById(panel.id);
+        return follower?.previewActiveCell();
       }
     });
     palette?.addItem({ command: OPEN_COMMAND, category: 'collab_reuse' });
+    palette?.addItem({ command: PREVIEW_COMMAND, category: 'collab_reuse' });
   }
 };
 

@@ -40,6 +40,13 @@ interface IKernelLog {
   lastSeq: number;
 }
 
+/** A `%%reuse plan` preview of one cell's code: what it would load and compute (the kernel's words). */
+export interface IPreview {
+  cellId: string;
+  text: string;
+  pending: boolean;
+}
+
 /** Totals of a notebook: the summed step counts plus the number of runs. */
 export interface INotebookTotals extends ITotals {
   runs: number;
@@ -68,6 +75,17 @@ export class ReuseModel {
   /** The model id of the active cell of the followed notebook. */
   get activeCellId(): string | null {
     return this._activeCellId;
+  }
+
+  /** The last plan preview asked for (of the active cell or another), or null. */
+  get preview(): IPreview | null {
+    return this._preview;
+  }
+
+  /** Show a plan preview (or that one is being made). */
+  setPreview(preview: IPreview | null): void {
+    this._preview = preview;
+    this._changed.emit();
   }
 
   /** The store summary of the last successful refresh. */
@@ -265,6 +283,7 @@ export class ReuseModel {
   private _logs = new Map<string, IKernelLog>();
   private _summary: IStoreSummary | null = null;
   private _artifactPage: IArtifactPage | null = null;
+  private _preview: IPreview | null = null;
   private _error: string | null = null;
   private _loaded = false;
   private _refreshing: Promise<void> | null = null;

@@ -92,9 +92,10 @@ function section(title: string, cls: string, ...children: Child[]): HTMLElement 
 
 /** The collab_reuse sidebar panel. */
 export class ReusePanel extends Widget {
-  constructor(model: ReuseModel) {
+  constructor(model: ReuseModel, onPreview: (() => void) | null = null) {
     super();
     this.model = model;
+    this._onPreview = onPreview;
     this.id = 'collab-reuse-panel';
     this.addClass('jp-CollabReuse-panel');
     this.title.caption = 'Reuse: what was reused, recomputed and stored';
@@ -103,6 +104,8 @@ export class ReusePanel extends Widget {
   }
 
   readonly model: ReuseModel;
+  /** Asks the kernel for the active cell's plan (``%%reuse plan``); none without a notebook follower. */
+  private _onPreview: (() => void) | null;
   /** Keys of the <details> boxes the user opened. */
   private _open = new Set<string>();
 
@@ -155,7 +158,8 @@ export class ReusePanel extends Widget {
       return section(
         'Cell',
         'jp-CollabReuse-cell',
-        h('p', { class: 'jp-CollabReuse-empty' }, hint)
+        h('p', { class: 'jp-CollabReuse-empty' }, hint),
+        this._renderPreview()
       );
     }
     const last = runs[runs.length - 1];
@@ -169,6 +173,7 @@ export class ReusePanel extends Widget {
         ...this._countBadges(last)
       ),
       last.why_text ? h('p', { class: 'jp-CollabReuse-whyLine' }, last.why_text) : null,
+      this._renderPreview(),
       last.steps.length > 0
         ? this._renderSteps(last.steps)
         : h('p', { class: 'jp-CollabReuse-empty' }, 'No data operations were traced in this run.'),
@@ -177,6 +182,25 @@ export class ReusePanel extends Widget {
         : null,
       last.steps.length > 0 ? h('div', { class: 'jp-CollabReuse-dagBox' }, renderDag(last.steps)) : null,
       runs.length > 1 ? this._renderHistory(runs) : null
+    );
+  }
+
+  /** The button that previews the active cell's plan, and the preview when it is of this cell. */
+  private _renderPreview(): HTMLElement | null {
+    if (!this._onPreview || !this.model.kernelId || !this.model.activeCellId) {
+      return null;
+    }
+    const preview = this.model.preview;
+    const shown = preview && preview.cellId === this.model.activeCellId ? preview : null;
+    const button = this._button('Preview this cell (loads, computes, time)', !shown?.pending, () =>
+      this._onPreview?.()
+    );
+    button.classList.add('jp-CollabReuse-previewButton');
+    return h(
+      'div',
+      { class: 'jp-CollabReuse-previewBox' },
+      button,
+      shown ? h('pre', { class: 'jp-CollabReuse-preview' }, shown.text) : null
     );
   }
 

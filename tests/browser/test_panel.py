@@ -67,6 +67,14 @@ def test_panel_shows_the_step_computed_then_reused(lab, page: Page):
     stored = panel.locator(".jp-CollabReuse-artifact").filter(has_text="agg")
     expect(stored.first).to_be_visible(timeout=60_000)
 
+    # A preview of the active cell (%%reuse plan in the kernel): shown in the panel, nothing in the notebook.
+    cell(notebook, 1).locator(".jp-InputPrompt").click()
+    panel.locator(".jp-CollabReuse-previewButton").click()
+    preview = panel.locator(".jp-CollabReuse-preview")
+    expect(preview).to_contain_text("collab_reuse plan (nothing was run):", timeout=30_000)
+    expect(preview).to_contain_text("estimated:")
+    expect(cell(notebook, 1).locator(".jp-InputArea-prompt")).to_have_text("[2]:")
+
     # Restart (the kernel keeps its id) and re-run: the panel updates by itself.
     restart_and_run_all(page, notebook)
     expect(cell(notebook, 1).locator(".jp-InputArea-prompt")).to_have_text("[2]:", timeout=120_000)
