@@ -37,6 +37,7 @@ import nbformat
 
 from .corpus_data import dataset
 from .runner import REPO_ROOT, RunResult, compare, run_notebook
+from .story import step_reason
 
 CORPUS_DIR = REPO_ROOT / "corpus"
 MANIFEST = CORPUS_DIR / "manifest.json"
@@ -212,7 +213,7 @@ def not_reused_reasons(events: list[dict]) -> Counter:
         for step in event.get("steps", []):
             if step.get("status") in ("reused", "deferred") or step.get("mutation"):
                 continue
-            reason = _ADDRESS.sub("0x…", step.get("reason") or "(no reason recorded)")
+            reason = _ADDRESS.sub("0x…", step_reason(step) or "(no reason recorded)")
             counts[(step["status"], step.get("op", "?"), reason)] += 1
     return counts
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..planner import why as reasons
 from .runner import reuse_events
 
 NEXT_STEPS = """Where to look next:
@@ -44,7 +45,7 @@ def summarize(events: list[dict[str, Any]], status: str) -> list[StepSummary]:
             summary.count += 1
             summary.seconds += float(step.get("seconds") or 0.0)
             summary.saved_seconds += float(step.get("saved_seconds") or 0.0)
-            why = _reason(step)
+            why = step_reason(step)
             if why:
                 reasons[summary.op][why] = None
     for op, found in reasons.items():
@@ -52,9 +53,12 @@ def summarize(events: list[dict[str, Any]], status: str) -> list[StepSummary]:
     return sorted(by_op.values(), key=lambda s: -(s.saved_seconds if status == "reused" else s.seconds))
 
 
-def _reason(step: dict[str, Any]) -> str | None:
-    """A step's reason as the report words it: its structured ``why`` when there is one, else ``reason``."""
+def step_reason(step: dict[str, Any]) -> str | None:
+    """A step's reason as the report words it: its first ``why`` (the reasons a computed step ran,
+    ``planner/why.py``) when there is one, else ``reason``."""
     why = step.get("why")
+    if isinstance(why, list) and why and isinstance(why[0], dict):
+        return reasons.text(why[0], why[0].get("cell"))
     if isinstance(why, dict) and why.get("text"):
         return str(why["text"])
     if isinstance(why, str) and why:
