@@ -73,6 +73,10 @@ def running_hub(name: str, *, base: Path, users: dict[str, unix_users.UnixUser],
             # a kernel's exit writer stores what it had pending after the kernel exits, by design: it is
             # not a leftover; wait for it (bounded) before looking for processes the hub left behind
             wait_for_writers(Path(setup.environment["COLLAB_REUSE_STORE"]), timeout=120)
+            # and for whatever else a stopping kernel leaves to finish by itself (its encoding child)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and any(unix_users.processes_of(a.uid) for a in users.values()):
+                time.sleep(0.5)
         finally:
             leftovers = {user: unix_users.end_processes(account.uid) for user, account in users.items()}
             ARTIFACTS.mkdir(exist_ok=True)
