@@ -96,23 +96,21 @@ def id_list(value: Any) -> list[str]:
 
 def report(value: Any) -> dict:
     """A cell report (JSON object) of the events table."""
-    try:
-        item = json.loads(value) if type(value) is str else None
-    except ValueError:
-        item = None
-    if type(item) is not dict:
-        raise BadRow(f"not a cell report: {value!r:.80}")
-    return item
+    return _object(value, "a cell report")
 
 
 def json_object(value: Any) -> dict:
     """A JSON object kept as text (a place's call summary)."""
+    return _object(value, "a JSON object")
+
+
+def _object(value: Any, what: str) -> dict:
     try:
         item = json.loads(value) if type(value) is str else None
     except ValueError:
         item = None
     if type(item) is not dict:
-        raise BadRow(f"not a JSON object: {value!r:.80}")
+        raise BadRow(f"not {what}: {value!r:.80}")
     return item
 
 

@@ -37,7 +37,8 @@ async def test_events_and_artifacts_of_a_missing_store_are_empty(jp_fetch, store
     assert page["total"] == 0 and page["items"] == []
 
 
-async def test_summary_reports_usage_hit_rate_and_top_artifacts(jp_fetch, graph, record_run, step):
+def _alice_computes_bob_reuses(graph, record_run, step):
+    """Alice computes a read and a groupby; Bob reuses both; the groupby (4 KB) is stored."""
     record_run(kernel_id="k1", cell_id="c1", user="alice",
                steps=[step("a1", "pandas.read_csv", "computed", seconds=2.0),
                       step("a2", "DataFrame.groupby", "computed", inputs=["a1"], seconds=5.0)])
@@ -45,6 +46,10 @@ async def test_summary_reports_usage_hit_rate_and_top_artifacts(jp_fetch, graph,
                steps=[step("a1", "pandas.read_csv", "reused", seconds=0.1, saved=1.9),
                       step("a2", "DataFrame.groupby", "reused", inputs=["a1"], seconds=0.1, saved=4.9)])
     graph.finish_write("a2", {"blob-a2": 4096})
+
+
+async def test_summary_reports_usage_hit_rate_and_top_artifacts(jp_fetch, graph, record_run, step):
+    _alice_computes_bob_reuses(graph, record_run, step)
 
     summary = await get(jp_fetch, "summary")
 
@@ -241,15 +246,8 @@ async def test_a_store_made_anew_is_read_afresh(jp_fetch, store_dir, record_run,
         fresh.close()
 
 
-
 async def test_the_report_is_a_page_of_what_reuse_saved_with_its_figures(jp_fetch, graph, record_run, step):
-    record_run(kernel_id="k1", cell_id="c1", user="alice",
-               steps=[step("a1", "pandas.read_csv", "computed", seconds=2.0),
-                      step("a2", "DataFrame.groupby", "computed", inputs=["a1"], seconds=5.0)])
-    record_run(kernel_id="k2", cell_id="c9", user="bob",
-               steps=[step("a1", "pandas.read_csv", "reused", seconds=0.1, saved=1.9),
-                      step("a2", "DataFrame.groupby", "reused", inputs=["a1"], seconds=0.1, saved=4.9)])
-    graph.finish_write("a2", {"blob-a2": 4096})
+    _alice_computes_bob_reuses(graph, record_run, step)
     response = await jp_fetch("collab-reuse", "report")
     page = response.body.decode()
     assert response.headers["Content-Type"].startswith("text/html")
