@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from ..fingerprint.digest import digest_parts
-from ..tracing import cells, randomness
+from ..tracing import cells, randomness, settings
 from ..tracing.rewrite import HOOK
 from ..tracing.steps import COMPUTED, REUSED, ComputedValue, Step
 
@@ -194,7 +194,7 @@ class CellReplays:
         recorder = OutputRecorder(self.shell)
         recorder.start()
         self._recording = _Recording(cell_id, base_id, input_ids, recorder, dict(self.shell.user_ns),
-                                     tracer.begin_cell(), rng)
+                                     tracer.begin_cell(), rng, settings.snapshot())
         return None
 
     def _load(self, cell_id: str) -> tuple | None:
@@ -226,6 +226,7 @@ class CellReplays:
         if self._pending is None:
             return
         cell_id, value, extra, info, seconds, nbytes = self._pending
+        settings.apply(value.get("settings"))
         show(split_at_body_end(value["outputs"])[0])
         self.shell.user_ns.update(value["names"])
         if "rng_after" in extra:
@@ -252,6 +253,9 @@ class CellReplays:
         names = None if why else self._bound_names(recording)
         if isinstance(names, str):
             why, names = names, None
+        changed = None if why else settings.changes(recording.settings, settings.snapshot())
+        if isinstance(changed, str):
+            why = changed
         if why is not None:
             log.debug("cell not replayable: %s", why)
             return
@@ -265,6 +269,8 @@ class CellReplays:
                 cell_id = _with_rng(cell_id, recording.rng)
         value = {"outputs": entries, "names": names,
                  "result": result_bundle(self.shell, getattr(result, "result", None))}
+        if changed:
+            value["settings"] = changed
         step = Step(cell_id, self.LABEL, COMPUTED, "other", seconds=seconds,
                     inputs=list(dict.fromkeys(recording.input_ids)))
         self.session.add_step(step, ComputedValue(cell_id, value, "other", seconds, extra))
@@ -314,11 +320,12 @@ def _with_rng(cell_id: str, rng: tuple) -> str:
 
 
 class _Recording:
-    __slots__ = ("cell_id", "base_id", "input_ids", "recorder", "namespace", "frame", "rng", "started")
+    __slots__ = ("cell_id", "base_id", "input_ids", "recorder", "namespace", "frame", "rng", "settings", "started")
 
     def __init__(self, cell_id: str, base_id: str, input_ids: list[str], recorder: OutputRecorder, namespace: dict,
-                 frame: Any, rng: tuple):
+                 frame: Any, rng: tuple, settings_before: dict | None):
         self.cell_id, self.base_id, self.recorder, self.namespace, self.frame, self.rng = \
             cell_id, base_id, recorder, namespace, frame, rng
+        self.settings = settings_before
         self.input_ids = input_ids
         self.started = time.perf_counter()

@@ -10,7 +10,8 @@ change nothing else:
   binds them; ``environment``: matplotlib's settings, the inline backend's, library versions, the
   global random generators' states);
 * its source shows no effect besides displaying (``cell_impurity``: no imports or definitions, no
-  change to an object it did not make, no file, clock or network, no global style change), and
+  change to an object it did not make, no file, clock or network; plotting settings only through
+  the calls ``settings`` records and a replay makes again), and
   while it ran the tracer saw none either (display-only library calls are allowed, see
   ``replays_faithfully``);
 * what it left behind is plain: every name it bound holds a value the store can keep, no figure
@@ -29,6 +30,7 @@ from typing import Any, Callable, Iterable
 
 from ..fingerprint.digest import Encoder
 from ..fingerprint.functions import package_version
+from . import settings
 
 #: Libraries whose calls only draw (on figures the inline backend shows and closes).
 DISPLAY_LIBRARIES = frozenset({"matplotlib", "seaborn", "mpl_toolkits"})
@@ -61,11 +63,11 @@ _HISTORY = frozenset({"_", "__", "___", "In", "Out", "_oh", "_ih", "_dh", "exit"
 
 def replays_faithfully(module: str, name: str) -> bool:
     """Is this library call's effect one a replayed cell reproduces: drawing on a figure (the figure is
-    among the cell's outputs), or seeding numpy's global generator (a replay leaves it where the cell
-    did)?"""
+    among the cell's outputs), changing the plotting settings (``settings``: a replay makes the same
+    change), or seeding numpy's global generator (a replay leaves it where the cell did)?"""
     package = (module or "").split(".", 1)[0]
     if package in DISPLAY_LIBRARIES:
-        return name not in DISPLAY_UNSAFE
+        return name not in DISPLAY_UNSAFE or settings.is_settings_call(module, name)
     if package == "numpy":
         return name == "seed"
     return package == "pandas" and name.startswith(DISPLAY_METHOD_PREFIXES)
@@ -113,6 +115,8 @@ def cell_impurity(tree: ast.Module) -> str | None:
         if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await, ast.AsyncFor, ast.AsyncWith)):
             return "it is asynchronous"
         for target in _targets(node):
+            if _sets_rc_param(target):
+                continue
             for sub in ast.walk(target):
                 if isinstance(sub, (ast.Subscript, ast.Attribute)):
                     base = _base(sub)
@@ -137,6 +141,15 @@ def _targets(node: ast.AST) -> list[ast.expr]:
     return []
 
 
+def _sets_rc_param(target: ast.expr) -> bool:
+    """``rcParams[key] = ...`` (through any module): a settings change a replay makes again."""
+    if not isinstance(target, ast.Subscript):
+        return False
+    holder = target.value
+    return (isinstance(holder, ast.Name) and holder.id == "rcParams") or \
+        (isinstance(holder, ast.Attribute) and holder.attr == "rcParams")
+
+
 def _base(node: ast.expr) -> str | None:
     while isinstance(node, (ast.Subscript, ast.Attribute, ast.Call)):
         node = node.func if isinstance(node, ast.Call) else node.value
@@ -154,7 +167,10 @@ def _call_effect(node: ast.Call, inputs: set[str]) -> str | None:
     base = _base(func.value)
     if base in _EFFECT_MODULES:
         return f"it calls {base}.{func.attr}()"
-    if func.attr in _WRITING_METHODS or func.attr in DISPLAY_UNSAFE and base in ("plt", "sns", "mpl", "matplotlib"):
+    plotting = base in ("plt", "sns", "mpl", "matplotlib", "seaborn")
+    if plotting and func.attr in settings.SETTINGS_CALLS:
+        return None  # (the settings it changes are recorded and made again by a replay)
+    if func.attr in _WRITING_METHODS or func.attr in DISPLAY_UNSAFE and plotting:
         return f"it calls {func.attr}(), which writes or changes settings"
     if base in inputs and (func.attr in _MUTATING_METHODS or any(k.arg == "inplace" for k in node.keywords)):
         return f"it calls {base}.{func.attr}(), which may change {base}"
@@ -221,6 +237,8 @@ def environment(encoder: Encoder) -> None:
     backend = backend if isinstance(backend, str) else "(automatic)"
     encoder.raw(b"backend", backend.encode())
     encoder.raw(b"rc", repr(sorted((k, repr(v)) for k, v in mpl.rcParams.items() if k != "backend")).encode())
+    codes = mpl.colors.colorConverter.colors
+    encoder.raw(b"color codes", repr([codes.get(c) for c in settings.COLOR_CODES]).encode())
     if "inline" in backend:
         from matplotlib_inline.backend_inline import InlineBackend
 

@@ -65,7 +65,7 @@ SETUP = ("import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as
     ("sns.barplot(x='a', y='b', data=df)", "bootstraps with unseeded random numbers", True),
     ("plt.plot(np.random.rand(20));", "draws from numpy's unseeded global generator", True),
     ("with open('log.txt', 'a') as f:\n    f.write('x')\nplt.plot(df.b[:9]);", "writes a file", False),
-    ("sns.set_style('whitegrid')\nplt.plot(df.a[:9]);", "changes the global style", False),
+    ("plt.style.use('ggplot')\nplt.plot(df.a[:9]);", "changes the global style through style.use", False),
     ("plt.plot(df.b[:9])\nplt.show()\nplt.plot(df.a[:9]);", None, False),  # replayable: the control case
 ])
 def test_a_cell_with_an_effect_besides_its_figures_runs_every_time(tmp_path, cell, why, random):
@@ -81,3 +81,21 @@ def test_a_cell_with_an_effect_besides_its_figures_runs_every_time(tmp_path, cel
         assert status != "reused", f"replayed a cell that {why}"
     if not random:  # (an unseeded draw differs between any two runs)
         assert not (diffs := compare(plain, again)), "\n".join(diffs)
+
+
+def test_a_cell_that_changes_the_plotting_settings_replays_and_leaves_them_as_it_did(tmp_path):
+    # sns.set() (rcParams and the colour codes), rcParams set by item, a seaborn context: later cells
+    # print settings and draw with the colour code "b", so a replay that left anything else differs
+    cells = [SETUP,
+             "sns.set()\nplt.rcParams['figure.figsize'] = (7, 3)\n"
+             "sns.pairplot(df.iloc[:300])\nplt.show()",
+             "sns.set_context('talk')\nplt.plot(df.b[:30], 'b');",
+             "print(plt.rcParams['axes.facecolor'], plt.rcParams['figure.figsize'], plt.rcParams['font.size'])\n"
+             "import matplotlib\nprint(matplotlib.colors.to_rgb('b'), plt.rcParams['axes.prop_cycle'])",
+             "plt.plot(df.a[:20], 'b');"]
+    store, plain, first, again = three_runs(_notebook(tmp_path / "settings.ipynb", cells), tmp_path)
+    assert not (diffs := compare(plain, first)), "\n".join(diffs)
+    assert not (diffs := compare(plain, again)), "\n".join(diffs)
+    statuses = cell_statuses(store, again.kernel_id)
+    assert statuses.get(2) == "reused" and statuses.get(3) == "reused" and statuses.get(5) == "reused"
+    assert "(0.2980392156862745, 0.4470588235294118, 0.6901960784313725)" in str(again.outputs[3])  # (deep blue)

@@ -285,6 +285,24 @@ def test_an_estimator_holding_a_random_state_is_stored_with_that_state_as_data()
     assert np.array_equal(back.predict_proba(X), model.predict_proba(X))
 
 
+def test_a_random_state_shared_by_a_models_trees_comes_back_shared_and_is_stored_once():
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    X = np.random.RandomState(0).rand(200, 4)
+    model = GradientBoostingRegressor(n_estimators=30, max_depth=2, random_state=0).fit(X, X[:, 0])
+    shared = model.estimators_[0, 0].random_state
+    assert all(tree.random_state is shared for tree in model.estimators_[:, 0])
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    encoded = store.encode(model)
+    assert str(encoded.manifest["value"]).count("'t': 'rng'") == 1
+    store.put("m", encoded)
+    back, _, _ = store.get("m")
+    trees = back.estimators_[:, 0]
+    assert all(tree.random_state is trees[0].random_state for tree in trees)
+    assert trees[0].random_state.get_state()[2] == shared.get_state()[2]
+    assert np.array_equal(back.predict(X), model.predict(X))
+
+
 def test_an_estimator_whose_state_has_no_data_only_form_leaves_no_stray_blobs():
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
