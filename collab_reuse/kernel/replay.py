@@ -21,6 +21,7 @@ from ..fingerprint.digest import digest_parts
 from ..tracing import cells, randomness, settings
 from ..tracing.rewrite import HOOK
 from ..tracing.steps import COMPUTED, REUSED, ComputedValue, Step
+from . import figure_names
 
 log = logging.getLogger("collab_reuse")
 
@@ -159,12 +160,14 @@ class CellReplays:
         self._fresh = False               # the next AST transformed is the cell's own (not a magic's)
         self._recording: _Recording | None = None
         self._pending: tuple | None = None  # (id, value, extra, info, seconds, nbytes) of the replay to show
+        self._rebuild: figure_names.CellToRebuild | None = None  # the replayed cell's figure names, to rebuild
         self._shown_after = False
 
     def cell_started(self) -> None:
         self._fresh = True
         self._recording = None
         self._pending = None
+        self._rebuild = None
         self._shown_after = False
 
     def before_run(self, tree: ast.Module) -> ast.Module | None:
@@ -173,6 +176,7 @@ class CellReplays:
         if not self._fresh:
             return None
         self._fresh = False
+        figure_names.rebuild_read_names(tree, self.shell.user_ns)
         session, tracer = self.session, self.session.tracer
         if not session.active or not tree.body or not OutputRecorder.available(self.shell) \
                 or cells.cell_impurity(tree) is not None or cells.open_figures():
@@ -188,6 +192,12 @@ class CellReplays:
         # a cell seen drawing from numpy's global generator is named by its state, as operations are
         cell_id = _with_rng(base_id, rng) if session.is_random(base_id) else base_id
         loaded = self._load(cell_id)
+        if loaded is not None and loaded[1].get("figure_names"):
+            kept = figure_names.kept_inputs(self.shell.user_ns, inputs)
+            self._rebuild = None if kept is None else figure_names.CellToRebuild(
+                tree, kept, loaded[1]["figure_names"], settings.snapshot(), randomness.full_state_json(),
+                self.shell.user_ns)
+            loaded = loaded if self._rebuild is not None else None
         if loaded is not None:
             self._pending = loaded
             return replacement(tree, loaded[1].get("result") is not None)
@@ -208,7 +218,8 @@ class CellReplays:
             log.info("stored outputs of a cell unusable, running it: %s", exc)
             return None
         if not isinstance(value, dict) or not isinstance(value.get("outputs"), list) \
-                or not isinstance(value.get("names"), dict):
+                or not isinstance(value.get("names"), dict) \
+                or not all(isinstance(n, str) and n.isidentifier() for n in value.get("figure_names", [])):
             return None
         return cell_id, value, extra, info, seconds, nbytes
 
@@ -229,6 +240,8 @@ class CellReplays:
         settings.apply(value.get("settings"))
         show(split_at_body_end(value["outputs"])[0])
         self.shell.user_ns.update(value["names"])
+        if self._rebuild is not None:
+            self.shell.user_ns.update(self._rebuild.stand_ins())
         if "rng_after" in extra:
             randomness.restore(extra["rng_after"])
         self.session.add_step(Step(cell_id, self.LABEL, REUSED, "other", seconds=seconds,
@@ -250,9 +263,10 @@ class CellReplays:
         why = self.session.tracer.end_cell(recording.frame)
         if why is None:
             why = recording.recorder.unreplayable or self._unreplayable(result, entries)
-        names = None if why else self._bound_names(recording)
-        if isinstance(names, str):
-            why, names = names, None
+        bound = None if why else self._bound_names(recording)
+        if isinstance(bound, str):
+            why, bound = bound, None
+        names, figures = bound if bound is not None else (None, [])
         changed = None if why else settings.changes(recording.settings, settings.snapshot())
         if isinstance(changed, str):
             why = changed
@@ -271,6 +285,8 @@ class CellReplays:
                  "result": result_bundle(self.shell, getattr(result, "result", None))}
         if changed:
             value["settings"] = changed
+        if figures:
+            value["figure_names"] = figures
         step = Step(cell_id, self.LABEL, COMPUTED, "other", seconds=seconds,
                     inputs=list(dict.fromkeys(recording.input_ids)))
         self.session.add_step(step, ComputedValue(cell_id, value, "other", seconds, extra))
@@ -285,19 +301,23 @@ class CellReplays:
             return "it shows no figure"
         return None
 
-    def _bound_names(self, recording: "_Recording") -> dict[str, Any] | str:
-        """The names the cell bound or rebound, with their values; why not replayable otherwise."""
+    def _bound_names(self, recording: "_Recording") -> tuple[dict[str, Any], list[str]] | str:
+        """The names the cell bound or rebound, with their values, and those bound to its figures (a
+        replay rebuilds them when read: ``figure_names``); why not replayable otherwise."""
         before, now = recording.namespace, self.shell.user_ns
         if any(name not in now for name in before if not cells.is_history_name(name)):
             return "it deletes names"
-        bound = {}
+        bound, figures = {}, []
         for name, value in now.items():
             if cells.is_history_name(name) or (name in before and before[name] is value):
                 continue
-            if not _plain_value(value):
+            if figure_names.is_figure_value(value):
+                figures.append(name)
+            elif not _plain_value(value):
                 return f"it binds {name} to a {type(value).__name__}, which a replay can't rebuild"
-            bound[name] = value
-        return bound
+            else:
+                bound[name] = value
+        return bound, figures
 
 
 def _plain_value(value: Any, depth: int = 0) -> bool:

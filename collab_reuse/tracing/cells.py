@@ -179,7 +179,7 @@ def _call_effect(node: ast.Call, inputs: set[str]) -> str | None:
 
 def cell_inputs(tree: ast.Module, source: str | None = None) -> list[str]:
     """Names the cell reads before it binds them itself (in order of first read): its inputs."""
-    globals_read = _global_references(source if source is not None else ast.unparse(tree))
+    globals_read = global_references(source if source is not None else ast.unparse(tree))
     bound: set[str] = set()
     out: list[str] = []
     for stmt in tree.body:
@@ -191,7 +191,7 @@ def cell_inputs(tree: ast.Module, source: str | None = None) -> list[str]:
     return out
 
 
-def _global_references(source: str) -> set[str]:
+def global_references(source: str) -> set[str]:
     """Every name the code reads as a global, from any scope (comprehension variables excluded)."""
     names: set[str] = set()
 

@@ -78,6 +78,22 @@ def apply(recorded: dict | None) -> None:
         mpl.colors.colorConverter.colors[code] = tuple(rgb)
 
 
+def restore(state: dict | None) -> None:
+    """Put the settings back to a :func:`snapshot` (values as they were: no validation needed)."""
+    if state is None:
+        return
+    import matplotlib as mpl
+
+    changed = {k: v for k, v in state["rc"].items() if dict.get(mpl.rcParams, k, _MISSING) is not v}
+    dict.update(mpl.rcParams, changed)
+    for code, rgb in state["codes"].items():
+        if rgb is not None and mpl.colors.colorConverter.colors.get(code) != rgb:
+            mpl.colors.colorConverter.colors[code] = rgb
+
+
+_MISSING = object()
+
+
 def _restores(key: str, encoded: Any, value: Any) -> bool:
     """Does setting ``key`` to the decoded value (as :func:`apply` does: rcParams validates it) give
     back the value the cell left?"""

@@ -42,11 +42,12 @@ def test_plot_cells_replay_their_figures_and_the_others_run(tmp_path):
     store, plain, first, again = three_runs(NOTEBOOKS / "plots.ipynb", tmp_path)
     assert not (diffs := compare(plain, first)), "\n".join(diffs)
     assert not (diffs := compare(plain, again)), "\n".join(diffs)
-    # kde, histograms in a loop (binding i and col), heatmap (binding corr), df.hist, a seeded random plot
-    replayed = {2, 3, 4, 5, 9}
+    # kde, histograms in a loop (binding i and col), heatmap (binding corr), df.hist, figures bound to
+    # names (7, 12: rebuilt only if read), a seeded random plot
+    replayed = {2, 3, 4, 5, 7, 9, 12}
     assert cell_statuses(store, first.kernel_id) == {n: "computed" for n in replayed}
     assert cell_statuses(store, again.kernel_id) == {n: "reused" for n in replayed}
-    # the figure-binding cell, the savefig cell and the rest ran: their outputs and file are there
+    # the savefig cell and the rest ran: their outputs and file are there
     assert "bars.png" in again.files and again.files["bars.png"] == plain.files["bars.png"]
     assert sum(again.cell_seconds[i - 1] for i in replayed) < 0.5 * sum(plain.cell_seconds[i - 1] for i in replayed)
 
@@ -99,3 +100,24 @@ def test_a_cell_that_changes_the_plotting_settings_replays_and_leaves_them_as_it
     statuses = cell_statuses(store, again.kernel_id)
     assert statuses.get(2) == "reused" and statuses.get(3) == "reused" and statuses.get(5) == "reused"
     assert "(0.2980392156862745, 0.4470588235294118, 0.6901960784313725)" in str(again.outputs[3])  # (deep blue)
+
+
+def test_a_cell_binding_its_figures_replays_and_rebuilds_them_when_a_later_cell_reads_them(tmp_path):
+    # f, ax = plt.subplots(): the figure names get stand-ins; cell 4 changes df in place (the rebuild
+    # must use the frame as cell 2 saw it), cell 5 reads ax and f (rebuilt, as in the plain run), cell 6
+    # saves f to a file, cell 7 binds a PairGrid nobody reads
+    cells = [SETUP,
+             "f, ax = plt.subplots(figsize=(8, 6))\nsns.boxplot(x='a', y='b', data=df)\nax.set_title('b by a');",
+             "axes = plt.subplots(1, 2)[1]\naxes[0].plot(df.b[:40]);",
+             "df['b'] = df['b'] * 2",
+             "print(ax.get_ylim(), ax.get_title(), f.get_size_inches(), len(axes), axes[0].get_xlim())",
+             "f.savefig('f.png', dpi=50)",
+             "g = sns.pairplot(df.iloc[:200])"]
+    store, plain, first, again = three_runs(_notebook(tmp_path / "figures.ipynb", cells), tmp_path)
+    assert not (diffs := compare(plain, first)), "\n".join(diffs)
+    assert not (diffs := compare(plain, again)), "\n".join(diffs)
+    statuses = cell_statuses(store, again.kernel_id)
+    assert statuses.get(2) == "reused" and statuses.get(3) == "reused" and statuses.get(7) == "reused", statuses
+    assert again.files["f.png"] == plain.files["f.png"]
+    log = (store / "collab_reuse.log").read_text()
+    assert log.count("ran a replayed cell again for its figure names") == 2, log  # (cells 2 and 3; not 7)
