@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from ..fingerprint.digest import digest_parts
-from ..tracing import cells, randomness, settings
+from ..tracing import cells, randomness, settings, warning_registry
 from ..tracing.rewrite import HOOK
 from ..tracing.steps import COMPUTED, REUSED, ComputedValue, Step
 from . import figure_names
@@ -204,7 +204,8 @@ class CellReplays:
         recorder = OutputRecorder(self.shell)
         recorder.start()
         self._recording = _Recording(cell_id, base_id, input_ids, recorder, dict(self.shell.user_ns),
-                                     tracer.begin_cell(), rng, settings.snapshot())
+                                     tracer.begin_cell(), rng, settings.snapshot(),
+                                     warning_registry.entries(self.shell.user_ns))
         return None
 
     def _load(self, cell_id: str) -> tuple | None:
@@ -219,7 +220,8 @@ class CellReplays:
             return None
         if not isinstance(value, dict) or not isinstance(value.get("outputs"), list) \
                 or not isinstance(value.get("names"), dict) \
-                or not all(isinstance(n, str) and n.isidentifier() for n in value.get("figure_names", [])):
+                or not all(isinstance(n, str) and n.isidentifier() for n in value.get("figure_names", [])) \
+                or not warning_registry.can_leave(value.get("warnings")):
             return None
         return cell_id, value, extra, info, seconds, nbytes
 
@@ -238,6 +240,7 @@ class CellReplays:
             return
         cell_id, value, extra, info, seconds, nbytes = self._pending
         settings.apply(value.get("settings"))
+        warning_registry.leave(self.shell.user_ns, value.get("warnings"))
         show(split_at_body_end(value["outputs"])[0])
         self.shell.user_ns.update(value["names"])
         if self._rebuild is not None:
@@ -270,6 +273,10 @@ class CellReplays:
         changed = None if why else settings.changes(recording.settings, settings.snapshot())
         if isinstance(changed, str):
             why = changed
+        shown = None if why else warning_registry.left_by_cell(recording.warnings,
+                                                                warning_registry.entries(self.shell.user_ns))
+        if isinstance(shown, str):
+            why = shown
         if why is not None:
             log.debug("cell not replayable: %s", why)
             return
@@ -287,6 +294,8 @@ class CellReplays:
             value["settings"] = changed
         if figures:
             value["figure_names"] = figures
+        if shown is not None:
+            value["warnings"] = shown
         step = Step(cell_id, self.LABEL, COMPUTED, "other", seconds=seconds,
                     inputs=list(dict.fromkeys(recording.input_ids)))
         self.session.add_step(step, ComputedValue(cell_id, value, "other", seconds, extra))
@@ -340,12 +349,13 @@ def _with_rng(cell_id: str, rng: tuple) -> str:
 
 
 class _Recording:
-    __slots__ = ("cell_id", "base_id", "input_ids", "recorder", "namespace", "frame", "rng", "settings", "started")
+    __slots__ = ("cell_id", "base_id", "input_ids", "recorder", "namespace", "frame", "rng", "settings", "warnings",
+                 "started")
 
     def __init__(self, cell_id: str, base_id: str, input_ids: list[str], recorder: OutputRecorder, namespace: dict,
-                 frame: Any, rng: tuple, settings_before: dict | None):
+                 frame: Any, rng: tuple, settings_before: dict | None, warnings_before: frozenset | None):
         self.cell_id, self.base_id, self.recorder, self.namespace, self.frame, self.rng = \
             cell_id, base_id, recorder, namespace, frame, rng
-        self.settings = settings_before
+        self.settings, self.warnings = settings_before, warnings_before
         self.input_ids = input_ids
         self.started = time.perf_counter()

@@ -28,9 +28,10 @@ import symtable
 import sys
 from typing import Any, Callable, Iterable
 
+from ..errors import Unreusable
 from ..fingerprint.digest import Encoder
 from ..fingerprint.functions import package_version
-from . import settings
+from . import settings, warning_registry
 
 #: Libraries whose calls only draw (on figures the inline backend shows and closes).
 DISPLAY_LIBRARIES = frozenset({"matplotlib", "seaborn", "mpl_toolkits"})
@@ -59,17 +60,22 @@ _MUTATING_METHODS = frozenset({"append", "extend", "insert", "remove", "clear", 
                                "fit", "partial_fit", "fit_transform", "set_params", "__setitem__", "drop_duplicates",
                                "rename", "reset_index", "set_index", "dropna", "fillna", "replace", "sort_values"})
 _HISTORY = frozenset({"_", "__", "___", "In", "Out", "_oh", "_ih", "_dh", "exit", "quit"})
+#: Names a replay restores by their own rules (``warning_registry``), not as bound values.
+_RESTORED_APART = frozenset({warning_registry.NAME})
 
 
 def replays_faithfully(module: str, name: str) -> bool:
     """Is this library call's effect one a replayed cell reproduces: drawing on a figure (the figure is
     among the cell's outputs), changing the plotting settings (``settings``: a replay makes the same
-    change), or seeding numpy's global generator (a replay leaves it where the cell did)?"""
+    change), seeding numpy's global generator (a replay leaves it where the cell did), or none
+    (scipy.stats' functions)?"""
     package = (module or "").split(".", 1)[0]
     if package in DISPLAY_LIBRARIES:
         return name not in DISPLAY_UNSAFE or settings.is_settings_call(module, name)
     if package == "numpy":
         return name == "seed"
+    if (module or "").startswith("scipy.stats"):
+        return True  # (statistics computed from the arguments; ``probplot(..., plot=plt)`` draws on the figure)
     return package == "pandas" and name.startswith(DISPLAY_METHOD_PREFIXES)
 
 
@@ -98,7 +104,7 @@ def draws_fresh_entropy(module: str, name: str, kwargs: dict) -> bool:
 
 def is_history_name(name: str) -> bool:
     """IPython's own names (``_``, ``_i3``, ``Out``...): bound by every cell, not by its code."""
-    return name in _HISTORY or (name.startswith("_i") and name[2:].isdigit()) or \
+    return name in _HISTORY or name in _RESTORED_APART or (name.startswith("_i") and name[2:].isdigit()) or \
         (name.startswith("_") and name[1:].isdigit()) or name in ("_i", "_ii", "_iii")
 
 
@@ -260,6 +266,11 @@ def cell_identity(tree: ast.Module, namespace: dict, resolve: Callable[[Any], st
         elif not hasattr(builtins, name):
             enc.raw(b"missing", b"")
     environment(enc)
+    shown = warning_registry.entries(namespace)  # (a warning shown before by any cell is not shown again)
+    if shown is None:
+        raise Unreusable("the notebook's warning registry holds entries that can't be named")
+    if shown:
+        enc.raw(b"warnings shown", repr(sorted(shown)).encode())
     return enc.hexdigest()
 
 

@@ -121,3 +121,27 @@ def test_a_cell_binding_its_figures_replays_and_rebuilds_them_when_a_later_cell_
     assert again.files["f.png"] == plain.files["f.png"]
     log = (store / "collab_reuse.log").read_text()
     assert log.count("ran a replayed cell again for its figure names") == 2, log  # (cells 2 and 3; not 7)
+
+
+def test_a_warning_shown_once_per_line_stays_shown_once_whether_cells_replay_or_run(tmp_path):
+    # seaborn's distplot warns at the calling line; the notebook's globals keep one registry for all
+    # cells, so the same warning at the same line of a later cell is not shown again, unless the
+    # warning filters changed in between (the libraries' catch_warnings change them all the time)
+    store = tmp_path / "store"
+    first_nb = _notebook(tmp_path / "a.ipynb", [SETUP, "sns.distplot(df.b);", "sns.distplot(df.a);"])
+    run_notebook(first_nb, tmp_path / "a", store_dir=store, timeout=300)
+    wait_for_writers(store)
+    # cell 2 replays (and must leave its registry entry), cell 3 changed runs: no warning, as plainly
+    edited = _notebook(tmp_path / "b.ipynb", [SETUP, "sns.distplot(df.b);", "sns.distplot(df.a, bins=7);"])
+    plain = run_notebook(edited, tmp_path / "b-plain", timeout=300)
+    reused = run_notebook(edited, tmp_path / "b", store_dir=store, timeout=300)
+    assert "distplot" in str(plain.outputs[1])
+    assert not (diffs := compare(plain, reused)), "\n".join(diffs)
+    assert cell_statuses(store, reused.kernel_id) == {2: "reused", 3: "computed"}
+    wait_for_writers(store)
+    # the text of a.ipynb's cell 3 first, with nothing shown before: its stored outputs (no warning) don't fit
+    alone = _notebook(tmp_path / "c.ipynb", [SETUP, "sns.distplot(df.a);"])
+    plain = run_notebook(alone, tmp_path / "c-plain", timeout=300)
+    again = run_notebook(alone, tmp_path / "c", store_dir=store, timeout=300)
+    assert "distplot" in str(plain.outputs[1])
+    assert not (diffs := compare(plain, again)), "\n".join(diffs)
