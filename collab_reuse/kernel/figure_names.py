@@ -21,11 +21,12 @@ import copy
 import logging
 import sys
 import types
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from ..tracing import cells, randomness, settings
+from ..tracing.lazy import Lazy, unwrap
 
 log = logging.getLogger("collab_reuse")
 
@@ -55,13 +56,21 @@ def _plain_scalar_or_array(value: Any) -> bool:
         (type(value) is np.ndarray and value.dtype != object)
 
 
-def kept_inputs(namespace: dict, names: list[str]) -> dict | None:
-    """The cell's inputs as they are now, protected from later in-place changes; None if one can't be."""
+def kept_inputs(namespace: dict, names: list[str], resolve: Callable[[Any], str] | None = None) -> dict | None:
+    """The cell's inputs as they are now, protected from later in-place changes; None if one can't be.
+    A deferred value (not computed yet) is kept with its id (``resolve``), checked when it is used."""
     kept = {}
     for name in names:
         if name not in namespace:
             continue
-        value = _kept(namespace[name])
+        value = namespace[name]
+        if type(value) is Lazy and resolve is not None:
+            try:
+                kept[name] = _Deferred(value, resolve)
+            except Exception:  # (its id can't be read: it can't be checked later either)
+                return None
+            continue
+        value = _kept(value)
         if value is _CANT:
             log.debug("figure names not kept for rebuilding: %s can't be kept as it is", name)
             return None
@@ -70,6 +79,25 @@ def kept_inputs(namespace: dict, names: list[str]) -> dict | None:
 
 
 _CANT = object()
+
+
+class _Deferred:
+    """A deferred input and its id when kept: computed when the cell runs again, from the same lineage.
+    If its value was changed in place meanwhile (its id differs), the rebuild can only use it as it
+    is now, and says so in the log."""
+
+    def __init__(self, lazy: Lazy, resolve: Callable[[Any], str]):
+        self.lazy, self.resolve, self.id = lazy, resolve, resolve(lazy)
+
+    def value(self, name: str) -> Any:
+        try:
+            same = self.resolve(self.lazy) == self.id
+        except Exception:
+            same = False
+        if not same:
+            log.warning("%s changed since the replayed cell used it: its figures are rebuilt from it as it is now",
+                        name)
+        return unwrap(self.lazy)
 
 
 def _kept(value: Any) -> Any:
@@ -133,7 +161,8 @@ class CellToRebuild:
         hook = (lambda msg: None)  # drops every display message the run would send
         display_pub = getattr(shell, "display_pub", None)
         streams = sys.stdout, sys.stderr
-        namespace = {"__builtins__": __builtins__, **self.inputs}
+        namespace = {"__builtins__": __builtins__,
+                     **{k: v.value(k) if isinstance(v, _Deferred) else v for k, v in self.inputs.items()}}
         try:
             settings.restore(self.settings_before)
             randomness.restore(self.rng)

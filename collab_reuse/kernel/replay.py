@@ -193,7 +193,7 @@ class CellReplays:
         cell_id = _with_rng(base_id, rng) if session.is_random(base_id) else base_id
         loaded = self._load(cell_id)
         if loaded is not None and loaded[1].get("figure_names"):
-            kept = figure_names.kept_inputs(self.shell.user_ns, inputs)
+            kept = figure_names.kept_inputs(self.shell.user_ns, inputs, tracer.identity.resolve)
             self._rebuild = None if kept is None else figure_names.CellToRebuild(
                 tree, kept, loaded[1]["figure_names"], settings.snapshot(), randomness.full_state_json(),
                 self.shell.user_ns)
