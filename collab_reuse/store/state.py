@@ -27,9 +27,12 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import CorruptArtifact, Unreusable
-from . import allowed_names, formats, validate
+from . import allowed_names, formats, validate, xgboost_json
 
-LIBRARIES = ("lightgbm.", "sklearn.")
+LIBRARIES = ("lightgbm.", "sklearn.", "xgboost.")
+#: XGBoost's Booster: stored as its checked JSON model text (``xgboost_json``), never by its state
+#: (which is XGBoost's binary serialization, trusted by its native code)
+XGBOOST_BOOSTER = "xgboost.core:Booster"
 #: id of each object or array met while encoding one object -> (its number, the object itself,
 #: kept alive so that no temporary's id is reused), to store a second meeting as a reference.
 Memo = dict[int, tuple[int, Any]]
@@ -78,6 +81,12 @@ def encode_part(part: Any, out: "formats.Encoded", memo: Memo, depth: int) -> di
     if depth > 20:
         raise Unreusable("object state nested too deeply")
     t = type(part)
+    if name_of(t) == XGBOOST_BOOSTER:
+        if id(part) in memo:
+            return {"t": "ref", "n": memo[id(part)][0]}
+        number = len(memo)
+        memo[id(part)] = (number, part)
+        return {"t": "xgboost", "key": out.add_blob(bytes(part.save_raw(raw_format="json"))), "id": number}
     library_object = is_library_object(part)
     if library_object or t is np.ndarray:
         if id(part) in memo:
@@ -220,6 +229,8 @@ def decode_part(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, An
         return resolve(node["name"], "function")
     elif t == "rng":
         value = _decode_generator(node, get_blob)
+    elif t == "xgboost":
+        value = _decode_xgboost(get_blob(node["key"]))
     elif t == "masked":
         return _decode_masked(node, get_blob, memo)
     else:
@@ -254,6 +265,17 @@ def _decode_generator(node: dict, get_blob: Callable[[str], bytes]) -> Any:
         generator.bit_generator.state = state
         return generator
     raise CorruptArtifact("a stored random state is neither legacy nor new")
+
+
+def _decode_xgboost(data: bytes) -> Any:
+    """A Booster from its model text, checked first (a reader without XGBoost can't have stored one)."""
+    data = bytes(data)
+    xgboost_json.check_model_json(data)
+    import xgboost
+
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(data))
+    return booster
 
 
 def _decode_masked(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, Any]) -> Any:
