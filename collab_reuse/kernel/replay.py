@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 import sys
 import time
 from typing import Any
@@ -243,6 +244,7 @@ class CellReplays:
         warning_registry.leave(self.shell.user_ns, value.get("warnings"))
         show(split_at_body_end(value["outputs"])[0])
         self.shell.user_ns.update(value["names"])
+        self._restore_lineage(value["names"], value.get("name_ids"))
         if self._rebuild is not None:
             self.shell.user_ns.update(self._rebuild.stand_ins())
         if "rng_after" in extra:
@@ -250,6 +252,16 @@ class CellReplays:
         self.session.add_step(Step(cell_id, self.LABEL, REUSED, "other", seconds=seconds,
                                    saved_seconds=max(info.compute_seconds - seconds, 0.0), bytes_read=nbytes),
                               None)
+
+    def _restore_lineage(self, names: dict, ids: Any) -> None:
+        """Give the values the replay bound the lineage ids the cell's own run gave them (determined by the
+        cell's identity), so that later operations on them are named, and reused, as after a plain run."""
+        if not isinstance(ids, dict):
+            return
+        registry = self.session.tracer.registry
+        for name, lineage_id in ids.items():
+            if name in names and isinstance(lineage_id, str) and _LINEAGE_ID.fullmatch(lineage_id):
+                registry.set(names[name], lineage_id)
 
     def replayed_result(self) -> Any:
         if self._pending is None or self._pending[1].get("result") is None:
@@ -296,6 +308,10 @@ class CellReplays:
             value["figure_names"] = figures
         if shown is not None:
             value["warnings"] = shown
+        registry = self.session.tracer.registry
+        lineage = {name: registry.get(v) for name, v in names.items()}
+        if any(lineage.values()):
+            value["name_ids"] = {name: i for name, i in lineage.items() if i is not None}
         step = Step(cell_id, self.LABEL, COMPUTED, "other", seconds=seconds,
                     inputs=list(dict.fromkeys(recording.input_ids)))
         self.session.add_step(step, ComputedValue(cell_id, value, "other", seconds, extra))
@@ -342,6 +358,9 @@ def _plain_value(value: Any, depth: int = 0) -> bool:
     module = type(value).__module__.split(".", 1)[0]
     return module in ("numpy", "pandas") and type(value).__name__ in (
         "ndarray", "DataFrame", "Series", "Index", "RangeIndex") or (module == "numpy" and not hasattr(value, "__dict__"))
+
+
+_LINEAGE_ID = re.compile(r"[0-9a-f]{16,64}")
 
 
 def _with_rng(cell_id: str, rng: tuple) -> str:

@@ -145,3 +145,19 @@ def test_a_warning_shown_once_per_line_stays_shown_once_whether_cells_replay_or_
     again = run_notebook(alone, tmp_path / "c", store_dir=store, timeout=300)
     assert "distplot" in str(plain.outputs[1])
     assert not (diffs := compare(plain, again)), "\n".join(diffs)
+
+
+def test_values_a_replayed_cell_binds_keep_their_lineage_so_later_steps_still_reuse(tmp_path):
+    # cell 2 drops rows and draws (replayed in the re-run: df comes from the store); cell 3's aggregation
+    # must be named as in the first run, so that it is reused, not recomputed as from an unknown frame
+    cells = [SETUP,
+             "df = df.drop(df[df.a == 3].index)\nfig, ax = plt.subplots()\nax.scatter(x=df.a[:300], y=df.b[:300]);",
+             "agg = df.groupby('a').agg(['mean', 'std', 'median', 'max'])\nprint(agg.round(3).to_string())"]
+    store, plain, first, again = three_runs(_notebook(tmp_path / "lineage.ipynb", cells), tmp_path)
+    assert not (diffs := compare(plain, again)), "\n".join(diffs)
+    assert cell_statuses(store, again.kernel_id).get(2) == "reused"
+    graph = ExperimentGraph(store)
+    ids = {kernel: {s["id"] for e in graph.events(kernel_id=kernel, limit=1000) if e["execution_count"] == 3
+                    for s in e["steps"] if s["op"] == "DataFrameGroupBy.aggregate"}
+           for kernel in (first.kernel_id, again.kernel_id)}
+    assert ids[first.kernel_id] and ids[first.kernel_id] == ids[again.kernel_id]
