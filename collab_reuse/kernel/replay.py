@@ -48,6 +48,7 @@ class OutputRecorder:
         self.shell = shell
         self.entries: list[list] = []
         self.unreplayable: str | None = None
+        self.result: tuple[dict, dict] | None = None  # the cell's displayed result, as IPython sent it
         self._streams: tuple | None = None
 
     @staticmethod
@@ -57,6 +58,16 @@ class OutputRecorder:
 
     def start(self) -> None:
         self.shell.display_pub.register_hook(self._display)
+        hook = getattr(self.shell, "displayhook", None)
+        if hook is not None and hasattr(hook, "write_format_data"):
+            original = hook.write_format_data
+
+            def tee(format_dict: dict, md_dict: dict | None = None) -> Any:
+                # (formatted when shown: a figure's Text label moves once the inline backend draws)
+                self.result = (dict(format_dict), dict(md_dict or {}))
+                return original(format_dict, md_dict)
+
+            hook.write_format_data = tee  # (an instance attribute: ``stop`` removes it)
         self._streams = (sys.stdout, sys.stderr)
         sys.stdout = _Tee(sys.stdout, "stdout", self.entries)  # type: ignore[assignment]
         sys.stderr = _Tee(sys.stderr, "stderr", self.entries)  # type: ignore[assignment]
@@ -71,6 +82,9 @@ class OutputRecorder:
             self.shell.display_pub.unregister_hook(self._display)
         except (ValueError, AttributeError):
             pass
+        hook = getattr(self.shell, "displayhook", None)
+        if hook is not None and "write_format_data" in vars(hook):
+            del hook.write_format_data
         if self._streams is not None:
             if isinstance(sys.stdout, _Tee):
                 sys.stdout = self._streams[0]
@@ -101,14 +115,6 @@ class ReplayedResult:
 
     def __repr__(self) -> str:
         return str(self._bundle[0].get("text/plain", ""))
-
-
-def result_bundle(shell: Any, value: Any) -> tuple[dict, dict] | None:
-    """What IPython displayed for the cell's result (None when it displayed nothing)."""
-    if value is None:
-        return None
-    data, metadata = shell.display_formatter.format(value)
-    return dict(data), dict(metadata)
 
 
 def split_at_body_end(entries: list[list]) -> tuple[list[list], list[list]]:
@@ -300,8 +306,7 @@ class CellReplays:
             if cell_id == recording.base_id:  # first seen drawing: from now on named by the state it drew from
                 self.session.mark_random(cell_id)
                 cell_id = _with_rng(cell_id, recording.rng)
-        value = {"outputs": entries, "names": names,
-                 "result": result_bundle(self.shell, getattr(result, "result", None))}
+        value = {"outputs": entries, "names": names, "result": recording.recorder.result}
         if changed:
             value["settings"] = changed
         if figures:

@@ -161,3 +161,13 @@ def test_values_a_replayed_cell_binds_keep_their_lineage_so_later_steps_still_re
                     for s in e["steps"] if s["op"] == "DataFrameGroupBy.aggregate"}
            for kernel in (first.kernel_id, again.kernel_id)}
     assert ids[first.kernel_id] and ids[first.kernel_id] == ids[again.kernel_id]
+
+
+def test_a_replayed_cells_displayed_result_is_the_text_shown_before_its_figure_was_drawn(tmp_path):
+    # plt.ylabel returns a Text whose position moves once the inline backend draws the figure: the
+    # result must be recorded as IPython showed it, not formatted again after the drawing
+    cells = [SETUP, "plt.plot([1, 2, 3])\nplt.ylabel('rmse')"]
+    store, plain, first, again = three_runs(_notebook(tmp_path / "result.ipynb", cells), tmp_path)
+    assert "Text(0, 0.5, 'rmse')" in str(plain.outputs[1])
+    assert not (diffs := compare(plain, again)), "\n".join(diffs)
+    assert cell_statuses(store, again.kernel_id).get(2) == "reused"
