@@ -25,7 +25,7 @@ import numpy as np
 
 from collab_reuse.store.state import stateless_cython
 
-LIBRARIES = ("sklearn.", "lightgbm.")
+LIBRARIES = ("sklearn.", "lightgbm.", "xgboost.")
 #: module prefix or exact "module:qualname" -> why it may not be named by a stored state
 EXCLUDED = {
     "sklearn.neighbors.": "KDTree/BallTree and brute-force neighbor indexes: node arrays and indices read by "
@@ -46,6 +46,9 @@ EXCLUDED = {
     "sklearn.cluster._kmeans:_kmeans_single_lloyd": "held only by BisectingKMeans (excluded)",
     "sklearn.utils._testing:": "test helpers",
     "sklearn.utils._mocking:": "test helpers",
+    "xgboost.core:Booster": "stored as its checked JSON model text by its own node (store/xgboost_json.py), "
+                            "never by its state (XGBoost's binary serialization, trusted by native code)",
+    "xgboost.core:": "XGBoost's internals other than the Booster",
 }
 
 
@@ -206,6 +209,14 @@ def fitted_examples() -> list[Any]:
         fit(lgb.LGBMClassifier(n_estimators=3, verbose=-1), frame.assign(c=frame["c"].astype("category")), y)
         fit(lgb.LGBMRanker(n_estimators=3, verbose=-1), X, y3, group=[60, 60])
         out.append(lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(X, y), num_boost_round=3))
+    except ImportError:
+        pass
+    try:
+        import xgboost as xgb
+
+        fit(xgb.XGBClassifier(n_estimators=3), X, y)
+        fit(xgb.XGBClassifier(n_estimators=3), X, y3)
+        fit(xgb.XGBRegressor(n_estimators=3), X, yr)
     except ImportError:
         pass
     return out

@@ -18,9 +18,10 @@ import time
 from typing import Any
 
 from ..fingerprint.digest import digest_parts
-from ..tracing import cells, randomness
+from ..tracing import cells, randomness, settings, warning_registry
 from ..tracing.rewrite import HOOK
 from ..tracing.steps import COMPUTED, REUSED, ComputedValue, Step
+from . import figure_names
 
 log = logging.getLogger("collab_reuse")
 
@@ -159,12 +160,14 @@ class CellReplays:
         self._fresh = False               # the next AST transformed is the cell's own (not a magic's)
         self._recording: _Recording | None = None
         self._pending: tuple | None = None  # (id, value, extra, info, seconds, nbytes) of the replay to show
+        self._rebuild: figure_names.CellToRebuild | None = None  # the replayed cell's figure names, to rebuild
         self._shown_after = False
 
     def cell_started(self) -> None:
         self._fresh = True
         self._recording = None
         self._pending = None
+        self._rebuild = None
         self._shown_after = False
 
     def before_run(self, tree: ast.Module) -> ast.Module | None:
@@ -173,6 +176,7 @@ class CellReplays:
         if not self._fresh:
             return None
         self._fresh = False
+        figure_names.rebuild_read_names(tree, self.shell.user_ns)
         session, tracer = self.session, self.session.tracer
         if not session.active or not tree.body or not OutputRecorder.available(self.shell) \
                 or cells.cell_impurity(tree) is not None or cells.open_figures():
@@ -188,13 +192,20 @@ class CellReplays:
         # a cell seen drawing from numpy's global generator is named by its state, as operations are
         cell_id = _with_rng(base_id, rng) if session.is_random(base_id) else base_id
         loaded = self._load(cell_id)
+        if loaded is not None and loaded[1].get("figure_names"):
+            kept = figure_names.kept_inputs(self.shell.user_ns, inputs, tracer.identity.resolve)
+            self._rebuild = None if kept is None else figure_names.CellToRebuild(
+                tree, kept, loaded[1]["figure_names"], settings.snapshot(), randomness.full_state_json(),
+                self.shell.user_ns)
+            loaded = loaded if self._rebuild is not None else None
         if loaded is not None:
             self._pending = loaded
             return replacement(tree, loaded[1].get("result") is not None)
         recorder = OutputRecorder(self.shell)
         recorder.start()
         self._recording = _Recording(cell_id, base_id, input_ids, recorder, dict(self.shell.user_ns),
-                                     tracer.begin_cell(), rng)
+                                     tracer.begin_cell(), rng, settings.snapshot(),
+                                     warning_registry.entries(self.shell.user_ns))
         return None
 
     def _load(self, cell_id: str) -> tuple | None:
@@ -208,7 +219,9 @@ class CellReplays:
             log.info("stored outputs of a cell unusable, running it: %s", exc)
             return None
         if not isinstance(value, dict) or not isinstance(value.get("outputs"), list) \
-                or not isinstance(value.get("names"), dict):
+                or not isinstance(value.get("names"), dict) \
+                or not all(isinstance(n, str) and n.isidentifier() for n in value.get("figure_names", [])) \
+                or not warning_registry.can_leave(value.get("warnings")):
             return None
         return cell_id, value, extra, info, seconds, nbytes
 
@@ -226,8 +239,12 @@ class CellReplays:
         if self._pending is None:
             return
         cell_id, value, extra, info, seconds, nbytes = self._pending
+        settings.apply(value.get("settings"))
+        warning_registry.leave(self.shell.user_ns, value.get("warnings"))
         show(split_at_body_end(value["outputs"])[0])
         self.shell.user_ns.update(value["names"])
+        if self._rebuild is not None:
+            self.shell.user_ns.update(self._rebuild.stand_ins())
         if "rng_after" in extra:
             randomness.restore(extra["rng_after"])
         self.session.add_step(Step(cell_id, self.LABEL, REUSED, "other", seconds=seconds,
@@ -249,9 +266,17 @@ class CellReplays:
         why = self.session.tracer.end_cell(recording.frame)
         if why is None:
             why = recording.recorder.unreplayable or self._unreplayable(result, entries)
-        names = None if why else self._bound_names(recording)
-        if isinstance(names, str):
-            why, names = names, None
+        bound = None if why else self._bound_names(recording)
+        if isinstance(bound, str):
+            why, bound = bound, None
+        names, figures = bound if bound is not None else (None, [])
+        changed = None if why else settings.changes(recording.settings, settings.snapshot())
+        if isinstance(changed, str):
+            why = changed
+        shown = None if why else warning_registry.left_by_cell(recording.warnings,
+                                                                warning_registry.entries(self.shell.user_ns))
+        if isinstance(shown, str):
+            why = shown
         if why is not None:
             log.debug("cell not replayable: %s", why)
             return
@@ -265,6 +290,12 @@ class CellReplays:
                 cell_id = _with_rng(cell_id, recording.rng)
         value = {"outputs": entries, "names": names,
                  "result": result_bundle(self.shell, getattr(result, "result", None))}
+        if changed:
+            value["settings"] = changed
+        if figures:
+            value["figure_names"] = figures
+        if shown is not None:
+            value["warnings"] = shown
         step = Step(cell_id, self.LABEL, COMPUTED, "other", seconds=seconds,
                     inputs=list(dict.fromkeys(recording.input_ids)))
         self.session.add_step(step, ComputedValue(cell_id, value, "other", seconds, extra))
@@ -279,19 +310,23 @@ class CellReplays:
             return "it shows no figure"
         return None
 
-    def _bound_names(self, recording: "_Recording") -> dict[str, Any] | str:
-        """The names the cell bound or rebound, with their values; why not replayable otherwise."""
+    def _bound_names(self, recording: "_Recording") -> tuple[dict[str, Any], list[str]] | str:
+        """The names the cell bound or rebound, with their values, and those bound to its figures (a
+        replay rebuilds them when read: ``figure_names``); why not replayable otherwise."""
         before, now = recording.namespace, self.shell.user_ns
         if any(name not in now for name in before if not cells.is_history_name(name)):
             return "it deletes names"
-        bound = {}
+        bound, figures = {}, []
         for name, value in now.items():
             if cells.is_history_name(name) or (name in before and before[name] is value):
                 continue
-            if not _plain_value(value):
+            if figure_names.is_figure_value(value):
+                figures.append(name)
+            elif not _plain_value(value):
                 return f"it binds {name} to a {type(value).__name__}, which a replay can't rebuild"
-            bound[name] = value
-        return bound
+            else:
+                bound[name] = value
+        return bound, figures
 
 
 def _plain_value(value: Any, depth: int = 0) -> bool:
@@ -314,11 +349,13 @@ def _with_rng(cell_id: str, rng: tuple) -> str:
 
 
 class _Recording:
-    __slots__ = ("cell_id", "base_id", "input_ids", "recorder", "namespace", "frame", "rng", "started")
+    __slots__ = ("cell_id", "base_id", "input_ids", "recorder", "namespace", "frame", "rng", "settings", "warnings",
+                 "started")
 
     def __init__(self, cell_id: str, base_id: str, input_ids: list[str], recorder: OutputRecorder, namespace: dict,
-                 frame: Any, rng: tuple):
+                 frame: Any, rng: tuple, settings_before: dict | None, warnings_before: frozenset | None):
         self.cell_id, self.base_id, self.recorder, self.namespace, self.frame, self.rng = \
             cell_id, base_id, recorder, namespace, frame, rng
+        self.settings, self.warnings = settings_before, warnings_before
         self.input_ids = input_ids
         self.started = time.perf_counter()

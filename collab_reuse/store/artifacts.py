@@ -204,7 +204,7 @@ class ArtifactStore:
             read += len(data)
             return data
 
-        allow_pickle = formats.uses_pickle(manifest) and self.pickle_allowed(manifest["writer"])
+        allow_pickle = self.pickle_allowed(manifest["writer"]) and formats.uses_pickle(manifest)
         value = formats.decode(manifest, get_blob, allow_pickle)
         extra = manifest["extra"]
         if expect_kind is not None and expect_kind not in _kinds_of(value, extra):

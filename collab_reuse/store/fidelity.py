@@ -68,6 +68,8 @@ def _same(a: Any, b: Any, depth: int, seen: dict[tuple[int, int], tuple]) -> boo
     if t is float:
         return (math.isnan(a) and math.isnan(b)) or a == b
     module = t.__module__.split(".", 1)[0]
+    if state.name_of(t) == state.XGBOOST_BOOSTER:  # (stored as its model text: the same text, the same model)
+        return bytes(a.save_raw(raw_format="json")) == bytes(b.save_raw(raw_format="json"))
     if module == "pandas":
         return _same_pandas(a, b)
     if module == "numpy":

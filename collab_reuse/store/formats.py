@@ -23,6 +23,7 @@ import json
 import re
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
@@ -287,22 +288,41 @@ def _dtype(text: Any) -> Any:
     return dtype
 
 
-def _load_npy(data: bytes | memoryview) -> Any:
-    """An array from .npy bytes, using the buffer in place when it is writable (no copy)."""
+def _npy_header_length(data: memoryview) -> int:
+    """Bytes of the .npy magic and header (numpy's format: version 1 has a 2-byte length, 2 and 3 a
+    4-byte one); at most 64 KB, what numpy itself reads."""
+    if len(data) < 10:
+        return len(data)
+    if data[6] == 1:
+        return min(10 + int.from_bytes(data[8:10], "little"), 65536)
+    return min(12 + int.from_bytes(data[8:12], "little"), 65536) if len(data) >= 12 else len(data)
+
+
+@lru_cache(maxsize=4096)
+def _npy_header(header: bytes) -> tuple[tuple, bool, Any, int]:
+    """(shape, Fortran order, dtype, data offset) of a .npy header, parsed by numpy (a literal, never
+    with pickle). Cached: a stored forest's thousands of node arrays share a few dozen headers, and
+    numpy parses each with ``ast.literal_eval``."""
     from numpy.lib import format as npy
 
+    stream = io.BytesIO(header)
+    version = npy.read_magic(stream)
+    read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+    shape, fortran, dtype = read_header(stream)
+    return shape, fortran, dtype, stream.tell()
+
+
+def _load_npy(data: bytes | memoryview) -> Any:
+    """An array from .npy bytes, using the buffer in place when it is writable (no copy)."""
     data = memoryview(data)
-    header = io.BytesIO(bytes(data[:65536]))
     try:
-        version = npy.read_magic(header)
-        read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-        shape, fortran, dtype = read_header(header)
+        shape, fortran, dtype, offset = _npy_header(bytes(data[:_npy_header_length(data)]))
     except ValueError:  # an unusual header: numpy reads it (and copies), never with pickle
         return np.load(io.BytesIO(data), allow_pickle=False)
     if dtype.hasobject:
         raise CorruptArtifact("stored array holds Python objects")
     count = int(np.prod(shape, dtype=np.int64))
-    array = np.frombuffer(data, dtype=dtype, count=count, offset=header.tell())  # (ValueError if too short)
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)  # (ValueError if too short)
     if data.readonly or not array.flags.aligned:
         array = array.copy()  # as np.load gives it: writable, aligned, owning its memory
     return array.reshape(shape, order="F" if fortran else "C")

@@ -27,9 +27,12 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import CorruptArtifact, Unreusable
-from . import allowed_names, formats, validate
+from . import allowed_names, formats, validate, xgboost_json
 
-LIBRARIES = ("lightgbm.", "sklearn.")
+LIBRARIES = ("lightgbm.", "sklearn.", "xgboost.")
+#: XGBoost's Booster: stored as its checked JSON model text (``xgboost_json``), never by its state
+#: (which is XGBoost's binary serialization, trusted by its native code)
+XGBOOST_BOOSTER = "xgboost.core:Booster"
 #: id of each object or array met while encoding one object -> (its number, the object itself,
 #: kept alive so that no temporary's id is reused), to store a second meeting as a reference.
 Memo = dict[int, tuple[int, Any]]
@@ -78,6 +81,12 @@ def encode_part(part: Any, out: "formats.Encoded", memo: Memo, depth: int) -> di
     if depth > 20:
         raise Unreusable("object state nested too deeply")
     t = type(part)
+    if name_of(t) == XGBOOST_BOOSTER:
+        if id(part) in memo:
+            return {"t": "ref", "n": memo[id(part)][0]}
+        number = len(memo)
+        memo[id(part)] = (number, part)
+        return {"t": "xgboost", "key": out.add_blob(bytes(part.save_raw(raw_format="json"))), "id": number}
     library_object = is_library_object(part)
     if library_object or t is np.ndarray:
         if id(part) in memo:
@@ -103,7 +112,13 @@ def encode_part(part: Any, out: "formats.Encoded", memo: Memo, depth: int) -> di
     if callable(part) and name_of(part) in allowed_names.FUNCTIONS and resolve(name_of(part), "function") is part:
         return {"t": "func", "name": name_of(part)}
     if isinstance(part, (np.random.RandomState, np.random.Generator)):
-        return _encode_generator(part, out, depth)
+        # one generator shared by many objects (a boosting model's trees share the model's) stays one:
+        # later uses of it draw in the same sequence, and it is stored and rebuilt once
+        if id(part) in memo:
+            return {"t": "ref", "n": memo[id(part)][0]}
+        number = len(memo)
+        memo[id(part)] = (number, part)
+        return {**_encode_generator(part, out, depth), "id": number}
     if t is np.ma.MaskedArray:  # (a search's cv_results_: its data and its mask are what is compared)
         return {"t": "masked", "data": encode_part(part.data, out, memo, depth + 1),
                 "mask": encode_part(np.ma.getmaskarray(part), out, memo, depth + 1)}
@@ -213,7 +228,9 @@ def decode_part(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, An
     elif t == "func":
         return resolve(node["name"], "function")
     elif t == "rng":
-        return _decode_generator(node, get_blob)
+        value = _decode_generator(node, get_blob)
+    elif t == "xgboost":
+        value = _decode_xgboost(get_blob(node["key"]))
     elif t == "masked":
         return _decode_masked(node, get_blob, memo)
     else:
@@ -240,14 +257,25 @@ def _decode_generator(node: dict, get_blob: Callable[[str], bytes]) -> Any:
         raise CorruptArtifact("a stored random state names an unknown bit generator")
     bit_generator = vars(np.random).get(state["bit_generator"])
     if node["legacy"] is True:
-        rng = np.random.RandomState(bit_generator())
+        rng = np.random.RandomState(bit_generator(0))  # (seeded: no entropy gathered for a state replaced at once)
         rng.set_state(state)  # (numpy checks the state's fields, types and sizes)
         return rng
     if node["legacy"] is False:
-        generator = np.random.Generator(bit_generator())
+        generator = np.random.Generator(bit_generator(0))
         generator.bit_generator.state = state
         return generator
     raise CorruptArtifact("a stored random state is neither legacy nor new")
+
+
+def _decode_xgboost(data: bytes) -> Any:
+    """A Booster from its model text, checked first (a reader without XGBoost can't have stored one)."""
+    data = bytes(data)
+    xgboost_json.check_model_json(data)
+    import xgboost
+
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(data))
+    return booster
 
 
 def _decode_masked(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, Any]) -> Any:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from functools import lru_cache
 from typing import Any, Callable
 
 import numpy as np
@@ -63,6 +64,13 @@ def before_construction(name: str, args: list) -> None:
             _fail("a tree's feature, class or output counts are inconsistent")
 
 
+@lru_cache(maxsize=512)
+def _param_names(cls: type) -> tuple[str, ...]:
+    """scikit-learn's parameter names of an allowed estimator class (read from its ``__init__``'s
+    signature: cached, as a forest has a thousand trees of one class)."""
+    return tuple(cls._get_param_names())
+
+
 def no_shadowing(cls: type, state: dict) -> None:
     """A state field may not shadow what the class defines (a method, a property, the class's
     ``_parameter_constraints``): ``model.predict`` must stay the class's ``predict``. Estimator
@@ -71,7 +79,7 @@ def no_shadowing(cls: type, state: dict) -> None:
         return
     from sklearn.base import BaseEstimator
 
-    params = set(cls._get_param_names()) if issubclass(cls, BaseEstimator) else set()
+    params = set(_param_names(cls)) if issubclass(cls, BaseEstimator) else set()
     shadowed = [key for key in state if key not in params and hasattr(cls, key)]
     if shadowed:
         _fail(f"a stored {cls.__name__} would replace what its class defines: {shadowed[:3]}")
@@ -145,7 +153,7 @@ def after_state(obj: Any) -> None:
 
 def _check_estimator(est: Any) -> None:
     """Hyperparameters by scikit-learn's own constraints; conventional fitted attributes by type and shape."""
-    names = type(est)._get_param_names()
+    names = _param_names(type(est))
     missing = [n for n in names if n not in vars(est)]
     if missing:
         _fail(f"{type(est).__name__} lacks its parameters {missing[:3]}")

@@ -10,7 +10,8 @@ change nothing else:
   binds them; ``environment``: matplotlib's settings, the inline backend's, library versions, the
   global random generators' states);
 * its source shows no effect besides displaying (``cell_impurity``: no imports or definitions, no
-  change to an object it did not make, no file, clock or network, no global style change), and
+  change to an object it did not make, no file, clock or network; plotting settings only through
+  the calls ``settings`` records and a replay makes again), and
   while it ran the tracer saw none either (display-only library calls are allowed, see
   ``replays_faithfully``);
 * what it left behind is plain: every name it bound holds a value the store can keep, no figure
@@ -27,8 +28,10 @@ import symtable
 import sys
 from typing import Any, Callable, Iterable
 
+from ..errors import Unreusable
 from ..fingerprint.digest import Encoder
 from ..fingerprint.functions import package_version
+from . import settings, warning_registry
 
 #: Libraries whose calls only draw (on figures the inline backend shows and closes).
 DISPLAY_LIBRARIES = frozenset({"matplotlib", "seaborn", "mpl_toolkits"})
@@ -57,17 +60,22 @@ _MUTATING_METHODS = frozenset({"append", "extend", "insert", "remove", "clear", 
                                "fit", "partial_fit", "fit_transform", "set_params", "__setitem__", "drop_duplicates",
                                "rename", "reset_index", "set_index", "dropna", "fillna", "replace", "sort_values"})
 _HISTORY = frozenset({"_", "__", "___", "In", "Out", "_oh", "_ih", "_dh", "exit", "quit"})
+#: Names a replay restores by their own rules (``warning_registry``), not as bound values.
+_RESTORED_APART = frozenset({warning_registry.NAME})
 
 
 def replays_faithfully(module: str, name: str) -> bool:
     """Is this library call's effect one a replayed cell reproduces: drawing on a figure (the figure is
-    among the cell's outputs), or seeding numpy's global generator (a replay leaves it where the cell
-    did)?"""
+    among the cell's outputs), changing the plotting settings (``settings``: a replay makes the same
+    change), seeding numpy's global generator (a replay leaves it where the cell did), or none
+    (scipy.stats' functions)?"""
     package = (module or "").split(".", 1)[0]
     if package in DISPLAY_LIBRARIES:
-        return name not in DISPLAY_UNSAFE
+        return name not in DISPLAY_UNSAFE or settings.is_settings_call(module, name)
     if package == "numpy":
         return name == "seed"
+    if (module or "").startswith("scipy.stats"):
+        return True  # (statistics computed from the arguments; ``probplot(..., plot=plt)`` draws on the figure)
     return package == "pandas" and name.startswith(DISPLAY_METHOD_PREFIXES)
 
 
@@ -96,7 +104,7 @@ def draws_fresh_entropy(module: str, name: str, kwargs: dict) -> bool:
 
 def is_history_name(name: str) -> bool:
     """IPython's own names (``_``, ``_i3``, ``Out``...): bound by every cell, not by its code."""
-    return name in _HISTORY or (name.startswith("_i") and name[2:].isdigit()) or \
+    return name in _HISTORY or name in _RESTORED_APART or (name.startswith("_i") and name[2:].isdigit()) or \
         (name.startswith("_") and name[1:].isdigit()) or name in ("_i", "_ii", "_iii")
 
 
@@ -113,6 +121,8 @@ def cell_impurity(tree: ast.Module) -> str | None:
         if isinstance(node, (ast.Yield, ast.YieldFrom, ast.Await, ast.AsyncFor, ast.AsyncWith)):
             return "it is asynchronous"
         for target in _targets(node):
+            if _sets_rc_param(target):
+                continue
             for sub in ast.walk(target):
                 if isinstance(sub, (ast.Subscript, ast.Attribute)):
                     base = _base(sub)
@@ -137,6 +147,15 @@ def _targets(node: ast.AST) -> list[ast.expr]:
     return []
 
 
+def _sets_rc_param(target: ast.expr) -> bool:
+    """``rcParams[key] = ...`` (through any module): a settings change a replay makes again."""
+    if not isinstance(target, ast.Subscript):
+        return False
+    holder = target.value
+    return (isinstance(holder, ast.Name) and holder.id == "rcParams") or \
+        (isinstance(holder, ast.Attribute) and holder.attr == "rcParams")
+
+
 def _base(node: ast.expr) -> str | None:
     while isinstance(node, (ast.Subscript, ast.Attribute, ast.Call)):
         node = node.func if isinstance(node, ast.Call) else node.value
@@ -154,7 +173,10 @@ def _call_effect(node: ast.Call, inputs: set[str]) -> str | None:
     base = _base(func.value)
     if base in _EFFECT_MODULES:
         return f"it calls {base}.{func.attr}()"
-    if func.attr in _WRITING_METHODS or func.attr in DISPLAY_UNSAFE and base in ("plt", "sns", "mpl", "matplotlib"):
+    plotting = base in ("plt", "sns", "mpl", "matplotlib", "seaborn")
+    if plotting and func.attr in settings.SETTINGS_CALLS:
+        return None  # (the settings it changes are recorded and made again by a replay)
+    if func.attr in _WRITING_METHODS or func.attr in DISPLAY_UNSAFE and plotting:
         return f"it calls {func.attr}(), which writes or changes settings"
     if base in inputs and (func.attr in _MUTATING_METHODS or any(k.arg == "inplace" for k in node.keywords)):
         return f"it calls {base}.{func.attr}(), which may change {base}"
@@ -163,7 +185,7 @@ def _call_effect(node: ast.Call, inputs: set[str]) -> str | None:
 
 def cell_inputs(tree: ast.Module, source: str | None = None) -> list[str]:
     """Names the cell reads before it binds them itself (in order of first read): its inputs."""
-    globals_read = _global_references(source if source is not None else ast.unparse(tree))
+    globals_read = global_references(source if source is not None else ast.unparse(tree))
     bound: set[str] = set()
     out: list[str] = []
     for stmt in tree.body:
@@ -175,7 +197,7 @@ def cell_inputs(tree: ast.Module, source: str | None = None) -> list[str]:
     return out
 
 
-def _global_references(source: str) -> set[str]:
+def global_references(source: str) -> set[str]:
     """Every name the code reads as a global, from any scope (comprehension variables excluded)."""
     names: set[str] = set()
 
@@ -221,6 +243,8 @@ def environment(encoder: Encoder) -> None:
     backend = backend if isinstance(backend, str) else "(automatic)"
     encoder.raw(b"backend", backend.encode())
     encoder.raw(b"rc", repr(sorted((k, repr(v)) for k, v in mpl.rcParams.items() if k != "backend")).encode())
+    codes = mpl.colors.colorConverter.colors
+    encoder.raw(b"color codes", repr([codes.get(c) for c in settings.COLOR_CODES]).encode())
     if "inline" in backend:
         from matplotlib_inline.backend_inline import InlineBackend
 
@@ -242,6 +266,11 @@ def cell_identity(tree: ast.Module, namespace: dict, resolve: Callable[[Any], st
         elif not hasattr(builtins, name):
             enc.raw(b"missing", b"")
     environment(enc)
+    shown = warning_registry.entries(namespace)  # (a warning shown before by any cell is not shown again)
+    if shown is None:
+        raise Unreusable("the notebook's warning registry holds entries that can't be named")
+    if shown:
+        enc.raw(b"warnings shown", repr(sorted(shown)).encode())
     return enc.hexdigest()
 
 

@@ -12,6 +12,7 @@ operation's own identity with its parameters' ids and the content of files it re
 from __future__ import annotations
 
 import os
+import sys
 import types
 from typing import Any, Callable
 
@@ -69,6 +70,9 @@ class Identity:
             raise Unreusable("draws from a random generator object")
         if is_notebook_class(type(value)):
             return self._notebook_object_identity(value, inputs)
+        constant = library_constant(value)
+        if constant is not None:
+            return constant
         if self.is_traced_type(type(value)):
             if not _has_content_digest(value):
                 return self._object_identity(value, inputs)  # (a LightGBM callback, a Dataset)
@@ -183,3 +187,16 @@ def require_local_source(args: tuple, kwargs: dict) -> None:
         path = os.fspath(path)
     if isinstance(path, str) and not os.path.isfile(path):
         raise Unreusable("reads from something that is not a local file")
+
+
+def library_constant(value: Any) -> str | None:
+    """An id for a library's own module-level object that no call changes (``fit=norm``: scipy's
+    distribution objects, whose methods compute from their arguments; their sampling draws from
+    numpy's global generator, which is followed as for any call): its name and the package version."""
+    scipy_stats = sys.modules.get("scipy.stats")
+    if scipy_stats is None or not isinstance(value, (scipy_stats.rv_continuous, scipy_stats.rv_discrete)):
+        return None
+    name = getattr(value, "name", None)
+    if not isinstance(name, str) or getattr(scipy_stats, name, None) is not value:
+        return None  # (a distribution made in the notebook, with its own parameters)
+    return f"constant:scipy.stats.{name}@{package_version('scipy')}"

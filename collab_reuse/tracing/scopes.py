@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import settings
 from .lazy import Lazy
 from .registry import Registry
 
@@ -63,8 +64,8 @@ class Scopes:
     def changed_in_place(self, obj: Any) -> None:
         """``obj`` is being changed in place: an effect of every scope it existed before."""
         for scope in self._open:
-            if scope.impure is not None:
-                continue
+            if scope.impure is not None or (scope.displays and settings.is_settings_object(obj)):
+                continue  # (a cell's replay makes the same settings change: ``settings``)
             if type(obj) is Lazy:
                 if obj._cr_born <= scope.clock:
                     scope.impure = f"it changes a {obj._cr_node.type.__name__} it was given in place"

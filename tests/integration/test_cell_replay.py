@@ -42,11 +42,12 @@ def test_plot_cells_replay_their_figures_and_the_others_run(tmp_path):
     store, plain, first, again = three_runs(NOTEBOOKS / "plots.ipynb", tmp_path)
     assert not (diffs := compare(plain, first)), "\n".join(diffs)
     assert not (diffs := compare(plain, again)), "\n".join(diffs)
-    # kde, histograms in a loop (binding i and col), heatmap (binding corr), df.hist, a seeded random plot
-    replayed = {2, 3, 4, 5, 9}
+    # kde, histograms in a loop (binding i and col), heatmap (binding corr), df.hist, figures bound to
+    # names (7, 12: rebuilt only if read), a seeded random plot
+    replayed = {2, 3, 4, 5, 7, 9, 12}
     assert cell_statuses(store, first.kernel_id) == {n: "computed" for n in replayed}
     assert cell_statuses(store, again.kernel_id) == {n: "reused" for n in replayed}
-    # the figure-binding cell, the savefig cell and the rest ran: their outputs and file are there
+    # the savefig cell and the rest ran: their outputs and file are there
     assert "bars.png" in again.files and again.files["bars.png"] == plain.files["bars.png"]
     assert sum(again.cell_seconds[i - 1] for i in replayed) < 0.5 * sum(plain.cell_seconds[i - 1] for i in replayed)
 
@@ -65,7 +66,7 @@ SETUP = ("import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as
     ("sns.barplot(x='a', y='b', data=df)", "bootstraps with unseeded random numbers", True),
     ("plt.plot(np.random.rand(20));", "draws from numpy's unseeded global generator", True),
     ("with open('log.txt', 'a') as f:\n    f.write('x')\nplt.plot(df.b[:9]);", "writes a file", False),
-    ("sns.set_style('whitegrid')\nplt.plot(df.a[:9]);", "changes the global style", False),
+    ("plt.style.use('ggplot')\nplt.plot(df.a[:9]);", "changes the global style through style.use", False),
     ("plt.plot(df.b[:9])\nplt.show()\nplt.plot(df.a[:9]);", None, False),  # replayable: the control case
 ])
 def test_a_cell_with_an_effect_besides_its_figures_runs_every_time(tmp_path, cell, why, random):
@@ -81,3 +82,66 @@ def test_a_cell_with_an_effect_besides_its_figures_runs_every_time(tmp_path, cel
         assert status != "reused", f"replayed a cell that {why}"
     if not random:  # (an unseeded draw differs between any two runs)
         assert not (diffs := compare(plain, again)), "\n".join(diffs)
+
+
+def test_a_cell_that_changes_the_plotting_settings_replays_and_leaves_them_as_it_did(tmp_path):
+    # sns.set() (rcParams and the colour codes), rcParams set by item, a seaborn context: later cells
+    # print settings and draw with the colour code "b", so a replay that left anything else differs
+    cells = [SETUP,
+             "sns.set()\nplt.rcParams['figure.figsize'] = (7, 3)\n"
+             "sns.pairplot(df.iloc[:300])\nplt.show()",
+             "sns.set_context('talk')\nplt.plot(df.b[:30], 'b');",
+             "print(plt.rcParams['axes.facecolor'], plt.rcParams['figure.figsize'], plt.rcParams['font.size'])\n"
+             "import matplotlib\nprint(matplotlib.colors.to_rgb('b'), plt.rcParams['axes.prop_cycle'])",
+             "plt.plot(df.a[:20], 'b');"]
+    store, plain, first, again = three_runs(_notebook(tmp_path / "settings.ipynb", cells), tmp_path)
+    assert not (diffs := compare(plain, first)), "\n".join(diffs)
+    assert not (diffs := compare(plain, again)), "\n".join(diffs)
+    statuses = cell_statuses(store, again.kernel_id)
+    assert statuses.get(2) == "reused" and statuses.get(3) == "reused" and statuses.get(5) == "reused"
+    assert "(0.2980392156862745, 0.4470588235294118, 0.6901960784313725)" in str(again.outputs[3])  # (deep blue)
+
+
+def test_a_cell_binding_its_figures_replays_and_rebuilds_them_when_a_later_cell_reads_them(tmp_path):
+    # f, ax = plt.subplots(): the figure names get stand-ins; cell 4 changes df in place (the rebuild
+    # must use the frame as cell 2 saw it), cell 5 reads ax and f (rebuilt, as in the plain run), cell 6
+    # saves f to a file, cell 7 binds a PairGrid nobody reads
+    cells = [SETUP,
+             "f, ax = plt.subplots(figsize=(8, 6))\nsns.boxplot(x='a', y='b', data=df)\nax.set_title('b by a');",
+             "axes = plt.subplots(1, 2)[1]\naxes[0].plot(df.b[:40]);",
+             "df['b'] = df['b'] * 2",
+             "print(ax.get_ylim(), ax.get_title(), f.get_size_inches(), len(axes), axes[0].get_xlim())",
+             "f.savefig('f.png', dpi=50)",
+             "g = sns.pairplot(df.iloc[:200])"]
+    store, plain, first, again = three_runs(_notebook(tmp_path / "figures.ipynb", cells), tmp_path)
+    assert not (diffs := compare(plain, first)), "\n".join(diffs)
+    assert not (diffs := compare(plain, again)), "\n".join(diffs)
+    statuses = cell_statuses(store, again.kernel_id)
+    assert statuses.get(2) == "reused" and statuses.get(3) == "reused" and statuses.get(7) == "reused", statuses
+    assert again.files["f.png"] == plain.files["f.png"]
+    log = (store / "collab_reuse.log").read_text()
+    assert log.count("ran a replayed cell again for its figure names") == 2, log  # (cells 2 and 3; not 7)
+
+
+def test_a_warning_shown_once_per_line_stays_shown_once_whether_cells_replay_or_run(tmp_path):
+    # seaborn's distplot warns at the calling line; the notebook's globals keep one registry for all
+    # cells, so the same warning at the same line of a later cell is not shown again, unless the
+    # warning filters changed in between (the libraries' catch_warnings change them all the time)
+    store = tmp_path / "store"
+    first_nb = _notebook(tmp_path / "a.ipynb", [SETUP, "sns.distplot(df.b);", "sns.distplot(df.a);"])
+    run_notebook(first_nb, tmp_path / "a", store_dir=store, timeout=300)
+    wait_for_writers(store)
+    # cell 2 replays (and must leave its registry entry), cell 3 changed runs: no warning, as plainly
+    edited = _notebook(tmp_path / "b.ipynb", [SETUP, "sns.distplot(df.b);", "sns.distplot(df.a, bins=7);"])
+    plain = run_notebook(edited, tmp_path / "b-plain", timeout=300)
+    reused = run_notebook(edited, tmp_path / "b", store_dir=store, timeout=300)
+    assert "distplot" in str(plain.outputs[1])
+    assert not (diffs := compare(plain, reused)), "\n".join(diffs)
+    assert cell_statuses(store, reused.kernel_id) == {2: "reused", 3: "computed"}
+    wait_for_writers(store)
+    # the text of a.ipynb's cell 3 first, with nothing shown before: its stored outputs (no warning) don't fit
+    alone = _notebook(tmp_path / "c.ipynb", [SETUP, "sns.distplot(df.a);"])
+    plain = run_notebook(alone, tmp_path / "c-plain", timeout=300)
+    again = run_notebook(alone, tmp_path / "c", store_dir=store, timeout=300)
+    assert "distplot" in str(plain.outputs[1])
+    assert not (diffs := compare(plain, again)), "\n".join(diffs)

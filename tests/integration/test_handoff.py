@@ -79,3 +79,24 @@ def test_what_the_exiting_kernel_had_pending_is_written_after_it(two_thread_mode
     assert reuse_totals(store, second.kernel_id).get("reused", 0) >= 1
     assert not (diffs := compare(plain, first)), "\n".join(diffs)
     assert not (diffs := compare(plain, second)), "\n".join(diffs)
+
+
+def test_a_model_slow_to_encode_is_handed_to_the_child_not_lost_with_the_kernel(tmp_path):
+    # A 3000-tree boosting model takes seconds to encode and check, while Jupyter interrupts a closing
+    # kernel after 2.5 s and kills it at 5 s: encoded in the kernel (its size was not estimated, so it
+    # counted as instant), it was lost with every job after it.
+    cells = ["import numpy as np\nfrom sklearn.ensemble import GradientBoostingRegressor\n"
+             "X = np.random.RandomState(0).rand(300, 20)\ny = X @ np.arange(20.0)",
+             "models = [GradientBoostingRegressor(n_estimators=3000, max_depth=4, random_state=i).fit(X, y)"
+             " for i in range(2)]",
+             "print(round(float(sum(m.predict(X[:5]).sum() for m in models)), 6))"]
+    path = tmp_path / "boosting.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), path)
+    store = tmp_path / "store"
+    first = run_notebook(path, tmp_path / "first", store_dir=store, timeout=300, kernel_args=NO_IDLE_TIME)
+    log = (store / "collab_reuse.log").read_text()
+    assert "encodes the rest" in log and "failed" not in log, log
+    assert _stored_kinds(store).count("model") >= 2
+    second = run_notebook(path, tmp_path / "second", store_dir=store, timeout=300, kernel_args=NO_IDLE_TIME)
+    assert reuse_totals(store, second.kernel_id).get("reused", 0) >= 2
+    assert not (diffs := compare(first, second)), "\n".join(diffs)

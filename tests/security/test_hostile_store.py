@@ -398,6 +398,92 @@ def test_4_lightgbm_never_crashes_on_a_model_text_the_check_accepts(tmp_path):
     assert done.returncode == 0 and "survived" in done.stdout, (done.returncode, done.stderr[-2000:])
 
 
+def _xgboost_model() -> dict:
+    xgb = pytest.importorskip("xgboost")
+    X = np.random.default_rng(0).normal(size=(120, 4))
+    model = xgb.XGBClassifier(n_estimators=4, max_depth=3).fit(X, (X[:, 0] * 2).astype(int).clip(0, 2) % 3)
+    return json.loads(bytes(model.get_booster().save_raw(raw_format="json")))
+
+
+def _first_inner(tree: dict) -> int:
+    return next(i for i, c in enumerate(tree["left_children"]) if c != -1)
+
+
+def _edit_tree(edit):
+    def apply(model: dict) -> dict:
+        edit(model["learner"]["gradient_booster"]["model"]["trees"][1])
+        return model
+    return apply
+
+
+@pytest.mark.parametrize("edit", [
+    _edit_tree(lambda t: t["left_children"].__setitem__(_first_inner(t), 999)),  # a child out of range
+    _edit_tree(lambda t: t["right_children"].__setitem__(_first_inner(t), 0)),  # back to the root: a cycle
+    _edit_tree(lambda t: t["left_children"].__setitem__(_first_inner(t), t["right_children"][_first_inner(t)])),
+    _edit_tree(lambda t: t["split_indices"].__setitem__(_first_inner(t), 40)),  # a feature out of range
+    _edit_tree(lambda t: t["split_type"].__setitem__(_first_inner(t), 1)),  # a categorical split
+    _edit_tree(lambda t: t["parents"].__setitem__(0, 3)),
+    _edit_tree(lambda t: t["tree_param"].__setitem__("num_nodes", "999")),
+    _edit_tree(lambda t: t["tree_param"].__setitem__("size_leaf_vector", "3")),
+    lambda m: m["learner"]["gradient_booster"]["model"]["tree_info"].__setitem__(0, 7) or m,  # an output group
+    lambda m: m["learner"]["gradient_booster"]["model"]["iteration_indptr"].__setitem__(-1, 99) or m,
+    lambda m: m["learner"]["gradient_booster"].__setitem__("name", "dart") or m,
+    lambda m: m["learner"]["learner_model_param"].__setitem__("num_feature", "2") or m,
+])
+def test_4_an_xgboost_model_with_an_out_of_range_offset_is_refused(edit):
+    from collab_reuse.store.xgboost_json import check_model_json
+
+    model = _xgboost_model()
+    check_model_json(json.dumps(model).encode())
+    with pytest.raises(CorruptArtifact):
+        check_model_json(json.dumps(edit(model)).encode())
+
+
+_XGB_FUZZ_LOADER = """
+import sys, json, numpy as np, xgboost as xgb
+docs = json.load(open(sys.argv[1]))
+X = xgb.DMatrix(np.random.default_rng(1).normal(size=(64, 4)))
+for doc in docs:
+    booster = xgb.Booster()
+    try:
+        booster.load_model(bytearray(json.dumps(doc).encode()))
+        booster.predict(X)
+    except xgb.core.XGBoostError:
+        continue
+print("survived", len(docs))
+"""
+
+
+def test_4_xgboost_never_crashes_on_a_model_the_check_accepts(tmp_path):
+    """Fuzz: set numbers of a real model's trees to hostile values; whatever ``check_model_json``
+    accepts, XGBoost loads and predicts with, in a child process."""
+    import copy
+    import random
+    import subprocess
+
+    from collab_reuse.store.xgboost_json import check_model_json
+
+    model = _xgboost_model()
+    trees = model["learner"]["gradient_booster"]["model"]["trees"]
+    rng = random.Random(20)
+    accepted, refused = [], 0
+    for _ in range(1500):
+        doc = copy.deepcopy(model)
+        tree = doc["learner"]["gradient_booster"]["model"]["trees"][rng.randrange(len(trees))]
+        key = rng.choice(["left_children", "right_children", "parents", "split_indices", "split_type", "default_left"])
+        tree[key][rng.randrange(len(tree[key]))] = rng.choice([-2, -1, 0, 1, 2, 3, 5, 7, 99, 2**31, -2**31])
+        try:
+            check_model_json(json.dumps(doc).encode())
+            accepted.append(doc)
+        except CorruptArtifact:
+            refused += 1
+    assert refused > 300 and accepted  # both sides exercised
+    (tmp_path / "docs.json").write_text(json.dumps(accepted))
+    done = subprocess.run([sys.executable, "-c", _XGB_FUZZ_LOADER, str(tmp_path / "docs.json")], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0 and "survived" in done.stdout, (done.returncode, done.stderr[-2000:])
+
+
 # -- 5. a diskcache row marked as pickled -----------------------------------------------------
 
 def test_5_a_row_marked_pickled_is_never_unpickled(disk, tmp_path):

@@ -285,6 +285,24 @@ def test_an_estimator_holding_a_random_state_is_stored_with_that_state_as_data()
     assert np.array_equal(back.predict_proba(X), model.predict_proba(X))
 
 
+def test_a_random_state_shared_by_a_models_trees_comes_back_shared_and_is_stored_once():
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    X = np.random.RandomState(0).rand(200, 4)
+    model = GradientBoostingRegressor(n_estimators=30, max_depth=2, random_state=0).fit(X, X[:, 0])
+    shared = model.estimators_[0, 0].random_state
+    assert all(tree.random_state is shared for tree in model.estimators_[:, 0])
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    encoded = store.encode(model)
+    assert str(encoded.manifest["value"]).count("'t': 'rng'") == 1
+    store.put("m", encoded)
+    back, _, _ = store.get("m")
+    trees = back.estimators_[:, 0]
+    assert all(tree.random_state is trees[0].random_state for tree in trees)
+    assert trees[0].random_state.get_state()[2] == shared.get_state()[2]
+    assert np.array_equal(back.predict(X), model.predict(X))
+
+
 def test_an_estimator_whose_state_has_no_data_only_form_leaves_no_stray_blobs():
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
@@ -510,3 +528,24 @@ def test_a_bunch_comes_back_a_bunch_and_a_malformed_one_is_refused():
     warned._set_deprecated(np.arange(2), new_key="data", deprecated_key="old", warning_message="old is gone")
     with pytest.raises(Unreusable):
         formats.encode(warned, allow_pickle=False)
+
+
+@pytest.mark.parametrize("make", ["regressor", "binary", "multiclass", "early_stopped"])
+def test_xgboost_models_are_stored_as_checked_model_json_without_pickle(make):
+    xgb = pytest.importorskip("xgboost")
+    X = pd.DataFrame(np.random.RandomState(0).rand(300, 5), columns=list("abcde"))
+    y = X.values @ np.arange(5.0)
+    model = {"regressor": lambda: xgb.XGBRegressor(n_estimators=20, max_depth=3).fit(X, y),
+             "binary": lambda: xgb.XGBClassifier(n_estimators=10).fit(X, (y > y.mean()).astype(int)),
+             "multiclass": lambda: xgb.XGBClassifier(n_estimators=10).fit(X, (y * 3 / y.max()).astype(int).clip(0, 2)),
+             "early_stopped": lambda: xgb.XGBRegressor(n_estimators=200, early_stopping_rounds=5).fit(
+                 X[:200], y[:200], eval_set=[(X[200:], y[200:])], verbose=False)}[make]()
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    encoded = store.encode(model)
+    assert not formats.uses_pickle(encoded.manifest) and "xgboost" in str(encoded.manifest)
+    store.put("m", encoded)
+    back, _, _ = store.get("m")
+    predict = "predict_proba" if make in ("binary", "multiclass") else "predict"
+    assert np.array_equal(getattr(back, predict)(X), getattr(model, predict)(X))
+    assert str(back.get_params()) == str(model.get_params()) and list(back.feature_names_in_) == list("abcde")
+    assert getattr(back, "best_iteration", None) == getattr(model, "best_iteration", None)
