@@ -17,6 +17,11 @@ in ``scale``; the same ``(scale, seed)`` gives byte-identical files.
   ``california.png`` (a plain background image the Hands-On ML notebook downloads).
 * ``house_prices``: Kaggle's ``train.csv`` / ``test.csv`` / ``sample_submission.csv`` (1,460
   and 1,459 houses at scale 1, as the real files; all 81 columns).
+* ``titanic``: Kaggle's ``train.csv`` / ``test.csv`` / ``gender_submission.csv`` (891 and 418
+  passengers at scale 1), passengers in families that share a surname, ticket, fare, class and
+  port, with the real tables' names (``Surname, Title. First names``), ticket formats, cabins by
+  class and missing values (age 20%, cabin 77%, two ports, one fare); survival driven by sex,
+  class, age and family.
 """
 from __future__ import annotations
 
@@ -482,10 +487,132 @@ def house_prices(out: Path, scale: float, seed: int) -> dict[str, int]:
     return {"train": n_train, "test": n_test}
 
 
+# -- Titanic: Machine Learning from Disaster --------------------------------------------------------
+
+#: passengers' family sizes (SibSp + Parch + 1) in the real data, counted per family: 790 travelled alone, ...,
+#: one family of eleven
+_FAMILY_SIZES = {1: 790, 2: 117, 3: 53, 4: 11, 5: 4.4, 6: 4.2, 7: 2.3, 8: 1, 11: 1}
+_RARE_MALE_TITLES = {"Dr": 8, "Rev": 8, "Col": 4, "Major": 2, "Capt": 1, "Sir": 1, "Don": 1, "Jonkheer": 1}
+_RARE_FEMALE_TITLES = {"Mlle": 2, "Ms": 2, "Mme": 1, "Lady": 1, "the Countess": 1, "Dona": 1}
+_FIRST_NAMES_MALE = ["John", "William", "Charles", "George", "James", "Thomas", "Henry", "Edward", "Frederick",
+                     "Arthur", "Joseph", "Karl", "Johan", "Patrick", "Albert", "Ernst", "Nils", "Samuel", "Leo"]
+_FIRST_NAMES_FEMALE = ["Mary", "Anna", "Elizabeth", "Margaret", "Ellen", "Helen", "Alice", "Bertha", "Kate",
+                       "Hilda", "Maria", "Emily", "Agnes", "Ida", "Marion", "Edith", "Jane", "Bridget", "Ruth"]
+
+
+def _surnames(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Made-up surnames from syllables (common ones repeat, as Andersson and Sage do in the real list)."""
+    first = ["An", "Ber", "Car", "Dal", "El", "Fen", "Gold", "Har", "Ja", "Kel", "Lind", "Mor", "Nor", "Ol",
+             "Pal", "Ros", "Sand", "Tal", "Van", "Wil"]
+    last = ["son", "berg", "man", "ley", "ton", "sen", "ström", "ford", "well", "ing", "ard", "stein"]
+    pool = np.asarray([a + b for a in first for b in last], dtype=object)
+    weights = rng.pareto(1.5, size=len(pool)) + 1
+    return pool[rng.choice(len(pool), size=n, p=weights / weights.sum())]
+
+
+def _ticket(rng: np.random.Generator, pclass: int) -> str:
+    number = int(rng.integers(0, 90000))
+    style = rng.random()
+    if pclass == 1:
+        return f"PC {17000 + number % 800}" if style < 0.35 else str(110000 + number % 9999)
+    if pclass == 2:
+        return (f"C.A. {29000 + number % 5000}" if style < 0.2 else f"SC/PARIS {2100 + number % 100}"
+                if style < 0.3 else str(220000 + number % 30000))
+    return (f"A/5 {21000 + number % 900}" if style < 0.12 else f"STON/O2. {3101270 + number % 50}"
+            if style < 0.2 else f"SOTON/O.Q. {3101300 + number % 30}" if style < 0.25 else str(330000 + number % 50000))
+
+
+def _titanic_passengers(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    """``n`` passengers in families that share a surname, a ticket, a fare, a class and a port."""
+    sizes, p = np.asarray(list(_FAMILY_SIZES)), np.asarray(list(_FAMILY_SIZES.values()))
+    groups = []
+    while sum(groups) < n:
+        groups.append(int(sizes[rng.choice(len(sizes), p=p / p.sum())]))
+    surnames = _surnames(rng, len(groups))
+    rows = []
+    for family, size in enumerate(groups):
+        pclass = int(rng.choice([1, 2, 3], p=[0.25, 0.21, 0.54] if size < 5 else [0.05, 0.1, 0.85]))
+        port = str(rng.choice(["S", "C", "Q"], p={1: [0.6, 0.38, 0.02], 2: [0.9, 0.08, 0.02],
+                                                   3: [0.72, 0.13, 0.15]}[pclass]))
+        ticket = _ticket(rng, pclass)
+        fare = 0.0 if rng.random() < 0.01 else float(np.round(min(512.3292, size ** 0.7 * rng.lognormal(
+            {1: 4.0, 2: 2.6, 3: 2.0}[pclass], 0.45)), 4))
+        parents = 0 if size == 1 else int(rng.choice([0, 1, 2], p=[0.5, 0.1, 0.4] if size == 2 else [0.1, 0.3, 0.6]))
+        children = size - parents
+        deck = None
+        if rng.random() < {1: 0.8, 2: 0.08, 3: 0.05}[pclass]:
+            levels, weights = {1: (["A", "B", "C", "D", "E", "T"], [0.12, 0.3, 0.35, 0.12, 0.1, 0.01]),
+                               2: (["D", "E", "F"], [0.3, 0.3, 0.4]), 3: (["E", "F", "G"], [0.2, 0.4, 0.4])}[pclass]
+            deck = str(rng.choice(levels, p=weights))
+        cabin = None if deck is None else " ".join(
+            f"{deck}{int(rng.integers(1, 149))}" for _ in range(1 if size < 3 or rng.random() < 0.7 else 2))
+        spirit = rng.normal(0, 1.0)  # families tend to survive (or not) together
+        for member in range(size):
+            parent = member < parents
+            if parents == 2 and parent:
+                male = member == 0  # father and mother
+            else:
+                male = bool(rng.random() < (0.35 if parent else 0.75 if size == 1 else 0.5))
+            if parent or size == 1 or parents == 0:  # adults: first class older, women younger
+                mean_age = {1: 40, 2: 31, 3: 27}[pclass] + (5 if parent else 0) + (0 if male else -2)
+                age = float(min(80, np.round(14 + rng.gamma(2.5, (mean_age - 14) / 2.5))))
+            else:
+                age = float(np.clip(rng.gamma(2.0, 4.5), 0.42, 40))
+                age = float(np.round(age, 2)) if age < 1 else float(np.round(age))
+            if rng.random() < 0.03:
+                age += 0.5  # estimated ages end in .5
+            married = male is False and age >= 18 and (parent or rng.random() < 0.3)
+            if male:
+                title = "Master" if age < 13 else "Mr"
+            else:
+                title = "Mrs" if married else "Miss"
+            if age >= 25 and rng.random() < 0.03:
+                levels = _RARE_MALE_TITLES if male else _RARE_FEMALE_TITLES
+                title = str(rng.choice(list(levels), p=np.asarray(list(levels.values())) / sum(levels.values())))
+            first = rng.choice(_FIRST_NAMES_MALE if male or title == "Mrs" else _FIRST_NAMES_FEMALE)
+            middle = rng.choice(_FIRST_NAMES_MALE if male or title == "Mrs" else _FIRST_NAMES_FEMALE)
+            name = f"{surnames[family]}, {title}. {first} {middle}"
+            if title == "Mrs":
+                name += f" ({rng.choice(_FIRST_NAMES_FEMALE)} {_surnames(rng, 1)[0]})"
+            sibsp, parch = (parents - 1, children) if parent else (children - 1, parents)
+            if parents == 0:
+                sibsp, parch = size - 1, 0
+            logit = (-1.7 + (2.5 if not male else 0.0) + {1: 1.0, 2: 0.3, 3: -0.8}[pclass] + (1.2 if age < 10 else 0.0)
+                     - 0.02 * (age - 30) + spirit - (1.5 if size >= 5 else 0.0))
+            rows.append({"Pclass": pclass, "Name": name, "Sex": "male" if male else "female", "Age": age,
+                         "SibSp": sibsp, "Parch": parch, "Ticket": ticket, "Fare": fare, "Cabin": cabin,
+                         "Embarked": port, "Survived": int(rng.random() < 1 / (1 + np.exp(-logit)))})
+    df = pd.DataFrame(rows).iloc[rng.permutation(len(rows))[:n]].reset_index(drop=True)
+    missing_age = rng.random(n) < df["Pclass"].map({1: 0.14, 2: 0.06, 3: 0.27}).to_numpy()
+    df.loc[missing_age, "Age"] = np.nan
+    return df
+
+
+def titanic(out: Path, scale: float, seed: int) -> dict[str, int]:
+    """Kaggle's ``train.csv`` (891 passengers at scale 1), ``test.csv`` (418) and ``gender_submission.csv``.
+    Families (surname, ticket, fare) span both tables, as in the real split."""
+    rng = np.random.default_rng(seed)
+    n_train, n_test = max(100, int(round(891 * scale))), max(50, int(round(418 * scale)))
+    df = _titanic_passengers(rng, n_train + n_test)
+    df.insert(0, "PassengerId", np.arange(1, len(df) + 1))
+    train, test = df.iloc[:n_train].copy(), df.iloc[n_train:].drop(columns="Survived")
+    embarked_missing = rng.choice(n_train, size=2, replace=False)  # two in the real train.csv, none in test.csv
+    train.loc[train.index[embarked_missing], "Embarked"] = None
+    test.loc[test.index[int(rng.integers(len(test)))], "Fare"] = np.nan  # one in the real test.csv
+    columns = ["PassengerId", "Survived", "Pclass", "Name", "Sex", "Age", "SibSp", "Parch", "Ticket", "Fare",
+               "Cabin", "Embarked"]
+    _write_csv(train[columns], out / "train.csv")
+    _write_csv(test[[c for c in columns if c != "Survived"]], out / "test.csv")
+    _write_csv(pd.DataFrame({"PassengerId": test["PassengerId"], "Survived": (test["Sex"] == "female").astype(int)}),
+               out / "gender_submission.csv")
+    return {"train": n_train, "test": n_test}
+
+
 GENERATORS: dict[str, Callable[[Path, float, int], dict[str, int]]] = {
     "home_credit": home_credit,
     "california_housing": california_housing,
     "house_prices": house_prices,
+    "titanic": titanic,
 }
 
 
