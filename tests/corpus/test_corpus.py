@@ -24,10 +24,6 @@ ENTRIES = {e.name: e for e in corpus.load_manifest()}
 #: engine defects seen on this corpus (issue 20); (phase, reason). "first": the first run with an empty
 #: store differs from plain; "rerun": the re-run differs.
 KNOWN_DEFECTS: dict[str, tuple[str, str]] = {
-    "papiu_regularized_linear_models": (
-        "rerun", "a cell replayed whole ('cell (its displayed outputs)') shows its value's repr as it was after the "
-                 "inline backend drew the figure: `plt.plot([1, 2, 3]); plt.ylabel('rmse')` shows "
-                 "Text(0, 0.5, 'rmse') plainly, Text(23.9, 0.5, 'rmse') when replayed (cell 17 here)"),
 }
 
 
