@@ -12,19 +12,27 @@ result, so the notebook receives what a plain run sends.
 from __future__ import annotations
 
 import ast
+import copy
 import logging
 import re
 import sys
 import time
+import weakref
 from typing import Any
+
+import numpy as np
 
 from ..fingerprint.digest import digest_parts
 from ..tracing import cells, randomness, settings, warning_registry
+from ..tracing.registry import snapshot
 from ..tracing.rewrite import HOOK
 from ..tracing.steps import COMPUTED, REUSED, ComputedValue, Step
 from . import figure_names
 
 log = logging.getLogger("collab_reuse")
+
+#: Arrays a replayable cell binds up to this size are copied when it ends (larger ones are checked).
+ISOLATED_ARRAY_BYTES = 64 << 20
 
 
 class _Tee:
@@ -306,6 +314,14 @@ class CellReplays:
             if cell_id == recording.base_id:  # first seen drawing: from now on named by the state it drew from
                 self.session.mark_random(cell_id)
                 cell_id = _with_rng(cell_id, recording.rng)
+        registry = self.session.tracer.registry
+        # the names' values as the cell left them: the store encodes later, after other cells may have
+        # changed them in place (a frame bound here and log-transformed two cells later)
+        lineage = {name: registry.get(v) for name, v in names.items()}
+        isolated = {name: _isolated(v) for name, v in names.items()}
+        live = tuple((_weak(v), lineage[name]) for name, v in names.items()
+                     if isolated[name] is v and lineage[name] is not None)  # (what could not be copied)
+        names = isolated
         value = {"outputs": entries, "names": names, "result": recording.recorder.result}
         if changed:
             value["settings"] = changed
@@ -313,13 +329,11 @@ class CellReplays:
             value["figure_names"] = figures
         if shown is not None:
             value["warnings"] = shown
-        registry = self.session.tracer.registry
-        lineage = {name: registry.get(v) for name, v in names.items()}
         if any(lineage.values()):
             value["name_ids"] = {name: i for name, i in lineage.items() if i is not None}
         step = Step(cell_id, self.LABEL, COMPUTED, "other", seconds=seconds,
                     inputs=list(dict.fromkeys(recording.input_ids)))
-        self.session.add_step(step, ComputedValue(cell_id, value, "other", seconds, extra))
+        self.session.add_step(step, ComputedValue(cell_id, value, "other", seconds, extra, live=live))
 
     @staticmethod
     def _unreplayable(result: Any, entries: list[list]) -> str | None:
@@ -366,6 +380,24 @@ def _plain_value(value: Any, depth: int = 0) -> bool:
 
 
 _LINEAGE_ID = re.compile(r"[0-9a-f]{16,64}")
+
+
+def _isolated(value: Any) -> Any:
+    """A bound value isolated from later in-place changes: frames by a copy-on-write copy, containers
+    of plain values and small arrays by a copy; a large array as it is (``live`` has it checked
+    unchanged before it is encoded)."""
+    if type(value) is np.ndarray:
+        return value.copy() if value.nbytes <= ISOLATED_ARRAY_BYTES else value
+    if type(value) in (list, tuple, dict):
+        return copy.deepcopy(value)
+    return snapshot(value)
+
+
+def _weak(obj: Any) -> Any:
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return obj
 
 
 def _with_rng(cell_id: str, rng: tuple) -> str:

@@ -171,3 +171,16 @@ def test_a_replayed_cells_displayed_result_is_the_text_shown_before_its_figure_w
     assert "Text(0, 0.5, 'rmse')" in str(plain.outputs[1])
     assert not (diffs := compare(plain, again)), "\n".join(diffs)
     assert cell_statuses(store, again.kernel_id).get(2) == "reused"
+
+
+def test_a_replay_binds_the_values_as_the_cell_left_them_not_as_later_cells_changed_them(tmp_path):
+    # the store encodes a cell's bound values after later cells ran (no idle time between cells):
+    # cell 3 changes cell 2's frame, list and array in place; cell 2's replay must bind them unchanged
+    cells = [SETUP,
+             "small = df.iloc[:50].copy()\nseen = [1, 2]\nvalues = np.arange(5.0)\nplt.plot(small.b);",
+             "small['b'] = np.log1p(small['b'])\nseen.append(3)\nvalues[0] = 99.0",
+             "print(small.b.sum().round(6), seen, values)"]
+    store, plain, first, again = three_runs(_notebook(tmp_path / "later.ipynb", cells), tmp_path)
+    assert not (diffs := compare(plain, first)), "\n".join(diffs)
+    assert not (diffs := compare(plain, again)), "\n".join(diffs)
+    assert cell_statuses(store, again.kernel_id).get(2) == "reused"
