@@ -27,7 +27,7 @@ from .store_writes import Offer
 log = logging.getLogger("collab_reuse")
 
 NoCellRuns = Callable[[], AbstractContextManager[Any]]
-ENCODE_SECONDS_PER_ESTIMATOR = 1e-3  # measured: 0.63 ms per tree of a 3000-tree boosting model
+UNSIZED_ENCODE_SECONDS = 5.0  # a model or a result of unknown size: longer than a closing kernel may take
 ENCODE_BYTES_PER_SECOND = 100e6  # encoding and checking a result (measured: 900 MB in 7.4 s), for time budgets
 
 
@@ -247,22 +247,12 @@ class EncodeOffers(Job):
         return writes
 
     def estimated_seconds(self) -> float:
-        """From the candidates' estimated bytes, or for a model (whose size isn't estimated) from how many
-        estimators it holds: a closing kernel hands what takes long to its child instead of being
-        killed while encoding it (a 3000-tree boosting model took 2 s to encode and check)."""
-        return sum(c.approx_bytes / ENCODE_BYTES_PER_SECOND if c.approx_bytes else _object_encode_seconds(c.value)
-                   for c in self.candidates)
-
-
-def _object_encode_seconds(value: Any) -> float:
-    """An estimate for a result of unknown size: ``ENCODE_SECONDS_PER_ESTIMATOR`` for it and for each
-    estimator it holds in ``estimators_`` (a forest's trees, a boosting model's stages)."""
-    try:
-        inner = getattr(value, "estimators_", None)
-        count = inner.size if hasattr(inner, "size") else len(inner) if inner is not None else 0
-    except Exception:  # (an object's own attribute code: anything may go wrong; count it as one)
-        count = 0
-    return (1 + count) * ENCODE_SECONDS_PER_ESTIMATOR
+        """From the candidates' estimated bytes. A model, or a result whose size wasn't estimated, counts
+        as ``UNSIZED_ENCODE_SECONDS``: its encoding and check may take seconds (a 3000-tree boosting model
+        2 s, a LightGBM model's text check as long), so a closing kernel hands it to its child instead
+        of being killed while encoding it, and every job after it with it."""
+        return sum(c.approx_bytes / ENCODE_BYTES_PER_SECOND if c.approx_bytes and c.kind != "model"
+                   else UNSIZED_ENCODE_SECONDS for c in self.candidates)
 
 
 def prepare_here(job: Job, graph: ExperimentGraph | None) -> list[Write]:
