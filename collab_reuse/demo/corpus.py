@@ -175,7 +175,10 @@ def data_for(entry: Entry, root: Path, factor: float, bench: bool = False) -> Pa
 def kernel_env_for(entry: Entry, data: Path) -> dict[str, str]:
     # Fixed hash seed: a notebook that iterates over a set of strings then sees one order in every run
     # (as every run of the same Python with PYTHONHASHSEED set; plain runs differ without it).
-    return {entry.env_var: str(data), "PYTHONHASHSEED": "0"}
+    # One OpenMP thread: the test runs a plain and a reusing kernel side by side on two cores, and
+    # XGBoost's and LightGBM's spinning threads then took minutes for a cell of seconds (every run
+    # of the comparison gets the same setting, so their outputs still compare).
+    return {entry.env_var: str(data), "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
 
 
 # -- what the store's events say about a run -------------------------------------------------
