@@ -38,10 +38,16 @@ def three_runs(notebook, tmp_path):
     return store, plain, first, again
 
 
-def test_plot_cells_replay_their_figures_and_the_others_run(tmp_path):
-    store, plain, first, again = three_runs(NOTEBOOKS / "plots.ipynb", tmp_path)
+def identical_runs(notebook, tmp_path):
+    """``three_runs``, with the first run and the re-run both giving the plain run's outputs."""
+    store, plain, first, again = three_runs(notebook, tmp_path)
     assert not (diffs := compare(plain, first)), "\n".join(diffs)
     assert not (diffs := compare(plain, again)), "\n".join(diffs)
+    return store, plain, first, again
+
+
+def test_plot_cells_replay_their_figures_and_the_others_run(tmp_path):
+    store, plain, first, again = identical_runs(NOTEBOOKS / "plots.ipynb", tmp_path)
     # kde, histograms in a loop (binding i and col), heatmap (binding corr), df.hist, figures bound to
     # names (7, 12: rebuilt only if read), a seeded random plot
     replayed = {2, 3, 4, 5, 7, 9, 12}
@@ -94,9 +100,7 @@ def test_a_cell_that_changes_the_plotting_settings_replays_and_leaves_them_as_it
              "print(plt.rcParams['axes.facecolor'], plt.rcParams['figure.figsize'], plt.rcParams['font.size'])\n"
              "import matplotlib\nprint(matplotlib.colors.to_rgb('b'), plt.rcParams['axes.prop_cycle'])",
              "plt.plot(df.a[:20], 'b');"]
-    store, plain, first, again = three_runs(_notebook(tmp_path / "settings.ipynb", cells), tmp_path)
-    assert not (diffs := compare(plain, first)), "\n".join(diffs)
-    assert not (diffs := compare(plain, again)), "\n".join(diffs)
+    store, plain, first, again = identical_runs(_notebook(tmp_path / "settings.ipynb", cells), tmp_path)
     statuses = cell_statuses(store, again.kernel_id)
     assert statuses.get(2) == "reused" and statuses.get(3) == "reused" and statuses.get(5) == "reused"
     assert "(0.2980392156862745, 0.4470588235294118, 0.6901960784313725)" in str(again.outputs[3])  # (deep blue)
@@ -113,9 +117,7 @@ def test_a_cell_binding_its_figures_replays_and_rebuilds_them_when_a_later_cell_
              "print(ax.get_ylim(), ax.get_title(), f.get_size_inches(), len(axes), axes[0].get_xlim())",
              "f.savefig('f.png', dpi=50)",
              "g = sns.pairplot(df.iloc[:200])"]
-    store, plain, first, again = three_runs(_notebook(tmp_path / "figures.ipynb", cells), tmp_path)
-    assert not (diffs := compare(plain, first)), "\n".join(diffs)
-    assert not (diffs := compare(plain, again)), "\n".join(diffs)
+    store, plain, first, again = identical_runs(_notebook(tmp_path / "figures.ipynb", cells), tmp_path)
     statuses = cell_statuses(store, again.kernel_id)
     assert statuses.get(2) == "reused" and statuses.get(3) == "reused" and statuses.get(7) == "reused", statuses
     assert again.files["f.png"] == plain.files["f.png"]
@@ -153,8 +155,7 @@ def test_values_a_replayed_cell_binds_keep_their_lineage_so_later_steps_still_re
     cells = [SETUP,
              "df = df.drop(df[df.a == 3].index)\nfig, ax = plt.subplots()\nax.scatter(x=df.a[:300], y=df.b[:300]);",
              "agg = df.groupby('a').agg(['mean', 'std', 'median', 'max'])\nprint(agg.round(3).to_string())"]
-    store, plain, first, again = three_runs(_notebook(tmp_path / "lineage.ipynb", cells), tmp_path)
-    assert not (diffs := compare(plain, again)), "\n".join(diffs)
+    store, plain, first, again = identical_runs(_notebook(tmp_path / "lineage.ipynb", cells), tmp_path)
     assert cell_statuses(store, again.kernel_id).get(2) == "reused"
     graph = ExperimentGraph(store)
     ids = {kernel: {s["id"] for e in graph.events(kernel_id=kernel, limit=1000) if e["execution_count"] == 3
@@ -180,7 +181,5 @@ def test_a_replay_binds_the_values_as_the_cell_left_them_not_as_later_cells_chan
              "small = df.iloc[:50].copy()\nseen = [1, 2]\nvalues = np.arange(5.0)\nplt.plot(small.b);",
              "small['b'] = np.log1p(small['b'])\nseen.append(3)\nvalues[0] = 99.0",
              "print(small.b.sum().round(6), seen, values)"]
-    store, plain, first, again = three_runs(_notebook(tmp_path / "later.ipynb", cells), tmp_path)
-    assert not (diffs := compare(plain, first)), "\n".join(diffs)
-    assert not (diffs := compare(plain, again)), "\n".join(diffs)
+    store, plain, first, again = identical_runs(_notebook(tmp_path / "later.ipynb", cells), tmp_path)
     assert cell_statuses(store, again.kernel_id).get(2) == "reused"

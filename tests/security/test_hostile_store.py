@@ -364,12 +364,21 @@ print("survived", len(texts))
 """
 
 
+def _survives_in_a_child(loader: str, accepted: list, tmp_path) -> None:
+    """Run ``loader`` on what the check accepted in a child process: a crash there is a hole in the check."""
+    import subprocess
+
+    (tmp_path / "accepted.json").write_text(json.dumps(accepted))
+    done = subprocess.run([sys.executable, "-c", loader, str(tmp_path / "accepted.json")], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0 and "survived" in done.stdout, (done.returncode, done.stderr[-2000:])
+
+
 def test_4_lightgbm_never_crashes_on_a_model_text_the_check_accepts(tmp_path):
     """Fuzz: mutate numbers and lines of a real model text; whatever ``check_model_text`` accepts,
     LightGBM loads and predicts with, in a child process (a crash there is a hole in the check)."""
     import random
     import re
-    import subprocess
 
     from collab_reuse.store.lightgbm_text import check_model_text
 
@@ -392,10 +401,7 @@ def test_4_lightgbm_never_crashes_on_a_model_text_the_check_accepts(tmp_path):
         except CorruptArtifact:
             refused += 1
     assert refused > 1000 and accepted  # both sides exercised
-    (tmp_path / "texts.json").write_text(json.dumps(accepted))
-    done = subprocess.run([sys.executable, "-c", _FUZZ_LOADER, str(tmp_path / "texts.json")], capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0 and "survived" in done.stdout, (done.returncode, done.stderr[-2000:])
+    _survives_in_a_child(_FUZZ_LOADER, accepted, tmp_path)
 
 
 def _xgboost_model() -> dict:
@@ -459,7 +465,6 @@ def test_4_xgboost_never_crashes_on_a_model_the_check_accepts(tmp_path):
     accepts, XGBoost loads and predicts with, in a child process."""
     import copy
     import random
-    import subprocess
 
     from collab_reuse.store.xgboost_json import check_model_json
 
@@ -478,10 +483,7 @@ def test_4_xgboost_never_crashes_on_a_model_the_check_accepts(tmp_path):
         except CorruptArtifact:
             refused += 1
     assert refused > 300 and accepted  # both sides exercised
-    (tmp_path / "docs.json").write_text(json.dumps(accepted))
-    done = subprocess.run([sys.executable, "-c", _XGB_FUZZ_LOADER, str(tmp_path / "docs.json")], capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0 and "survived" in done.stdout, (done.returncode, done.stderr[-2000:])
+    _survives_in_a_child(_XGB_FUZZ_LOADER, accepted, tmp_path)
 
 
 # -- 5. a diskcache row marked as pickled -----------------------------------------------------
