@@ -17,7 +17,6 @@ import logging
 import re
 import sys
 import time
-import weakref
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ import numpy as np
 from ..fingerprint.digest import digest_parts
 from ..tracing import cells, randomness, settings, warning_registry
 from ..tracing.registry import snapshot
+from ..tracing.storing import weak_or_self
 from ..tracing.rewrite import HOOK
 from ..tracing.steps import COMPUTED, REUSED, ComputedValue, Step
 from . import figure_names
@@ -236,7 +236,8 @@ class CellReplays:
         if not isinstance(value, dict) or not isinstance(value.get("outputs"), list) \
                 or not isinstance(value.get("names"), dict) \
                 or not all(isinstance(n, str) and n.isidentifier() for n in value.get("figure_names", [])) \
-                or not warning_registry.can_leave(value.get("warnings")):
+                or not warning_registry.can_leave(value.get("warnings")) \
+                or not settings.can_apply(value.get("settings")):
             return None
         return cell_id, value, extra, info, seconds, nbytes
 
@@ -319,7 +320,7 @@ class CellReplays:
         # changed them in place (a frame bound here and log-transformed two cells later)
         lineage = {name: registry.get(v) for name, v in names.items()}
         isolated = {name: _isolated(v) for name, v in names.items()}
-        live = tuple((_weak(v), lineage[name]) for name, v in names.items()
+        live = tuple((weak_or_self(v), lineage[name]) for name, v in names.items()
                      if isolated[name] is v and lineage[name] is not None)  # (what could not be copied)
         names = isolated
         value = {"outputs": entries, "names": names, "result": recording.recorder.result}
@@ -392,12 +393,6 @@ def _isolated(value: Any) -> Any:
         return copy.deepcopy(value)
     return snapshot(value)
 
-
-def _weak(obj: Any) -> Any:
-    try:
-        return weakref.ref(obj)
-    except TypeError:
-        return obj
 
 
 def _with_rng(cell_id: str, rng: tuple) -> str:

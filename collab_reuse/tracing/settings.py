@@ -67,6 +67,28 @@ def changes(before: dict | None, after: dict | None) -> dict | str | None:
     return {"rc": rc, "codes": codes} if rc or codes else None
 
 
+def can_apply(recorded: Any) -> bool:
+    """Is a stored record (bytes anyone with access to the store may have written) one :func:`apply`
+    can make without error or effect beyond the settings: rcParams keys that exist (never the
+    backend) with values their validators accept, colour codes as RGB triples?"""
+    if recorded is None:
+        return True
+    import matplotlib as mpl
+
+    try:
+        rc, codes = recorded["rc"], recorded["codes"]
+        if type(rc) is not dict or type(codes) is not dict or set(recorded) != {"rc", "codes"}:
+            return False
+        for key, value in rc.items():
+            if key == "backend" or key not in mpl.rcParams.validate:
+                return False
+            mpl.rcParams.validate[key](_decode(value))
+        return all(code in COLOR_CODES and type(rgb) is list and len(rgb) == 3
+                   and all(type(c) in (int, float) and 0 <= c <= 1 for c in rgb) for code, rgb in codes.items())
+    except Exception:  # (a malformed record: a missing field, a value a validator refuses)
+        return False
+
+
 def apply(recorded: dict | None) -> None:
     """Make the recorded changes (a replay, from the same settings the cell started from)."""
     if not recorded:

@@ -50,7 +50,7 @@ def candidate(op_id: str, result: Any, mutated: list[Any], seconds: float, extra
     items = enumerate(result) if isinstance(result, (tuple, list)) else ((None, result),)
     live = tuple((item, registry.get(item)) for _, item in items if registry.get(item) is not None)
     # weakly: a strong reference would raise pandas' reference counts and hide chained assignments
-    live = tuple((_weak(obj), expected) for obj, expected in live)
+    live = tuple((weak_or_self(obj), expected) for obj, expected in live)
     return ComputedValue(op_id, snapshot(result), kind_of(result), seconds, extra, live=live)
 
 
@@ -63,7 +63,8 @@ def unchanged(candidate: ComputedValue, registry: Registry) -> bool:
     return True
 
 
-def _weak(obj: Any) -> Any:
+def weak_or_self(obj: Any) -> Any:
+    """A weak reference to ``obj`` where it allows one (a candidate's ``live`` objects), else ``obj``."""
     try:
         return weakref.ref(obj)
     except TypeError:

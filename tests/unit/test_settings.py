@@ -88,3 +88,23 @@ def test_a_cell_changing_settings_through_theme_calls_or_rcparams_may_replay(sou
     import ast
 
     assert cells.cell_impurity(ast.parse(source)) == why
+
+
+@pytest.mark.parametrize("recorded", [
+    {"rc": {"backend": "agg"}, "codes": {}},  # (a replay never switches the backend)
+    {"rc": {"no.such.key": 1}, "codes": {}},
+    {"rc": {"lines.linewidth": "wide"}, "codes": {}},
+    {"rc": {}, "codes": {"b": [0, 0]}},
+    {"rc": {}, "codes": {"q": [0, 0, 1]}},
+    {"rc": [], "codes": {}},
+    {"rc": {}},
+    "sns.set()",
+])
+def test_a_stored_record_that_is_not_a_settings_change_is_refused(recorded):
+    assert not settings.can_apply(recorded)
+
+
+def test_a_recorded_change_can_be_applied():
+    before = settings.snapshot()
+    sns.set()
+    assert settings.can_apply(settings.changes(before, settings.snapshot())) and settings.can_apply(None)
