@@ -36,6 +36,7 @@ _TEXT_BLOB = 1 << 16  # strings longer than this (e.g. a LightGBM model) go to a
 _STR_ARRAY_ITEMS = 100_000  # object arrays of strings up to this size are stored as JSON lists
 _FACTORIES = {dict: "dict", list: "list", int: "int", float: "float", collections.OrderedDict: "OrderedDict"}
 _PICKLED, _SCALARS = "p:", "j:"  # prefixes of a column stored with pickle, or as JSON scalars
+_CODED = "c:"  # prefix of a categorical column stored as its codes and its categories (two blobs)
 _DTYPE_TEXT = re.compile(r"[<>|=]?[?bBhHiIlLqQefdgFDGbiufcmMOSUV][0-9]{0,4}(?:\[[0-9]*[a-zA-Z]+\])?")
 _TIME_ZONE = re.compile(r"(?:UTC|[+-][0-9]{2}:[0-9]{2}|[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+){0,3})")
 _ARROW_EXTENSIONS = {"pandas.period", "pandas.interval"}
@@ -109,10 +110,11 @@ def blob_keys(manifest: dict) -> set[str]:
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             for k, v in node.items():
-                if k == "key" and isinstance(v, str):
+                if k in ("key", "codes") and isinstance(v, str):  # (codes: of a categorical index)
                     found.add(v)
                 elif k == "cols" and isinstance(v, list):
-                    found.update(_column_key(c)[1] for c in v)
+                    for c in v:
+                        found.update(_column_keys(c)[1])
                 else:
                     walk(v)
         elif isinstance(node, list):
@@ -382,6 +384,9 @@ def _encode_column(series: Any, out: Encoded, allow_pickle: bool) -> str:
     import pandas as pd
     import pyarrow as pa
 
+    if _has_interval_categories(series.dtype):
+        codes, categories = _encode_categorical(series.array, out)
+        return f"{_CODED}{codes}:{categories['key']}:{'o' if series.dtype.ordered else 'u'}"
     try:
         table = pa.Table.from_pandas(pd.DataFrame({"v": series.array}), preserve_index=False)
     except (pa.ArrowException, TypeError, ValueError) as exc:
@@ -402,21 +407,60 @@ def _encode_column(series: Any, out: Encoded, allow_pickle: bool) -> str:
     return out.add_blob(_arrow_bytes(table))
 
 
-def _column_key(entry: Any) -> tuple[str, str]:
-    """(how a column is stored: "arrow", "json" or "pickle"; its blob key)."""
+def _column_keys(entry: Any) -> tuple[str, list[str]]:
+    """(how a column is stored: "arrow", "json", "pickle" or "coded"; its blob keys)."""
     if type(entry) is not str:
         raise CorruptArtifact("a column entry is not a key")
     if entry.startswith(_PICKLED):
-        return "pickle", entry[len(_PICKLED):]
+        return "pickle", [entry[len(_PICKLED):]]
     if entry.startswith(_SCALARS):
-        return "json", entry[len(_SCALARS):]
-    return "arrow", entry
+        return "json", [entry[len(_SCALARS):]]
+    if entry.startswith(_CODED):
+        parts = entry[len(_CODED):].split(":")
+        if len(parts) != 3 or parts[2] not in ("o", "u"):
+            raise CorruptArtifact("a categorical column entry is malformed")
+        return "coded", parts[:2]
+    return "arrow", [entry]
+
+
+def _has_interval_categories(dtype: Any) -> bool:
+    """Categories that are intervals (``pd.cut``/``pd.qcut``): Arrow writes them, but pandas can't
+    read them back (its interval extension type fails inside a dictionary), so they are stored
+    as codes and categories apart."""
+    import pandas as pd
+
+    return isinstance(dtype, pd.CategoricalDtype) and isinstance(dtype.categories, pd.IntervalIndex)
+
+
+def _encode_categorical(values: Any, out: Encoded) -> tuple[str, dict]:
+    """A categorical's codes (one Arrow column) and its categories (an index)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    codes = pa.Table.from_pandas(pd.DataFrame({"v": values.codes}), preserve_index=False)
+    return out.add_blob(_arrow_bytes(codes)), _encode_index(values.categories, out)
+
+
+def _decode_categorical(codes_key: str, categories: dict, ordered: bool, get_blob: Callable[[str], bytes]) -> Any:
+    """A categorical from its stored codes and categories; codes out of range are refused."""
+    import pandas as pd
+
+    codes = _arrow_table(get_blob(codes_key)).column("v").to_numpy()
+    if codes.dtype.kind != "i":
+        raise CorruptArtifact("a categorical's stored codes are not integers")
+    try:
+        return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(_decode_index(categories, get_blob), ordered))
+    except (ValueError, TypeError) as exc:
+        raise CorruptArtifact(f"a stored categorical is malformed: {exc}") from None
 
 
 def _decode_column(entry: str, dtype: Any, get_blob: Callable[[str], bytes], allow_pickle: bool) -> Any:
     import pandas as pd
 
-    how, key = _column_key(entry)
+    how, (key, *more) = _column_keys(entry)
+    if how == "coded":
+        return pd.Series(_decode_categorical(key, {"key": more[0], "dtype": "interval"}, entry.endswith(":o"),
+                                             get_blob), copy=False)
     if how == "pickle":
         values = _load_pickle(get_blob(key), allow_pickle)
         if type(values) is not np.ndarray:
@@ -441,6 +485,10 @@ def _encode_index(index: Any, out: Encoded) -> dict:
 
     if type(index) is pd.RangeIndex:
         return {"range": [index.start, index.stop, index.step], "name": _label(index.name)}
+    if type(index) is pd.CategoricalIndex and _has_interval_categories(index.dtype):
+        codes, categories = _encode_categorical(index.array, out)
+        return {"codes": codes, "categories": categories, "ordered": bool(index.dtype.ordered),
+                "name": _label(index.name)}
     try:
         table = pa.Table.from_pandas(pd.DataFrame(index=index), preserve_index=True)
     except (pa.ArrowException, TypeError, ValueError) as exc:
@@ -456,6 +504,11 @@ def _decode_index(node: dict, get_blob: Callable[[str], bytes]) -> Any:
         if not all(type(n) is int for n in (start, stop, step)):
             raise CorruptArtifact("a stored range index is not three integers")
         return pd.RangeIndex(start, stop, step, name=_unlabel(node["name"]))
+    if "codes" in node:
+        if type(node["codes"]) is not str or type(node["ordered"]) is not bool or type(node["categories"]) is not dict:
+            raise CorruptArtifact("a stored categorical index is malformed")
+        values = _decode_categorical(node["codes"], node["categories"], node["ordered"], get_blob)
+        return pd.CategoricalIndex(values, name=_unlabel(node["name"]))
     index = _arrow_table(get_blob(node["key"])).to_pandas().index
     if node["dtype"] == "object" and str(index.dtype) != "object":
         index = index.astype(object)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -42,6 +43,11 @@ VALUES = {
         "timedelta": pd.to_timedelta([1, None, 3], unit="s"), "period": pd.period_range("2020-01", periods=3, freq="M"),
         "interval": pd.arrays.IntervalArray.from_breaks([0, 1, 2, 3]), "mixed": pd.Series([1, "a", None], dtype=object),
     }),
+    # pd.cut / pd.qcut bands (Titanic's FareBand): categories that are intervals, as columns and as the
+    # index of what is grouped or counted by them
+    "interval_categories": pd.DataFrame({"band": pd.qcut(pd.Series(np.arange(40.0)), 4),
+                                         "ordered": pd.cut(pd.Series([1.0, 5.0, np.nan, 9.0] * 10), [0, 3, 6, 10], ordered=True)}),
+    "interval_category_index": pd.qcut(pd.Series(np.arange(40.0)), 4).value_counts(sort=False),
 }
 
 
@@ -101,6 +107,18 @@ def test_a_corrupted_blob_is_detected_not_served():
     blobs.corrupt(column_key)
     with pytest.raises(CorruptArtifact):
         store.get("x")
+
+
+def test_a_stored_categorical_whose_codes_leave_its_categories_is_refused():
+    encoded = ArtifactStore(MemoryBlobs()).encode(pd.qcut(pd.Series(np.arange(40.0)), 4))
+    codes_key = encoded.manifest["value"]["cols"][0].split(":")[1]
+    blobs = dict(encoded.blobs)
+    blobs[codes_key] = formats._arrow_bytes(pa.table({"v": pa.array([0, 1, 7] * 13 + [0], pa.int8())}))
+    with pytest.raises(CorruptArtifact, match="categorical"):
+        formats.decode(encoded.manifest, blobs.__getitem__, allow_pickle=False)
+    manifest = {**encoded.manifest, "value": {**encoded.manifest["value"], "cols": ["c:" + codes_key]}}
+    with pytest.raises(CorruptArtifact, match="malformed"):
+        formats.decode(manifest, blobs.__getitem__, allow_pickle=False)
 
 
 def test_a_missing_blob_is_detected(store):
