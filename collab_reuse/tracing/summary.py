@@ -15,6 +15,8 @@ import os
 import types
 from typing import Any
 
+from .lazy import Lazy
+
 MAX_REPR = 60        # characters of a parameter's repr
 MAX_PARAMS = 24      # parameters summarized per call
 MAX_SOURCE = 4000    # characters of a notebook function's source
@@ -31,6 +33,8 @@ def short(value: Any) -> str:
         return f"<class {value.__qualname__}>"
     if isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
         return f"<function {getattr(value, '__qualname__', '?')}>"
+    if type(value) is Lazy:  # a deferred value is summarized as what it stands for, as when it was computed
+        return f"<{getattr(value._cr_node.type, '__name__', '?')}>"
     return f"<{type(value).__name__}>"
 
 

@@ -95,6 +95,16 @@ def test_data_values_are_never_summarized():
     assert params == {"right": "<DataFrame>", "on": "'k'", "arr": "<ndarray>"}
 
 
+def test_a_deferred_value_is_summarized_as_what_it_stands_for_without_producing_it():
+    import pandas as pd
+
+    from collab_reuse.tracing.lazy import Lazy, Pending
+
+    # (a run that deferred a frame must not read as "X changed <DataFrame> → <Lazy>")
+    lazy = Lazy(None, Pending("a" * 64, pd.DataFrame, "read_csv"))  # no tracer: producing it would fail
+    assert summary.short(lazy) == "<DataFrame>"
+
+
 def test_places_round_trip_and_a_malformed_row_reads_as_absent(tmp_path):
     graph = ExperimentGraph(tmp_path / "store")
     run = PlaceRun("u\x1fc\x1fop\x1f0", "id1", "op", 3, {"params": {"a": "1"}, "inputs": []},

@@ -85,7 +85,7 @@ def test_idle_waits_until_no_cell_has_run_for_the_grace_period():
     assert 0.25 <= waited < 2.0
     start = time.monotonic()
     with lock.idle(grace=0.0):
-        assert time.monotonic() - start < 0.1
+        assert time.monotonic() - start < 0.25  # (no wait: under the 0.3 s grace above, with slack for a busy machine)
 
 
 def _encoder(lock: CellLock, grace: float) -> tuple[threading.Thread, threading.Event]:
