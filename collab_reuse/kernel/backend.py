@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import CorruptArtifact
 from ..graph import MATERIALIZED, load_counters
 from ..tracing.steps import ComputedValue, Step
+from ..tracing.storing import shallow_bytes
 from . import jobs, store_writes
 from .cell_record import MAX_STEPS_PER_REPORT
 
@@ -26,10 +27,9 @@ def _approximate_bytes(value: Any) -> int | None:
     try:
         if type(value) is tuple and len(value) == 2 and value[1] is None:
             value = value[0]  # a fitted estimator as the store holds it: (estimator, result)
-        if hasattr(value, "memory_usage") and hasattr(value, "columns"):
-            return int(value.memory_usage(index=True, deep=False).sum())
-        if hasattr(value, "nbytes"):
-            return int(value.nbytes)
+        nbytes = shallow_bytes(value)
+        if nbytes is not None:
+            return nbytes
         trees = [value] if hasattr(value, "tree_") else list(getattr(value, "estimators_", None) or [])
         if trees and all(hasattr(t, "tree_") for t in trees):
             # fitted decision trees: a 64-byte node record plus its value row per node

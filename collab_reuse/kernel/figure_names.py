@@ -27,6 +27,7 @@ import numpy as np
 
 from ..tracing import cells, randomness, settings
 from ..tracing.lazy import Lazy, unwrap
+from ..tracing.storing import shallow_bytes
 
 log = logging.getLogger("collab_reuse")
 
@@ -107,7 +108,7 @@ def _kept(value: Any) -> Any:
     if module == "pandas" and type(value).__name__ in ("DataFrame", "Series"):
         if _copy_on_write():
             return value.copy(deep=False)  # (copy-on-write: a later change of the original never shows here)
-        return value.copy() if value.memory_usage(deep=False).sum() <= MAX_COPIED_BYTES else _CANT
+        return value.copy() if (shallow_bytes(value) or 0) <= MAX_COPIED_BYTES else _CANT
     if type(value) is np.ndarray:
         return value.copy() if value.dtype != object and value.nbytes <= MAX_COPIED_BYTES else _CANT
     if type(value) in (list, tuple, dict, set, frozenset):
