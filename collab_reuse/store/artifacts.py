@@ -322,12 +322,19 @@ def _check_extra(extra: Any, artifact_id: str) -> None:
             raise CorruptArtifact(f"{bad}: a warning of an unknown class or pointing at an unusual file")
     if "rng_after" in extra:
         rng = extra["rng_after"]
-        state = rng.get("np") if type(rng) is dict and set(rng) == {"np"} else None
-        if (type(state) is not list or len(state) != 5 or state[0] != "MT19937" or type(state[1]) is not list
-                or len(state[1]) != 624 or not all(type(k) is int and 0 <= k < 2**32 for k in state[1])
+        state, py = (rng.get("np"), rng.get("py")) if type(rng) is dict and set(rng) == {"np", "py"} else (None, None)
+        if (type(state) is not list or len(state) != 5 or state[0] != "MT19937" or not _words(state[1], 624)
                 or type(state[2]) is not int or not 0 <= state[2] <= 624 or state[3] not in (0, 1)
                 or type(state[4]) not in (int, float)):
             raise CorruptArtifact(f"{bad}: not a random state numpy takes")
+        if (type(py) is not list or len(py) != 3 or py[0] != 3 or not _words(py[1], 625)
+                or not 0 <= py[1][-1] <= 624 or not (py[2] is None or type(py[2]) is float)):
+            raise CorruptArtifact(f"{bad}: not a random state Python's random takes")
+
+
+def _words(value: Any, count: int) -> bool:
+    """A list of ``count`` unsigned 32-bit integers."""
+    return type(value) is list and len(value) == count and all(type(k) is int and 0 <= k < 2**32 for k in value)
 
 
 def _scalar_lists(value: Any, depth: int) -> bool:

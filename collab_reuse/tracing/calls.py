@@ -54,7 +54,8 @@ class Call:
     op_id: str | None = None                          # None: it can't be named (``reason`` says why)
     reason: str | None = None
     mutated: list[Any] = field(default_factory=list)  # objects it changes in place (a fit's receiver)
-    rng_before: tuple = ()                            # numpy's global generator before it
+    rng_before: bytes = b""                           # the global random generators before it
+    reseeds: Any = None                               # what it reseeded while it ran (``randomness.Reseeds``)
     warm_from: str | None = None                      # how an acceleration started it, for the report
     made_since: int | None = None                     # a notebook call's registry clock at its start
     summary: dict | None = None                       # what a later run compares (``summary``)

@@ -55,6 +55,9 @@ class Execution:
         if type(receiver) is Lazy and specs.mutated_receiver(name, kwargs):
             receiver = op.receiver = tracer.produced_target(receiver)  # an in-place method: runs on the value
             op.func = getattr(receiver, op.attr)
+        if randomness.reseeds_global(op.module, name, receiver):  # the move of a generator is what the
+            func, args, kwargs = self.produced_call(op, args, kwargs)  # calls around it record (``Reseeds``)
+            return func(*args, **kwargs)
         if specs.is_effect(name, args, kwargs) or name in specs.NONDETERMINISTIC_NAMES:
             return self.run_plain(op, args, kwargs, frame, forget_result=name in specs.NONDETERMINISTIC_NAMES)
         if specs.draws_on(args, kwargs):  # (scipy.stats.probplot(x, plot=plt): its drawing is an effect)
@@ -202,7 +205,8 @@ class Execution:
                 nested = fitted.Nested(call.mutated[0])
         capture = Capture(tee=True, frame=call.frame)
         try:
-            with accelerations.around(tracer.accelerations, call), capture, tracer.producer.computing():
+            with accelerations.around(tracer.accelerations, call), capture, tracer.producer.computing(), \
+                    randomness.Reseeds(call.rng_before) as call.reseeds:
                 start = time.perf_counter()
                 result = func(*args, **kwargs)
                 seconds = time.perf_counter() - start
@@ -235,8 +239,9 @@ class Execution:
             if isinstance(effect_states, str):  # an effect no reuse could replay: nothing keyed by this id
                 call.op_id, call.reason = None, effect_states
         op_id, random_op = call.op_id, None
-        if op_id is not None and randomness.changed(call.rng_before, randomness.snapshot()):
-            if not self.backend.is_random(op_id):
+        rng_after = randomness.snapshot()
+        if op_id is not None and randomness.changed(call.rng_before, rng_after):
+            if not self.backend.is_random(op_id) and not (call.reseeds and call.reseeds.independent(rng_after)):
                 random_op = op_id
                 op_id = _salted(call, op_id)
             extra["rng_after"] = randomness.full_state_json()
@@ -324,7 +329,7 @@ class Execution:
         capture = Capture(tee=True, warnings=False)  # warnings are in the captured text already
         start = time.perf_counter()
         try:
-            with capture:
+            with capture, randomness.Reseeds(call.rng_before) as call.reseeds:
                 result = func(*args, **kwargs)
                 # a lazy it returns is produced: the call's result is known by the call's id (as when it
                 # is loaded), not by the lazy's, nor by an id its value got from a change inside the call

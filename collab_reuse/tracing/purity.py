@@ -28,7 +28,10 @@ _EFFECT_CALLS = frozenset({"open", "display", "exec", "eval", "input", "setattr"
 #: Modules whose functions act on the outside world.
 _EFFECT_MODULES = frozenset({"os", "shutil", "subprocess", "sys", "pickle", "joblib", "json", "plt", "sns",
                              "logging", "socket", "requests", "urllib", "pathlib", "Path", "tempfile", "io",
-                             "IPython", "get_ipython", "time", "datetime", "random", "uuid"})
+                             "IPython", "get_ipython", "time", "datetime", "uuid", "secrets"})
+#: ``random``'s functions draw from a generator whose state is an input of the call (``randomness``),
+#: except its OS-entropy generator, which no state names.
+_ENTROPY_CALLS = frozenset({"SystemRandom"})
 #: Methods that change the container they are called on.
 _MUTATING_METHODS = frozenset({"append", "extend", "insert", "remove", "clear", "update", "pop", "popitem",
                                "setdefault", "add", "discard", "sort", "reverse", "fill", "resize", "put",
@@ -104,7 +107,7 @@ def _call_effect(node: ast.Call, external: set[str]) -> str | None:
         return f"it calls {func.id}()"
     if isinstance(func, ast.Attribute):
         base = _base_name(func.value)
-        if base in _EFFECT_MODULES:
+        if base in _EFFECT_MODULES or (base == "random" and func.attr in _ENTROPY_CALLS):
             return f"it calls {base}.{func.attr}()"
         if func.attr in _MUTATING_METHODS and base in external:
             return f"it calls {base}.{func.attr}(), which changes an outside object"

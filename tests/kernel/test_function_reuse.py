@@ -159,3 +159,42 @@ def test_a_recomputed_call_whose_body_was_deferred_keeps_the_ids_after_it(tmp_pa
 
     assert len(ids(reports[0])) == 2 and ids(reports[1]) == ids(reports[0])
     assert spaces[0]["top"].equals(spaces[1]["top"])
+
+
+RESEEDING = ("def jitter(frame):\n"
+             "    np.random.seed(0)  # reseeded before any draw: the result is the same from any state\n"
+             "    noise = np.random.normal(size=len(frame))\n"
+             "    return frame.assign(v=frame['v'] + noise).groupby('k')['v'].agg(['mean', 'std', 'median'])\n")
+
+
+def test_a_helper_that_reseeds_before_drawing_is_reused_from_any_state_and_leaves_the_state_as_it_would(
+        tmp_path, monkeypatch):
+    # the two shells share one process: the second starts from wherever the first left numpy's generator
+    spaces, reports = two_runs(tmp_path, monkeypatch,
+                               [SETUP, RESEEDING, "j = jitter(df)\nafter = np.random.rand(3)"])
+    assert statuses(reports[0], "jitter()") == ["computed"]
+    assert statuses(reports[1], "jitter()") == ["reused"]
+    assert spaces[0]["j"].equals(spaces[1]["j"])
+    assert (spaces[0]["after"] == spaces[1]["after"]).all()
+
+
+PICKING = ("import random\n"
+           "def pick(frame):\n"
+           "    rows = random.sample(range(len(frame)), 50_000)\n"
+           "    return frame.iloc[rows].groupby('k')['v'].agg(['mean', 'std', 'median'])\n")
+
+
+def test_a_helper_drawing_from_pythons_random_is_named_by_its_state_and_puts_it_back_when_reused(
+        tmp_path, monkeypatch):
+    spaces, reports = two_runs(tmp_path, monkeypatch,
+                               [SETUP, PICKING, "random.seed(1)", "p = pick(df)\nlater = random.random()"])
+    assert statuses(reports[1], "pick()") == ["reused"]
+    assert spaces[0]["p"].equals(spaces[1]["p"])
+    assert spaces[0]["later"] == spaces[1]["later"]  # as if pick had drawn its sample
+
+
+def test_a_helper_drawing_from_an_unseeded_pythons_random_is_computed_every_time(tmp_path, monkeypatch):
+    spaces, reports = two_runs(tmp_path, monkeypatch, [SETUP, PICKING, "p = pick(df)"])
+    assert statuses(reports[0], "pick()") == ["computed"]
+    assert statuses(reports[1], "pick()") == ["computed"]
+    assert not spaces[0]["p"].equals(spaces[1]["p"])  # (two draws of 50,000 rows of 200,000 differ)

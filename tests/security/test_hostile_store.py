@@ -718,6 +718,10 @@ def test_random_bytes_as_a_manifest_row_or_body_give_corrupt_artifact(row, body)
     ({"log": [["warning", "sklearn:exceptions.ConvergenceWarning", "x", "<stdin>", 1]]}, False),  # a path
     ({"log": [["stdout", 5]]}, False),
     ({"rng_after": {"np": ["MT19937", [0] * 3, 0, 0, 0.0]}}, False),
+    ({"rng_after": {"np": ["MT19937", [1] * 624, 624, 0, 0.0], "py": [3, [1] * 624 + [624], None]}}, True),
+    ({"rng_after": {"np": ["MT19937", [1] * 624, 624, 0, 0.0]}}, False),  # (Python's random not put back)
+    ({"rng_after": {"np": ["MT19937", [1] * 624, 624, 0, 0.0], "py": [3, [1] * 624 + [625], None]}}, False),
+    ({"rng_after": {"np": ["MT19937", [1] * 624, 624, 0, 0.0], "py": [3, [2**32] * 624 + [1], None]}}, False),
     ({"log": [], "run_this": "os.system('x')"}, False),
 ])
 def test_a_replay_record_reading_a_pipe_or_naming_a_foreign_class_is_refused(disk, tmp_path, extra, accepted):

@@ -67,6 +67,16 @@ def generates(frame):
     yield frame
 
 
+def samples_from_the_global_random(frame):
+    import random
+    return frame.iloc[random.sample(range(len(frame)), 2)]  # (its state is an input: ``randomness``)
+
+
+def draws_os_entropy(frame):
+    import random
+    return frame.iloc[random.SystemRandom().sample(range(len(frame)), 2)]
+
+
 class Transformer:
     def fit(self, X, y=None):
         self.mean_ = X.mean()
@@ -83,6 +93,8 @@ class Transformer:
     (drops_in_place, "it changes frame in place"),
     (sets_an_attribute_of_an_argument, "it changes model in place"),
     (generates, "it is a generator"),
+    (samples_from_the_global_random, None),
+    (draws_os_entropy, "it calls random.SystemRandom()"),
 ])
 def test_static_impurity_names_what_forbids_reuse(fn, expected):
     assert purity.static_impurity(fn) == expected
