@@ -22,6 +22,9 @@ from .cell_record import MAX_STEPS_PER_REPORT
 log = logging.getLogger("collab_reuse")
 
 
+_PY = ":py"
+
+
 def _approximate_bytes(value: Any) -> int | None:
     """A cheap size estimate before encoding (None when there is none)."""
     try:
@@ -144,7 +147,11 @@ class TracerBackend:
         return self.cell is not None and len(self.cell.steps) < MAX_STEPS_PER_REPORT
 
     def is_random(self, op_id: str) -> bool:
-        return op_id in self._random_ops
+        return op_id in self._random_ops or op_id + _PY in self._random_ops
+
+    def random_parts(self, op_id: str) -> str:
+        # (the graph's rows: the id for numpy's generator, as ever; the id + ":py" for Python's)
+        return "+".join(name for name, key in (("np", op_id), ("py", op_id + _PY)) if key in self._random_ops)
 
     def _refresh_from_graph(self) -> None:
         """What any kernel stored, which operations draw from the RNG or finish quietly, and the
@@ -160,10 +167,11 @@ class TracerBackend:
             except Exception as exc:
                 self.store_fault(exc, "reading the Experiment Graph") or log.warning("refresh failed", exc_info=True)
 
-    def mark_random(self, op_id: str) -> None:
-        self._random_ops.add(op_id)
-        if self.cell is not None:
-            self.cell.random_ops.append(op_id)
+    def mark_random(self, op_id: str, parts: str = "np") -> None:
+        for key in (op_id if name == "np" else op_id + _PY for name in parts.split("+")):
+            self._random_ops.add(key)
+            if self.cell is not None:
+                self.cell.random_ops.append(key)
 
     def forget_stored(self) -> None:
         self._stored.clear()

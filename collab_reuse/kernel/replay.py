@@ -205,7 +205,8 @@ class CellReplays:
             return None
         rng = randomness.snapshot()
         # a cell seen drawing from numpy's global generator is named by its state, as operations are
-        cell_id = _with_rng(base_id, rng) if session.is_random(base_id) else base_id
+        parts = session.random_parts(base_id)
+        cell_id = _with_rng(base_id, rng, parts) if parts else base_id
         loaded = self._load(cell_id)
         if loaded is not None and loaded[1].get("figure_names"):
             kept = figure_names.kept_inputs(self.shell.user_ns, inputs, tracer.identity.resolve)
@@ -310,11 +311,12 @@ class CellReplays:
         seconds = time.perf_counter() - recording.started
         extra: dict[str, Any] = {"log": [], "cell": True}
         cell_id = recording.cell_id
-        if randomness.changed(recording.rng, randomness.snapshot()):
+        moved = randomness.moved(recording.rng, randomness.snapshot())
+        if moved:
             extra["rng_after"] = randomness.full_state_json()
             if cell_id == recording.base_id:  # first seen drawing: from now on named by the state it drew from
-                self.session.mark_random(cell_id)
-                cell_id = _with_rng(cell_id, recording.rng)
+                self.session.mark_random(cell_id, moved)
+                cell_id = _with_rng(cell_id, recording.rng, moved)
         registry = self.session.tracer.registry
         # the names' values as the cell left them: the store encodes later, after other cells may have
         # changed them in place (a frame bound here and log-transformed two cells later)
@@ -395,8 +397,8 @@ def _isolated(value: Any) -> Any:
 
 
 
-def _with_rng(cell_id: str, rng: tuple) -> str:
-    return digest_parts(cell_id, "rng", randomness.digest(rng))
+def _with_rng(cell_id: str, rng: bytes, parts: str) -> str:
+    return digest_parts(cell_id, "rng", randomness.digest(rng, parts))
 
 
 class _Recording:

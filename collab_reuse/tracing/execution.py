@@ -102,8 +102,8 @@ class Execution:
             call.op_id, call.reason = None, f"identity failed: {type(exc).__name__}: {exc}"
             log.debug("identity of %s failed", op.label, exc_info=True)
         call.rng_before = randomness.snapshot()
-        if call.op_id is not None and self.backend.is_random(call.op_id):
-            call.op_id = _salted(call, call.op_id)
+        if call.op_id is not None and (parts := self.backend.random_parts(call.op_id)):
+            call.op_id = _salted(call, call.op_id, parts)
 
     def run_plain(self, op: Operation, args: tuple, kwargs: dict, frame: Any, forget_result: bool,
                   draws: bool = False) -> Any:
@@ -240,10 +240,11 @@ class Execution:
                 call.op_id, call.reason = None, effect_states
         op_id, random_op = call.op_id, None
         rng_after = randomness.snapshot()
-        if op_id is not None and randomness.changed(call.rng_before, rng_after):
+        moved = randomness.moved(call.rng_before, rng_after)
+        if op_id is not None and moved:
             if not self.backend.is_random(op_id) and not (call.reseeds and call.reseeds.independent(rng_after)):
                 random_op = op_id
-                op_id = _salted(call, op_id)
+                op_id = _salted(call, op_id, moved)
             extra["rng_after"] = randomness.full_state_json()
         if op_id is None:
             for obj in call.mutated:
@@ -287,7 +288,7 @@ class Execution:
             step.score = float(result)
         self.backend.add_step(step, candidate)
         if random_op is not None:
-            self.backend.mark_random(random_op)
+            self.backend.mark_random(random_op, moved)
 
     # -- a notebook function's call -------------------------------------------------------------
 
@@ -313,8 +314,8 @@ class Execution:
         if self.backend.reports_more_steps():
             call.summary = _summarized(op, args, kwargs, {}, func)
         call.rng_before = randomness.snapshot()
-        if self.backend.is_random(call.op_id):
-            call.op_id = _salted(call, call.op_id)
+        if parts := self.backend.random_parts(call.op_id):
+            call.op_id = _salted(call, call.op_id, parts)
         elif tracer.deferral.enabled:
             lazy = tracer.deferral.defer(op, call.op_id, args, kwargs, frame, call.inputs,
                                          unchanged=lambda: function_identity(func, identity.resolve) == code)
@@ -354,9 +355,9 @@ class _NotUsed:
     pass
 
 
-def _salted(call: Call, op_id: str) -> str:
-    """The id of a call that draws from numpy's global generator: named by the generator's state too."""
-    state = randomness.digest(call.rng_before)
+def _salted(call: Call, op_id: str, parts: str) -> str:
+    """The id of a call that draws from a global generator: named by the state of those it draws from."""
+    state = randomness.digest(call.rng_before, parts)
     if call.summary is not None:
         call.summary["rng"] = state[:16]
     return digest_parts(op_id, "rng", state)

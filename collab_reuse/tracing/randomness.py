@@ -72,12 +72,18 @@ def snapshot() -> bytes:
 _PARTS = {"np": slice(0, _MT_BYTES), "py": slice(_MT_BYTES, None)}
 
 
-def digest(state: bytes) -> str:
-    return xxhash.xxh3_128_hexdigest(state)
+def digest(state: bytes, parts: str = "np") -> str:
+    """The state of the generators named (``moved``'s answer) as an operation's identity takes it."""
+    return xxhash.xxh3_128_hexdigest(b"".join(state[_PARTS[name]] for name in parts.split("+")))
 
 
 def changed(before: bytes, after: bytes) -> bool:
     return before != after
+
+
+def moved(before: bytes, after: bytes) -> str:
+    """Which generators moved between two snapshots: "np", "py", "np+py", or "" for none."""
+    return "+".join(name for name, part in _PARTS.items() if before[part] != after[part])
 
 
 def full_state_json() -> dict:

@@ -58,6 +58,10 @@ class Backend(Protocol):
 
     def is_random(self, op_id: str) -> bool: ...
 
+    def random_parts(self, op_id: str) -> str:
+        """Which global generators the operation was seen drawing from ("np", "py", "np+py"; "": none)."""
+        ...
+
     def reports_more_steps(self) -> bool:
         """Would a step added now be in the running cell's report? (Else its call summary, which only
         the report's steps keep, is not worth making.)"""
@@ -67,7 +71,7 @@ class Backend(Protocol):
 
     def add_step(self, step: Step, candidate: ComputedValue | None) -> None: ...
 
-    def mark_random(self, op_id: str) -> None: ...
+    def mark_random(self, op_id: str, parts: str = "np") -> None: ...
 
     def quiet_op(self, op_id: str) -> tuple[str, float] | None: ...
 

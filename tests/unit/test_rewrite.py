@@ -31,10 +31,13 @@ class NullBackend:
     def is_random(self, op_id):
         return False
 
+    def random_parts(self, op_id):
+        return ""
+
     def reports_more_steps(self):
         return True
 
-    def mark_random(self, op_id):
+    def mark_random(self, op_id, parts="np"):
         pass
 
     def file_digest(self, path):
