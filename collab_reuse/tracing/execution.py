@@ -241,10 +241,11 @@ class Execution:
         op_id, random_op = call.op_id, None
         rng_after = randomness.snapshot()
         moved = randomness.moved(call.rng_before, rng_after)
-        if op_id is not None and moved:
-            if not self.backend.is_random(op_id) and not (call.reseeds and call.reseeds.independent(rng_after)):
+        depends = call.reseeds.depends(rng_after) if call.reseeds is not None else moved
+        if op_id is not None and (moved or depends):
+            if depends and not self.backend.is_random(op_id):
                 random_op = op_id
-                op_id = _salted(call, op_id, moved)
+                op_id = _salted(call, op_id, depends)
             extra["rng_after"] = randomness.full_state_json()
         if op_id is None:
             for obj in call.mutated:
@@ -288,7 +289,7 @@ class Execution:
             step.score = float(result)
         self.backend.add_step(step, candidate)
         if random_op is not None:
-            self.backend.mark_random(random_op, moved)
+            self.backend.mark_random(random_op, depends)
 
     # -- a notebook function's call -------------------------------------------------------------
 

@@ -123,11 +123,12 @@ class Reseeds:
         if not _open:
             _wrap_seeding(False)
 
-    def independent(self, after: bytes) -> bool:
-        """Did the call compute the same whatever state it started from? (Every generator it moved
-        it reseeded before drawing from it.)"""
-        return all(self.first.get(name, False) for name, part in _PARTS.items()
-                   if after[part] != self.before[part])
+    def depends(self, after: bytes) -> str:
+        """The generators whose state the call's result depends on (as ``moved`` names them): those it
+        moved without reseeding them first, and those it drew from before reseeding them (even if it
+        left them where they were)."""
+        return "+".join(name for name, part in _PARTS.items()
+                        if self.first.get(name) is False or (after[part] != self.before[part] and name not in self.first))
 
 
 _open: list[Reseeds] = []
