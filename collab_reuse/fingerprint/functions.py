@@ -37,6 +37,11 @@ def package_version(module: str) -> str:
     return str(getattr(mod, "__version__", "")) if mod is not None else ""
 
 
+#: The name rewritten cell code calls collab_reuse's hooks by (``tracing/rewrite.py``): read by every
+#: rewritten function, never one of its inputs.
+HOOK_NAME = "__cr__"
+
+
 def is_notebook_function(fn: Any) -> bool:
     """Defined in a cell (``__main__``, IPython's cell files), not in an installed module."""
     return isinstance(fn, types.FunctionType) and (fn.__module__ == "__main__" or fn.__module__ is None)
@@ -106,7 +111,7 @@ def function_identity(fn: types.FunctionType, resolve: Callable[[Any], str], _ac
                 enc.add(cell.cell_contents)
             except ValueError:  # an empty cell: a name assigned later in the enclosing scope
                 enc.raw(b"empty", b"")
-        for name in sorted(global_names(fn.__code__)):
+        for name in sorted(global_names(fn.__code__) - {HOOK_NAME}):
             if name in fn.__globals__:
                 enc.raw(b"g", name.encode())
                 enc.add(fn.__globals__[name])

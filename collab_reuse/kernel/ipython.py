@@ -15,6 +15,7 @@ from typing import Any
 
 from ..config import CollabReuse
 from ..tracing import binned
+from ..tracing.plain_hook import PLAIN
 from ..tracing.rewrite import HOOK, rewrite
 from .replay import CellReplays
 from .session import Session
@@ -63,7 +64,10 @@ class Installation:
     def install(self) -> None:
         from .magics import ReuseMagics
 
+        # in the namespace (hidden from %who) as well as in builtins: a notebook function pickled by value
+        # for a worker process takes the globals it names along, and the tracer pickles as plain hooks
         setattr(builtins, HOOK, self.session.tracer)
+        self.shell.user_ns[HOOK] = self.shell.user_ns_hidden[HOOK] = self.session.tracer
         self.session.tracer.deferral.namespace = self.shell.user_ns
         self._formatter = self.shell.InteractiveTB
         self.shell.InteractiveTB = StrippingFormatter(self._formatter)
@@ -98,8 +102,11 @@ class Installation:
                 pass
         if isinstance(self.shell.InteractiveTB, StrippingFormatter):
             self.shell.InteractiveTB = self._formatter
+        # code rewritten while loaded (the notebook's functions) still calls the hooks: plain ones from now on
         if getattr(builtins, HOOK, None) is self.session.tracer:
-            delattr(builtins, HOOK)
+            setattr(builtins, HOOK, PLAIN)
+        if self.shell.user_ns.get(HOOK) is self.session.tracer:
+            self.shell.user_ns[HOOK] = self.shell.user_ns_hidden[HOOK] = PLAIN
         if self._magics is not None:
             for kind in ("line", "cell"):
                 for name in self._magics.magics[kind]:

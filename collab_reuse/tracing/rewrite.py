@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import ast
 
-HOOK = "__cr__"
+from ..fingerprint.functions import HOOK_NAME
+
+HOOK = HOOK_NAME
 _FRAME_READERS = frozenset({"super", "locals", "globals", "vars", "eval", "exec", "dir", "__import__", "breakpoint"})
 _INDEXERS = frozenset({"loc", "iloc", "at", "iat"})
 DATA_ATTRIBUTES = frozenset({"shape", "columns", "index", "dtypes", "dtype", "size", "ndim", "empty"})

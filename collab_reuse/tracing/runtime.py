@@ -17,7 +17,7 @@ import logging
 import operator
 import sys
 import types
-from typing import Any, Callable
+from typing import Any
 
 from ..fingerprint.functions import is_notebook_function
 from ..store.formats import kind_of
@@ -29,6 +29,7 @@ from .execution import Execution
 from .identity import Identity
 from .lazy import Lazy, unwrap
 from .lineage import Lineage
+from .plain_hook import BINOPS, INPLACE, UNARY, plain_hook
 from .producer import Producer
 from .registry import Registry
 from .scopes import Scope, Scopes
@@ -36,21 +37,6 @@ from .steps import COMPUTED, DEFERRED, Backend, ComputedValue, Step
 
 log = logging.getLogger("collab_reuse")
 
-BINOPS: dict[str, Callable[[Any, Any], Any]] = {
-    "Add": operator.add, "Sub": operator.sub, "Mult": operator.mul, "Div": operator.truediv,
-    "FloorDiv": operator.floordiv, "Mod": operator.mod, "Pow": operator.pow, "MatMult": operator.matmul,
-    "BitAnd": operator.and_, "BitOr": operator.or_, "BitXor": operator.xor, "LShift": operator.lshift,
-    "RShift": operator.rshift,
-    "Eq": operator.eq, "NotEq": operator.ne, "Lt": operator.lt, "LtE": operator.le, "Gt": operator.gt,
-    "GtE": operator.ge,
-}
-INPLACE: dict[str, Callable[[Any, Any], Any]] = {
-    "Add": operator.iadd, "Sub": operator.isub, "Mult": operator.imul, "Div": operator.itruediv,
-    "FloorDiv": operator.ifloordiv, "Mod": operator.imod, "Pow": operator.ipow, "MatMult": operator.imatmul,
-    "BitAnd": operator.iand, "BitOr": operator.ior, "BitXor": operator.ixor, "LShift": operator.ilshift,
-    "RShift": operator.irshift,
-}
-UNARY: dict[str, Callable[[Any], Any]] = {"USub": operator.neg, "UAdd": operator.pos, "Invert": operator.invert}
 _INDEXERS = frozenset({"loc", "iloc", "at", "iat"})
 _SEES_CLASS_ONLY = (isinstance, issubclass, callable)
 _NAMESPACE_MAGICS = frozenset({"who", "whos", "who_ls", "pinfo", "pinfo2", "psearch", "pdef", "pdoc", "store",
@@ -125,6 +111,9 @@ class Tracer:
     """The hooks of the rewritten code, for one kernel."""
 
     slice = slice
+
+    def __reduce__(self) -> tuple:  # (a worker process given a notebook function gets the plain hooks)
+        return plain_hook, ()
 
     def __init__(self, backend: Backend):
         self.backend = backend

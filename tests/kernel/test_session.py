@@ -105,10 +105,17 @@ def test_a_cell_that_raises_raises_the_same_and_the_next_cell_runs(shell):
 
 
 def test_unloading_leaves_plain_ipython(shell):
+    from collab_reuse.tracing.plain_hook import PLAIN
+
     transformers_before = list(shell.ast_transformers)
-    assert hasattr(builtins, HOOK)
+    assert hasattr(builtins, HOOK) and HOOK not in shell.run_line_magic("who_ls", "")
+    run(shell, SETUP)
+    run(shell, "def top(frame, n):\n    return frame.sort_values('v', ascending=False)['v'].head(n).tolist()")
     shell.run_line_magic("unload_ext", "collab_reuse")
-    assert not hasattr(builtins, HOOK)
+    # a function rewritten while loaded runs on with the plain hooks
+    assert getattr(builtins, HOOK) is PLAIN and shell.user_ns[HOOK] is PLAIN
+    run(shell, "best = top(df, 2)")
+    assert shell.user_ns["best"] == [149999.5, 149999.0]
     assert len(shell.ast_transformers) == len(transformers_before) - 1
     assert "reuse" not in shell.magics_manager.magics["line"]
     assert type(shell.InteractiveTB).__name__ != "StrippingFormatter"

@@ -91,6 +91,23 @@ def test_rewritten_code_computes_the_same(tracer, src):
     assert repr(traced["out"]) == repr(plain["out"])
 
 
+@pytest.mark.parametrize("src", SNIPPETS)
+def test_rewritten_code_computes_the_same_with_the_plain_hooks_where_no_tracer_runs(src):
+    import pickle
+
+    from collab_reuse.tracing.plain_hook import PLAIN
+
+    assert not hasattr(builtins, HOOK)
+    plain = {"pd": pd, "np": np}
+    exec(compile(src, "<cell>", "exec"), plain)
+    # (a worker process given a notebook function by value, or the kernel after %unload_ext)
+    hooks = pickle.loads(pickle.dumps(Tracer(NullBackend())))
+    assert hooks is PLAIN
+    rewritten = {"pd": pd, "np": np, HOOK: hooks}
+    exec(compile(rewrite(ast.parse(src)), "<cell>", "exec"), rewritten)
+    assert repr(rewritten["out"]) == repr(plain["out"])
+
+
 def test_lines_and_columns_are_kept(tracer):
     tree = rewrite(ast.parse("x = 1\n\ny = foo(x)[0]\n"))
     call = tree.body[1].value
