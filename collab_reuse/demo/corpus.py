@@ -276,6 +276,12 @@ def bench_notebook(entry: Entry, factor: float, work: Path, data_root: Path, tim
     return report
 
 
+def new_errors(plain: RunResult, other: RunResult) -> list[tuple]:
+    """Errors a run with collab_reuse raised where the plain run raised none (or another)."""
+    before = {(cell, name) for cell, name, _ in plain.errors}
+    return [e for e in other.errors if (e[0], e[1]) not in before]
+
+
 def _ratio(a: float, b: float) -> str:
     return f"{a / max(b, 1e-9):.1f}x"
 
@@ -318,6 +324,10 @@ def format_bench(reports: list[NotebookBench], top: int = 8) -> str:
         for label, run in (("plain", r.plain), ("edited plain", r.edited_plain)):
             if run.errors:
                 out.append(f"  note: the {label} run raised: {run.errors[:3]}")
+        for label, run, plain in (("first", r.first, r.plain), ("rerun", r.rerun, r.plain),
+                                  ("edited", r.edited, r.edited_plain)):
+            for cell, name, message in new_errors(plain, run)[:3]:  # (also among the diffs: named apart here)
+                out.append(f"  [{label} RAISED where plain did not] cell {cell}: {name}: {message.strip()[:300]}")
     return "\n".join(out)
 
 
