@@ -56,6 +56,7 @@ class Call:
     mutated: list[Any] = field(default_factory=list)  # objects it changes in place (a fit's receiver)
     rng_before: bytes = b""                           # the global random generators before it
     reseeds: Any = None                               # what it reseeded while it ran (``randomness.Reseeds``)
+    salted: bool = False                              # ``op_id`` already names the random state it starts from
     warm_from: str | None = None                      # how an acceleration started it, for the report
     made_since: int | None = None                     # a notebook call's registry clock at its start
     summary: dict | None = None                       # what a later run compares (``summary``)

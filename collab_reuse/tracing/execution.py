@@ -243,7 +243,7 @@ class Execution:
         moved = randomness.moved(call.rng_before, rng_after)
         depends = call.reseeds.depends(rng_after) if call.reseeds is not None else moved
         if op_id is not None and (moved or depends):
-            if depends and not self.backend.is_random(op_id):
+            if depends and not call.salted:  # first seen drawing: from now on named by the state it drew from
                 random_op = op_id
                 op_id = _salted(call, op_id, depends)
             extra["rng_after"] = randomness.full_state_json()
@@ -361,6 +361,7 @@ def _salted(call: Call, op_id: str, parts: str) -> str:
     state = randomness.digest(call.rng_before, parts)
     if call.summary is not None:
         call.summary["rng"] = state[:16]
+    call.salted = True
     return digest_parts(op_id, "rng", state)
 
 

@@ -198,3 +198,15 @@ def test_a_helper_drawing_from_an_unseeded_pythons_random_is_computed_every_time
     assert statuses(reports[0], "pick()") == ["computed"]
     assert statuses(reports[1], "pick()") == ["computed"]
     assert not spaces[0]["p"].equals(spaces[1]["p"])  # (two draws of 50,000 rows of 200,000 differ)
+
+
+def test_a_step_drawing_from_the_seeded_global_generator_is_reused_by_the_next_kernel(tmp_path, monkeypatch):
+    # (its id names the state it drew from: once, not once more when it is recorded again)
+    cells = [SETUP, "np.random.seed(0)",
+             "noise = np.random.rand(len(df))\n"
+             "agg = df.assign(n=noise).groupby('k')['n'].agg(['mean', 'std', 'median', 'max'])\n"
+             "total = float(agg['mean'].sum())\nafter = np.random.rand(2)"]
+    spaces, reports = two_runs(tmp_path, monkeypatch, cells)
+    assert statuses(reports[0], "SeriesGroupBy.aggregate") == ["computed"]
+    assert statuses(reports[1], "SeriesGroupBy.aggregate")[-1] == "reused"
+    assert spaces[0]["agg"].equals(spaces[1]["agg"]) and (spaces[0]["after"] == spaces[1]["after"]).all()
