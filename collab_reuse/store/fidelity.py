@@ -72,6 +72,9 @@ def _same(a: Any, b: Any, depth: int, seen: dict[tuple[int, int], tuple]) -> boo
         return bytes(a.save_raw(raw_format="json")) == bytes(b.save_raw(raw_format="json"))
     if module == "pandas":
         return _same_pandas(a, b)
+    if state.is_frozen_distribution(a):
+        return (a.dist.name == b.dist.name and _same(list(a.args), list(b.args), depth + 1, seen)
+                and _same(dict(a.kwds), dict(b.kwds), depth + 1, seen) and a.random_state is b.random_state)
     if module == "numpy":
         same = _same_numpy(a, b, depth, seen)
         if same is not None:

@@ -119,6 +119,8 @@ def encode_part(part: Any, out: "formats.Encoded", memo: Memo, depth: int) -> di
         number = len(memo)
         memo[id(part)] = (number, part)
         return {**_encode_generator(part, out, depth), "id": number}
+    if is_frozen_distribution(part):  # (a RandomizedSearchCV's param_distributions: randint(1, 200))
+        return _encode_frozen(part)
     if t is np.ma.MaskedArray:  # (a search's cv_results_: its data and its mask are what is compared)
         return {"t": "masked", "data": encode_part(part.data, out, memo, depth + 1),
                 "mask": encode_part(np.ma.getmaskarray(part), out, memo, depth + 1)}
@@ -131,6 +133,47 @@ def _encode_generator(rng: Any, out: "formats.Encoded", depth: int) -> dict:
     if state.get("bit_generator") not in allowed_names.BIT_GENERATORS:
         raise Unreusable(f"a random generator on {state.get('bit_generator')} is not stored")
     return {"t": "rng", "legacy": legacy, "state": formats.encode_tree(state, out, False, depth + 1)}
+
+
+_FROZEN = ("rv_continuous_frozen", "rv_discrete_frozen")
+
+
+def is_frozen_distribution(value: Any) -> bool:
+    """A scipy.stats distribution with its parameters fixed (``randint(1, 200)``, ``uniform(0, 1)``)."""
+    t = type(value)
+    return t.__name__ in _FROZEN and t.__module__ == "scipy.stats._distn_infrastructure"
+
+
+def _plain_numbers(args: Any, kwds: Any) -> bool:
+    return (type(args) in (list, tuple) and all(type(a) in (int, float) for a in args) and type(kwds) is dict
+            and all(type(k) is str and type(v) in (int, float) for k, v in kwds.items()))
+
+
+def _encode_frozen(dist: Any) -> dict:
+    """A frozen distribution as scipy.stats' name for it and its parameters (plain numbers only), drawing
+    from numpy's global generator as by default; rebuilt by calling that name with them."""
+    import scipy.stats
+
+    name = getattr(dist.dist, "name", None)
+    if type(name) is not str or type(getattr(scipy.stats, name, None)) is not type(dist.dist):
+        raise Unreusable(f"a frozen {type(dist.dist).__name__} is not one of scipy.stats' distributions")
+    if dist.random_state is not np.random.mtrand._rand or not _plain_numbers(dist.args, dist.kwds):
+        raise Unreusable(f"a frozen {name} with its own random state or parameters other than numbers")
+    return {"t": "frozen", "dist": name, "args": list(dist.args), "kwds": dict(dist.kwds)}
+
+
+def _decode_frozen(node: dict) -> Any:
+    import scipy.stats
+    from scipy.stats import _continuous_distns, _discrete_distns
+
+    name, args, kwds = node["dist"], node["args"], node["kwds"]
+    if name not in (*_continuous_distns._distn_names, *_discrete_distns._distn_names) \
+            or not _plain_numbers(args, kwds):
+        raise CorruptArtifact(f"a stored distribution is not one of scipy.stats' with numbers: {str(name)[:40]}")
+    try:
+        return getattr(scipy.stats, name)(*args, **kwds)
+    except Exception as exc:  # (parameters the distribution refuses)
+        raise CorruptArtifact(f"a stored {name} can't be rebuilt: {type(exc).__name__}") from None
 
 
 def stateless_cython(constructor: Any, args: tuple, cls: type) -> bool:
@@ -233,6 +276,8 @@ def decode_part(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, An
         value = _decode_xgboost(get_blob(node["key"]))
     elif t == "masked":
         return _decode_masked(node, get_blob, memo)
+    elif t == "frozen":
+        value = _decode_frozen(node)
     else:
         value = formats.decode_tree(node, get_blob, False)
     if "id" in node:

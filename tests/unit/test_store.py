@@ -567,3 +567,37 @@ def test_xgboost_models_are_stored_as_checked_model_json_without_pickle(make):
     assert np.array_equal(getattr(back, predict)(X), getattr(model, predict)(X))
     assert str(back.get_params()) == str(model.get_params()) and list(back.feature_names_in_) == list("abcde")
     assert getattr(back, "best_iteration", None) == getattr(model, "best_iteration", None)
+
+
+def test_a_randomized_search_over_scipy_distributions_is_stored_without_pickle():
+    import scipy.stats
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.model_selection import RandomizedSearchCV
+
+    X = np.random.RandomState(0).rand(200, 4)
+    distributions = {"n_estimators": scipy.stats.randint(low=1, high=20), "max_features": scipy.stats.randint(1, 4),
+                     "min_samples_split": scipy.stats.uniform(0.01, 0.2)}
+    search = RandomizedSearchCV(RandomForestRegressor(random_state=42), distributions, n_iter=3, cv=3,
+                                random_state=42).fit(X, X[:, 0])
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    store.put("s", store.encode(search))
+    back, _, _ = store.get("s")
+    assert np.array_equal(back.predict(X), search.predict(X)) and back.best_params_ == search.best_params_
+    rebuilt = back.param_distributions["min_samples_split"]
+    assert rebuilt.dist.name == "uniform" and rebuilt.args == (0.01, 0.2)
+    search.param_distributions["max_features"].random_state = np.random.RandomState(3)
+    with pytest.raises(Unreusable, match="own random state"):  # not what a rebuilt one would draw from
+        store.encode(search)
+
+
+@pytest.mark.parametrize("node", [
+    {"t": "frozen", "dist": "system", "args": [], "kwds": {}},            # not a scipy.stats distribution
+    {"t": "frozen", "dist": "randint", "args": ["1", 3], "kwds": {}},     # not numbers
+    {"t": "frozen", "dist": "randint", "args": [], "kwds": {"low": [1]}},
+    {"t": "frozen", "dist": "uniform", "args": [], "kwds": {"nonsense": 1.0}},  # a parameter it refuses
+])
+def test_a_stored_distribution_other_than_scipys_with_numbers_is_refused(node):
+    from collab_reuse.store import state
+
+    with pytest.raises(CorruptArtifact):
+        state.decode_part(node, lambda key: b"", {})
