@@ -27,6 +27,7 @@ import numpy as np
 
 from ..tracing import cells, randomness, settings
 from ..tracing.lazy import Lazy, unwrap
+from ..tracing.runtime import NAMESPACE_MAGICS
 from ..tracing.storing import shallow_bytes
 
 log = logging.getLogger("collab_reuse")
@@ -238,12 +239,31 @@ class FigureToRebuild:
 
 
 def rebuild_read_names(tree: ast.Module, namespace: dict) -> None:
-    """Before a cell runs: rebuild the stand-ins its code reads (so it gets the real objects)."""
+    """Before a cell runs: rebuild the stand-ins its code reads (so it gets the real objects), or all of
+    them when it looks at the namespace itself (``%whos``, ``dir()``: they would show the stand-ins)."""
     try:
         read = cells.global_references(ast.unparse(tree))
     except (SyntaxError, ValueError):
         return
+    if _reads_the_namespace(tree):
+        read = set(namespace)
     for name in read:
         value = namespace.get(name)
         if isinstance(value, FigureToRebuild):
             value._cell.rebuild()
+
+
+_NAMESPACE_READERS = frozenset({"dir", "globals", "locals", "vars"})
+
+
+def _reads_the_namespace(tree: ast.Module) -> bool:
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in _NAMESPACE_READERS:
+            return True
+        if isinstance(func, ast.Attribute) and func.attr in ("run_line_magic", "run_cell_magic") and node.args \
+                and isinstance(node.args[0], ast.Constant) and node.args[0].value in NAMESPACE_MAGICS:
+            return True
+    return False

@@ -39,7 +39,7 @@ log = logging.getLogger("collab_reuse")
 
 _INDEXERS = frozenset({"loc", "iloc", "at", "iat"})
 _SEES_CLASS_ONLY = (isinstance, issubclass, callable)
-_NAMESPACE_MAGICS = frozenset({"who", "whos", "who_ls", "pinfo", "pinfo2", "psearch", "pdef", "pdoc", "store",
+NAMESPACE_MAGICS = frozenset({"who", "whos", "who_ls", "pinfo", "pinfo2", "psearch", "pdef", "pdoc", "store",
                                "debug", "pdb", "xdel", "reset_selective", "save", "pickleshare"})
 # stdlib modules whose functions read their caller's frame: a wrapper in between would change what they see
 _READS_CALLER = frozenset({"warnings", "_warnings", "inspect", "sys", "logging", "traceback", "pdb", "bdb"})
@@ -101,7 +101,7 @@ class Forcing(_Wrapped):
             op = Operation(self.tracer, len, "builtins", "len", "len", None)
             return self.tracer.run_call(op, args, {}, sys._getframe(1))
         if getattr(self.func, "__name__", None) in ("run_line_magic", "run_cell_magic") and args \
-                and args[0] in _NAMESPACE_MAGICS:
+                and args[0] in NAMESPACE_MAGICS:
             self.tracer.deferral.force_all()  # %whos, %pinfo...: they show the namespace's types
         args, kwargs = self.tracer.deferral.produce_args(args, kwargs)
         return self.func(*args, **kwargs)

@@ -77,3 +77,16 @@ def test_a_stand_in_read_by_attribute_rebuilds_too():
     stand_in = namespace["fig"]
     assert list(stand_in.get_size_inches()) == [3.0, 3.0]
     assert type(namespace["fig"]).__name__ == "Figure"
+
+
+@pytest.mark.parametrize("code, reads", [
+    ("get_ipython().run_line_magic('whos', '')", True),
+    ("get_ipython().run_line_magic('who_ls', '')", True),
+    ("print(dir())", True),
+    ("names = sorted(globals())", True),
+    ("get_ipython().run_line_magic('matplotlib', 'inline')", False),
+    ("fig2 = plt.figure()", False),
+])
+def test_a_cell_that_looks_at_the_namespace_gets_every_stand_in_rebuilt(code, reads):
+    # (%whos and dir() would otherwise show FigureToRebuild for a replayed cell's figure names)
+    assert figure_names._reads_the_namespace(ast.parse(code)) is reads
