@@ -65,6 +65,7 @@ class Untraced(_Wrapped):
         func = self.func
         module, name = module_of(func), getattr(func, "__name__", "")
         draws = cells.replays_faithfully(module, name)
+        reads = draws or specs.reads_only(module, name)  # (plotting reads its data only; so do serializers)
         tracer.scopes.impure("it calls into a library collab_reuse doesn't know", replayable=draws)
         if draws and cells.draws_fresh_entropy(module, name, kwargs):
             tracer.scopes.impure(f"it calls {name}, which draws unseeded random numbers (its bootstrap)")
@@ -74,7 +75,7 @@ class Untraced(_Wrapped):
             with Capture(tee=False, frame=frame):
                 return self.func(*args, **kwargs)
         finally:
-            for value in () if draws else (*args, *kwargs.values()):  # (plotting reads its data only)
+            for value in () if reads else (*args, *kwargs.values()):
                 if tracer.registry.get(value) is not None:
                     tracer.registry.mutated(value, None)
 

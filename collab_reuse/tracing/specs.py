@@ -22,6 +22,17 @@ PURE_BUILTINS = frozenset({
     "hasattr", "callable", "divmod", "pow", "chr", "ord", "bin", "hex", "oct", "slice", "object", "display",
 })
 
+#: Functions of libraries the tracer doesn't trace that read their arguments and change none of them
+#: (serializers): a call keeps what the tracer knows of its arguments (a model saved with joblib.dump).
+READ_ONLY_CALLS = frozenset({("joblib", "dump"), ("joblib", "hash"), ("cloudpickle", "dump"),
+                             ("cloudpickle", "dumps"), ("dill", "dump"), ("dill", "dumps"), ("skops", "dump"),
+                             ("skops", "dumps")})
+
+
+def reads_only(module: str, name: str) -> bool:
+    return (package_of(module), name) in READ_ONLY_CALLS
+
+
 #: Methods that change their receiver in place (estimators, ndarrays, frames).
 MUTATING_METHODS = frozenset({
     "fit", "partial_fit", "fit_transform", "fit_predict", "fit_resample", "set_params", "set_output",

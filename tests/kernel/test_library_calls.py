@@ -173,3 +173,15 @@ def test_a_search_s_estimator_left_unfitted_stays_unfitted(tmp_path, monkeypatch
     assert statuses(reports[1], "GridSearchCV.fit") == ["reused"]
     assert spaces[1]["fitted_base"] is spaces[0]["fitted_base"] is False
     assert spaces[1]["search"].estimator is spaces[1]["base"]
+
+
+def test_a_model_saved_with_joblib_stays_known_to_the_steps_after(tmp_path, monkeypatch):
+    # (joblib.dump reads its argument: the fitted pipeline and the transformer in it keep their lineage)
+    cells = ["import numpy as np, joblib\nfrom sklearn.pipeline import Pipeline\n"
+             "from sklearn.preprocessing import StandardScaler\nfrom sklearn.linear_model import Ridge\n"
+             "X = np.random.RandomState(0).rand(20000, 8)\ny = X[:, 0] * 2",
+             "scaler = StandardScaler()\nmodel = Pipeline([('scale', scaler), ('ridge', Ridge())]).fit(X, y)",
+             f"joblib.dump(model, {str(tmp_path / 'model.pkl')!r})",
+             "bigger = Pipeline([('prep', scaler), ('ridge', Ridge(alpha=2.0))])\nbigger.fit(X, y)"]
+    _, reports = two_runs(tmp_path, monkeypatch, cells)
+    assert statuses(reports[0], "Pipeline.fit") == ["computed"]  # (not "StandardScaler was fitted outside...")
