@@ -11,6 +11,8 @@ import ast
 import atexit
 import builtins
 import logging
+import os
+import weakref
 from typing import Any
 
 from ..config import CollabReuse
@@ -45,6 +47,25 @@ class ReuseTransformer(ast.NodeTransformer):
         except Exception:  # a cell we can't rewrite runs as written
             log.warning("collab_reuse could not rewrite a cell; it runs plainly", exc_info=True)
             return node
+
+
+def _plain_hooks_in_child(installation: "Installation") -> Any:
+    """A process forked from the kernel (``multiprocessing.Pool`` runs notebook functions in such
+    children) runs the rewritten code with the plain hooks: the tracer's store connections belong to
+    the kernel and may not be used after a fork (SQLite's rule), and its results would be lost."""
+    ref = weakref.ref(installation)
+
+    def after_fork() -> None:
+        installed = ref()
+        if installed is None:
+            return
+        tracer = installed.session.tracer
+        if getattr(builtins, HOOK, None) is tracer:
+            setattr(builtins, HOOK, PLAIN)
+        if installed.shell.user_ns.get(HOOK) is tracer:
+            installed.shell.user_ns[HOOK] = PLAIN
+
+    return after_fork
 
 
 class Installation:
@@ -82,6 +103,7 @@ class Installation:
         self._magics = ReuseMagics(self.shell, self)
         self.shell.register_magics(self._magics)
         atexit.register(self.session.close_at_exit)
+        os.register_at_fork(after_in_child=_plain_hooks_in_child(self))
         # (a store that can't be opened is told at the end of this cell when loaded from one, else at the
         # start of the first cell: printed now, at kernel start, it would reach no cell)
 

@@ -236,3 +236,18 @@ def test_a_result_computed_again_in_the_same_cell_is_offered_once_as_its_latest_
         assert len(s.cell.steps) == 2  # (both steps are reported)
     finally:
         s.cell = None
+
+
+def test_a_process_forked_from_the_kernel_runs_notebook_functions_with_the_plain_hooks(shell):
+    # (multiprocessing.Pool forks: the kernel's store connections may not be used in the child)
+    run(shell, SETUP)
+    run(shell, "import builtins, multiprocessing\n"
+               "def work(n):\n"
+               "    part = df[df['k'] == n]\n"
+               "    return n, float(part['v'].sum()), type(getattr(builtins, '__cr__')).__name__\n"
+               "with multiprocessing.get_context('fork').Pool(2) as pool:\n"
+               "    results = pool.map(work, [1, 2, 3])\n"
+               "here = work(1)")
+    assert [r[2] for r in shell.user_ns["results"]] == ["PlainHook"] * 3
+    assert shell.user_ns["here"][2] == "Tracer"  # (the kernel itself keeps tracing)
+    assert [r[:2] for r in shell.user_ns["results"]][0] == shell.user_ns["here"][:2]
