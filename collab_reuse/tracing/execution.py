@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Impure, Unreusable
@@ -205,8 +206,9 @@ class Execution:
                 nested = fitted.Nested(call.mutated[0])
         capture = Capture(tee=True, frame=call.frame)
         try:
+            reseeds = randomness.Reseeds(call.rng_before) if specs.may_reseed(call.op.module) else nullcontext()
             with accelerations.around(tracer.accelerations, call), capture, tracer.producer.computing(), \
-                    randomness.Reseeds(call.rng_before) as call.reseeds:
+                    reseeds as call.reseeds:
                 start = time.perf_counter()
                 result = func(*args, **kwargs)
                 seconds = time.perf_counter() - start

@@ -83,6 +83,8 @@ def changed(before: bytes, after: bytes) -> bool:
 
 def moved(before: bytes, after: bytes) -> str:
     """Which generators moved between two snapshots: "np", "py", "np+py", or "" for none."""
+    if before == after:  # (most calls: one comparison)
+        return ""
     return "+".join(name for name, part in _PARTS.items() if before[part] != after[part])
 
 

@@ -22,6 +22,16 @@ PURE_BUILTINS = frozenset({
     "hasattr", "callable", "divmod", "pow", "chr", "ord", "bin", "hex", "oct", "slice", "object", "display",
 })
 
+#: Traced packages with functions that reseed numpy's global generator before drawing (``xgboost.cv``
+#: calls ``np.random.seed(seed)``): only their calls (and notebook functions) watch for reseeding,
+#: which costs microseconds that the many cheap pandas and numpy calls are spared.
+RESEEDING_PACKAGES = frozenset({"xgboost"})
+
+
+def may_reseed(module: str | None) -> bool:
+    return package_of(module) in RESEEDING_PACKAGES
+
+
 #: Functions of libraries the tracer doesn't trace that read their arguments and change none of them
 #: (serializers): a call keeps what the tracer knows of its arguments (a model saved with joblib.dump).
 READ_ONLY_CALLS = frozenset({("joblib", "dump"), ("joblib", "hash"), ("cloudpickle", "dump"),

@@ -210,3 +210,17 @@ def test_a_step_drawing_from_the_seeded_global_generator_is_reused_by_the_next_k
     assert statuses(reports[0], "SeriesGroupBy.aggregate") == ["computed"]
     assert statuses(reports[1], "SeriesGroupBy.aggregate")[-1] == "reused"
     assert spaces[0]["agg"].equals(spaces[1]["agg"]) and (spaces[0]["after"] == spaces[1]["after"]).all()
+
+
+def test_xgboosts_cross_validation_reseeds_numpys_generator_and_is_reused_from_any_state(tmp_path, monkeypatch):
+    # (xgboost.cv calls np.random.seed(seed) before shuffling its folds: its result doesn't depend on the
+    # state it started from, and a reuse leaves the generator where the computation would have)
+    cells = ["import numpy as np, xgboost as xgb\nrng = np.random.RandomState(0)\nX = rng.rand(4000, 6)\n"
+             "dtrain = xgb.DMatrix(X, label=(X[:, 0] > 0.5).astype(int))",
+             "np.random.rand(int(np.random.randint(1, 50)))  # (fresh entropy: another state at every run)",
+             "res = xgb.cv({'max_depth': 3, 'eta': 0.3, 'objective': 'binary:logistic', 'nthread': 1}, dtrain,\n"
+             "             num_boost_round=30, nfold=3, seed=7)\nafter = np.random.rand(2)"]
+    spaces, reports = two_runs(tmp_path, monkeypatch, cells)
+    assert statuses(reports[0], "xgboost.cv") == ["computed"]
+    assert statuses(reports[1], "xgboost.cv") == ["reused"]
+    assert spaces[0]["res"].equals(spaces[1]["res"]) and (spaces[0]["after"] == spaces[1]["after"]).all()
