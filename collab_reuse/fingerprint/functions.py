@@ -54,7 +54,8 @@ def is_notebook_class(cls: Any) -> bool:
 
 #: Members every class body gets that say nothing about behaviour (docstrings, bookkeeping).
 _CLASS_BOOKKEEPING = frozenset({"__dict__", "__weakref__", "__module__", "__doc__", "__qualname__",
-                                "__firstlineno__", "__static_attributes__"})
+                                "__firstlineno__", "__static_attributes__",
+                                "__slotnames__"})  # (copyreg's cache, set when an instance is first pickled)
 
 
 def class_identity(cls: type, resolve: Callable[[Any], str], _active: set[int] | None = None) -> str:
@@ -80,6 +81,14 @@ def class_identity(cls: type, resolve: Callable[[Any], str], _active: set[int] |
         return enc.hexdigest()
     finally:
         active.discard(id(cls))
+
+
+def class_code_digest(cls: type) -> str:
+    """A notebook class by its code alone: its name, bases and members, the notebook functions and
+    classes they name, with every other global a placeholder. What a stored instance of the class is
+    checked against when it is read back (its artifact's id, with the globals' values, is checked
+    before that)."""
+    return class_identity(cls, lambda value: f"global:{type(value).__module__}.{type(value).__qualname__}")
 
 
 def class_member_functions(member: Any) -> tuple[Any, ...]:

@@ -57,7 +57,7 @@ def _same(a: Any, b: Any, depth: int, seen: dict[tuple[int, int], tuple]) -> boo
     if isinstance(a, type):
         return a is b
     t = type(a)
-    if t in (tuple, list, dict) or t.__module__.startswith(state.LIBRARIES):
+    if t in (tuple, list, dict) or state.is_library_object(a):
         if (id(a), id(b)) in seen:
             return True
         seen[id(a), id(b)] = (a, b)
@@ -79,7 +79,7 @@ def _same(a: Any, b: Any, depth: int, seen: dict[tuple[int, int], tuple]) -> boo
         same = _same_numpy(a, b, depth, seen)
         if same is not None:
             return same
-    if module == "numpy" or t.__module__.startswith(state.LIBRARIES):
+    if module == "numpy" or state.is_library_object(a):
         reduced = state.reduce(a), state.reduce(b)
         if reduced[0] is not None and reduced[1] is not None:  # what pickle would record, part by part
             return reduced[0][0] is reduced[1][0] and _same(reduced[0][1:], reduced[1][1:], depth + 1, seen)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copyreg
 import importlib
+import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -39,7 +40,34 @@ Memo = dict[int, tuple[int, Any]]
 
 
 def is_library_object(value: Any) -> bool:
-    return type(value).__module__.startswith(LIBRARIES)
+    return type(value).__module__.startswith(LIBRARIES) or is_notebook_estimator(value)
+
+
+def is_notebook_estimator(value: Any) -> bool:
+    """An instance of an estimator class defined in the notebook (``class DataFrameSelector(BaseEstimator,
+    TransformerMixin)``, a stacking model): stored by its state like a library's, its class named by the
+    notebook's own definition, never by code from the store."""
+    return _notebook_estimator_class(type(value))
+
+
+def _notebook_estimator_class(cls: type) -> bool:
+    if cls.__module__ != "__main__" or "." in cls.__qualname__ or "<" in cls.__qualname__:
+        return False
+    from sklearn.base import BaseEstimator
+
+    return issubclass(cls, BaseEstimator)
+
+
+def _notebook_class(name: Any, code: Any) -> type:
+    """The notebook's class of that name, if it is the very code a stored instance was made with."""
+    from ..fingerprint.functions import class_code_digest
+
+    qualname = name.partition(":")[2] if isinstance(name, str) else ""
+    cls = vars(sys.modules["__main__"]).get(qualname) if qualname.isidentifier() else None
+    if not isinstance(cls, type) or name_of(cls) != name or not _notebook_estimator_class(cls) \
+            or type(code) is not str or class_code_digest(cls) != code:
+        raise CorruptArtifact(f"the notebook defines no class {str(name)[:60]} with the code it was stored with")
+    return cls
 
 
 def name_of(obj: Any) -> str:
@@ -53,14 +81,21 @@ def encode_object(value: Any, out: "formats.Encoded", memo: Memo, depth: int) ->
     only "construct, then set the state" of an allowed class is accepted."""
     cls = type(value)
     name = name_of(cls)
-    if name not in allowed_names.CLASSES:
+    notebook = is_notebook_estimator(value)
+    if name not in allowed_names.CLASSES and not notebook:
         raise Unreusable(f"{cls.__qualname__} is not on the store's allow-list")
     reduced = reduce(value)
     if reduced is None:
         raise Unreusable(f"{cls.__qualname__} doesn't reduce to a constructor and a state")
     constructor, args, state = reduced
+    if notebook and not (constructor is copyreg.__newobj__ and args == (cls,)):
+        raise Unreusable(f"{cls.__qualname__} pickles itself in its own way")
     if constructor is copyreg.__newobj__ and args == (cls,):
         node: dict = {"t": "state", "cls": name}
+        if notebook:
+            from ..fingerprint.functions import class_code_digest
+
+            node["code"] = class_code_digest(cls)
     elif stateless_cython(constructor, args, cls):
         node = {"t": "state", "cls": name, "args": {"t": "list", "items": []}}
     elif constructor is cls:
@@ -211,7 +246,10 @@ def resolve(name: Any, kind: str) -> Any:
 
 def decode_object(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, Any]) -> Any:
     name = node["cls"]
-    cls = resolve(name, "class")
+    notebook = isinstance(name, str) and name.startswith("__main__:")
+    if notebook and "args" in node:
+        raise CorruptArtifact("a notebook class is never rebuilt by a constructor call")
+    cls = _notebook_class(name, node.get("code")) if notebook else resolve(name, "class")
     if "args" in node:  # a class that pickles as a constructor call (a tree's node store)
         args = decode_part(node["args"], get_blob, memo)
         if type(args) is not list:

@@ -39,7 +39,9 @@ _MUTATING_METHODS = frozenset({"append", "extend", "insert", "remove", "clear", 
 
 
 @lru_cache(maxsize=1024)
-def _verdict(code: types.CodeType, source: str, method: bool = False) -> str | None:
+def _verdict(code: types.CodeType, source: str, method: bool = False, modules: frozenset = frozenset()) -> str | None:
+    """``modules``: global names bound to modules (``np.sort(x)`` is numpy's function, not a method
+    that sorts ``np``)."""
     try:
         tree = ast.parse(textwrap.dedent(source))
     except SyntaxError:
@@ -67,7 +69,7 @@ def _verdict(code: types.CodeType, source: str, method: bool = False) -> str | N
             if base is None or base in external:
                 return f"it changes {base or 'an outside object'} in place"
         if isinstance(node, ast.Call):
-            reason = _call_effect(node, external)
+            reason = _call_effect(node, external - modules)
             if reason:
                 return reason
     return None
@@ -116,22 +118,24 @@ def _call_effect(node: ast.Call, external: set[str]) -> str | None:
     return None
 
 
-_verdicts: "weakref.WeakKeyDictionary[types.CodeType, dict[bool, str | None]]" = weakref.WeakKeyDictionary()
+_verdicts: "weakref.WeakKeyDictionary[types.CodeType, dict[tuple, str | None]]" = weakref.WeakKeyDictionary()
 
 
 def static_impurity(fn: types.FunctionType, method: bool = False) -> str | None:
     """Why calls of ``fn`` can't be reused as a whole (None: nothing seen that forbids it).
     ``method``: ``fn`` is a method, which may change its own instance. Judged once per code object
     (reading the source is the slow part)."""
+    modules = frozenset(name for name in global_names(fn.__code__)
+                        if isinstance(fn.__globals__.get(name), types.ModuleType))
     known = _verdicts.setdefault(fn.__code__, {})
-    if method not in known:
+    if (method, modules) not in known:
         try:
             source = inspect.getsource(fn)
         except (OSError, TypeError):
-            known[method] = "its source is not available"
+            known[method, modules] = "its source is not available"
         else:
-            known[method] = _verdict(fn.__code__, source, method)
-    return known[method]
+            known[method, modules] = _verdict(fn.__code__, source, method, modules)
+    return known[method, modules]
 
 
 def reachable_impurity(value: Any) -> str | None:

@@ -185,3 +185,37 @@ def test_a_model_saved_with_joblib_stays_known_to_the_steps_after(tmp_path, monk
              "bigger = Pipeline([('prep', scaler), ('ridge', Ridge(alpha=2.0))])\nbigger.fit(X, y)"]
     _, reports = two_runs(tmp_path, monkeypatch, cells)
     assert statuses(reports[0], "Pipeline.fit") == ["computed"]  # (not "StandardScaler was fitted outside...")
+
+
+SELECTOR = ("from sklearn.base import BaseEstimator, TransformerMixin\n"
+            "class TopColumns(BaseEstimator, TransformerMixin):\n"
+            "    def __init__(self, k=2):\n"
+            "        self.k = k\n"
+            "    def fit(self, X, y=None):\n"
+            "        self.order_ = np.argsort(-np.abs(np.corrcoef(X.T, y)[-1, :-1]))[:self.k]\n"
+            "        return self\n"
+            "    def transform(self, X):\n"
+            "        return X[:, self.order_]\n")
+
+
+@pytest.mark.parametrize("edit", [None, "self.order_ = np.argsort(", "self.order_ = np.sort(np.argsort("])
+def test_a_fitted_search_over_a_notebook_transformer_is_stored_and_reused_until_the_class_changes(
+        tmp_path, monkeypatch, edit):
+    cells = ["import numpy as np\nfrom sklearn.pipeline import Pipeline\nfrom sklearn.linear_model import Ridge\n"
+             "from sklearn.model_selection import GridSearchCV\nrng = np.random.RandomState(0)\n"
+             "X = rng.rand(3000, 8)\ny = X[:, 3] * 2 + X[:, 5] + rng.rand(3000) * 0.1",
+             SELECTOR,
+             "search = GridSearchCV(Pipeline([('top', TopColumns()), ('ridge', Ridge())]),\n"
+             "                      {'top__k': [1, 2, 3], 'ridge__alpha': [0.1, 1.0]}, cv=3).fit(X, y)\n"
+             "picked = search.best_estimator_.named_steps['top'].order_.tolist()"]
+
+    def between(session):
+        if edit is not None:  # the class as edited for the second kernel: a closing ")" added with np.sort
+            cells[1] = SELECTOR.replace("self.order_ = np.argsort(", edit).replace(
+                "[:self.k]\n", "[:self.k])\n" if "sort(np" in edit else "[:self.k]\n")
+    spaces, reports = two_runs(tmp_path, monkeypatch, cells, between=between)
+    assert statuses(reports[0], "GridSearchCV.fit") == ["computed"]
+    changed = edit is not None and "sort(np" in edit
+    assert statuses(reports[1], "GridSearchCV.fit") == (["computed"] if changed else ["reused"])
+    assert type(spaces[1]["search"].best_estimator_.named_steps["top"]).__name__ == "TopColumns"
+    assert spaces[1]["picked"] == (sorted(spaces[0]["picked"]) if changed else spaces[0]["picked"])

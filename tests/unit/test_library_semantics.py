@@ -224,3 +224,17 @@ def test_a_grown_forest_is_the_forest_a_plain_fit_makes(forest):
     assert grown.get_params() == plain.get_params() and len(grown.estimators_) == 20
     assert all(np.array_equal(a.tree_.threshold, b.tree_.threshold)
                for a, b in zip(plain.estimators_, grown.estimators_))
+
+
+def sorts_with_numpy(frame):
+    return np.sort(frame["a"].to_numpy())  # numpy's function: np itself is not sorted
+
+
+def sorts_an_argument(items):
+    items.sort()
+    return items
+
+
+def test_a_module_function_named_like_a_mutating_method_is_not_an_effect():
+    assert purity.static_impurity(sorts_with_numpy) is None
+    assert purity.static_impurity(sorts_an_argument) == "it calls items.sort(), which changes an outside object"

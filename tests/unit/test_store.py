@@ -601,3 +601,49 @@ def test_a_stored_distribution_other_than_scipys_with_numbers_is_refused(node):
 
     with pytest.raises(CorruptArtifact):
         state.decode_part(node, lambda key: b"", {})
+
+
+def _notebook_classes(monkeypatch):
+    """Two classes as a notebook defines them (in ``__main__``): an estimator and a plain helper."""
+    import sys
+
+    from sklearn.base import BaseEstimator, TransformerMixin
+
+    namespace: dict = {"__name__": "__main__", "BaseEstimator": BaseEstimator, "TransformerMixin": TransformerMixin,
+                       "np": np}
+    exec("class Keep(BaseEstimator, TransformerMixin):\n"
+         "    def __init__(self, k=1):\n        self.k = k\n"
+         "    def fit(self, X, y=None):\n        self.cols_ = np.arange(self.k)\n        return self\n"
+         "    def transform(self, X):\n        return X[:, self.cols_]\n"
+         "class Helper:\n    pass\n", namespace)
+    main = sys.modules["__main__"]
+    for name in ("Keep", "Helper"):
+        monkeypatch.setattr(main, name, namespace[name], raising=False)
+    return namespace["Keep"], namespace["Helper"]
+
+
+def test_an_estimator_class_defined_in_the_notebook_is_stored_by_its_state_and_read_back_as_that_class(
+        monkeypatch):
+    keep, _ = _notebook_classes(monkeypatch)
+    model = keep(k=2).fit(np.arange(12.0).reshape(3, 4))
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    encoded = store.encode(model)
+    assert encoded.manifest["value"]["cls"] == "__main__:Keep" and not formats.uses_pickle(encoded.manifest)
+    store.put("m", encoded)
+    back, _, _ = store.get("m")
+    assert type(back) is keep and back.cols_.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda v: v.update(code="0" * 64), "with the code it was stored with"),        # another definition
+    (lambda v: v.update(cls="__main__:Missing"), "defines no class"),
+    (lambda v: v.update(cls="__main__:Helper"), "defines no class"),                # not an estimator
+    (lambda v: v.update(cls="__main__:np.random.RandomState"), "defines no class"),  # a path, not a name
+    (lambda v: v.update(args={"t": "list", "items": []}), "never rebuilt by a constructor"),
+])
+def test_a_stored_notebook_class_other_than_the_notebooks_own_estimator_is_refused(monkeypatch, edit, message):
+    keep, _ = _notebook_classes(monkeypatch)
+    encoded = ArtifactStore(MemoryBlobs()).encode(keep(k=2).fit(np.arange(12.0).reshape(3, 4)))
+    edit(encoded.manifest["value"])
+    with pytest.raises(CorruptArtifact, match=message):
+        formats.decode(encoded.manifest, encoded.blobs.__getitem__, allow_pickle=False)
