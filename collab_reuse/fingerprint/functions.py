@@ -91,6 +91,12 @@ def class_code_digest(cls: type) -> str:
     return class_identity(cls, lambda value: f"global:{type(value).__module__}.{type(value).__qualname__}")
 
 
+def function_code_digest(fn: types.FunctionType) -> str:
+    """A notebook function by its code alone (``class_code_digest``'s counterpart): what a stored
+    reference to it (a ``FunctionTransformer``'s ``func``) is checked against when it is read back."""
+    return function_identity(fn, lambda value: f"global:{type(value).__module__}.{type(value).__qualname__}")
+
+
 def class_member_functions(member: Any) -> tuple[Any, ...]:
     """The functions behind a class member (a method, a static or class method, a property's accessors);
     empty for a plain attribute."""

@@ -58,6 +58,23 @@ def _notebook_estimator_class(cls: type) -> bool:
     return issubclass(cls, BaseEstimator)
 
 
+def _top_level_notebook_function(value: Any) -> bool:
+    from ..fingerprint.functions import is_notebook_function
+
+    return is_notebook_function(value) and value.__module__ == "__main__" and value.__qualname__.isidentifier()
+
+
+def _notebook_function(name: Any, code: Any) -> Any:
+    """The notebook's function of that name, if it is the very code a stored reference was made with."""
+    from ..fingerprint.functions import function_code_digest
+
+    fn = vars(sys.modules["__main__"]).get(name) if isinstance(name, str) and name.isidentifier() else None
+    if not _top_level_notebook_function(fn) or fn.__qualname__ != name or type(code) is not str \
+            or function_code_digest(fn) != code:
+        raise CorruptArtifact(f"the notebook defines no function {str(name)[:60]} with the code it was stored with")
+    return fn
+
+
 def _notebook_class(name: Any, code: Any) -> type:
     """The notebook's class of that name, if it is the very code a stored instance was made with."""
     from ..fingerprint.functions import class_code_digest
@@ -146,6 +163,10 @@ def encode_part(part: Any, out: "formats.Encoded", memo: Memo, depth: int) -> di
         return {"t": "type", "name": name_of(part)}
     if callable(part) and name_of(part) in allowed_names.FUNCTIONS and resolve(name_of(part), "function") is part:
         return {"t": "func", "name": name_of(part)}
+    if _top_level_notebook_function(part):  # (a FunctionTransformer of a notebook function)
+        from ..fingerprint.functions import function_code_digest
+
+        return {"t": "nbfunc", "name": part.__qualname__, "code": function_code_digest(part)}
     if isinstance(part, (np.random.RandomState, np.random.Generator)):
         # one generator shared by many objects (a boosting model's trees share the model's) stays one:
         # later uses of it draw in the same sequence, and it is stored and rebuilt once
@@ -306,6 +327,8 @@ def decode_part(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, An
         value = _decode_object_array(node, get_blob, memo)
     elif t == "type":
         return resolve(node["name"], "type")
+    elif t == "nbfunc":
+        return _notebook_function(node.get("name"), node.get("code"))
     elif t == "func":
         return resolve(node["name"], "function")
     elif t == "rng":

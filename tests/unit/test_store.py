@@ -647,3 +647,28 @@ def test_a_stored_notebook_class_other_than_the_notebooks_own_estimator_is_refus
     edit(encoded.manifest["value"])
     with pytest.raises(CorruptArtifact, match=message):
         formats.decode(encoded.manifest, encoded.blobs.__getitem__, allow_pickle=False)
+
+
+def _notebook_function(monkeypatch, body="return X * 2"):
+    import sys
+
+    namespace: dict = {"__name__": "__main__"}
+    exec(f"def double(X):\n    {body}\n", namespace)
+    monkeypatch.setattr(sys.modules["__main__"], "double", namespace["double"], raising=False)
+    return namespace["double"]
+
+
+def test_a_function_transformer_of_a_notebook_function_is_stored_by_reference_to_the_notebooks_function(
+        monkeypatch):
+    from sklearn.preprocessing import FunctionTransformer
+
+    double = _notebook_function(monkeypatch)
+    model = FunctionTransformer(double).fit(np.arange(6.0).reshape(3, 2))
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    encoded = store.encode(model)
+    store.put("f", encoded)
+    back, _, _ = store.get("f")
+    assert back.func is double and not formats.uses_pickle(encoded.manifest)
+    _notebook_function(monkeypatch, body="return X * 3")  # the notebook's function has changed since
+    with pytest.raises(CorruptArtifact, match="with the code it was stored with"):
+        formats.decode(encoded.manifest, encoded.blobs.__getitem__, allow_pickle=False)
