@@ -30,11 +30,6 @@ LIBRARIES = ("sklearn.", "lightgbm.", "xgboost.")
 EXCLUDED = {
     "sklearn.neighbors.": "KDTree/BallTree and brute-force neighbor indexes: node arrays and indices read by "
                           "native code without bounds checks; not validated",
-    "sklearn.svm._classes:SVC": "libsvm rebuilds its model from support vectors and counts in C; not validated",
-    "sklearn.svm._classes:NuSVC": "libsvm (as SVC)",
-    "sklearn.svm._classes:SVR": "libsvm (as SVC)",
-    "sklearn.svm._classes:NuSVR": "libsvm (as SVC)",
-    "sklearn.svm._classes:OneClassSVM": "libsvm (as SVC)",
     "sklearn.ensemble._hist_gradient_boosting.": "TreePredictor node arrays and bitsets read by native code; "
                                                  "not validated",
     "sklearn.ensemble._hist_gradient_boosting.gradient_boosting:HistGradientBoostingClassifier": "holds TreePredictors",

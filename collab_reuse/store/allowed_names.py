@@ -3,11 +3,6 @@ scikit-learn 1.9.1, LightGBM 4.7.0 and XGBoost 3.2.0 store in fitted objects; re
 
 Excluded (their state reaches native code that is not validated here):
   sklearn.neighbors.: KDTree/BallTree and brute-force neighbor indexes: node arrays and indices read by native code without bounds checks; not validated
-  sklearn.svm._classes:SVC: libsvm rebuilds its model from support vectors and counts in C; not validated
-  sklearn.svm._classes:NuSVC: libsvm (as SVC)
-  sklearn.svm._classes:SVR: libsvm (as SVC)
-  sklearn.svm._classes:NuSVR: libsvm (as SVC)
-  sklearn.svm._classes:OneClassSVM: libsvm (as SVC)
   sklearn.ensemble._hist_gradient_boosting.: TreePredictor node arrays and bitsets read by native code; not validated
   sklearn.ensemble._hist_gradient_boosting.gradient_boosting:HistGradientBoostingClassifier: holds TreePredictors
   sklearn.ensemble._hist_gradient_boosting.gradient_boosting:HistGradientBoostingRegressor: holds TreePredictors
@@ -233,6 +228,11 @@ CLASSES = frozenset({
     "sklearn.preprocessing._target_encoder:TargetEncoder",
     "sklearn.svm._classes:LinearSVC",
     "sklearn.svm._classes:LinearSVR",
+    "sklearn.svm._classes:NuSVC",
+    "sklearn.svm._classes:NuSVR",
+    "sklearn.svm._classes:OneClassSVM",
+    "sklearn.svm._classes:SVC",
+    "sklearn.svm._classes:SVR",
     "sklearn.tree._classes:DecisionTreeClassifier",
     "sklearn.tree._classes:DecisionTreeRegressor",
     "sklearn.tree._classes:ExtraTreeClassifier",

@@ -372,7 +372,50 @@ def _check_booster(booster: Any) -> None:
         _fail("a LightGBM Booster's class count is not its model's")
 
 
+_LIBSVM_KERNELS = ("linear", "poly", "rbf", "sigmoid")  # (not "precomputed", never a callable)
+
+
+def _check_libsvm(est: Any) -> None:
+    """libsvm's predict rebuilds the model in C from these arrays and trusts their sizes: the support
+    vectors (n_SV x features), the per-class counts (summing to n_SV for a classifier; two of them, both
+    n_SV or 0, for a regressor or one-class model), the dual coefficients (classes - 1 x n_SV), one intercept (and
+    probability pair, if any) per pair of classes; dense, C-ordered, of the dtypes it is compiled for."""
+    state = vars(est)
+    if "support_vectors_" not in state:
+        return  # (not fitted)
+
+    def array(name: str, dtype: Any, ndim: int) -> np.ndarray:
+        value = state.get(name)
+        if type(value) is not np.ndarray or value.dtype != dtype or value.ndim != ndim or not value.flags.c_contiguous:
+            _fail(f"a libsvm model's {name} is not a C-ordered {ndim}-d {np.dtype(dtype).name} array")
+        return value
+
+    vectors = array("support_vectors_", np.float64, 2)
+    support = array("support_", np.int32, 1)
+    counts = array("_n_support", np.int32, 1)
+    dual = array("_dual_coef_", np.float64, 2)
+    intercept = array("_intercept_", np.float64, 1)
+    n_sv, n_class = len(vectors), len(counts)
+    pairs = n_class * (n_class - 1) // 2
+    classifier = hasattr(est, "classes_")
+    shape_fit = state.get("shape_fit_")
+    if (state.get("_sparse") is not False or est.kernel not in _LIBSVM_KERNELS or len(support) != n_sv
+            or vectors.shape[1] != state.get("n_features_in_") or n_class < 2 or np.any(counts < 0)
+            or (classifier and (n_class != len(est.classes_) or int(counts.sum()) != n_sv))
+            or (not classifier and counts.tolist() not in ([0, 0], [n_sv, n_sv])) or dual.shape != (n_class - 1, n_sv)
+            or len(intercept) != pairs or type(shape_fit) is not tuple or len(shape_fit) != 2
+            or any(not _is_int(n) for n in shape_fit) or np.any(support < 0) or np.any(support >= shape_fit[0])
+            or not np.isfinite(float(state.get("_gamma", np.nan)))):
+        _fail("a libsvm model's support vectors, counts, coefficients or intercepts do not fit together")
+    for name in ("_probA", "_probB"):
+        if len(array(name, np.float64, 1)) not in (0, pairs):
+            _fail(f"a libsvm model's {name} is not one value per pair of classes")
+    if classifier and len(array("class_weight_", np.float64, 1)) != n_class:
+        _fail("a libsvm classifier's class weights are not one per class")
+
+
 _CLASS_CHECKS: dict[str, Callable[[Any], None]] = {
+    "sklearn.svm._base:BaseLibSVM": _check_libsvm,
     "sklearn.tree._classes:BaseDecisionTree": _check_decision_tree,
     "sklearn.ensemble._base:BaseEnsemble": _check_tree_ensemble,
     "sklearn.ensemble._gb:BaseGradientBoosting": _check_gradient_boosting,
