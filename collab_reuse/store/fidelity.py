@@ -19,6 +19,12 @@ from . import state
 from .formats import kind_of
 
 
+#: How deep the comparison follows a value. Each object is three levels (the object, its reduced tuple,
+#: its state dict), so this is about 20 objects deep: a search over a pipeline of a column transformer of
+#: pipelines is 12 (the encoder's own limit counts objects, not levels).
+_MAX_DEPTH = 64
+
+
 def faithful_by_construction(value: Any) -> bool:
     """Values whose encoding copies bytes and nothing else: numeric arrays, and frames/series of numeric
     numpy columns under a RangeIndex with plain string or integer labels. No need to decode them to check."""
@@ -52,7 +58,7 @@ def _same(a: Any, b: Any, depth: int, seen: dict[tuple[int, int], tuple]) -> boo
     """Deep equality as storage must keep it: same types all the way down. ``seen``: pairs being
     compared already (a structure that contains itself is the same if nothing else differs),
     holding them so that no temporary's id (a reduced state) is reused while comparing."""
-    if type(a) is not type(b) or depth > 20:
+    if type(a) is not type(b) or depth > _MAX_DEPTH:
         return False
     if isinstance(a, type):
         return a is b

@@ -672,3 +672,22 @@ def test_a_function_transformer_of_a_notebook_function_is_stored_by_reference_to
     _notebook_function(monkeypatch, body="return X * 3")  # the notebook's function has changed since
     with pytest.raises(CorruptArtifact, match="with the code it was stored with"):
         formats.decode(encoded.manifest, encoded.blobs.__getitem__, allow_pickle=False)
+
+
+def test_a_search_over_a_pipeline_of_a_column_transformer_of_pipelines_is_stored():
+    # (twelve levels of objects: the round-trip check followed only twenty levels of its own, three per object)
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.random.RandomState(0).rand(120, 3)
+    prep = ColumnTransformer([("num", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), [0, 1])])
+    search = GridSearchCV(Pipeline([("prep", prep), ("ridge", Ridge())]), {"ridge__alpha": [0.1, 1.0]}, cv=3)
+    search.fit(X, X[:, 0])
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    store.put("s", store.encode((search, None)))
+    back, _, _ = store.get("s")
+    assert np.array_equal(back[0].predict(X), search.predict(X))
