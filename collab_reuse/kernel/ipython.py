@@ -81,14 +81,19 @@ class Installation:
 
     def _cell_started(self, info: Any) -> None:
         self.replays.cell_started()
+        if self.session.active and self.shell.user_ns.get(HOOK) is not self.session.tracer:
+            self._bind_hooks()  # (``%reset`` empties the namespace)
 
-    def install(self) -> None:
-        from .magics import ReuseMagics
-
+    def _bind_hooks(self) -> None:
         # in the namespace (hidden from %who) as well as in builtins: a notebook function pickled by value
         # for a worker process takes the globals it names along, and the tracer pickles as plain hooks
         setattr(builtins, HOOK, self.session.tracer)
         self.shell.user_ns[HOOK] = self.shell.user_ns_hidden[HOOK] = self.session.tracer
+
+    def install(self) -> None:
+        from .magics import ReuseMagics
+
+        self._bind_hooks()
         self.session.tracer.deferral.namespace = self.shell.user_ns
         self._formatter = self.shell.InteractiveTB
         self.shell.InteractiveTB = StrippingFormatter(self._formatter)

@@ -112,3 +112,15 @@ def test_regroup_streams_ignores_interleaving_but_keeps_text_and_displays():
     assert a == b == [s("stdout", "ab"), s("stderr", "w"), shown, s("stdout", "c")]
     assert regroup_streams([s("stdout", "a"), shown, s("stdout", "b")]) != regroup_streams(
         [s("stdout", "ab"), shown])                  # text moved across a display still differs
+
+
+@pytest.mark.kernel
+def test_the_corpus_bench_names_an_error_the_plain_run_did_not_raise(executed):
+    from collab_reuse.demo.corpus import new_errors
+
+    other = copy.deepcopy(executed)
+    other.outputs[0]["outputs"] = [{"output_type": "error", "name": None, "text": None, "data": None,
+                                    "ename": "NameError", "evalue": "name '__cr__' is not defined",
+                                    "traceback": ["NameError: name '__cr__' is not defined"]}]
+    assert new_errors(executed, executed) == []  # (the plain run's own ZeroDivisionError is not new)
+    assert new_errors(executed, other) == [(1, "NameError", "name '__cr__' is not defined")]

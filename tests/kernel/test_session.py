@@ -251,3 +251,10 @@ def test_a_process_forked_from_the_kernel_runs_notebook_functions_with_the_plain
     assert [r[2] for r in shell.user_ns["results"]] == ["PlainHook"] * 3
     assert shell.user_ns["here"][2] == "Tracer"  # (the kernel itself keeps tracing)
     assert [r[:2] for r in shell.user_ns["results"]][0] == shell.user_ns["here"][:2]
+
+
+def test_the_hooks_are_bound_in_the_namespace_again_after_a_reset(shell):
+    run(shell, SETUP)
+    shell.run_line_magic("reset", "-f")
+    run(shell, "import numpy as np\nx = np.arange(3).sum()")
+    assert shell.user_ns[HOOK] is session(shell).tracer and HOOK not in shell.run_line_magic("who_ls", "")
