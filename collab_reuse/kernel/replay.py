@@ -397,7 +397,7 @@ def _isolated(value: Any) -> Any:
 
 
 
-def _with_rng(cell_id: str, rng: bytes, parts: str) -> str:
+def _with_rng(cell_id: str, rng: tuple, parts: str) -> str:
     return digest_parts(cell_id, "rng", randomness.digest(rng, parts))
 
 

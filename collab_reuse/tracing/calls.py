@@ -54,7 +54,7 @@ class Call:
     op_id: str | None = None                          # None: it can't be named (``reason`` says why)
     reason: str | None = None
     mutated: list[Any] = field(default_factory=list)  # objects it changes in place (a fit's receiver)
-    rng_before: bytes = b""                           # the global random generators before it
+    rng_before: tuple = ()                            # the global random generators before it
     reseeds: Any = None                               # what it reseeded while it ran (``randomness.Reseeds``)
     salted: bool = False                              # ``op_id`` already names the random state it starts from
     warm_from: str | None = None                      # how an acceleration started it, for the report

@@ -62,26 +62,29 @@ def _buffer() -> Any:
     return _probe_buffer
 
 
-def snapshot() -> bytes:
+State = tuple[bytes, bytes]  # (numpy's generator, Python's)
+
+
+def snapshot() -> State:
     """The global generators' keys and positions: numpy's, then Python's."""
     if _py_probe is not None and random._inst is not None:
-        return bytes(_buffer()) + bytes(_py_probe)
-    return bytes(_buffer()) + xxhash.xxh3_128_digest(repr(random.getstate()).encode())
+        return bytes(_buffer()), bytes(_py_probe)
+    return bytes(_buffer()), xxhash.xxh3_128_digest(repr(random.getstate()).encode())
 
 
-_PARTS = {"np": slice(0, _MT_BYTES), "py": slice(_MT_BYTES, None)}
+_PARTS = {"np": 0, "py": 1}
 
 
-def digest(state: bytes, parts: str = "np") -> str:
+def digest(state: State, parts: str = "np") -> str:
     """The state of the generators named (``moved``'s answer) as an operation's identity takes it."""
     return xxhash.xxh3_128_hexdigest(b"".join(state[_PARTS[name]] for name in parts.split("+")))
 
 
-def changed(before: bytes, after: bytes) -> bool:
+def changed(before: State, after: State) -> bool:
     return before != after
 
 
-def moved(before: bytes, after: bytes) -> str:
+def moved(before: State, after: State) -> str:
     """Which generators moved between two snapshots: "np", "py", "np+py", or "" for none."""
     if before == after:  # (most calls: one comparison)
         return ""
@@ -110,7 +113,7 @@ class Reseeds:
 
     __slots__ = ("before", "first")
 
-    def __init__(self, before: bytes):
+    def __init__(self, before: State):
         self.before = before
         self.first: dict[str, bool] = {}
 
@@ -125,7 +128,7 @@ class Reseeds:
         if not _open:
             _wrap_seeding(False)
 
-    def depends(self, after: bytes) -> str:
+    def depends(self, after: State) -> str:
         """The generators whose state the call's result depends on (as ``moved`` names them): those it
         moved without reseeding them first, and those it drew from before reseeding them (even if it
         left them where they were)."""
