@@ -83,18 +83,22 @@ def class_identity(cls: type, resolve: Callable[[Any], str], _active: set[int] |
         active.discard(id(cls))
 
 
+def _type_only(value: Any) -> str:
+    return f"global:{type(value).__module__}.{type(value).__qualname__}"
+
+
 def class_code_digest(cls: type) -> str:
     """A notebook class by its code alone: its name, bases and members, the notebook functions and
     classes they name, with every other global a placeholder. What a stored instance of the class is
     checked against when it is read back (its artifact's id, with the globals' values, is checked
     before that)."""
-    return class_identity(cls, lambda value: f"global:{type(value).__module__}.{type(value).__qualname__}")
+    return class_identity(cls, _type_only)
 
 
 def function_code_digest(fn: types.FunctionType) -> str:
     """A notebook function by its code alone (``class_code_digest``'s counterpart): what a stored
     reference to it (a ``FunctionTransformer``'s ``func``) is checked against when it is read back."""
-    return function_identity(fn, lambda value: f"global:{type(value).__module__}.{type(value).__qualname__}")
+    return function_identity(fn, _type_only)
 
 
 def class_member_functions(member: Any) -> tuple[Any, ...]:

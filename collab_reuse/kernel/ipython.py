@@ -57,13 +57,8 @@ def _plain_hooks_in_child(installation: "Installation") -> Any:
 
     def after_fork() -> None:
         installed = ref()
-        if installed is None:
-            return
-        tracer = installed.session.tracer
-        if getattr(builtins, HOOK, None) is tracer:
-            setattr(builtins, HOOK, PLAIN)
-        if installed.shell.user_ns.get(HOOK) is tracer:
-            installed.shell.user_ns[HOOK] = PLAIN
+        if installed is not None:
+            installed._unbind_hooks()
 
     return after_fork
 
@@ -89,6 +84,13 @@ class Installation:
         # for a worker process takes the globals it names along, and the tracer pickles as plain hooks
         setattr(builtins, HOOK, self.session.tracer)
         self.shell.user_ns[HOOK] = self.shell.user_ns_hidden[HOOK] = self.session.tracer
+
+    def _unbind_hooks(self) -> None:
+        # code rewritten while loaded (the notebook's functions) still calls the hooks: plain ones from now on
+        if getattr(builtins, HOOK, None) is self.session.tracer:
+            setattr(builtins, HOOK, PLAIN)
+        if self.shell.user_ns.get(HOOK) is self.session.tracer:
+            self.shell.user_ns[HOOK] = self.shell.user_ns_hidden[HOOK] = PLAIN
 
     def install(self) -> None:
         from .magics import ReuseMagics
@@ -129,11 +131,7 @@ class Installation:
                 pass
         if isinstance(self.shell.InteractiveTB, StrippingFormatter):
             self.shell.InteractiveTB = self._formatter
-        # code rewritten while loaded (the notebook's functions) still calls the hooks: plain ones from now on
-        if getattr(builtins, HOOK, None) is self.session.tracer:
-            setattr(builtins, HOOK, PLAIN)
-        if self.shell.user_ns.get(HOOK) is self.session.tracer:
-            self.shell.user_ns[HOOK] = self.shell.user_ns_hidden[HOOK] = PLAIN
+        self._unbind_hooks()
         if self._magics is not None:
             for kind in ("line", "cell"):
                 for name in self._magics.magics[kind]:

@@ -396,7 +396,6 @@ def _isolated(value: Any) -> Any:
     return snapshot(value)
 
 
-
 def _with_rng(cell_id: str, rng: tuple, parts: str) -> str:
     return digest_parts(cell_id, "rng", randomness.digest(rng, parts))
 

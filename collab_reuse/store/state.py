@@ -64,27 +64,30 @@ def _top_level_notebook_function(value: Any) -> bool:
     return is_notebook_function(value) and value.__module__ == "__main__" and value.__qualname__.isidentifier()
 
 
+def _from_notebook(kind: str, qualname: Any, code: Any, accepted: Callable[[Any], bool],
+                   digest: Callable[[Any], str]) -> Any:
+    """The notebook's class or function of that name (one name in ``__main__``, never a path), if it is
+    one ``accepted`` takes and the very code a stored value was made with."""
+    found = vars(sys.modules["__main__"]).get(qualname) if isinstance(qualname, str) and qualname.isidentifier() \
+        else None
+    if found is None or not accepted(found) or found.__qualname__ != qualname or type(code) is not str \
+            or digest(found) != code:
+        raise CorruptArtifact(f"the notebook defines no {kind} {str(qualname)[:60]} with the code it was stored with")
+    return found
+
+
 def _notebook_function(name: Any, code: Any) -> Any:
-    """The notebook's function of that name, if it is the very code a stored reference was made with."""
     from ..fingerprint.functions import function_code_digest
 
-    fn = vars(sys.modules["__main__"]).get(name) if isinstance(name, str) and name.isidentifier() else None
-    if not _top_level_notebook_function(fn) or fn.__qualname__ != name or type(code) is not str \
-            or function_code_digest(fn) != code:
-        raise CorruptArtifact(f"the notebook defines no function {str(name)[:60]} with the code it was stored with")
-    return fn
+    return _from_notebook("function", name, code, _top_level_notebook_function, function_code_digest)
 
 
 def _notebook_class(name: Any, code: Any) -> type:
-    """The notebook's class of that name, if it is the very code a stored instance was made with."""
     from ..fingerprint.functions import class_code_digest
 
-    qualname = name.partition(":")[2] if isinstance(name, str) else ""
-    cls = vars(sys.modules["__main__"]).get(qualname) if qualname.isidentifier() else None
-    if not isinstance(cls, type) or name_of(cls) != name or not _notebook_estimator_class(cls) \
-            or type(code) is not str or class_code_digest(cls) != code:
-        raise CorruptArtifact(f"the notebook defines no class {str(name)[:60]} with the code it was stored with")
-    return cls
+    qualname = name.partition(":")[2] if isinstance(name, str) else None
+    return _from_notebook("class", qualname, code,
+                          lambda found: isinstance(found, type) and _notebook_estimator_class(found), class_code_digest)
 
 
 def name_of(obj: Any) -> str:

@@ -8,9 +8,10 @@ unseeded randomness is never replaced.
 
 One exception: an operation that reseeds a generator before drawing from it (``xgboost.cv`` calls
 ``np.random.seed(seed)``; notebook functions often begin with ``np.random.seed(42)``) computes the
-same whatever state it started from. While a traced call runs, the module-level ``seed`` and
-``set_state`` functions are wrapped to notice that (``Reseeds``); such a call is named without the
-state, and its reuse still leaves the generators where it would have.
+same whatever state it started from. While a notebook function or a call of a library known to reseed
+(``specs.RESEEDING_PACKAGES``) runs, the module-level ``seed`` and ``set_state`` functions are wrapped
+to notice that (``Reseeds``); such a call is named without the state, and its reuse still leaves the
+generators where it would have.
 
 Watching the state must be cheap (it brackets every traced operation): the probe reads the MT19937
 keys and positions straight from the generators' C structs (about 1 us; ``get_state`` costs 200 us,
@@ -78,10 +79,6 @@ _PARTS = {"np": 0, "py": 1}
 def digest(state: State, parts: str = "np") -> str:
     """The state of the generators named (``moved``'s answer) as an operation's identity takes it."""
     return xxhash.xxh3_128_hexdigest(b"".join(state[_PARTS[name]] for name in parts.split("+")))
-
-
-def changed(before: State, after: State) -> bool:
-    return before != after
 
 
 def moved(before: State, after: State) -> str:
