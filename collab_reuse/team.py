@@ -41,9 +41,11 @@ log = logging.getLogger("collab_reuse")
 HUB_USER_ENV = "JUPYTERHUB_USER"
 ADMINS_FILE = "admins"
 NAMESPACES = "users"
+CONFIDENTIAL = "private"     # ``private/<uid>``: a user's artifacts derived from files the team can't read
 SHARED_FILE_MODE = 0o660     # a team's shared files: the team reads and writes, others nothing
 NAMESPACE_MODE = 0o2750      # a user's namespace: its user writes, the team reads (setgid: the team's group)
 NAMESPACE_FILE_MODE = 0o640  # files in a namespace
+CONFIDENTIAL_MODE = 0o700    # a user's confidential namespace: nobody else enters it
 TEAM_STORE_MODE = 0o3770     # what ``make_team_store`` gives a team store (sticky: nobody removes another's files)
 SHARED_DIR_MODE = 0o3770     # a team's shared directories (``users``, ``writers``): setgid, sticky
 
@@ -229,6 +231,49 @@ def namespace_dir(store_dir: str | os.PathLike, team: Team, uid: int | None = No
             os.chown(own, -1, team.gid)
         os.chmod(own, NAMESPACE_MODE)
     return own
+
+
+def confidential_dir(store_dir: str | os.PathLike, team: Team, uid: int | None = None) -> Path:
+    """This user's confidential namespace, made if missing: ``private/<uid>``, ``CONFIDENTIAL_MODE``
+    (what a kernel computes after it has read a file the team can't read: ``readable_by_team``)."""
+    uid = os.geteuid() if uid is None else uid
+    parent = Path(store_dir) / CONFIDENTIAL
+    shared_dir(parent, team)
+    own = parent / str(uid)
+    try:
+        own.mkdir(mode=CONFIDENTIAL_MODE)
+    except FileExistsError:
+        pass
+    st = os.lstat(own)
+    if st.st_uid == uid and st.st_mode & 0o7777 != CONFIDENTIAL_MODE:
+        os.chmod(own, CONFIDENTIAL_MODE)
+    return own
+
+
+def readable_by_team(path: str | os.PathLike, team: Team) -> bool:
+    """May every member of the team read this file, by what the OS shows: the file readable by others
+    or by the team's group, and every directory above it searchable the same way. Conservative: a
+    file or directory with an access control list counts as not readable (its mode bits don't say
+    who may read it), and so does anything that can't be examined."""
+    try:
+        real = Path(os.path.realpath(path))
+        if not _team_may(real, team, 0o004, 0o040) or _has_acl(real):
+            return False
+        return all(_team_may(parent, team, 0o001, 0o010) and not _has_acl(parent) for parent in real.parents)
+    except OSError:
+        return False
+
+
+def _team_may(path: Path, team: Team, other_bit: int, group_bit: int) -> bool:
+    st = os.stat(path)
+    return bool(st.st_mode & other_bit or (st.st_gid == team.gid and st.st_mode & group_bit))
+
+
+def _has_acl(path: Path) -> bool:
+    try:
+        return "system.posix_acl_access" in os.listxattr(path)
+    except OSError:  # (no extended attributes on this file system: no ACLs either)
+        return False
 
 
 def namespace_owner(path: str | os.PathLike) -> int | None:

@@ -40,7 +40,10 @@ class FileFingerprints:
         self._persist = persist
 
     def digest(self, path: str | os.PathLike) -> str:
-        """Content digest; raises OSError when the file can't be read (the reader would fail too)."""
+        """Content digest; raises OSError when the file can't be read (the reader would fail too), also
+        when its digest is known (another user's kernel may have hashed a file this one can't read)."""
+        if not os.access(path, os.R_OK):
+            raise PermissionError(f"can't read {os.fspath(path)}")
         key = file_stat_key(os.fspath(path))
         found = self._memory.get(key)
         if found is None and self._lookup is not None:

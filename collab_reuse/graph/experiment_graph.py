@@ -487,8 +487,11 @@ class ExperimentGraph:
             db.execute("INSERT OR REPLACE INTO writes VALUES(?, ?, ?, ?)", (artifact_id, HOST, os.getpid(), time.time()))
 
     @guarded
-    def finish_write(self, artifact_id: str, blob_sizes: dict[str, int]) -> None:
+    def finish_write(self, artifact_id: str, blob_sizes: dict[str, int], confidential_to: int | None = None) -> None:
+        """Mark a written artifact stored; ``confidential_to``: the uid of the only user who may read it."""
         with self.transaction() as db:
+            if confidential_to is not None:
+                db.execute("INSERT OR REPLACE INTO confidential VALUES(?, ?)", (artifact_id, confidential_to))
             db.executemany("INSERT OR IGNORE INTO blobs VALUES(?, ?)", list(blob_sizes.items()))
             db.execute("UPDATE artifacts SET state=?, size=? WHERE id=?",
                        (MATERIALIZED, sum(blob_sizes.values()), artifact_id))
@@ -507,14 +510,23 @@ class ExperimentGraph:
             return self.unclaim(db, [artifact_id])
 
     @guarded
-    def stored_since(self, seq: int) -> tuple[set[str], int]:
-        """Artifacts written to the store after ``seq`` (evicted ones included) and the newest seq.
+    def stored_since(self, seq: int, reader: int | None = None) -> tuple[set[str], int]:
+        """Artifacts written to the store after ``seq`` (evicted ones included) and the newest seq;
+        for a ``reader`` uid, less those confidential to another user.
 
         Kernels keep this set in memory, so a lookup of an id never stored costs no query."""
-        found = [(n, aid) for n, aid in self._db().execute(
-            "SELECT seq, artifact_id FROM stored_log WHERE seq>?", (seq,)).fetchall()
+        found = [(n, aid, uid) for n, aid, uid in self._db().execute(
+            "SELECT s.seq, s.artifact_id, c.uid FROM stored_log s LEFT JOIN confidential c "
+            "ON c.artifact_id=s.artifact_id WHERE s.seq>?", (seq,)).fetchall()
             if type(n) is int and type(aid) is str]
-        return {aid for _, aid in found}, max((n for n, _ in found), default=seq)
+        return ({aid for _, aid, uid in found if reader is None or uid is None or uid == reader},
+                max((n for n, _, _ in found), default=seq))
+
+    @guarded
+    def confidential_to_another(self, artifact_id: str, reader: int) -> bool:
+        """Is this artifact stored in another user's confidential namespace (unreadable here, not lost)?"""
+        row = self._db().execute("SELECT uid FROM confidential WHERE artifact_id=?", (artifact_id,)).fetchone()
+        return row is not None and row[0] != reader
 
     @guarded
     def forests(self, key: str) -> list[tuple[int, str]]:
@@ -561,6 +573,7 @@ class ExperimentGraph:
             db.execute("DELETE FROM artifact_blobs WHERE artifact_id=?", (aid,))
             db.execute("UPDATE artifacts SET state=? WHERE id=?", (NOT_STORED, aid))
             db.execute("DELETE FROM writes WHERE artifact_id=?", (aid,))
+            db.execute("DELETE FROM confidential WHERE artifact_id=?", (aid,))
         orphans = [k for k in keys
                    if db.execute("SELECT 1 FROM artifact_blobs WHERE key=? LIMIT 1", (k,)).fetchone() is None]
         db.executemany("DELETE FROM blobs WHERE key=?", [(k,) for k in orphans])
@@ -602,7 +615,7 @@ class ExperimentGraph:
     def clear(self) -> None:
         with self.transaction() as db:
             for table in ("artifacts", "artifact_blobs", "blobs", "usage", "events", "random_ops", "counters",
-                          "stored_log", "quiet_ops", "forests", "writes", "places", "evictions"):
+                          "stored_log", "quiet_ops", "forests", "writes", "places", "evictions", "confidential"):
                 db.execute(f"DELETE FROM {table}")
 
     # -- queries for the panel, the magics and the CLI ---------------------------------------

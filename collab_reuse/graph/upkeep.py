@@ -41,6 +41,7 @@ _MALFORMED = (
     " OR typeof(summary)<>'text' OR NOT json_valid(summary) OR (why IS NOT NULL AND NOT json_valid(why))",
     "DELETE FROM artifact_blobs WHERE typeof(key)<>'text' OR typeof(artifact_id)<>'text'",
     "DELETE FROM usage WHERE typeof(user)<>'text' OR typeof(count)<>'integer'",
+    "DELETE FROM confidential WHERE typeof(artifact_id)<>'text' OR typeof(uid)<>'integer'",
 )
 
 

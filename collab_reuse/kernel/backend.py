@@ -9,6 +9,7 @@ its ``store_fault``, ``_submit`` and ``_hold_pending``.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -16,6 +17,7 @@ from ..errors import CorruptArtifact
 from ..graph import MATERIALIZED, load_counters
 from ..tracing.steps import ComputedValue, Step
 from ..tracing.storing import shallow_bytes
+from .. import team as teams
 from . import jobs, store_writes
 from .cell_record import MAX_STEPS_PER_REPORT
 
@@ -69,8 +71,11 @@ class TracerBackend:
         try:
             info = self.graph.artifact(artifact_id)  # (the value must have the kind the graph recorded)
             value, extra, nbytes = self.store.get(artifact_id, expect_kind=info.kind if info else None)
+            if self.team is not None and not self.confidential and self.store.confidential(artifact_id):
+                self.become_confidential("it loaded a result derived from a file the team can't read")
         except (CorruptArtifact, KeyError):
-            self._submit(jobs.Job(jobs.Forget([artifact_id])))
+            if not self.graph.confidential_to_another(artifact_id, os.geteuid()):
+                self._submit(jobs.Job(jobs.Forget([artifact_id])))  # (another's confidential: not lost)
             raise
         except Exception as exc:
             self.store_fault(exc, "reading an artifact")
@@ -159,7 +164,7 @@ class TracerBackend:
         if self.graph is not None and self.failure is None:
             try:
                 self._random_ops |= self.graph.random_ops()
-                stored, self._stored_seq = self.graph.stored_since(self._stored_seq)
+                stored, self._stored_seq = self.graph.stored_since(self._stored_seq, os.geteuid())
                 self._stored |= stored
                 quiet, self._quiet_seq = self.graph.quiet_since(self._quiet_seq)
                 self._quiet.update(quiet)
@@ -180,7 +185,16 @@ class TracerBackend:
         self._quiet_seq = 0
 
     def file_digest(self, path: str) -> str:
-        return self.files.digest(path)  # (a store that can't answer: the file is hashed)
+        digest = self.files.digest(path)  # (a store that can't answer: the file is hashed)
+        if self.team is not None and not self.confidential and not teams.readable_by_team(path, self.team):
+            self.become_confidential(f"it read {path}, which the team can't read")
+        return digest
+
+    def become_confidential(self, why: str) -> None:
+        """From now on, what this kernel stores goes to its user's confidential namespace: it may derive
+        from data the rest of the team can't read (until the kernel restarts)."""
+        self.confidential = True
+        log.info("this kernel's results are stored for its user only from now on: %s", why)
 
     def replay_cell(self) -> None:
         if self.replays is not None:
@@ -195,6 +209,7 @@ class TracerBackend:
         self.cell.steps.append(step)
         if candidate is None:
             return
+        candidate.confidential = self.confidential
         at = self.cell.offered.get(candidate.id)
         if at is not None:  # a loop computed the same result again: offer the latest object, once
             candidate.approx_bytes = self.cell.candidates[at].approx_bytes

@@ -136,7 +136,8 @@ class WriteOffers(Write):
         offers, payloads = [], []
         for offer in self.offers:
             keys = list(offer.encoded.blobs)
-            offers.append({"id": offer.id, "manifest": offer.encoded.manifest, "extra": offer.extra, "blobs": keys})
+            offers.append({"id": offer.id, "manifest": offer.encoded.manifest, "extra": offer.extra, "blobs": keys,
+                           "confidential": offer.confidential})
             payloads.extend(offer.encoded.blobs[k] for k in keys)
         return {"cell": self.cell, "seq": self.seq, "offers": offers, "algorithm": self.algorithm,
                 "min_saving": self.min_saving}, payloads
@@ -144,7 +145,8 @@ class WriteOffers(Write):
     @classmethod
     def from_wire(cls, fields: dict, payloads: list[bytes]) -> "Write":
         parts = iter(payloads)
-        offers = [Offer(o["id"], Encoded(o["manifest"], {k: next(parts) for k in o["blobs"]}), o["extra"])
+        offers = [Offer(o["id"], Encoded(o["manifest"], {k: next(parts) for k in o["blobs"]}), o["extra"],
+                        o.get("confidential") is not False)
                   for o in fields.pop("offers")]
         return cls(offers=offers, **fields)
 

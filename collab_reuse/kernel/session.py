@@ -120,6 +120,7 @@ class Session(TracerBackend):
         self.files = FileFingerprints(self._stored_file_digest, self._remember_file)
         storelog.log_to(self.store_dir)  # (never makes the directory)
         self.team: teams.Team | None = None
+        self.confidential = False  # has it read what the team can't (``become_confidential``)?
         self.admin = False  # may this user change the store's settings (budget, clear, materializer)?
         try:
             opened = opening.open_store(config, self.store_dir, self.user)
@@ -219,6 +220,8 @@ class Session(TracerBackend):
             self.writer.submit(job, priority)
 
     def _remember_file(self, key: str, digest: str) -> None:
+        if self.team is not None and not teams.readable_by_team(key.rsplit("|", 3)[0], self.team):
+            return  # the team's graph doesn't name files the team can't read
         self._submit(jobs.Job(jobs.RememberFile(key, digest)))
 
     def _stored_file_digest(self, key: str) -> str | None:

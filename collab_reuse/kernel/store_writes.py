@@ -34,6 +34,7 @@ class Offer:
     id: str
     encoded: Encoded
     extra: dict
+    confidential: bool = False  # derived from a file the team can't read: only its writer may read it
 
 
 def _worth_encoding(graph: ExperimentGraph | None, cand: Any) -> bool:
@@ -70,7 +71,7 @@ def encode_offers(graph: ExperimentGraph | None, store: ArtifactStore, candidate
                 if not unchanged(cand):
                     continue
                 start = time.perf_counter()
-                offers.append(Offer(cand.id, store.encode(cand.value), cand.extra))
+                offers.append(Offer(cand.id, store.encode(cand.value), cand.extra, cand.confidential))
                 log.info("encoded %s (%s) in %.3f s while no cell ran", cand.id[:10], cand.kind,
                          time.perf_counter() - start)
         except Unreusable as exc:
@@ -85,8 +86,8 @@ def _write(graph: ExperimentGraph, store: ArtifactStore, offer: Offer) -> Any:
     sizes = {k: len(v) for k, v in offer.encoded.blobs.items()}
     graph.begin_write(offer.id, {**sizes, store.manifest_key(offer.id): 0})
     try:
-        result = store.put(offer.id, offer.encoded, offer.extra)
-        graph.finish_write(offer.id, result.blob_sizes)
+        result = store.put(offer.id, offer.encoded, offer.extra, confidential=offer.confidential)
+        graph.finish_write(offer.id, result.blob_sizes, store.writer.uid if offer.confidential else None)
     except BaseException:
         _undo(graph, store, offer.id)
         raise

@@ -121,23 +121,26 @@ class ArtifactStore:
             fidelity.verify_roundtrip(value, back)
         return encoded
 
-    def put(self, artifact_id: str, encoded: formats.Encoded, extra: dict | None = None) -> Written:
-        """Write blobs, then the body, then the row. ``extra`` rides along (replayed output, RNG state)."""
+    def put(self, artifact_id: str, encoded: formats.Encoded, extra: dict | None = None,
+            confidential: bool = False) -> Written:
+        """Write blobs, then the body, then the row. ``extra`` rides along (replayed output, RNG state).
+        ``confidential``: derived from a file the team can't read, it goes where only its writer reads."""
         start = time.perf_counter()
+        blobs = self.blobs.confidential() if confidential else self.blobs
         written = 0
         sizes: dict[str, int] = {}
         for key, data in encoded.blobs.items():
-            written += self.blobs.put(key, data)
+            written += blobs.put(key, data)
             sizes[key] = len(data)
         body = json.dumps({"format": FORMAT, "id": artifact_id, **encoded.manifest, "blobs": dict(sizes),
                            "extra": extra or {}}, separators=(",", ":")).encode()
         body_key = keys.content_key(body)
-        written += self.blobs.put(body_key, body)
+        written += blobs.put(body_key, body)
         sizes[body_key] = len(body)
         row = json.dumps({"format": FORMAT, "id": artifact_id, "writer": vars(self.writer), "body": body_key,
                           "size": len(body)}, separators=(",", ":")).encode()
         mkey = self.manifest_key(artifact_id)
-        written += self.blobs.put_row(mkey, row)
+        written += blobs.put_row(mkey, row)
         sizes[mkey] = len(row)
         return Written(sizes, written, time.perf_counter() - start)
 
@@ -214,6 +217,11 @@ class ArtifactStore:
 
     def delete(self, artifact_id: str) -> None:
         self.blobs.delete(self.manifest_key(artifact_id))
+
+    def confidential(self, artifact_id: str) -> bool:
+        """Was this artifact read from the user's confidential namespace (by where it is, not by what
+        any shared file says)?"""
+        return self.blobs.holds_confidential(self.manifest_key(artifact_id))
 
 
 _PARALLEL_BYTES = 16 << 20

@@ -122,6 +122,13 @@ class Blobs(Protocol):
     def private(self) -> bool:
         """Could only this user (or root) have written the rows? (Pickle is loaded only then.)"""
 
+    def confidential(self) -> "Blobs":
+        """Where to write what the rest of a team must not read (a team store: the user's confidential
+        namespace); anywhere else these same blobs."""
+
+    def holds_confidential(self, name: str) -> bool:
+        """Is row ``name`` in the user's confidential namespace (a team store's)?"""
+
     def clear(self) -> None: ...
 
     def close(self) -> None: ...
@@ -170,6 +177,12 @@ class MemoryBlobs:
 
     def private(self) -> bool:
         return True  # nobody else can reach this process's memory
+
+    def confidential(self) -> "Blobs":
+        return self  # (whoever chose these blobs chose who reads them)
+
+    def holds_confidential(self, name: str) -> bool:
+        return False
 
     def clear(self) -> None:
         self._data.clear()
@@ -484,6 +497,12 @@ class DiskcacheBlobs:
                         if os.path.lexists(p))
         return (all(_written_only_by(uid, p, True) for p in above)
                 and all(_written_only_by(uid, p, False) for p in mine))
+
+    def confidential(self) -> "Blobs":
+        return self  # (whoever chose these blobs chose who reads them)
+
+    def holds_confidential(self, name: str) -> bool:
+        return False
 
     @_noting_connections
     def clear(self) -> None:

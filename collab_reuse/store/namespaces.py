@@ -45,8 +45,10 @@ class NamespacedBlobs:
         self.own_dir = teams.namespace_dir(self.store_dir, team, self.uid)
         self.own = DiskcacheBlobs(self.own_dir, private_files=True)
         self.directory = self.own_dir
+        self.secret_dir = Path(store_dir) / teams.CONFIDENTIAL / str(self.uid)
+        self._secret: DiskcacheBlobs | None = None  # this user's confidential namespace, once it exists
         self._others: dict[int, ReadOnlyDiskcache] = {}  # uid -> reader of that user's namespace
-        self._others_writable: dict[int, DiskcacheBlobs] = {}  # (root only) uid -> that namespace, to change
+        self._others_writable: dict[Path, DiskcacheBlobs] = {}  # (root only) other namespaces, to change
 
     # -- the namespaces ----------------------------------------------------------------------
 
@@ -68,22 +70,43 @@ class NamespacedBlobs:
             found.append((owner, reader))
         return found
 
+    def _own(self) -> list[DiskcacheBlobs]:
+        """This user's namespaces: the team's to read, and the confidential one if it exists."""
+        if self._secret is None and teams.namespace_owner(self.secret_dir) == self.uid:
+            self._secret = DiskcacheBlobs(self.secret_dir, private_files=True)
+        return [self.own] if self._secret is None else [self.own, self._secret]
+
     def _writable(self) -> list[DiskcacheBlobs]:
         """The namespaces this process may change: its own, and for root every one."""
         if self.uid != 0:
-            return [self.own]
-        for owner, reader in self._other_namespaces():
-            if owner not in self._others_writable:
-                self._others_writable[owner] = DiskcacheBlobs(reader.directory, private_files=True)
-        return [self.own, *self._others_writable.values()]
+            return self._own()
+        for owner, directory in self._other_directories():
+            if directory not in self._others_writable:
+                self._others_writable[directory] = DiskcacheBlobs(directory, private_files=True)
+        return [*self._own(), *self._others_writable.values()]
+
+    def _other_directories(self) -> list[tuple[int, Path]]:
+        """(root only) every other user's namespaces, confidential ones included."""
+        found = [(owner, reader.directory) for owner, reader in self._other_namespaces()]
+        try:
+            names = sorted(os.listdir(self.store_dir / teams.CONFIDENTIAL))
+        except OSError:
+            names = []
+        for name in names:
+            path = self.store_dir / teams.CONFIDENTIAL / name
+            owner = teams.namespace_owner(path)
+            if owner is not None and owner != self.uid:
+                found.append((owner, path))
+        return found
 
     # -- Blobs -------------------------------------------------------------------------------
 
     def get(self, key: str) -> memoryview:
-        try:
-            return self.own.get(key)
-        except KeyError:
-            pass
+        for blobs in self._own():
+            try:
+                return blobs.get(key)
+            except KeyError:
+                pass
         for _, reader in self._other_namespaces():
             try:
                 return reader.get(key)
@@ -96,14 +119,20 @@ class NamespacedBlobs:
 
     def get_row(self, name: str) -> bytes:
         """This user's own row (rows of others are read with their owner, ``owned_rows``)."""
-        return self.own.get_row(name)
+        for blobs in self._own():
+            try:
+                return blobs.get_row(name)
+            except KeyError:
+                pass
+        raise KeyError(name)
 
     def owned_rows(self, name: str) -> Iterator[tuple[bytes, int | None]]:
         """Every namespace's row ``name`` with the uid that namespace belongs to, own first."""
-        try:
-            yield self.own.get_row(name), self.uid
-        except KeyError:
-            pass
+        for blobs in self._own():
+            try:
+                yield blobs.get_row(name), self.uid
+            except KeyError:
+                pass
         for owner, reader in self._other_namespaces():
             try:
                 yield reader.get_row(name), owner
@@ -118,7 +147,8 @@ class NamespacedBlobs:
             blobs.delete(key)
 
     def __contains__(self, key: str) -> bool:
-        return key in self.own or any(key in reader for _, reader in self._other_namespaces())
+        return (any(key in blobs for blobs in self._own())
+                or any(key in reader for _, reader in self._other_namespaces()))
 
     def keys(self) -> Iterator[str]:
         """Keys of the namespaces this process may change (what ``collab-reuse gc`` may delete)."""
@@ -128,17 +158,36 @@ class NamespacedBlobs:
         return iter(sorted(seen))
 
     def volume(self) -> int:
-        return self.own.volume() + sum(reader.volume() for _, reader in self._other_namespaces())
+        return (sum(blobs.volume() for blobs in self._own())
+                + sum(reader.volume() for _, reader in self._other_namespaces()))
 
     def private(self) -> bool:
         return False  # a team store: never pickle
+
+    def confidential(self) -> DiskcacheBlobs:
+        """This user's confidential namespace (made now if missing): the team can't enter it."""
+        if self._secret is None:
+            self._secret = DiskcacheBlobs(teams.confidential_dir(self.store_dir, self.team, self.uid),
+                                          private_files=True)
+        return self._secret
+
+    def holds_confidential(self, name: str) -> bool:
+        own = self._own()
+        if len(own) < 2:
+            return False
+        try:
+            own[1].get_row(name)
+        except KeyError:
+            return False
+        return True
 
     def clear(self) -> None:
         for blobs in self._writable():
             blobs.clear()
 
     def close(self) -> None:
-        self.own.close()
+        for blobs in self._own():
+            blobs.close()
         for reader in self._others.values():
             reader.close()
         for blobs in self._others_writable.values():

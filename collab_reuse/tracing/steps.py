@@ -43,6 +43,7 @@ class ComputedValue:
     live: tuple = ()               # (object, id) pairs: the value is stale once an object's id changed
     recreate_seconds: float = 0.0  # its own time plus its unstored ancestors': what storing it saves
     approx_bytes: int = 0          # the session's size estimate before encoding (0: none)
+    confidential: bool = False     # computed after reading a file the team can't read (kernel/backend.py)
 
 
 class Backend(Protocol):

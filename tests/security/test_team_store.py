@@ -95,7 +95,8 @@ def team():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def as_user(team: dict, who: str, store: Path, script: str, umask: str = "002") -> dict:
+def as_user(team: dict, who: str, store: Path, script: str, umask: str = "002",
+            extra_env: dict[str, str] | None = None) -> dict:
     """Run PRELUDE + ``script`` as team[who]; the script prints one JSON line last."""
     name = team[who]
     home = team["base"] / name
@@ -104,7 +105,7 @@ def as_user(team: dict, who: str, store: Path, script: str, umask: str = "002") 
     shutil.chown(path, name, name)
     env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "PYTHONPATH": f"{REPO}{os.pathsep}{SITE_PACKAGES}",
            "STORE": str(store), "USER_NAME": name, "JUPYTERHUB_USER": team["a"],  # (a claim: must be ignored)
-           "JUPYTER_DATA_DIR": str(home / "data"), "IPYTHONDIR": str(home / "ipython")}
+           "JUPYTER_DATA_DIR": str(home / "data"), "IPYTHONDIR": str(home / "ipython"), **(extra_env or {})}
     done = subprocess.run(["runuser", "-u", name, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()),
                            USER_PYTHON, str(path), umask], capture_output=True, text=True, timeout=300, cwd=str(home))
     assert done.returncode == 0, done.stderr[-3000:]
@@ -232,3 +233,77 @@ print(json.dumps({"admin": s.admin, "allowed": allowed}))
     # an admins file the team could write (or b's own) names nobody
     (store / teams.ADMINS_FILE).chmod(0o664)
     assert as_user(team, "a", store, script)["admin"] is False
+
+
+CONFIDENTIAL_WRITES = """
+from collab_reuse.kernel import store_writes
+s = opened()
+assert s.failure is None, s.failure
+seen = {"shared read": None}
+s.file_digest(os.environ["SHARED_FILE"])
+seen["shared read"] = s.confidential
+s.file_digest(os.environ["SECRET_FILE"])
+seen["secret read"] = s.confidential
+for aid, confidential in (("op-public", False), ("op-secret", True)):
+    store_writes._write(s.graph, s.store, store_writes.Offer(aid, s.store.encode(np.arange(4)), {}, confidential))
+seen["held confidentially"] = {aid: s.store.confidential(aid) for aid in ("op-public", "op-secret")}
+s.close()
+private = STORE / "private" / str(os.getuid())
+st = os.lstat(private)
+seen["private dir"] = [oct(st.st_mode & 0o7777), st.st_uid == os.getuid()]
+seen["files named"] = [k for (k,) in s.graph.query("SELECT stat_key FROM files")]
+print(json.dumps(seen))
+"""
+
+BOB_LOOKS = """
+from collab_reuse.fingerprint import FileFingerprints
+s = opened()
+secret, private = os.environ["SECRET_FILE"], STORE / "private" / os.environ["A_UID"]
+seen = {"op-public": read(s, "op-public"), "op-secret": read(s, "op-secret")}
+stored, _ = s.graph.stored_since(0, os.getuid())
+seen["listed to b"] = sorted(stored)
+try:
+    os.listdir(private)
+    seen["private dir"] = "listed"
+except OSError as exc:
+    seen["private dir"] = type(exc).__name__
+try:
+    FileFingerprints(lambda key: "a digest another user's kernel remembered").digest(secret)
+    seen["digest of the secret"] = "given"
+except OSError as exc:
+    seen["digest of the secret"] = type(exc).__name__
+try:
+    s.load("op-secret")
+except KeyError:
+    seen["load"] = "absent"
+s.close()
+seen["still confidential"] = [r for r in s.graph.query("SELECT artifact_id FROM confidential")]
+print(json.dumps(seen))
+"""
+
+
+def test_what_a_kernel_derives_from_a_file_the_team_cannot_read_stays_its_users(team, store):
+    """An artifact computed after a kernel read a file only its user can read goes to that user's
+    confidential namespace (0700): another member's kernel neither lists it, nor reads it, nor can
+    open its files, nor gets the secret file's digest from the store, nor forgets it as lost."""
+    home_a = team["base"] / team["a"]
+    secret = home_a / "secret.csv"
+    secret.write_text("a,b\n1,2\n")
+    shutil.chown(secret, team["a"], team["a"])
+    secret.chmod(0o600)
+    shared = team["base"] / "shared.csv"
+    shared.write_text("a,b\n3,4\n")
+    shared.chmod(0o644)
+    env = {"SECRET_FILE": str(secret), "SHARED_FILE": str(shared)}
+    uid_a = pwd.getpwnam(team["a"]).pw_uid
+    seen_a = as_user(team, "a", store, CONFIDENTIAL_WRITES, extra_env=env)
+    assert seen_a["shared read"] is False and seen_a["secret read"] is True, seen_a
+    assert seen_a["held confidentially"] == {"op-public": False, "op-secret": True}
+    assert seen_a["private dir"] == [oct(teams.CONFIDENTIAL_MODE), True]
+    assert seen_a["files named"] == [] or all("secret.csv" not in key for key in seen_a["files named"]), seen_a
+    seen_b = as_user(team, "b", store, BOB_LOOKS, extra_env={**env, "A_UID": str(uid_a)})
+    assert seen_b["op-public"] == [0, 1, 2, 3] and seen_b["op-secret"] == "absent", seen_b
+    assert seen_b["listed to b"] == ["op-public"]
+    assert seen_b["private dir"] == "PermissionError"
+    assert seen_b["digest of the secret"] == "PermissionError"
+    assert seen_b["load"] == "absent" and seen_b["still confidential"] == [["op-secret"]], seen_b
