@@ -16,6 +16,8 @@ test-artifacts/hub-store-observations-test_hub.txt.
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import statistics
 import time
 from pathlib import Path
@@ -174,3 +176,72 @@ def test_carol_outside_the_team_runs_the_notebook(team_runs, plain):
     assert warning["text"].strip() == WARNING.format(reason=check.failure)
     without = [dict(cell, outputs=[o for o in cell["outputs"] if o is not warning]) for cell in runs]
     assert without == plain
+
+
+BOB_REACHES_FOR = """%%noreuse
+import json, os
+import collab_reuse
+s = collab_reuse.session_of(get_ipython())
+tried = {{}}
+for aid in {ids!r}:
+    try:
+        s.store.get(aid)
+        tried[aid] = "served"
+    except KeyError:
+        tried[aid] = "absent"
+    except Exception as exc:
+        tried[aid] = type(exc).__name__
+try:
+    os.listdir({private!r})
+    tried["private dir"] = "listed"
+except OSError as exc:
+    tried["private dir"] = type(exc).__name__
+print(json.dumps(tried))
+"""
+
+
+def _confidential_rows(store_dir: Path, timeout: float = 60) -> list[tuple[str, int]]:
+    """The graph's confidential artifacts, once the exiting kernel's writes are done."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with sqlite3.connect(f"file:{store_dir / 'graph.sqlite'}?mode=ro", uri=True) as db:
+            rows = db.execute("SELECT c.artifact_id, c.uid FROM confidential c JOIN artifacts a ON a.id=c.artifact_id "
+                              "WHERE a.state=2").fetchall()
+        if rows or time.monotonic() > deadline:
+            return rows
+        time.sleep(1)
+
+
+def test_what_alice_derives_from_a_file_only_she_can_read_never_reaches_bob(hub, team_runs, data_dir, store_dir,
+                                                                            hub_users, plain):
+    """Issue 17's second check: alice runs the notebook on a copy of its data that only she can read.
+    Her outputs are the plain run's; what her kernel stores goes to her confidential namespace (mode
+    0700); the graph names no such file. Bob's run of the same cells fails as a plain run of his would
+    (he can't read the file), his kernel is given none of those artifacts, and he can't list their
+    files."""
+    secret = data_dir / "alice-only.csv"
+    secret.write_bytes((data_dir / "sales.csv").read_bytes())
+    os.chown(secret, hub_users[ALICE].uid, hub_users[ALICE].gid)
+    secret.chmod(0o600)
+    cells = notebook_cells(secret)
+    runs, check = run_as(hub, ALICE, cells, label="alice_confidential")
+    assert check.active, check.failure
+    assert runs == plain
+    rows = _confidential_rows(store_dir)
+    assert rows and {uid for _, uid in rows} == {hub_users[ALICE].uid}, rows
+    private = store_dir / "private" / str(hub_users[ALICE].uid)
+    st = private.lstat()
+    assert (st.st_mode & 0o7777, st.st_uid) == (0o700, hub_users[ALICE].uid)
+    with sqlite3.connect(f"file:{store_dir / 'graph.sqlite'}?mode=ro", uri=True) as db:
+        named = [key for (key,) in db.execute("SELECT stat_key FROM files")]
+    assert not any("alice-only" in key for key in named), named
+
+    bob_runs, bob_check = run_as(hub, BOB, cells, label="bob_confidential")
+    assert bob_check.active, bob_check.failure
+    errors = [o["ename"] for cell in bob_runs for o in cell["outputs"] if o["output_type"] == "error"]
+    assert errors == ["PermissionError", "NameError", "NameError", "NameError"], bob_runs
+    [reach] = hub.run_cells(BOB, [BOB_REACHES_FOR.format(ids=[aid for aid, _ in rows], private=str(private))])
+    tried = json.loads("".join(o.get("text", "") for o in reach.outputs))
+    assert tried.pop("private dir") == "PermissionError"
+    assert set(tried.values()) == {"absent"}, tried
+    assert _confidential_rows(store_dir, timeout=0) == rows, "bob's kernel forgot none of alice's artifacts"
