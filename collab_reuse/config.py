@@ -94,6 +94,10 @@ class CollabReuse(Configurable):
                                "(Jupyter interrupts a closing kernel after 2.5 s and kills it at 5 s).").tag(config=True)
     exit_write_seconds = Float(900.0, help="Time limit of the child process that finishes a closing kernel's pending "
                                "store writes (0: no child; pending writes are abandoned at exit).").tag(config=True)
+    single_flight_seconds = Float(120.0, help="How long a kernel waits for another kernel of the store that is "
+                                  "computing the very result it needs, to load it instead of computing it too "
+                                  "(at most twice that result's measured time plus 5 s, when it was measured; "
+                                  "0: never wait).").tag(config=True)
     idle_seconds = Float(0.5, help="Storing a result (encoding it) waits until no cell has run for this long, so that "
                          "cells run back to back never wait for it.").tag(config=True)
     max_pending = Unicode("4GB", help="Results waiting to be stored above this size are stored between cells even "
@@ -111,7 +115,7 @@ class CollabReuse(Configurable):
             raise TraitError(f"CollabReuse.{proposal['trait'].name}: {exc}") from None
         return proposal["value"]
 
-    @validate("min_saving", "exit_flush_seconds", "exit_write_seconds", "idle_seconds")
+    @validate("min_saving", "exit_flush_seconds", "exit_write_seconds", "idle_seconds", "single_flight_seconds")
     def _a_duration(self, proposal: dict) -> float:
         try:
             return check_seconds(proposal["value"], f"CollabReuse.{proposal['trait'].name}")

@@ -158,14 +158,22 @@ class TracerBackend:
         # (the graph's rows: the id for numpy's generator, as ever; the id + ":py" for Python's)
         return "+".join(name for name, key in (("np", op_id), ("py", op_id + _PY)) if key in self._random_ops)
 
+    def notice_stored(self) -> None:
+        """What any kernel stored since this one last looked."""
+        if self.graph is not None and self.failure is None:
+            try:
+                stored, self._stored_seq = self.graph.stored_since(self._stored_seq, os.geteuid())
+                self._stored |= stored
+            except Exception as exc:
+                self.store_fault(exc, "reading the Experiment Graph") or log.warning("refresh failed", exc_info=True)
+
     def _refresh_from_graph(self) -> None:
         """What any kernel stored, which operations draw from the RNG or finish quietly, and the
         budget: read once per cell, not once per operation."""
+        self.notice_stored()
         if self.graph is not None and self.failure is None:
             try:
                 self._random_ops |= self.graph.random_ops()
-                stored, self._stored_seq = self.graph.stored_since(self._stored_seq, os.geteuid())
-                self._stored |= stored
                 quiet, self._quiet_seq = self.graph.quiet_since(self._quiet_seq)
                 self._quiet.update(quiet)
                 self._budget = self.graph.budget()
@@ -189,6 +197,61 @@ class TracerBackend:
         if self.team is not None and not self.confidential and not teams.readable_by_team(path, self.team):
             self.become_confidential(f"it read {path}, which the team can't read")
         return digest
+
+    # -- single flight (kernel/leases.py) ------------------------------------------------------
+
+    def lease(self, artifact_id: str) -> bool:
+        """May this kernel compute this result now: True when it took the lease (or single flight is
+        off), False when another kernel holds it (computing it now)."""
+        if self.leases is None or self.failure is not None:
+            return True
+        try:
+            return self.leases.take(artifact_id)
+        except OSError:
+            log.warning("single flight with other kernels is off", exc_info=True)
+            self.leases.release_all()
+            return True
+
+    def wait_for_lease(self, artifact_id: str, label: str) -> None:
+        """Wait while another kernel computes this result: until it let go (the result stored, or not
+        offered), at most ``single_flight_seconds``, or twice its measured time plus 5 s once that is
+        known; at once when it was measured too cheap to store, or can't be stored. Then what any
+        kernel stored since is looked up again."""
+        assert self.leases is not None
+        cap, measured, checked = self.config.single_flight_seconds, None, -1.0
+
+        def give_up(waited: float) -> bool:
+            nonlocal measured, checked
+            if waited - checked >= 1.0:  # (the holder's cell report brings its measured time)
+                checked = waited
+                info = self.graph.artifact(artifact_id) if self.graph is not None else None
+                if info is not None and info.compute_seconds > 0:
+                    if not info.storable or info.compute_seconds < self.config.min_saving:
+                        return True
+                    measured = info.compute_seconds
+            return waited >= (cap if measured is None else min(cap, 2 * measured + 5))
+
+        start = time.perf_counter()
+        try:
+            taken = self.leases.wait(artifact_id, give_up)
+        except Exception:  # (the graph failed meanwhile: store_fault saw it, or it is logged)
+            log.warning("waiting for another kernel's %s failed", label, exc_info=True)
+            taken = False
+        log.info("%s: waited %.2f s for another kernel computing it (%s)", label, time.perf_counter() - start,
+                 "it let go" if taken else "gave up")
+        self.notice_stored()
+
+    def offered(self, artifact_id: str) -> bool:
+        """Is this result among the running cell's offers to the store?"""
+        return self.cell is not None and artifact_id in self.cell.offered
+
+    def release_leases(self, artifact_ids: Any) -> None:
+        if self.leases is not None:
+            for artifact_id in artifact_ids:
+                self.leases.release(artifact_id)
+
+    def _leases_held(self) -> set[str]:
+        return set(self.leases.held) if self.leases is not None else set()
 
     def become_confidential(self, why: str) -> None:
         """From now on, what this kernel stores goes to its user's confidential namespace: it may derive

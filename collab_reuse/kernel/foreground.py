@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .writer import Dropped, HandedOff
 
@@ -58,8 +58,9 @@ class CellLock:
                 self._wake.clear()
 
     @contextmanager
-    def idle(self, grace: float = 0.0) -> Iterator[None]:
-        """Hold the lock once no cell has run for ``grace`` seconds (a cell running now included).
+    def idle(self, grace: float | Callable[[], float] = 0.0) -> Iterator[None]:
+        """Hold the lock once no cell has run for ``grace`` seconds (a cell running now included; a
+        function: asked again at each look).
 
         Raises ``HandedOff`` once the kernel is exiting (the work is handed over), ``Dropped`` once the
         store has failed (the work is dropped)."""
@@ -71,7 +72,7 @@ class CellLock:
             if self._dropping:
                 self._lock.release()
                 raise Dropped()
-            wait = self._cell_ended + grace - time.monotonic()
+            wait = self._cell_ended + (grace() if callable(grace) else grace) - time.monotonic()
             if wait <= 0:
                 break
             self._lock.release()

@@ -17,6 +17,7 @@ from ..graph import ExperimentGraph
 from ..graph.storedir import StoreDir, open_store_dir
 from ..store import ArtifactStore, open_artifacts
 from . import handoff, jobs, storelog
+from .leases import LEASES_FILE, Leases
 
 log = logging.getLogger("collab_reuse")
 FOREGROUND_WAIT = 2.0  # seconds a cell's lookups wait for a store locked by another process
@@ -31,6 +32,7 @@ class OpenedStore:
     graph: ExperimentGraph
     store: ArtifactStore
     target: jobs.Target       # what the writer's jobs write to
+    leases: Leases | None     # single flight with the store's other kernels (None: it couldn't be set up)
 
 
 def open_store(config: CollabReuse, store_dir: Path, user: str) -> OpenedStore:
@@ -45,7 +47,18 @@ def open_store(config: CollabReuse, store_dir: Path, user: str) -> OpenedStore:
     if admin and config.budget != CollabReuse.budget.default_value:
         graph.set_budget(budget)
     store = open_artifacts(store_dir, trust_pickle=config.trust_pickle, user=user)
-    return OpenedStore(handle, team, admin, budget, graph, store, jobs.Target(graph, store, handle))
+    return OpenedStore(handle, team, admin, budget, graph, store, jobs.Target(graph, store, handle),
+                       _leases(store_dir, team, config))
+
+
+def _leases(store_dir: Path, team: teams.Team | None, config: CollabReuse) -> Leases | None:
+    if config.single_flight_seconds <= 0:
+        return None
+    try:
+        return Leases(store_dir / LEASES_FILE, mode=teams.SHARED_FILE_MODE if team is not None else 0o600)
+    except OSError as exc:  # (single flight is an optimisation: the kernel works without it)
+        log.warning("single flight with other kernels is off: %s", exc)
+        return None
 
 
 def store_wide_settings(config: CollabReuse, admin: bool, user: str) -> int:
@@ -69,7 +82,8 @@ def share_team_files(team: teams.Team, store_dir: Path, exit_writers: int) -> No
     writers = store_dir / handoff.WRITERS_DIR
     slots = writers / handoff.SLOTS_DIR
     problems = teams.share(team, dirs=[writers, slots],
-                           files=[graph, store_dir / storelog.LOG_NAME, *(slots / str(n) for n in range(exit_writers))],
+                           files=[graph, store_dir / storelog.LOG_NAME, store_dir / LEASES_FILE,
+                                  *(slots / str(n) for n in range(exit_writers))],
                            fix_only=[graph.with_name(graph.name + suffix) for suffix in ("-wal", "-shm")])
     if problems:
         raise StoreError(f"the team store at {store_dir} has files its team can't write ({'; '.join(problems)})")

@@ -45,6 +45,7 @@ from . import cell_record, handoff, jobs, opening, storelog
 from .cell_record import CellRun
 from .foreground import CellLock
 from .backend import TracerBackend
+from .leases import Leases
 from .writer import BackgroundWriter
 
 log = logging.getLogger("collab_reuse")
@@ -121,6 +122,7 @@ class Session(TracerBackend):
         storelog.log_to(self.store_dir)  # (never makes the directory)
         self.team: teams.Team | None = None
         self.confidential = False  # has it read what the team can't (``become_confidential``)?
+        self.leases: Leases | None = None  # single flight with the store's other kernels
         self.admin = False  # may this user change the store's settings (budget, clear, materializer)?
         try:
             opened = opening.open_store(config, self.store_dir, self.user)
@@ -129,6 +131,7 @@ class Session(TracerBackend):
         else:
             self.store_handle, self.team, self.admin = opened.handle, opened.team, opened.admin
             self.graph, self.store, self.target = opened.graph, opened.store, opened.target
+            self.leases = opened.leases
             self.writer = BackgroundWriter(self._background_failed, run=self._run_job)
             self.writer.submit(jobs.Job(jobs.Upkeep(opened.budget)), priority=float("-inf"))
 
@@ -150,6 +153,8 @@ class Session(TracerBackend):
             log.warning("collab_reuse stops reusing: %s", reason)
         self.tracer.enabled = False
         self.foreground.drop_waiting_work()
+        if self.leases is not None:
+            self.leases.release_all()
         if self.writer is not None:
             dropped = self.writer.discard()  # results that will never be stored: their memory goes
             for job in dropped:
@@ -206,9 +211,12 @@ class Session(TracerBackend):
             job.finished()
 
     def _no_cell_runs(self) -> Any:
-        """Encoding waits until no cell has run for ``idle_seconds``, or not at all while the results
-        held exceed ``max_pending``."""
-        grace = self.config.idle_seconds if self._pending_bytes <= self._max_pending else 0.0
+        """Encoding waits until no cell has run for ``idle_seconds``; only until the running cell ends
+        while the results held exceed ``max_pending``, or another kernel waits for one of them."""
+        def grace() -> float:
+            urgent = self._pending_bytes > self._max_pending or (self.leases is not None and self.leases.awaited())
+            return 0.0 if urgent else self.config.idle_seconds
+
         return self.foreground.idle(grace)
 
     def _hold_pending(self, nbytes: int) -> None:
@@ -262,6 +270,8 @@ class Session(TracerBackend):
         cell, self.cell = self.cell, None
         if cell is None:
             return
+        storing = self.failure is None and self.writer is not None and self.graph is not None and cell.steps
+        self.release_leases(self._leases_held() - (set(cell.offered) if storing else set()))
         cell.execution_count = getattr(result, "execution_count", None)
         report = self._report(cell)
         self.last_report = report
@@ -295,9 +305,14 @@ class Session(TracerBackend):
         assert self.store is not None and self.target is not None
         seqs, config = self.target.seqs, self.config
         held = sum(c.approx_bytes for c in candidates)
+
+        def finished() -> None:
+            self._hold_pending(-held)
+            self.release_leases(c.id for c in candidates)
+
         return jobs.EncodeOffers(cell, lambda: seqs.get(cell), candidates, self.user, self.store,
                                  self.tracer.unchanged, lambda: config.materializer, config.min_saving,
-                                 finished=lambda: self._hold_pending(-held))
+                                 finished=finished)
 
     def _report(self, cell: CellRun) -> dict:
         report = cell_record.report(cell, self.kernel_id, self.user)
@@ -362,6 +377,8 @@ class Session(TracerBackend):
             self.graph.close_all()
 
     def close(self) -> None:
+        if self.leases is not None:
+            self.leases.release_all()  # (other kernels wait for nothing this one will still write)
         if self.writer is not None:
             if not self.writer.close(self.config.exit_flush_seconds):
                 log.warning("collab_reuse abandoned pending store writes at exit (nothing half-written is visible)")

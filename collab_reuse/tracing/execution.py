@@ -77,12 +77,18 @@ class Execution:
                     lazy = deferral.defer(op, call.op_id, args, kwargs, frame, call.inputs)
                     if lazy is not None:
                         return lazy
-                loaded = self._stored(call, (receiver, args, kwargs))
+                operands = (receiver, args, kwargs)
+                loaded = self._stored(call, operands) or self._single_flight(call, operands)
                 if loaded is not None:
                     value = self.reuse(call, loaded)
                     if value is not _NOT_USED:
+                        self.backend.release_leases((call.op_id,))
                         return value
-        return self.compute(call)
+        asked = call.op_id
+        try:
+            return self.compute(call)
+        finally:
+            self._computed(asked)
 
     def _name(self, call: Call) -> None:
         """The call's id (or why it has none), named as numpy's global generator stands when it draws."""
@@ -132,6 +138,21 @@ class Execution:
         return func, args, kwargs
 
     # -- loading --------------------------------------------------------------------------------
+
+    def _single_flight(self, call: Call, operands: tuple) -> Loaded | None:
+        """Take the result's lease before computing it; when another kernel holds it (computing this
+        very result now), wait for that kernel, bounded, and load what it stored (kernel/leases.py)."""
+        assert call.op_id is not None
+        if self.backend.lease(call.op_id):
+            return None
+        self.backend.wait_for_lease(call.op_id, call.op.label)
+        return self._stored(call, operands)
+
+    def _computed(self, leased: str | None) -> None:
+        """A lease is held until the result is stored, when it was offered to the store (the cell's
+        store job lets go); else it is let go now."""
+        if leased is not None and not self.backend.offered(leased):
+            self.backend.release_leases((leased,))
 
     def _stored(self, call: Call, operands: tuple) -> Loaded | None:
         """The stored result if loading it beats computing it, counting what computing would first
@@ -324,11 +345,22 @@ class Execution:
                                          unchanged=lambda: function_identity(func, identity.resolve) == code)
             if lazy is not None:
                 return lazy
-        loaded = self._stored(call, (args, kwargs))
+        loaded = self._stored(call, (args, kwargs)) or self._single_flight(call, (args, kwargs))
         if loaded is not None:
             value = self.reuse(call, loaded)
             if value is not _NOT_USED:
+                self.backend.release_leases((call.op_id,))
                 return value
+        asked = call.op_id
+        try:
+            return self._run_function_body(call, func, args, kwargs)
+        finally:
+            self._computed(asked)
+
+    def _run_function_body(self, call: Call, func: Any, args: tuple, kwargs: dict) -> Any:
+        """Run a notebook function as written, its body traced; judge it pure or not by what it did."""
+        __tracebackhide__ = True
+        tracer, op = self.tracer, call.op
         scope = tracer.scopes.enter_call()
         capture = Capture(tee=True, warnings=False)  # warnings are in the captured text already
         start = time.perf_counter()

@@ -87,3 +87,14 @@ class Backend(Protocol):
     def stored_forests(self, key: str) -> list[tuple[int, str]]: ...
 
     def remember_forest(self, key: str, n_estimators: int, artifact_id: str) -> None: ...
+
+    def lease(self, artifact_id: str) -> bool:
+        """Take the lease to compute a result; False while another kernel computes it."""
+
+    def wait_for_lease(self, artifact_id: str, label: str) -> None:
+        """Wait (bounded) for the kernel computing this result, then notice what it stored."""
+
+    def offered(self, artifact_id: str) -> bool:
+        """Is this result among the running cell's offers to the store (its lease held till stored)?"""
+
+    def release_leases(self, artifact_ids: Any) -> None: ...

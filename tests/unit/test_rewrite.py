@@ -55,6 +55,15 @@ class NullBackend:
     def loadable(self, info):
         return False
 
+    def lease(self, artifact_id):
+        return True
+
+    def offered(self, artifact_id):
+        return False
+
+    def release_leases(self, artifact_ids):
+        pass
+
 
 @pytest.fixture
 def tracer():
