@@ -202,8 +202,9 @@ class TracerBackend:
 
     def lease(self, artifact_id: str) -> bool:
         """May this kernel compute this result now: True when it took the lease (or single flight is
-        off), False when another kernel holds it (computing it now)."""
-        if self.leases is None or self.failure is not None:
+        off, or no other kernel was on the store as the cell started), False when another kernel holds
+        it (computing it now)."""
+        if not self._in_flight_with_others or self.leases is None or self.failure is not None:
             return True
         try:
             return self.leases.take(artifact_id)

@@ -16,6 +16,9 @@ holds none.
 A waiter also holds a shared lock on a second byte of the same result while it waits, so that the
 holder can see that someone waits (``awaited``) and store that result between cells at once, without
 waiting for its kernel to be idle (``idle_seconds``).
+
+Every kernel holds a shared lock on byte 0 while it has the file open, so that a kernel alone on its
+store (``others_alive``, asked once per cell) takes no leases at all.
 """
 
 from __future__ import annotations
@@ -33,13 +36,16 @@ from typing import Callable
 log = logging.getLogger("collab_reuse")
 
 LEASES_FILE = "leases"
-_SPAN = 1 << 56            # offsets of leases; waiters' bytes are the same offsets above it
+_SPAN = 1 << 57            # leases are at 1 + a 56-bit hash of the id; waiters' bytes the same offsets above it
 _BUSY = (errno.EACCES, errno.EAGAIN)
 _POLL_FIRST, _POLL_MOST = 0.01, 0.25  # seconds between looks while waiting
 
 
 def _offset(artifact_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(artifact_id.encode(), digest_size=7).digest(), "big")
+    try:
+        return 1 + int(artifact_id[:14], 16)  # (ids are hex digests)
+    except ValueError:
+        return 1 + int.from_bytes(hashlib.blake2b(artifact_id.encode(), digest_size=7).digest(), "big")
 
 
 class Leases:
@@ -48,22 +54,29 @@ class Leases:
     def __init__(self, path: str | os.PathLike, mode: int = 0o600):
         self.path = Path(path)
         self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
-        self.held: set[str] = set()
+        self.held: dict[str, int] = {}  # id -> offset
+        self._lock(fcntl.F_RDLCK, 0)  # alive (``others_alive``)
+
+    def others_alive(self) -> bool:
+        """Is another kernel on this store (one that could compute what this one needs)?"""
+        return self._fd is not None and self._held_elsewhere(0)
 
     def take(self, artifact_id: str) -> bool:
         """Take the lease now; False when another process holds it (also when it's already ours: True)."""
         if artifact_id in self.held:
             return True
-        if self._fd is None or not self._lock(fcntl.F_WRLCK, _offset(artifact_id)):
-            return self._fd is None  # (closed: single flight is off, compute freely)
-        self.held.add(artifact_id)
+        if self._fd is None:
+            return True  # (closed: single flight is off, compute freely)
+        offset = _offset(artifact_id)
+        if not self._lock(fcntl.F_WRLCK, offset):
+            return False
+        self.held[artifact_id] = offset
         return True
 
     def release(self, artifact_id: str) -> None:
-        if artifact_id in self.held:
-            self.held.discard(artifact_id)
-            if self._fd is not None:
-                self._lock(fcntl.F_UNLCK, _offset(artifact_id))
+        offset = self.held.pop(artifact_id, None)
+        if offset is not None and self._fd is not None:
+            self._lock(fcntl.F_UNLCK, offset)
 
     def wait(self, artifact_id: str, give_up: Callable[[float], bool]) -> bool:
         """Wait while another process holds the lease: True once it is ours, False when ``give_up``
@@ -88,17 +101,16 @@ class Leases:
 
     def awaited(self) -> bool:
         """Does another process wait for a lease this one holds?"""
-        if self._fd is None:
+        return self._fd is not None and any(self._held_elsewhere(_SPAN + offset) for offset in list(self.held.values()))
+
+    def _held_elsewhere(self, offset: int) -> bool:
+        """Does another process hold a lock on this byte?"""
+        probe = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, offset, 1, 0)
+        try:
+            found = fcntl.fcntl(self._fd, fcntl.F_GETLK, probe)
+        except OSError:
             return False
-        for artifact_id in list(self.held):
-            probe = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, _SPAN + _offset(artifact_id), 1, 0)
-            try:
-                found = fcntl.fcntl(self._fd, fcntl.F_GETLK, probe)
-            except OSError:
-                return False
-            if struct.unpack("hhqqi4x", found)[0] != fcntl.F_UNLCK:
-                return True
-        return False
+        return struct.unpack("hhqqi4x", found)[0] != fcntl.F_UNLCK
 
     def release_all(self) -> None:
         """Every lease let go (closing the descriptor releases them all): single flight ends here."""

@@ -123,6 +123,7 @@ class Session(TracerBackend):
         self.team: teams.Team | None = None
         self.confidential = False  # has it read what the team can't (``become_confidential``)?
         self.leases: Leases | None = None  # single flight with the store's other kernels
+        self._in_flight_with_others = False  # another kernel was on the store as this cell started
         self.admin = False  # may this user change the store's settings (budget, clear, materializer)?
         try:
             opened = opening.open_store(config, self.store_dir, self.user)
@@ -249,6 +250,7 @@ class Session(TracerBackend):
         self.tell_failure_once()
         self._produce_after_failure()
         self._refresh_from_graph()
+        self._in_flight_with_others = self.leases is not None and self.leases.others_alive()
         self.cell = CellRun(getattr(info, "cell_id", None), None)
         if self._plan is not None and self._plan[0] == getattr(info, "raw_cell", None):
             self.cell.plan, self._plan = self._plan[1], None

@@ -94,3 +94,16 @@ def test_release_all_lets_go_and_turns_single_flight_off(path):
     holder = _start(HOLD, path, "result-a", 0)
     assert holder.stdout.readline().strip() == "True"
     holder.wait()
+
+
+def test_a_process_sees_whether_another_has_the_file_open(path):
+    mine = Leases(path)
+    assert not mine.others_alive(), "alone on the store: no leases are taken"
+    other = _start(HOLD, path, "result-a", 30)
+    try:
+        assert other.stdout.readline().strip() == "True"
+        assert mine.others_alive()
+    finally:
+        other.kill()
+        other.wait()
+    assert not mine.others_alive(), "the other process is gone"
