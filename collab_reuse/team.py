@@ -15,7 +15,9 @@ the group's (``grp``), plus the directory's owner and root. In a team store:
 * artifact bytes and manifests are in per-user namespaces, ``users/<uid>/``, each made by its
   user ``2750``: readable by the team, writable only by that user (``namespace_dir``). A reader
   takes the directory's owner (``os.stat``) as the writer of what it holds, not what a file in it
-  says (``store/namespaces.py``).
+  says (``store/namespaces.py``);
+* what a kernel computes after reading a file the team can't read (``readable_by_team``) is in its
+  user's confidential namespace, ``private/<uid>/``, ``0700`` (``confidential_dir``).
 
 Admins. Store-wide settings (the budget, clearing the store, the materializer) belong to the
 store directory's owner and the users named in ``admins`` in the store (one name per line), a
