@@ -283,6 +283,30 @@ def select(cands: Sequence[Candidate], budget: int, algorithm: Algorithm = "stor
     raise ValueError(f"unknown materialization algorithm {algorithm!r}; use 'heuristic' or 'storage_aware'")
 
 
+def select_with_quotas(cands: Sequence[Candidate], budget: int, algorithm: Algorithm, owners: Mapping[str, str],
+                       quota: int) -> set[str]:
+    """``select`` with a per-writer quota: each writer's best under ``quota`` bytes first (their
+    shortlist), the best of all shortlists under the shared budget next, and only then, in what space
+    is left, anyone's best of the rest. One user's flood of new results can't push everyone else's
+    work out of a team store: beyond their quota it only fills space nobody's shortlist needs, and
+    goes first when someone's does. ``owners``: artifact id -> its writer (unknown ones share one
+    account, ""); a quota of 0, or one the budget doesn't exceed, is no quota."""
+    if quota <= 0 or quota >= budget:
+        return select(cands, budget, algorithm)
+    by_writer: dict[str, list[Candidate]] = {}
+    for c in cands:
+        by_writer.setdefault(owners.get(c.id, ""), []).append(c)
+    shortlist = []
+    for group in by_writer.values():
+        best = select(group, quota, algorithm)
+        shortlist.extend(c for c in group if c.id in best)
+    kept = select(shortlist, budget, algorithm)
+    left = budget - stored_bytes(cands, kept)
+    if left > 0:
+        kept |= select([c for c in cands if c.id not in kept], left, algorithm)
+    return kept
+
+
 # --------------------------------------------------------------------------- graph inputs
 
 

@@ -13,6 +13,7 @@ from collab_reuse.planner.materialize import (
     model_potential,
     recreation_costs,
     select,
+    select_with_quotas,
     select_heuristic,
     select_storage_aware,
     stored_bytes,
@@ -254,3 +255,46 @@ def test_model_potential_is_the_best_model_reachable_downstream() -> None:
     assert pot["raw"] == 0.9 and pot["clean"] == 0.9 and pot["feat"] == 0.9
     assert pot["m1"] == 0.7
     assert pot["other"] == 0.0 and pot["raw2"] == 0.0
+
+
+# --------------------------------------------------------------------------- per-user quotas
+
+owners_strategy = st.lists(st.sampled_from(["ann", "bob", "cat"]), min_size=15, max_size=15)
+
+
+@settings(max_examples=300, deadline=None)
+@given(candidates_strategy, owners_strategy, st.integers(0, 10000), st.integers(0, 10000),
+       st.sampled_from(["heuristic", "storage_aware"]))
+def test_every_writer_keeps_their_best_under_a_fair_quota_and_all_fit_the_budget(raw, who, budget, quota,
+                                                                                 algorithm) -> None:
+    cands = build(raw)
+    owners = {c.id: who[i] for i, c in enumerate(cands)}
+    kept = select_with_quotas(cands, budget, algorithm, owners, quota)
+    assert stored_bytes(cands, kept) <= budget
+    writers = set(owners.values())
+    if 0 < quota < budget and quota * len(writers) <= budget:
+        for writer in writers:
+            theirs = [c for c in cands if owners[c.id] == writer]
+            assert select(theirs, quota, algorithm) <= kept, writer
+
+
+@settings(max_examples=100, deadline=None)
+@given(candidates_strategy, owners_strategy, st.integers(0, 10000), st.sampled_from(["heuristic", "storage_aware"]))
+def test_no_quota_is_the_plain_selection(raw, who, budget, algorithm) -> None:
+    cands = build(raw)
+    owners = {c.id: who[i] for i, c in enumerate(cands)}
+    for quota in (0, budget, budget + 1):
+        assert select_with_quotas(cands, budget, algorithm, owners, quota) == select(cands, budget, algorithm)
+
+
+def test_one_writers_flood_does_not_push_out_the_others_work() -> None:
+    """Bob's 20 new results are each worth more per byte than ann's 5 stored ones; without a quota
+    they take the whole budget, with a half-budget quota ann keeps hers."""
+    ann = [frame(f"ann{i}", [(f"a{i}", 100)], rec=10.0) for i in range(5)]
+    bob = [frame(f"bob{i}", [(f"b{i}", 100)], rec=50.0) for i in range(20)]
+    owners = {c.id: c.id[:3] for c in ann + bob}
+    without = select(ann + bob, 1000, "storage_aware")
+    assert not any(i.startswith("ann") for i in without)
+    kept = select_with_quotas(ann + bob, 1000, "storage_aware", owners, 500)
+    assert {i for i in kept if i.startswith("ann")} == {c.id for c in ann}
+    assert len([i for i in kept if i.startswith("bob")]) == 5
