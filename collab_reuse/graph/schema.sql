@@ -51,3 +51,11 @@ CREATE TABLE IF NOT EXISTS places(place TEXT PRIMARY KEY, op_id TEXT NOT NULL, o
 CREATE INDEX IF NOT EXISTS places_op ON places(op_id);
 -- artifacts the materializer evicted to keep the budget, and when (a recomputation can say so)
 CREATE TABLE IF NOT EXISTS evictions(artifact_id TEXT PRIMARY KEY, time REAL NOT NULL);
+-- who wrote each stored artifact into the store (into their own namespace), as their kernel's account says;
+-- the latest writer when several did: artifacts and bytes stored per writer (graph/attribution.py)
+CREATE TABLE IF NOT EXISTS authors(artifact_id TEXT PRIMARY KEY, user TEXT NOT NULL, time REAL NOT NULL);
+-- what loads saved each reader, by whose artifacts (the writer: the owner of the namespace the manifest was
+-- accepted from, as the OS says; in a store of one user, that user): loads, and the compute time the
+-- reader's reused steps did not spend. One row per pair of users, kept for the store's life.
+CREATE TABLE IF NOT EXISTS reuse(reader TEXT NOT NULL, writer TEXT NOT NULL, loads INTEGER NOT NULL DEFAULT 0,
+  saved_seconds REAL NOT NULL DEFAULT 0, PRIMARY KEY(reader, writer));

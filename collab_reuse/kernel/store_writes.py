@@ -86,7 +86,7 @@ def _write(graph: ExperimentGraph, store: ArtifactStore, offer: Offer) -> Any:
     graph.begin_write(offer.id, {**sizes, store.manifest_key(offer.id): 0})
     try:
         result = store.put(offer.id, offer.encoded, offer.extra)
-        graph.finish_write(offer.id, result.blob_sizes)
+        graph.finish_write(offer.id, result.blob_sizes, store.writer.user)
     except BaseException:
         _undo(graph, store, offer.id)
         raise
