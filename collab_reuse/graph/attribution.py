@@ -21,8 +21,6 @@ from typing import Any
 from . import rows
 from .rows import BadRow
 
-MATERIALIZED = 2  # (experiment_graph's; this module is imported by it)
-
 
 @dataclass(slots=True)
 class SavedBy:
@@ -52,9 +50,9 @@ class UserFigures:
         return cls(**{**item, "saved_by": [SavedBy(**s) for s in item.get("saved_by", [])]})
 
 
-def per_user(db: sqlite3.Connection) -> list[UserFigures]:
+def per_user(db: sqlite3.Connection, materialized: int) -> list[UserFigures]:
     """Every user the ``reuse`` and ``authors`` tables name, most time saved first (malformed rows are
-    skipped: ``collab-reuse gc`` removes them)."""
+    skipped: ``collab-reuse gc`` removes them). ``materialized``: the state of a stored artifact."""
     users: dict[str, UserFigures] = {}
 
     def of(name: str) -> UserFigures:
@@ -78,7 +76,7 @@ def per_user(db: sqlite3.Connection) -> list[UserFigures]:
             "SELECT au.user, COUNT(*), COALESCE(SUM(a.state=?), 0),"
             " COALESCE(SUM(CASE WHEN a.state=? AND typeof(a.size)='integer' AND a.size>=0 THEN a.size END), 0)"
             " FROM authors au JOIN artifacts a ON a.id=au.artifact_id GROUP BY au.user",
-            (MATERIALIZED, MATERIALIZED)):
+            (materialized, materialized)):
         if type(user) is not str or not user:
             continue
         figures = of(user)

@@ -638,7 +638,7 @@ class ExperimentGraph:
     @guarded
     def per_user(self) -> list[attribution.UserFigures]:
         """Who saved time by whose artifacts, and what each stored (``attribution``)."""
-        return attribution.per_user(self._db())
+        return attribution.per_user(self._db(), MATERIALIZED)
 
     @guarded
     def artifacts(self, offset: int = 0, limit: int = 100) -> dict[str, Any]:

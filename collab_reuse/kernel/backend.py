@@ -3,8 +3,8 @@ loads and their costs, what is stored, random and quiet, forests to grow, and th
 the running cell. A store fault met here stops the session (``store_fault``); the tracer then computes.
 
 A part of ``Session`` (its base class), apart because it is one job: it reads the session's
-``graph``, ``store``, ``failure``, ``cell``, ``config``, ``files``, ``replays`` and its caches, and calls
-its ``store_fault``, ``_submit`` and ``_hold_pending``.
+``graph``, ``store``, ``failure``, ``cell``, ``config``, ``files``, ``replays``, ``user`` and its caches,
+and calls its ``store_fault``, ``_submit`` and ``_hold_pending``.
 """
 from __future__ import annotations
 

@@ -30,7 +30,8 @@ def _team_graph(store):
     open_store_dir(store)
     g = ExperimentGraph(store, budget_bytes=10**6)
     g.record_cell([VertexUpdate("agg", "DataFrame.groupby", "dataframe", [], 20.0),
-                   VertexUpdate("fit", "RandomForestClassifier.fit", "model", [], 12.0)], "alice", _report("alice", computed=2))
+                   VertexUpdate("fit", "RandomForestClassifier.fit", "model", [], 12.0)],
+                  "alice", _report("alice", computed=2))
     for aid, blobs in (("agg", {"k-agg": 4000}), ("fit", {"k-fit": 6000})):
         g.begin_write(aid, blobs)
         g.finish_write(aid, blobs, "alice")
