@@ -1,6 +1,7 @@
 """The reuse report: one self-contained HTML page (figures embedded as PNG) of what a store saved and
-holds, from its Experiment Graph: time saved per day, per user and per kernel session, the hit rate
-over time, the store's composition against its budget, the most valuable artifacts and who used them.
+holds, from its Experiment Graph: time saved per day, per user and per kernel session, who saved time by
+whose artifacts, the hit rate over time, the store's composition against its budget, the most valuable
+artifacts and who used them.
 
 ``collab-reuse report`` writes it; the server extension serves it (``/collab-reuse/report``) and the
 panel links to it. Figures are matplotlib's (its Agg backend: no display). What it shows of a team is
@@ -19,6 +20,7 @@ from typing import Any
 
 from .config import format_size
 from .graph import MATERIALIZED, ExperimentGraph
+from .graph.attribution import UserFigures
 
 DAY = 86400.0
 TOP = 15  # artifacts in the "most valuable" table
@@ -34,13 +36,14 @@ class Usage:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)  # kernel id -> user, first, cells, saved
     bytes_by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     valuable: list[dict[str, Any]] = field(default_factory=list)
+    per_user: list[UserFigures] = field(default_factory=list)  # who saved time by whose artifacts
     used_bytes: int = 0
     budget_bytes: int = 0
     cells: int = 0
 
 
 def gather(graph: ExperimentGraph) -> Usage:
-    usage = Usage(used_bytes=graph.used_bytes(), budget_bytes=graph.budget())
+    usage = Usage(used_bytes=graph.used_bytes(), budget_bytes=graph.budget(), per_user=graph.per_user())
     for when, user, kernel_id, report in graph.query("SELECT time, user, kernel_id, report FROM events ORDER BY seq"):
         try:
             totals = json.loads(report).get("totals") or {}
@@ -131,6 +134,12 @@ def figures(usage: Usage) -> dict[str, str]:
     return out
 
 
+def _saved_by(user: UserFigures) -> str:
+    """"30.1 s by alice's, 11.1 s by own" (or "–")."""
+    return ", ".join(f"{s.saved_seconds:.1f} s by " + ("own" if s.writer == user.user else f"{s.writer}'s")
+                     for s in user.saved_by if s.saved_seconds > 0 or s.loads) or "–"
+
+
 def render(usage: Usage, store_label: str, now: float | None = None) -> str:
     """The report as one HTML page."""
     now = time.time() if now is None else now
@@ -150,6 +159,10 @@ def render(usage: Usage, store_label: str, now: float | None = None) -> str:
         f"<tr><td>{esc(a['op'])}</td><td>{esc(a['kind'])}</td><td>{esc(format_size(a['size']))}</td>"
         f"<td>{a['frequency']}</td><td>{a['compute_seconds']:.2f} s</td><td>{esc(', '.join(a['users']))}</td></tr>"
         for a in usage.valuable)
+    user_rows = "".join(
+        f"<tr><td>{esc(u.user)}</td><td>{u.saved_seconds:.1f} s</td><td>{esc(_saved_by(u))}</td>"
+        f"<td>{u.saved_others_seconds:.1f} s</td><td>{u.artifacts_stored} ({esc(format_size(u.bytes_stored))})</td>"
+        "</tr>" for u in usage.per_user)
     headline = (f"<b>{_duration(saved)}</b> saved over {usage.cells} traced cells in {len(usage.sessions)} kernel "
                 f"sessions by {len(usage.saved_by_user)} users; {format_size(usage.used_bytes)} stored of a "
                 f"{format_size(usage.budget_bytes)} budget.")
@@ -163,6 +176,10 @@ img{{display:block;margin:1em 0;max-width:100%}}.muted{{color:#777}}</style></he
 <p>{headline}</p>
 {image("per_day", "time saved per day")}{image("per_user", "time saved per user")}
 {image("hit_rate", "hit rate over time")}{image("composition", "store composition")}
+<h2>Who saved time by whose artifacts</h2>
+<table><tr><th>user</th><th>saved</th><th>by whose artifacts</th><th>their artifacts saved others</th>
+<th>stored</th></tr>
+{user_rows or '<tr><td colspan="5" class="muted">no load recorded yet</td></tr>'}</table>
 <h2>Most valuable stored artifacts</h2>
 <table><tr><th>operation</th><th>kind</th><th>size</th><th>used</th><th>compute time</th><th>used by</th></tr>
 {artifact_rows or '<tr><td colspan="6" class="muted">nothing stored yet</td></tr>'}</table>

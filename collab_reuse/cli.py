@@ -24,6 +24,8 @@ def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from .graph import attribution
+
     store_dir, graph, _ = _open(args)
     summary = graph.summary(top=args.top)
     if args.json:
@@ -37,6 +39,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
     for item in summary["top_artifacts"]:
         print(f"  {item['id'][:12]} {item['op']:<36} {format_size(item['size']):>10} used {item['frequency']}x "
               f"compute {item['compute_seconds']:.2f}s")
+    if summary["per_user"]:
+        print("  per user (time saved by whose artifacts, what each stored):")
+    for figures in summary["per_user"]:
+        print(f"    {attribution.phrase(attribution.UserFigures.from_json(figures))}")
     return 0
 
 
@@ -173,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="collab-reuse", description=__doc__)
     ap.add_argument("--store", help="store directory (default: $COLLAB_REUSE_STORE or the per-server default)")
     sub = ap.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("stats", help="store size, budget, hit rate, most valuable artifacts")
+    p = sub.add_parser("stats", help="store size, budget, hit rate, most valuable artifacts; per user: time saved "
+                       "by whose artifacts, what each stored")
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)

@@ -58,7 +58,8 @@ class User:
     name: str
 
 
-def _name_of(uid: int) -> str:
+def name_of(uid: int) -> str:
+    """The account name of ``uid`` (the OS's password database; the number when it has none)."""
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
@@ -68,7 +69,7 @@ def _name_of(uid: int) -> str:
 def os_user() -> User:
     """The account this process runs as."""
     uid = os.geteuid()
-    return User(uid, _name_of(uid))
+    return User(uid, name_of(uid))
 
 
 def hub_user() -> str:
@@ -213,7 +214,7 @@ def _who_and_mode(path: Path) -> str:
         st = os.lstat(path)
     except OSError as exc:
         return f"{path}: {exc.strerror}"
-    return f"{path} is {_name_of(st.st_uid)}'s with mode {stat.filemode(st.st_mode)}"
+    return f"{path} is {name_of(st.st_uid)}'s with mode {stat.filemode(st.st_mode)}"
 
 
 def namespace_dir(store_dir: str | os.PathLike, team: Team, uid: int | None = None) -> Path:
@@ -303,7 +304,7 @@ def admins(store_dir: str | os.PathLike) -> set[str]:
         st = os.stat(store_dir)
     except OSError:
         return set()
-    names = set() if st.st_uid == 0 else {_name_of(st.st_uid)}
+    names = set() if st.st_uid == 0 else {name_of(st.st_uid)}
     listing = store_dir / ADMINS_FILE
     try:
         fd = os.open(listing, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)

@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 from urllib.parse import quote
 
 from ..errors import StoreError
-from . import rows
+from . import attribution, rows
 from .rows import BadRow
 
 log = logging.getLogger("collab_reuse")
@@ -338,9 +338,11 @@ class ExperimentGraph:
                     random_ops: Iterable[str] = (), unstorable: dict[str, str] | None = None,
                     quiet_ops: Iterable[tuple[str, str, float]] = (),
                     forests: Iterable[tuple[str, int, str]] = (),
-                    places: Iterable[PlaceRun] = ()) -> int | None:
-        """Add/refresh vertices, bump frequencies and usage, remember the runs at each place, append the
-        cell's report; one transaction. Every ``PRUNE_EVENTS_EVERY`` reports, the reports beyond the
+                    places: Iterable[PlaceRun] = (),
+                    reuse: Iterable[tuple[str, int, float]] = ()) -> int | None:
+        """Add/refresh vertices, bump frequencies and usage, add what the cell's loads saved ``user`` by
+        writer (``reuse``: (writer, loads, seconds saved), ``attribution``), remember the runs at each
+        place, append the cell's report; one transaction. Every ``PRUNE_EVENTS_EVERY`` reports, the reports beyond the
         events' age and count go (and the places beyond theirs)."""
         now = time.time()
         seq = None
@@ -370,6 +372,7 @@ class ExperimentGraph:
                              None if p.why is None else json.dumps(p.why), now) for p in places])
             for aid, why in (unstorable or {}).items():
                 db.execute("UPDATE artifacts SET storable=0, note=? WHERE id=?", (why, aid))
+            attribution.record(db, user, list(reuse))
             if report is not None:
                 totals = report.get("totals", {})
                 self._bump(db, "hits", totals.get("reused", 0))
@@ -487,8 +490,10 @@ class ExperimentGraph:
             db.execute("INSERT OR REPLACE INTO writes VALUES(?, ?, ?, ?)", (artifact_id, HOST, os.getpid(), time.time()))
 
     @guarded
-    def finish_write(self, artifact_id: str, blob_sizes: dict[str, int], confidential_to: int | None = None) -> None:
-        """Mark a written artifact stored; ``confidential_to``: the uid of the only user who may read it."""
+    def finish_write(self, artifact_id: str, blob_sizes: dict[str, int], writer: str | None = None,
+                     confidential_to: int | None = None) -> None:
+        """Mark a written artifact stored; ``writer``: the account whose kernel wrote it (``authors``);
+        ``confidential_to``: the uid of the only user who may read it."""
         with self.transaction() as db:
             if confidential_to is not None:
                 db.execute("INSERT OR REPLACE INTO confidential VALUES(?, ?)", (artifact_id, confidential_to))
@@ -498,6 +503,8 @@ class ExperimentGraph:
             db.execute("INSERT INTO stored_log(artifact_id) VALUES(?)", (artifact_id,))
             db.execute("DELETE FROM writes WHERE artifact_id=?", (artifact_id,))
             db.execute("DELETE FROM evictions WHERE artifact_id=?", (artifact_id,))
+            if writer:
+                db.execute("INSERT OR REPLACE INTO authors VALUES(?, ?, ?)", (artifact_id, writer, time.time()))
 
     @guarded
     def abort_write(self, artifact_id: str) -> list[str]:
@@ -615,13 +622,16 @@ class ExperimentGraph:
     def clear(self) -> None:
         with self.transaction() as db:
             for table in ("artifacts", "artifact_blobs", "blobs", "usage", "events", "random_ops", "counters",
-                          "stored_log", "quiet_ops", "forests", "writes", "places", "evictions", "confidential"):
+                          "stored_log", "quiet_ops", "forests", "writes", "places", "evictions", "authors", "reuse",
+                          "confidential"):
                 db.execute(f"DELETE FROM {table}")
 
     # -- queries for the panel, the magics and the CLI ---------------------------------------
 
     @guarded
     def summary(self, top: int = 10) -> dict[str, Any]:
+        """The store at a glance (the panel's ``IStoreSummary``); ``per_user``: who saved time by whose
+        artifacts and what each stored (``attribution.UserFigures``)."""
         db = self._db()
         counters = {}
         for name, value in db.execute("SELECT name, value FROM counters").fetchall():
@@ -637,7 +647,13 @@ class ExperimentGraph:
                 "artifacts": int(total), "materialized": int(materialized), "hits": hits, "misses": misses,
                 "hit_rate": hits / (hits + misses) if hits + misses else 0.0,
                 "saved_seconds": float(counters.get("saved_seconds", 0.0)), "users": users,
-                "top_artifacts": [item for r in top_rows if (item := self._item(db, r)) is not None]}
+                "top_artifacts": [item for r in top_rows if (item := self._item(db, r)) is not None],
+                "per_user": attribution.as_json(self.per_user())}
+
+    @guarded
+    def per_user(self) -> list[attribution.UserFigures]:
+        """Who saved time by whose artifacts, and what each stored (``attribution``)."""
+        return attribution.per_user(self._db(), MATERIALIZED)
 
     @guarded
     def artifacts(self, offset: int = 0, limit: int = 100) -> dict[str, Any]:

@@ -54,3 +54,11 @@ CREATE TABLE IF NOT EXISTS evictions(artifact_id TEXT PRIMARY KEY, time REAL NOT
 -- artifacts written to their writer's confidential namespace (derived from a file the team can't
 -- read): other users' kernels don't look them up (and don't forget them when they can't read them)
 CREATE TABLE IF NOT EXISTS confidential(artifact_id TEXT PRIMARY KEY, uid INTEGER NOT NULL);
+-- who wrote each stored artifact into the store (into their own namespace), as their kernel's account says;
+-- the latest writer when several did: artifacts and bytes stored per writer (graph/attribution.py)
+CREATE TABLE IF NOT EXISTS authors(artifact_id TEXT PRIMARY KEY, user TEXT NOT NULL, time REAL NOT NULL);
+-- what loads saved each reader, by whose artifacts (the writer: the owner of the namespace the manifest was
+-- accepted from, as the OS says; in a store of one user, that user): loads, and the compute time the
+-- reader's reused steps did not spend. One row per pair of users, kept for the store's life.
+CREATE TABLE IF NOT EXISTS reuse(reader TEXT NOT NULL, writer TEXT NOT NULL, loads INTEGER NOT NULL DEFAULT 0,
+  saved_seconds REAL NOT NULL DEFAULT 0, PRIMARY KEY(reader, writer));

@@ -42,6 +42,10 @@ _MALFORMED = (
     "DELETE FROM artifact_blobs WHERE typeof(key)<>'text' OR typeof(artifact_id)<>'text'",
     "DELETE FROM usage WHERE typeof(user)<>'text' OR typeof(count)<>'integer'",
     "DELETE FROM confidential WHERE typeof(artifact_id)<>'text' OR typeof(uid)<>'integer'",
+    "DELETE FROM authors WHERE typeof(artifact_id)<>'text' OR typeof(user)<>'text' OR user=''",
+    "DELETE FROM reuse WHERE typeof(reader)<>'text' OR typeof(writer)<>'text' OR reader='' OR writer=''"
+    " OR typeof(loads)<>'integer' OR loads < 0 OR typeof(saved_seconds) NOT IN ('integer', 'real')"
+    " OR saved_seconds < 0",
 )
 
 
@@ -80,6 +84,7 @@ def remove_malformed(graph: ExperimentGraph, default_budget: int | None = None) 
         orphans = set(graph.unclaim(db, bad))
         db.executemany("DELETE FROM artifacts WHERE id=?", [(aid,) for aid in bad])
         db.executemany("DELETE FROM usage WHERE artifact_id=?", [(aid,) for aid in bad])
+        db.executemany("DELETE FROM authors WHERE artifact_id=?", [(aid,) for aid in bad])
         removed = len(bad)
         bad_blobs = [k for k, size in db.execute("SELECT key, size FROM blobs") if not rows.valid(rows.count, size)]
         users = {aid for k in bad_blobs
@@ -111,7 +116,7 @@ def repair(graph: ExperimentGraph, default_budget: int | None = None, now: float
 def prune(graph: ExperimentGraph, now: float | None = None) -> dict[str, int]:
     """Drop what no reuse decision needs any more, in one transaction: reports beyond their age and
     count; vertices not stored, not an input (transitively) of a stored or half-written one, and
-    unused for ``VERTICES_MAX_AGE`` (with their usage, quiet and forest rows); the oldest file
+    unused for ``VERTICES_MAX_AGE`` (with their usage, quiet, forest and author rows); the oldest file
     digests beyond ``FILES_MAX_ROWS``; the stored log of artifacts no longer stored; sizes of blobs no
     artifact uses (they would count against the budget)."""
     now = time.time() if now is None else now
@@ -124,7 +129,7 @@ def prune(graph: ExperimentGraph, now: float | None = None) -> dict[str, int]:
             "  json_each(CASE WHEN json_valid(a.inputs) THEN a.inputs ELSE '[]' END) j)"
             " SELECT id FROM needed)", (NOT_STORED, now - VERTICES_MAX_AGE, NOT_STORED)).rowcount
         for table, column in (("usage", "artifact_id"), ("quiet_ops", "op_id"), ("forests", "artifact_id"),
-                              ("evictions", "artifact_id")):
+                              ("evictions", "artifact_id"), ("authors", "artifact_id")):
             db.execute(f"DELETE FROM {table} WHERE {column} NOT IN (SELECT id FROM artifacts)")
         done["files"] = db.execute("DELETE FROM files WHERE rowid <= (SELECT MAX(rowid) FROM files) - ?",
                                    (FILES_MAX_ROWS,)).rowcount

@@ -3,8 +3,8 @@ loads and their costs, what is stored, random and quiet, forests to grow, and th
 the running cell. A store fault met here stops the session (``store_fault``); the tracer then computes.
 
 A part of ``Session`` (its base class), apart because it is one job: it reads the session's
-``graph``, ``store``, ``failure``, ``cell``, ``config``, ``files``, ``replays`` and its caches, and calls
-its ``store_fault``, ``_submit`` and ``_hold_pending``.
+``graph``, ``store``, ``failure``, ``cell``, ``config``, ``files``, ``replays``, ``user`` and its caches,
+and calls its ``store_fault``, ``_submit`` and ``_hold_pending``.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import CorruptArtifact
 from ..graph import MATERIALIZED, load_counters
-from ..tracing.steps import ComputedValue, Step
+from ..tracing.steps import REUSED, ComputedValue, Step
 from ..tracing.storing import shallow_bytes
 from .. import team as teams
 from . import jobs, store_writes
@@ -25,6 +25,7 @@ log = logging.getLogger("collab_reuse")
 
 
 _PY = ":py"
+_AUTHORS_KEPT = 10_000  # loads whose writer is remembered for their step
 
 
 def _approximate_bytes(value: Any) -> int | None:
@@ -70,7 +71,7 @@ class TracerBackend:
         start = time.perf_counter()
         try:
             info = self.graph.artifact(artifact_id)  # (the value must have the kind the graph recorded)
-            value, extra, nbytes = self.store.get(artifact_id, expect_kind=info.kind if info else None)
+            got = self.store.fetch(artifact_id, expect_kind=info.kind if info else None)
             if self.team is not None and not self.confidential and self.store.confidential(artifact_id):
                 self.become_confidential("it loaded a result derived from a file the team can't read")
         except (CorruptArtifact, KeyError):
@@ -81,8 +82,20 @@ class TracerBackend:
             self.store_fault(exc, "reading an artifact")
             raise
         seconds = time.perf_counter() - start
-        self._record_load(nbytes, seconds)
-        return value, extra, nbytes, seconds
+        self._record_load(got.nbytes, seconds)
+        self._loaded_from(artifact_id, got.author)
+        return got.value, got.extra, got.nbytes, seconds
+
+    def _loaded_from(self, artifact_id: str, author: str | None) -> None:
+        """A load of ``author``'s artifact: counted for the running cell, remembered for the step that
+        reports its reuse (``add_step``). ``author`` is the namespace owner as the OS says; None (a store
+        of one user) means this user."""
+        writer = author or self.user
+        if len(self._authors) >= _AUTHORS_KEPT:
+            self._authors.clear()  # (a step follows its load at once: only the latest few are needed)
+        self._authors[artifact_id] = writer
+        if self.cell is not None:
+            self.cell.loaded(writer)
 
     def _record_load(self, nbytes: int, seconds: float) -> None:
         """The load counts for the next load decisions at once; the store learns it between cells."""
@@ -271,6 +284,8 @@ class TracerBackend:
         if self.cell is None:  # an operation outside a cell (e.g. from a comm handler): nothing to report
             return
         self.cell.steps.append(step)
+        if step.status == REUSED and step.saved_seconds > 0 and not step.mutation:
+            self.cell.saved(self._authors.get(step.id or "", self.user), step.saved_seconds)
         if candidate is None:
             return
         candidate.confidential = self.confidential

@@ -31,6 +31,16 @@ class CellRun:
     quiet_ops: list[tuple[str, str, float]] = field(default_factory=list)
     forests: list[tuple[str, int, str]] = field(default_factory=list)
     plan: dict | None = None  # the %%reuse plan estimate of this very code, if one was made
+    # writer -> [loads, seconds saved]: what loading others' (and one's own) artifacts saved (``attribution``)
+    reuse: dict[str, list] = field(default_factory=dict)
+
+    def loaded(self, writer: str) -> None:
+        """A stored artifact of ``writer``'s was loaded."""
+        self.reuse.setdefault(writer, [0, 0.0])[0] += 1
+
+    def saved(self, writer: str, seconds: float) -> None:
+        """A reused step, whose value was ``writer``'s, saved ``seconds``."""
+        self.reuse.setdefault(writer, [0, 0.0])[1] += seconds
 
 
 def report(cell: CellRun, kernel_id: str, user: str) -> dict:
@@ -38,6 +48,11 @@ def report(cell: CellRun, kernel_id: str, user: str) -> dict:
     totals = Totals.of(cell.steps, time.perf_counter() - cell.started)
     return CellReport(kernel_id, user, cell.cell_id, cell.execution_count, cell.steps[:MAX_STEPS_PER_REPORT],
                       totals, truncated=len(cell.steps) > MAX_STEPS_PER_REPORT, plan=cell.plan).to_json()
+
+
+def reuse(cell: CellRun) -> list[tuple[str, int, float]]:
+    """(writer, loads, seconds saved) of the cell: the Experiment Graph's ``reuse`` rows it adds to."""
+    return [(writer, int(loads), float(saved)) for writer, (loads, saved) in sorted(cell.reuse.items())]
 
 
 def vertex_updates(cell: CellRun) -> list[VertexUpdate]:

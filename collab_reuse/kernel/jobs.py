@@ -81,6 +81,7 @@ class RecordCell(Write):
     forests: list[tuple[str, int, str]]
     places: list[list] = field(default_factory=list)  # [step index, place, call summary] (``explaining``)
     min_saving: float = 0.0
+    reuse: list = field(default_factory=list)  # (writer, loads, seconds saved) of the cell's loads
 
     def apply(self, to: Target) -> None:
         runs = []
@@ -92,7 +93,8 @@ class RecordCell(Write):
             except Exception:  # an explanation is never worth losing the cell's record
                 log.warning("explaining cell %s failed", self.cell, exc_info=True)
         to.seqs[self.cell] = to.graph.record_cell(self.updates, self.user, self.report, self.random_ops,
-                                                  quiet_ops=self.quiet_ops, forests=self.forests, places=runs)
+                                                  quiet_ops=self.quiet_ops, forests=self.forests, places=runs,
+                                                  reuse=[tuple(r) for r in self.reuse])
 
     @classmethod
     def from_wire(cls, fields: dict, payloads: list[bytes]) -> "Write":

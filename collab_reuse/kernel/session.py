@@ -105,6 +105,7 @@ class Session(TracerBackend):
         self._budget: int | None = None  # the store's budget in bytes, as of the running cell
         self._unrecorded_loads: dict[str, float] = {}  # load counters measured here, not in the store yet
         self._unrecorded_lock = threading.Lock()
+        self._authors: dict[str, str] = {}  # artifact id -> whose artifact its last load was (``attribution``)
         self.last_report: dict | None = None
         self._plan: tuple[str, dict] | None = None  # (code, estimate) of the last %%reuse plan
         self.replays: Any = None  # a Jupyter kernel's cell replays (kernel/replay.py), set when installed
@@ -286,7 +287,7 @@ class Session(TracerBackend):
         self._submit(jobs.Job(jobs.RecordCell(number, cell_record.vertex_updates(cell), self.user, report,
                                               list(cell.random_ops), list(cell.quiet_ops), list(cell.forests),
                                               cell_record.place_runs(cell, self.user),
-                                              self.config.min_saving)),
+                                              self.config.min_saving, cell_record.reuse(cell))),
                      priority=float("-inf"))  # before any offer: offers need the vertices
         # most expensive first: if the kernel exits before the writer is done, the best ones are kept
         candidates = sorted(cell.candidates, key=lambda c: -c.seconds)

@@ -87,7 +87,8 @@ def _write(graph: ExperimentGraph, store: ArtifactStore, offer: Offer) -> Any:
     graph.begin_write(offer.id, {**sizes, store.manifest_key(offer.id): 0})
     try:
         result = store.put(offer.id, offer.encoded, offer.extra, confidential=offer.confidential)
-        graph.finish_write(offer.id, result.blob_sizes, store.writer.uid if offer.confidential else None)
+        graph.finish_write(offer.id, result.blob_sizes, store.writer.user,
+                           store.writer.uid if offer.confidential else None)
     except BaseException:
         _undo(graph, store, offer.id)
         raise

@@ -1,6 +1,7 @@
 """REST handlers of the collab_reuse server extension, under ``<base_url>/collab-reuse/``.
 
-    GET summary                              the store: bytes vs budget, counts, hit rate, top artifacts
+    GET summary                              the store: bytes vs budget, counts, hit rate, top artifacts,
+                                             per user: time saved by whose artifacts, what each stored
     GET artifacts?offset=&limit=             a page of artifacts, most valuable first
     GET events?kernel_id=&since=&limit=      cell reports with seq > since, oldest first
 

@@ -69,6 +69,7 @@ def empty_summary(path: Path, reason: str) -> dict[str, Any]:
         "saved_seconds": 0.0,
         "users": [],
         "top_artifacts": [],
+        "per_user": [],
     }
 
 

@@ -43,6 +43,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .. import team as teams
 from ..errors import CorruptArtifact, Unreusable
 from . import fidelity, formats, keys
 from .blobs import FORMAT, Blobs
@@ -77,6 +78,16 @@ def current_writer(user: str | None = None) -> Writer:
 
 def everyone(writer: Writer) -> bool:
     return True
+
+
+@dataclass
+class Fetched:
+    """A value read from the store: what ``get`` gives, and who wrote it (``ArtifactStore.author``)."""
+
+    value: Any
+    extra: dict
+    nbytes: int
+    author: str | None
 
 
 @dataclass
@@ -144,10 +155,19 @@ class ArtifactStore:
         sizes[mkey] = len(row)
         return Written(sizes, written, time.perf_counter() - start)
 
+    def author(self, owner: int | None) -> str | None:
+        """Whom to attribute a row accepted from ``owner``'s namespace to: the name the OS gives that
+        uid (this process's own user for its own namespace), never the ``user`` the row says (its
+        writer wrote that). None where no namespace vouches for a row (a store of one user: all of it
+        is that user's)."""
+        if owner is None:
+            return None
+        return self.writer.user if owner == self.writer.uid else teams.name_of(owner)
+
     def manifest(self, artifact_id: str) -> dict:
-        """The checked manifest body of an artifact (plus ``writer``); KeyError if absent,
-        CorruptArtifact if anything in it fails a check."""
-        row, writer = self._trusted_row(artifact_id)
+        """The checked manifest body of an artifact (plus ``writer``, as the row says, and ``author``,
+        as the OS says: ``author``); KeyError if absent, CorruptArtifact if anything in it fails a check."""
+        row, writer, owner = self._trusted_row(artifact_id)
         try:
             data = self.blobs.get(row["body"])
         except KeyError:
@@ -155,11 +175,12 @@ class ArtifactStore:
         if len(data) != row["size"]:
             raise CorruptArtifact(f"artifact {artifact_id[:12]}'s manifest body has the wrong size")
         body = _parse_body(data, artifact_id)
-        return {**body, "writer": writer}
+        return {**body, "writer": writer, "author": self.author(owner)}
 
-    def _trusted_row(self, artifact_id: str) -> tuple[dict, Writer]:
+    def _trusted_row(self, artifact_id: str) -> tuple[dict, Writer, int | None]:
         """The first manifest row of ``artifact_id`` whose writer is where the row was found and is
-        trusted; KeyError if there is none, CorruptArtifact if the only ones fail."""
+        trusted, with the writer it names and the uid owning where it was found (None: not known);
+        KeyError if there is none, CorruptArtifact if the only ones fail."""
         name = self.manifest_key(artifact_id)
         refused = None
         for data, owner in self.blobs.owned_rows(name):
@@ -176,7 +197,7 @@ class ArtifactStore:
                 refused = CorruptArtifact(f"artifact {artifact_id[:12]} was written by {writer.user} (uid "
                                           f"{writer.uid}), whom this reader does not trust")
             else:
-                return row, writer
+                return row, writer, owner
         if refused is not None:
             raise refused
         raise KeyError(name)
@@ -184,6 +205,11 @@ class ArtifactStore:
     def get(self, artifact_id: str, expect_kind: str | None = None) -> tuple[Any, dict, int]:
         """(value, extra, bytes read); KeyError if absent, CorruptArtifact if anything fails a check.
         ``expect_kind``: the Experiment Graph's kind of the artifact."""
+        got = self.fetch(artifact_id, expect_kind)
+        return got.value, got.extra, got.nbytes
+
+    def fetch(self, artifact_id: str, expect_kind: str | None = None) -> Fetched:
+        """``get``, and who wrote the value (``author``)."""
         manifest = self.manifest(artifact_id)
         sizes = manifest["blobs"]
         read = 0
@@ -213,7 +239,7 @@ class ArtifactStore:
         if expect_kind is not None and expect_kind not in _kinds_of(value, extra):
             raise CorruptArtifact(f"artifact {artifact_id[:12]} holds a {formats.kind_of(value)}, but the "
                                   f"Experiment Graph says it is a {expect_kind[:20]}")
-        return value, extra, read
+        return Fetched(value, extra, read, manifest["author"])
 
     def delete(self, artifact_id: str) -> None:
         self.blobs.delete(self.manifest_key(artifact_id))

@@ -23,6 +23,7 @@ import {
   ICellReport,
   IStep,
   IStoreSummary,
+  IUserFigures,
   STEP_STATUSES,
   StepStatus
 } from './protocol';
@@ -348,6 +349,7 @@ export class ReusePanel extends Widget {
         ['Time saved', formatSeconds(summary.saved_seconds), 'store_saved_seconds'],
         ['Users', summary.users.join(', ') || '–', 'users']
       ]),
+      (summary.per_user ?? []).length > 0 ? this._renderUsers(summary.per_user) : null,
       summary.top_artifacts.length > 0 ? this._renderArtifacts(summary.top_artifacts, 'Most valuable artifacts') : null,
       summary.artifacts > 0
         ? this._details('browse', 'jp-CollabReuse-browse', `Browse all ${summary.artifacts} artifacts`, this._renderBrowse())
@@ -363,6 +365,56 @@ export class ReusePanel extends Widget {
         h('span', { class: 'jp-CollabReuse-muted' }, ' (time saved per day and user, hit rate, store composition)')
       ),
       h('p', { class: 'jp-CollabReuse-muted', title: 'store directory' }, summary.store_dir)
+    );
+  }
+
+  /** Per user: time saved and by whose artifacts, what each stored (user names and figures only). */
+  private _renderUsers(users: IUserFigures[]): HTMLElement {
+    const body = h('tbody');
+    for (const user of users) {
+      const by = user.saved_by
+        .filter(s => s.saved_seconds > 0 || s.loads > 0)
+        .map(s => `${formatSeconds(s.saved_seconds)} by ${s.writer === user.user ? 'own' : `${s.writer}'s`}`);
+      const others = user.saved_others_seconds > 0 ? `saved others ${formatSeconds(user.saved_others_seconds)}` : '';
+      body.appendChild(
+        h(
+          'tr',
+          {
+            class: 'jp-CollabReuse-user',
+            'data-user': user.user,
+            title: `${user.loads} loads; ${user.artifacts_written} artifacts written`
+          },
+          h(
+            'td',
+            {},
+            h('div', { class: 'jp-CollabReuse-op' }, user.user),
+            h('div', { class: 'jp-CollabReuse-muted jp-CollabReuse-savedBy' }, [by.join(', '), others].filter(Boolean).join(' · ') || '–')
+          ),
+          h('td', { class: 'jp-CollabReuse-num', 'data-figure': 'saved' }, formatSeconds(user.saved_seconds)),
+          h(
+            'td',
+            { class: 'jp-CollabReuse-num', 'data-figure': 'stored' },
+            `${user.artifacts_stored} · ${formatBytes(user.bytes_stored)}`
+          )
+        )
+      );
+    }
+    return h(
+      'table',
+      { class: 'jp-CollabReuse-table jp-CollabReuse-users' },
+      h('caption', {}, 'Time saved per user, by whose artifacts'),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, 'User · saved by'),
+          h('th', { title: 'compute time reuse saved this user' }, 'Saved'),
+          h('th', { title: 'artifacts this user stored, and their size' }, 'Stored')
+        )
+      ),
+      body
     );
   }
 

@@ -111,6 +111,32 @@ export interface IArtifact {
   users: string[];
 }
 
+/** What one writer's artifacts saved a user (`collab_reuse/graph/attribution.py`: `SavedBy`). */
+export interface ISavedBy {
+  /** Whose artifacts: the owner of the namespace they were loaded from. */
+  writer: string;
+  loads: number;
+  saved_seconds: number;
+}
+
+/** One user of the store (`collab_reuse/graph/attribution.py`: `UserFigures`). */
+export interface IUserFigures {
+  user: string;
+  /** Compute time reuse saved this user, whoever's artifacts they loaded. */
+  saved_seconds: number;
+  /** Artifacts their kernels loaded. */
+  loads: number;
+  /** `saved_seconds` split by whose artifacts, most first. */
+  saved_by: ISavedBy[];
+  /** What this user's artifacts saved the other users. */
+  saved_others_seconds: number;
+  /** Stored artifacts this user wrote, and their bytes. */
+  artifacts_stored: number;
+  bytes_stored: number;
+  /** Artifacts the store remembers this user writing (stored, or evicted since). */
+  artifacts_written: number;
+}
+
 /** `GET /collab-reuse/summary` */
 export interface IStoreSummary {
   /** False when the store does not exist yet or cannot be read. */
@@ -128,6 +154,8 @@ export interface IStoreSummary {
   saved_seconds: number;
   users: string[];
   top_artifacts: IArtifact[];
+  /** Per user: time saved and by whose artifacts, what each stored; most time saved first. */
+  per_user: IUserFigures[];
 }
 
 /** `GET /collab-reuse/artifacts?offset=&limit=` */

@@ -94,6 +94,11 @@ def test_panel_shows_the_step_computed_then_reused(lab, page: Page):
     expect(panel.locator('[data-fact="runs"]')).not_to_have_text("0")
     expect(panel.locator('[data-fact="deferred"]')).not_to_have_text("0")
     expect(panel.locator('[data-fact="artifacts"]')).not_to_have_text("0 (0 stored)", timeout=30_000)
+    # Per user: what reuse saved this user, by whose artifacts (a store of one user: their own).
+    user = panel.locator(".jp-CollabReuse-users .jp-CollabReuse-user")
+    expect(user).to_have_count(1, timeout=30_000)
+    expect(user.locator(".jp-CollabReuse-savedBy")).to_contain_text("by own")
+    expect(user.locator('[data-figure="saved"]')).not_to_have_text("0 s")
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1440, "height": 1280})

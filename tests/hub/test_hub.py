@@ -114,6 +114,13 @@ def test_bob_uses_the_team_store(hub, team_runs, plain):
     assert page["items"] and {e["user"] for e in page["items"]} == {BOB}, "bob's panel shows bob's kernels only"
     reused = [s for e in page["items"] for s in e["steps"] if s["status"] == "reused"]
     assert reused, [(s["op"], s["status"]) for e in page["items"] for s in e["steps"]]
+    # The store's per-user figures (bob's panel, the summary endpoint): bob saved time by alice's artifacts.
+    status, summary = hub.user_request(BOB, "GET", "collab-reuse/summary")
+    assert status == 200, summary
+    figures = {f["user"]: f for f in summary["per_user"]}
+    by_alice = [s for s in figures[BOB]["saved_by"] if s["writer"] == ALICE]
+    assert by_alice and by_alice[0]["loads"] >= 1 and by_alice[0]["saved_seconds"] > 0, figures
+    assert figures[ALICE]["artifacts_stored"] >= 1 and figures[ALICE]["saved_others_seconds"] > 0, figures
 
 
 def test_alice_sees_only_her_own_reports(hub, team_runs):

@@ -208,6 +208,42 @@ print(json.dumps(out))
     assert seen["after eviction"].startswith("refused:"), seen
 
 
+RUN_CELLS = """
+os.environ["COLLAB_REUSE_STORE"] = str(STORE)
+import collab_reuse
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance(history_length=0)
+ip.history_manager.enabled = False
+ip.run_line_magic("load_ext", "collab_reuse")
+for cell in ["import numpy as np, pandas as pd\\n"
+             "df = pd.DataFrame({'k': np.arange(300_000) % 97, 'v': np.arange(300_000) * 0.5})",
+             "agg = df.groupby('k').agg(['mean', 'std', 'median', 'max'])\\ntotal = float(agg.sum().sum())"]:
+    assert ip.run_cell(cell).error_in_exec is None
+s = collab_reuse.session_of(ip)
+report = s.last_report
+assert s.flush(60)
+summary = s.graph.summary()
+ip.run_line_magic("unload_ext", "collab_reuse")
+print(json.dumps({"failure": s.failure, "totals": report["totals"], "per_user": summary["per_user"]}))
+"""
+
+
+def test_time_saved_is_attributed_to_the_member_whose_artifacts_were_loaded(team, store):
+    """a's kernel computes and stores; b's reuses it: the store says b saved that time by a's artifacts
+    (the owner of the namespace the manifest came from, as the OS says), and that a stored them."""
+    first = as_user(team, "a", store, RUN_CELLS)
+    assert first["failure"] is None and first["totals"]["computed"] >= 1
+    second = as_user(team, "b", store, RUN_CELLS)
+    assert second["failure"] is None and second["totals"]["reused"] >= 1
+    saved = second["totals"]["saved_seconds"]
+    figures = {f["user"]: f for f in second["per_user"]}
+    a, b = figures[team["a"]], figures[team["b"]]
+    assert [(s["writer"], s["loads"] >= 1) for s in b["saved_by"]] == [(team["a"], True)], b
+    assert b["saved_seconds"] == pytest.approx(saved) and b["saved_by"][0]["saved_seconds"] == pytest.approx(saved)
+    assert a["saved_others_seconds"] == pytest.approx(saved) and a["saved_seconds"] == 0.0
+    assert a["artifacts_stored"] >= 1 and a["bytes_stored"] > 0 and b["artifacts_stored"] == 0
+
+
 def test_an_outsider_is_refused_with_a_reason(team, store):
     as_user(team, "a", store, WRITE_AND_DESCRIBE)
     seen = as_user(team, "c", store, "s = opened()\nprint(json.dumps({'failure': s.failure}))")

@@ -53,8 +53,9 @@ def step():
 
 
 def _record_run(graph: ExperimentGraph, *, kernel_id: str, cell_id: str, steps: list[dict],
-               user: str = SERVER_USER, execution_count: int = 1) -> int:
-    """Write one cell report (and its vertices) the way a kernel does; return its seq."""
+               user: str = SERVER_USER, execution_count: int = 1, reuse=()) -> int:
+    """Write one cell report (and its vertices, and what its loads saved by writer: ``reuse``) the way a
+    kernel does; return its seq."""
     totals = {key: 0 for key in ("reused", "computed", "deferred", "warm_started", "not_reusable")}
     for step in steps:
         totals[step["status"]] += 1
@@ -69,7 +70,7 @@ def _record_run(graph: ExperimentGraph, *, kernel_id: str, cell_id: str, steps: 
     updates = [VertexUpdate(id=s["id"], op=s["op"], kind=s["kind"], inputs=s["inputs"], seconds=s["seconds"],
                             computed=s["status"] == "computed", reused=s["status"] == "reused")
                for s in steps]
-    seq = graph.record_cell(updates, user, report)
+    seq = graph.record_cell(updates, user, report, reuse=list(reuse))
     assert seq is not None
     return seq
 

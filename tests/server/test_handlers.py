@@ -44,8 +44,9 @@ def _alice_computes_bob_reuses(graph, record_run, step):
                       step("a2", "DataFrame.groupby", "computed", inputs=["a1"], seconds=5.0)])
     record_run(kernel_id="k2", cell_id="c9", user="bob",
                steps=[step("a1", "pandas.read_csv", "reused", seconds=0.1, saved=1.9),
-                      step("a2", "DataFrame.groupby", "reused", inputs=["a1"], seconds=0.1, saved=4.9)])
-    graph.finish_write("a2", {"blob-a2": 4096})
+                      step("a2", "DataFrame.groupby", "reused", inputs=["a1"], seconds=0.1, saved=4.9)],
+               reuse=[("alice", 2, 6.8)])
+    graph.finish_write("a2", {"blob-a2": 4096}, "alice")
 
 
 async def test_summary_reports_usage_hit_rate_and_top_artifacts(jp_fetch, graph, record_run, step):
@@ -64,6 +65,12 @@ async def test_summary_reports_usage_hit_rate_and_top_artifacts(jp_fetch, graph,
     [top] = summary["top_artifacts"]
     assert top["id"] == "a2" and top["op"] == "DataFrame.groupby" and top["materialized"] is True
     assert sorted(top["users"]) == ["alice", "bob"]
+    bob, alice = summary["per_user"]  # who saved time by whose artifacts, most saved first
+    assert bob == {"user": "bob", "saved_seconds": pytest.approx(6.8), "loads": 2,
+                   "saved_by": [{"writer": "alice", "loads": 2, "saved_seconds": pytest.approx(6.8)}],
+                   "saved_others_seconds": 0.0, "artifacts_stored": 0, "bytes_stored": 0, "artifacts_written": 0}
+    assert (alice["user"], alice["saved_others_seconds"], alice["artifacts_stored"], alice["bytes_stored"]) == \
+        ("alice", pytest.approx(6.8), 1, 4096)
 
 
 async def test_events_are_filtered_by_kernel_oldest_first(jp_fetch, record_run, step):
@@ -254,6 +261,8 @@ async def test_the_report_is_a_page_of_what_reuse_saved_with_its_figures(jp_fetc
     assert "<b>6.8 s</b> saved over 2 traced cells in 2 kernel sessions by 2 users; 4.1 KB stored" in page
     assert page.count('src="data:image/png;base64,') == 4  # per day, per user, hit rate, composition
     assert "<td>DataFrame.groupby</td><td>" in page and ("alice, bob" in page or "bob, alice" in page)
+    assert "<tr><td>bob</td><td>6.8 s</td><td>6.8 s by alice&#x27;s</td><td>0.0 s</td><td>0 (0 B)</td></tr>" in page
+    assert "<tr><td>alice</td><td>0.0 s</td><td>–</td><td>6.8 s</td><td>1 (4.1 KB)</td></tr>" in page
     assert "default-src 'none'" not in response.headers.get("Content-Security-Policy", "")
 
 

@@ -1,5 +1,6 @@
 """The panel's TypeScript types of the cell report (labextension/src/protocol.ts) name exactly the fields
-of its Python definition (collab_reuse/report.py, tracing/steps.py's Step), with matching types."""
+of its Python definition (collab_reuse/report.py, tracing/steps.py's Step), with matching types; so do
+the store summary's per-user figures (graph/attribution.py), and the summary's keys are the panel's."""
 from __future__ import annotations
 
 import re
@@ -8,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from collab_reuse.graph import ExperimentGraph
+from collab_reuse.graph.attribution import SavedBy, UserFigures
 from collab_reuse.report import STEP_ADDED, STEP_NOT_REPORTED, CellReport, Totals
+from collab_reuse.server.reader import empty_summary
 from collab_reuse.tracing.steps import Step
 
 PROTOCOL = Path(__file__).resolve().parents[2] / "labextension" / "src" / "protocol.ts"
@@ -34,7 +38,8 @@ def ts_type(python: str) -> set[str]:
     base = python.removesuffix(" | None")
     spelled = {"str": {"string"} | STRING_UNIONS, "int": {"number"}, "float": {"number"}, "bool": {"boolean"},
                "list[str]": {"string[]"}, "list[Step]": {"IStep[]"}, "Totals": {"ITotals"},
-               "list[dict]": {"IReason[]"}, "dict": {"IReason", "Record<string, unknown>"}}[base]
+               "list[dict]": {"IReason[]"}, "dict": {"IReason", "Record<string, unknown>"},
+               "list[SavedBy]": {"ISavedBy[]"}}[base]
     return {f"{t} | null" for t in spelled} if nullable else spelled
 
 
@@ -43,7 +48,8 @@ def ts():
     return interfaces(PROTOCOL.read_text())
 
 
-@pytest.mark.parametrize("python, interface", [(Step, "IStep"), (Totals, "ITotals"), (CellReport, "ICellReport")])
+@pytest.mark.parametrize("python, interface", [(Step, "IStep"), (Totals, "ITotals"), (CellReport, "ICellReport"),
+                                               (UserFigures, "IUserFigures"), (SavedBy, "ISavedBy")])
 def test_the_panel_types_name_the_report_fields(ts, python, interface):
     declared = dict(ts[interface])
     expected = {f.name: f.type for f in fields(python)}
@@ -57,6 +63,17 @@ def test_the_panel_types_name_the_report_fields(ts, python, interface):
                                            f"Python only {set(expected) - set(declared)}"
     for name, annotation in expected.items():
         assert declared[name][0] in ts_type(annotation), (interface, name, declared[name], annotation)
+
+
+def test_the_panel_s_store_summary_names_the_summary_s_keys(ts, tmp_path):
+    declared = set(ts["IStoreSummary"])
+    graph = ExperimentGraph(tmp_path / "store")
+    try:
+        assert set(graph.summary()) | {"available", "reason"} == declared
+    finally:
+        graph.close_all()
+    assert set(empty_summary(tmp_path, "why")) == declared
+    assert ts["IStoreSummary"]["per_user"] == ("IUserFigures[]", False)
 
 
 def test_the_parser_reads_optional_and_nullable_members():
