@@ -158,7 +158,8 @@ class TracerBackend:
         budget: read once per cell, not once per operation."""
         if self.graph is not None and self.failure is None:
             try:
-                self._random_ops |= self.graph.random_ops()
+                random_ops, self._random_mark = self.graph.random_ops_since(self._random_mark)
+                self._random_ops |= random_ops
                 stored, self._stored_seq = self.graph.stored_since(self._stored_seq)
                 self._stored |= stored
                 quiet, self._quiet_seq = self.graph.quiet_since(self._quiet_seq)
