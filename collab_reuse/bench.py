@@ -343,9 +343,11 @@ def graphscale_measure(store_dir: str | os.PathLike, built: dict, repeats: int =
         out["lookups (20 artifact, 5 history, places, runs_of)"] = _median_seconds(lookups, repeats)
         seqs = {"stored": graph.stored_since(0)[1], "quiet": graph.quiet_since(0)[1]}
 
+        mark = graph.random_ops_since(None)[1]
+
         def refresh() -> None:
             # ``TracerBackend._refresh_from_graph``, once per cell, after another kernel's cell
-            graph.random_ops()
+            graph.random_ops_since(mark)
             graph.stored_since(seqs["stored"])
             graph.quiet_since(seqs["quiet"])
             graph.budget()

@@ -24,7 +24,7 @@ def test_the_graphscale_part_measures_small_graphs_side_by_side(tmp_path):
 
     built = synthetic_graph(tmp_path, 400, stored=30)
     graph = ExperimentGraph(tmp_path)
-    assert graph.summary(top=0)["artifacts"] == 400 and graph.summary(top=0)["materialized"] == 30
+    assert graph.summary(top=0)["artifacts"] == len(built["ids"]) >= 400 and graph.summary(top=0)["materialized"] == 30
     assert set(built["stored"]) == graph.materialized_ids()
     graph.close_all()
     table, results = graphscale((300, 600), repeats=1, stored=20)
