@@ -15,6 +15,10 @@
    as the store runs it: a chunk tree on two threads) and of BLAKE2b, beside xxh3, on one buffer.
 6. ``%%reuse plan``'s estimates beside the measured cell times, on the feature-engineering notebook
    (``demo/plan_accuracy.py``; ``--skip plan`` leaves it out).
+7. A team's graph after a year (issue 17): on synthetic Experiment Graphs of 10^4, 10^5 and 10^6
+   vertices (``synthetic_graph``), a kernel's per-cell graph costs (recording a cell, its lookups, the
+   per-cell refresh) and one materialization after a cell, side by side with the ratio of the largest
+   size to the smallest (``--skip graphscale`` leaves it out, ``--graphscale-sizes`` picks the sizes).
 """
 
 from __future__ import annotations
@@ -155,6 +159,239 @@ def selected_notebooks(all_names: list[str], wanted: list[str] | None) -> list[s
     return [n for n in all_names if n in wanted or Path(n).stem in wanted]
 
 
+# --------------------------------------------------------------------------- graphscale (issue 17)
+
+#: graph sizes of the ``graphscale`` part (vertices); ``--graphscale-sizes`` changes them
+GRAPHSCALE_SIZES = (10_000, 100_000, 1_000_000)
+
+
+def synthetic_graph(store_dir: str | os.PathLike, n: int, seed: int = 0, stored: int = 2000,
+                    users: int = 20) -> dict:
+    """A team's Experiment Graph of ``n`` vertices after a long time, written straight into SQLite (one
+    transaction, ``executemany``): notebooks as chains of frame operations (most take the previous frame,
+    some merge in another frame of the notebook, a few concatenate several), 70% of them continuing a
+    prefix of an earlier notebook, each ending in one to three models (70% of them scored), their
+    predictions and a metric. ``stored`` artifacts (the sources among them) are materialized with their
+    blob rows and the budget is just above their bytes; the rest is not stored. Usage rows, places, random
+    and quiet operations and reports besides. Returns what the measurements need (ids, places, ...)."""
+    import hashlib
+    import json
+    import random
+    import sqlite3
+
+    from .graph import ExperimentGraph
+    from .graph.experiment_graph import PLACE_SEP
+
+    rng = random.Random(seed)
+    ExperimentGraph(store_dir).close_all()  # the schema, as a kernel makes it
+    now = time.time()
+    ids: list[str] = []
+    rows: list[tuple] = []
+    kinds: list[str] = []
+
+    def add(op: str, kind: str, inputs: list[int], quality: float | None = None) -> int:
+        i = len(ids)
+        ids.append(hashlib.sha256(f"{seed}:{i}".encode()).hexdigest())
+        kinds.append(kind)
+        age = rng.uniform(0, 365 * 86400.0)
+        rows.append((ids[i], op, kind, json.dumps([ids[p] for p in dict.fromkeys(inputs)]),
+                     rng.randint(1 << 10, 1 << 24), rng.uniform(0.05, 20.0), rng.randint(1, 5),
+                     rng.randint(1, 30), quality, now - age - 86400.0, now - age))
+        return i
+
+    sources = [add("pandas.read_csv", "dataframe", []) for _ in range(max(5, n // 5000))]
+    chains: list[list[int]] = []
+    while len(ids) < n:
+        if chains and rng.random() < 0.7:
+            base = rng.choice(chains)
+            chain = base[:rng.randint(1, len(base))]
+        else:
+            chain = [rng.choice(sources)]
+        cur = chain[-1]
+        for _ in range(rng.randint(8, 30)):
+            r = rng.random()
+            if r < 0.85:
+                inputs = [cur]
+            elif r < 0.97:
+                inputs = [cur, rng.choice(chain + sources)]
+            else:
+                inputs = [cur] + rng.sample(chain, min(len(chain), rng.randint(2, 5)))
+            cur = add(rng.choice(["DataFrame.assign", "DataFrame.merge", "DataFrame.groupby.agg", "DataFrame.query",
+                                  "DataFrame.fillna", "__setitem__"]), "dataframe", inputs)
+            chain.append(cur)
+        y = add("DataFrame.__getitem__", "series", [cur])
+        for _ in range(rng.randint(1, 3)):
+            model = add("LGBMClassifier.fit", "model", [cur, y],
+                        quality=rng.uniform(0.5, 0.95) if rng.random() < 0.7 else None)
+            pred = add("LGBMClassifier.predict_proba", "array", [model, cur])
+            add("roc_auc_score", "scalar", [y, pred])
+        chains.append(chain)
+    storable = [i for i, k in enumerate(kinds) if k != "scalar" and i not in set(sources)]
+    chosen = set(sources) | set(rng.sample(storable, min(max(stored - len(sources), 0), len(storable))))
+    blob_rows: list[tuple[str, str]] = []
+    blob_sizes: dict[str, int] = {}
+    total = 0
+    for i in sorted(chosen):
+        keys = [f"m:{ids[i]}"] + [hashlib.sha256(f"blob:{seed}:{i}:{j}".encode()).hexdigest()
+                                  for j in range(rng.randint(1, 4))]
+        for k in keys:
+            blob_sizes[k] = 512 if k.startswith("m:") else rng.randint(1 << 12, 1 << 21)
+            blob_rows.append((ids[i], k))
+            total += blob_sizes[k]
+    user_names = [f"user{u}" for u in range(users)]
+    db = sqlite3.connect(Path(store_dir) / "graph.sqlite", isolation_level=None)
+    try:
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO artifacts(id, op, kind, inputs, size, compute_seconds, runs, frequency, quality,"
+                       " created, last_used) VALUES(?,?,?,?,?,?,?,?,?,?,?)", rows)
+        db.executemany("UPDATE artifacts SET state=2, load_seconds=? WHERE id=?",
+                       [(rng.uniform(0.01, 0.5) if rng.random() < 0.5 else None, ids[i]) for i in chosen])
+        db.executemany("INSERT INTO artifact_blobs VALUES(?, ?)", blob_rows)
+        db.executemany("INSERT INTO blobs VALUES(?, ?)", list(blob_sizes.items()))
+        db.executemany("INSERT OR IGNORE INTO stored_log(artifact_id) VALUES(?)", [(ids[i],) for i in sorted(chosen)])
+        db.executemany("INSERT OR IGNORE INTO usage VALUES(?, ?, ?)",
+                       [(aid, rng.choice(user_names), rng.randint(1, 9)) for aid in ids])
+        db.executemany("INSERT OR IGNORE INTO random_ops VALUES(?)", [(aid,) for aid in ids if rng.random() < 0.02])
+        db.executemany("INSERT OR IGNORE INTO quiet_ops(op_id, value_type, seconds) VALUES(?,?,?)",
+                       [(aid, "DataFrame", 0.01) for aid in ids if rng.random() < 0.2])
+        places = [(PLACE_SEP.join((rng.choice(user_names), f"cell-{i % 997}", rows[i][1], str(i % 3))), ids[i],
+                   rows[i][1], i % 50, json.dumps({"params": {"n": i}, "inputs": json.loads(rows[i][3])}), None,
+                   now - rng.uniform(0, 20 * 86400.0)) for i in rng.sample(range(len(ids)), min(len(ids), 50_000))]
+        db.executemany("INSERT OR REPLACE INTO places VALUES(?,?,?,?,?,?,?)", places)
+        db.executemany("INSERT INTO events(time, kernel_id, user, cell_id, execution_count, report) VALUES(?,?,?,?,?,?)",
+                       [(now - k, "k", rng.choice(user_names), f"cell-{k}", k, '{"steps": [], "totals": {}}')
+                        for k in range(2000)])
+        for name, value in (("loads", 50), ("load_bytes", 5e9), ("load_seconds", 20.0), ("small_loads", 500),
+                            ("small_load_seconds", 1.0)):
+            db.execute("INSERT OR REPLACE INTO counters VALUES(?, ?)", (name, value))
+        db.execute("INSERT OR REPLACE INTO meta VALUES('budget', ?)", (str(int(total * 1.02)),))
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    return {"ids": ids, "chains": chains, "places": [p[0] for p in places], "users": user_names,
+            "stored": [ids[i] for i in sorted(chosen)], "budget": int(total * 1.02)}
+
+
+def _median_seconds(run, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def graphscale_measure(store_dir: str | os.PathLike, built: dict, repeats: int = 5, seed: int = 1) -> dict[str, float]:
+    """Seconds (median of ``repeats``) of what a kernel pays per cell on the graph ``built`` by
+    ``synthetic_graph``, and of one materialization after a cell offering three new results."""
+    import hashlib
+    import random
+
+    import numpy as np
+
+    from .graph import ExperimentGraph, VertexUpdate
+    from .graph.experiment_graph import PlaceRun
+    from .kernel import store_writes
+    from .kernel.store_writes import Offer
+    from .store import ArtifactStore, DiskcacheBlobs
+
+    rng = random.Random(seed)
+    ids, chains, user = built["ids"], built["chains"], built["users"][0]
+    graph = ExperimentGraph(store_dir)
+    blobs = DiskcacheBlobs(Path(store_dir) / "blobs")
+    store = ArtifactStore(blobs)
+    out: dict[str, float] = {}
+    counter = [0]
+    try:
+        def new_cell() -> list[VertexUpdate]:
+            """A typical cell: seven operations seen before, three new ones continuing a notebook."""
+            chain = rng.choice(chains)
+            seen = [VertexUpdate(ids[i], "DataFrame.assign", "dataframe", [], 0.0, computed=False, reused=True,
+                                 load_seconds=0.01) for i in rng.sample(range(len(ids)), 7)]
+            new, parent = [], ids[chain[-1]]
+            for _ in range(3):
+                counter[0] += 1
+                aid = hashlib.sha256(f"new:{seed}:{counter[0]}".encode()).hexdigest()
+                new.append(VertexUpdate(aid, "DataFrame.assign", "dataframe", [parent], 5.0))
+                parent = aid
+            return seen + new
+
+        def record() -> list[VertexUpdate]:
+            updates = new_cell()
+            places = [PlaceRun(rng.choice(built["places"]), u.id, u.op, 1, {"params": {}, "inputs": u.inputs})
+                      for u in updates]
+            graph.record_cell(updates, user, {"kernel_id": "bench", "steps": [], "totals": {"computed": 3}},
+                              random_ops=[updates[-1].id], quiet_ops=[(updates[-2].id, "DataFrame", 0.01)],
+                              places=places)
+            return updates
+
+        out["record_cell (10 updates)"] = _median_seconds(record, repeats)
+
+        def lookups() -> None:
+            for i in rng.sample(range(len(ids)), 20):
+                graph.artifact(ids[i])
+            for i in rng.sample(range(len(ids)), 5):
+                graph.history(ids[i])
+            graph.place_runs(rng.sample(built["places"], 10))
+            graph.runs_of([ids[i] for i in rng.sample(range(len(ids)), 3)], user)
+            graph.load_throughput()
+            graph.budget()
+            graph.forests("no-such-forest")
+            graph.file_digest("no-such-file")
+
+        out["lookups (20 artifact, 5 history, places, runs_of)"] = _median_seconds(lookups, repeats)
+        seqs = {"stored": graph.stored_since(0)[1], "quiet": graph.quiet_since(0)[1]}
+
+        mark = graph.random_ops_since(None)[1]
+
+        def refresh() -> None:
+            # ``TracerBackend._refresh_from_graph``, once per cell, after another kernel's cell
+            graph.random_ops_since(mark)
+            graph.stored_since(seqs["stored"])
+            graph.quiet_since(seqs["quiet"])
+            graph.budget()
+
+        out["refresh per cell (random ops, stored, quiet, budget)"] = _median_seconds(refresh, repeats)
+        out["summary (%reuse status)"] = _median_seconds(lambda: graph.summary(top=0), max(1, repeats // 2))
+
+        def offer_and_materialize() -> float:
+            updates = record()[-3:]
+            offers = [Offer(u.id, store.encode(np.arange(20_000.0) + counter[0] * 10 + k), {})
+                      for k, u in enumerate(updates)]
+            start = time.perf_counter()
+            store_writes.materialize(graph, store, offers, "storage_aware", 0.5)
+            return time.perf_counter() - start
+
+        offer_and_materialize()  # the first pass may evict what the synthetic budget can't keep
+        times = sorted(offer_and_materialize() for _ in range(repeats))
+        out["materialize (3 offered)"] = times[len(times) // 2]
+    finally:
+        blobs.close()
+        graph.close_all()
+    return out
+
+
+def graphscale(sizes: tuple[int, ...] = GRAPHSCALE_SIZES, repeats: int = 5, stored: int = 2000) -> tuple[str, dict]:
+    """Per-cell graph costs and materialization on synthetic graphs of ``sizes`` vertices, side by side,
+    with the ratio of the largest to the smallest. Returns (the table, {size: {row: seconds}})."""
+    results: dict[int, dict[str, float]] = {}
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix="collab_reuse-graphscale-") as tmp:
+            start = time.perf_counter()
+            built = synthetic_graph(tmp, n, stored=stored)
+            print(f"graphscale: built {n} vertices ({len(built['stored'])} stored) in "
+                  f"{time.perf_counter() - start:.1f} s", flush=True)
+            results[n] = graphscale_measure(tmp, built, repeats)
+    names = list(results[sizes[0]])
+    head = "".join(f"{n:>12,}" for n in sizes)
+    lines = [f"  {'milliseconds (median of ' + str(repeats) + ')':<56}{head}{'ratio':>10}"]
+    for name in names:
+        ratio = results[sizes[-1]][name] / max(results[sizes[0]][name], 1e-9)
+        lines.append(f"  {name:<56}" + "".join(f"{results[n][name] * 1e3:12.2f}" for n in sizes) + f"{ratio:9.1f}x")
+    return "\n".join(lines), results
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m collab_reuse.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", type=float, default=5.0, help="demo data scale for the workload benchmark (default 5)")
@@ -171,7 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus-notebooks", default="", help="comma-separated corpus notebooks (default all)")
     ap.add_argument("--skip", default="",
                     help="comma-separated parts to skip: hashing, demo, scenarios, tracing, planner, materialize, "
-                         "corpus, plan")
+                         "corpus, plan, graphscale")
+    ap.add_argument("--graphscale-sizes", default=",".join(str(n) for n in GRAPHSCALE_SIZES),
+                    help="comma-separated Experiment Graph sizes of the graphscale part (vertices)")
     args = ap.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     if "hashing" not in skip:
@@ -202,6 +441,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + run_bench(args.corpus_factor, list(filter(None, args.corpus_notebooks.split(","))),
                                args.timeout, bench=True), flush=True)
         print()
+    if "graphscale" not in skip:
+        sizes = tuple(int(n) for n in args.graphscale_sizes.split(",") if n)
+        print("per-cell Experiment Graph costs and materialization by graph size (synthetic team graphs):",
+              flush=True)
+        print(graphscale(sizes)[0] + "\n", flush=True)
     sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
     if "planner" not in skip:
         import planner_bench

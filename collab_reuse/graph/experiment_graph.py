@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 from urllib.parse import quote
 
 from ..errors import StoreError
-from . import attribution, rows
+from . import attribution, costs, rows
 from .rows import BadRow
 
 log = logging.getLogger("collab_reuse")
@@ -133,6 +133,18 @@ class ArtifactInfo:
                    storable=rows.flag(storable), inputs=rows.id_list(inputs))
 
 
+@dataclass
+class MaterializationInputs:
+    """``ExperimentGraph.materialization_inputs``."""
+
+    stored: list[ArtifactInfo]
+    offered: dict[str, ArtifactInfo]
+    parents: dict[str, list[str]]
+    compute: dict[str, float]
+    potential: dict[str, float]
+    blob_sizes: dict[str, dict[str, int] | None]
+
+
 def _checked(row: tuple) -> ArtifactInfo | None:
     try:
         return ArtifactInfo.from_row(row)
@@ -171,6 +183,7 @@ class ExperimentGraph:
             self._local.busy = busy_seconds
         self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []  # every thread's, for close_all()
         self._opened_lock = threading.Lock()
+        self._wide = costs.WideInputs()  # (the materializer's, kept between cells)
         try:
             if create:
                 self.store_dir.mkdir(parents=True, exist_ok=True)
@@ -295,6 +308,31 @@ class ExperimentGraph:
     @guarded
     def random_ops(self) -> set[str]:
         return {k for (k,) in self._db().execute("SELECT op_id FROM random_ops") if type(k) is str}
+
+    @guarded
+    def random_ops_since(self, mark: tuple[int, str] | None) -> tuple[set[str], tuple[int, str] | None]:
+        """Operations recorded as drawing from the RNG after ``mark`` (the newest row read before: its
+        rowid and id; None: all of them) and the new mark, so that a kernel reads each row once, not the
+        table every cell. A row added later has a larger rowid than every row there was; if the marked
+        row is gone or another (the newest rows were deleted, by ``clear`` or ``repair``, and their
+        rowids given again), all of them are read again."""
+        db = self._db()
+        db.execute("BEGIN")
+        try:
+            if mark is not None:
+                row = db.execute("SELECT op_id FROM random_ops WHERE rowid=?", (mark[0],)).fetchone()
+                if row is None or row[0] != mark[1]:
+                    mark = None
+            found = db.execute("SELECT rowid, op_id FROM random_ops WHERE rowid>? ORDER BY rowid",
+                               (-1 if mark is None else mark[0],)).fetchall()
+        finally:
+            db.execute("COMMIT")
+        ops = {k for _, k in found if type(k) is str}
+        if found and type(found[-1][1]) is str:
+            mark = (found[-1][0], found[-1][1])
+        elif found:
+            mark = None  # a malformed newest row: read everything again next time (repair removes it)
+        return ops, mark
 
     @guarded
     def file_digest(self, stat_key: str) -> str | None:
@@ -614,6 +652,28 @@ class ExperimentGraph:
         return sizes
 
     @guarded
+    def materialization_inputs(self, offered: Iterable[str]) -> "MaterializationInputs":
+        """What ``kernel/store_writes.materialize`` weighs, from one snapshot of the graph, read without a
+        pass over it (``costs``): the stored artifacts, the offered ones the graph knows and doesn't
+        store, the parents and compute seconds of them all and of their ancestors, their model potentials
+        (clipped into [0, 1], as the utility counts them) and the stored ones' blob sizes."""
+        db = self._db()
+        db.execute("BEGIN")
+        try:
+            reader = costs.Reader(db, self._wide, _checked, ArtifactInfo.COLUMNS)
+            stored = reader.stored()
+            known = reader.infos(list(dict.fromkeys(offered)))
+            fresh = {aid: info for aid, info in known.items() if info is not None and info.state != MATERIALIZED}
+            targets = [a.id for a in stored] + list(fresh)
+            if not targets:
+                return MaterializationInputs([], {}, {}, {}, {}, {})
+            parents, compute = reader.ancestry(targets)
+            return MaterializationInputs(stored, fresh, parents, compute, reader.potentials(targets),
+                                         reader.blob_sizes([a.id for a in stored]))
+        finally:
+            db.execute("COMMIT")
+
+    @guarded
     def all_artifacts(self) -> list[ArtifactInfo]:
         found = (_checked(r) for r in self._db().execute(f"SELECT {ArtifactInfo.COLUMNS} FROM artifacts").fetchall())
         return [a for a in found if a is not None]
@@ -638,9 +698,14 @@ class ExperimentGraph:
             if rows.valid(rows.seconds, value):
                 counters[name] = value
         hits, misses = int(counters.get("hits", 0)), int(counters.get("misses", 0))
-        total, materialized = db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(state=?), 0) FROM artifacts", (MATERIALIZED,)).fetchone()
-        users = [u for (u,) in db.execute("SELECT DISTINCT user FROM usage ORDER BY user") if type(u) is str]
+        # (two counts by the state index, not a pass over every row)
+        total = db.execute("SELECT COUNT(*) FROM artifacts").fetchone()[0]
+        materialized = db.execute("SELECT COUNT(*) FROM artifacts WHERE state=?", (MATERIALIZED,)).fetchone()[0]
+        # the distinct users by the usage_user index, one step per user (not a pass over every usage row)
+        users = [u for (u,) in db.execute(
+            "WITH RECURSIVE u(name) AS (SELECT MIN(user) FROM usage UNION ALL"
+            " SELECT (SELECT MIN(user) FROM usage WHERE user > u.name) FROM u WHERE u.name IS NOT NULL)"
+            " SELECT name FROM u WHERE name IS NOT NULL") if type(u) is str]
         top_rows = db.execute(f"SELECT {_ITEM_COLUMNS} FROM artifacts WHERE state=?"
                               " ORDER BY compute_seconds*frequency DESC LIMIT ?", (MATERIALIZED, top)).fetchall()
         return {"store_dir": str(self.store_dir), "used_bytes": self.used_bytes(), "budget_bytes": self.budget(),

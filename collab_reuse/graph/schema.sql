@@ -62,3 +62,13 @@ CREATE TABLE IF NOT EXISTS authors(artifact_id TEXT PRIMARY KEY, user TEXT NOT N
 -- reader's reused steps did not spend. One row per pair of users, kept for the store's life.
 CREATE TABLE IF NOT EXISTS reuse(reader TEXT NOT NULL, writer TEXT NOT NULL, loads INTEGER NOT NULL DEFAULT 0,
   saved_seconds REAL NOT NULL DEFAULT 0, PRIMARY KEY(reader, writer));
+-- for the materializer (graph/costs.py), which reads what it weighs rather than every vertex: the
+-- artifacts naming a vertex as their first or second input (rows with more inputs are few, read once
+-- per process), and the scored models best first. The expressions are costs.py's, spelled alike.
+CREATE INDEX IF NOT EXISTS artifacts_input0 ON artifacts((CASE WHEN json_valid(inputs) THEN json_extract(inputs, '$[0]') END));
+CREATE INDEX IF NOT EXISTS artifacts_input1 ON artifacts((CASE WHEN json_valid(inputs) THEN json_extract(inputs, '$[1]') END))
+  WHERE json_valid(inputs) AND json_array_length(inputs) > 1;
+CREATE INDEX IF NOT EXISTS artifacts_wide ON artifacts(id) WHERE json_valid(inputs) AND json_array_length(inputs) > 2;
+CREATE INDEX IF NOT EXISTS artifacts_quality ON artifacts(quality) WHERE quality IS NOT NULL;
+-- who used the store (summary(): a step per user, not a pass over every usage row)
+CREATE INDEX IF NOT EXISTS usage_user ON usage(user);

@@ -186,7 +186,8 @@ class TracerBackend:
         self.notice_stored()
         if self.graph is not None and self.failure is None:
             try:
-                self._random_ops |= self.graph.random_ops()
+                random_ops, self._random_mark = self.graph.random_ops_since(self._random_mark)
+                self._random_ops |= random_ops
                 quiet, self._quiet_seq = self.graph.quiet_since(self._quiet_seq)
                 self._quiet.update(quiet)
                 self._budget = self.graph.budget()

@@ -98,6 +98,7 @@ class Session(TracerBackend):
         self._max_pending = parse_size(config.max_pending)
         self._cells = itertools.count(1)
         self._random_ops: set[str] = set()
+        self._random_mark: tuple[int, str] | None = None  # the newest random_ops row read (graph.random_ops_since)
         self._stored: set[str] = set()
         self._stored_seq = 0
         self._quiet: dict[str, tuple[str, float]] = {}

@@ -115,41 +115,51 @@ def estimated_load_seconds(graph: ExperimentGraph, nbytes: int, measured: float 
     return fixed + nbytes * per_byte
 
 
-def materialize(graph: ExperimentGraph, store: ArtifactStore, offers: list[Offer], algorithm: str,
-                min_saving: float) -> dict[str, Any]:
-    """Select under the budget, write new picks, evict the rest.
-
-    Returns {"written": n, "evicted": n, "bytes": n, "by_id": {artifact id: bytes newly written}}.
-    """
-    artifacts = {a.id: a for a in graph.all_artifacts()}
-    stored = [a for a in artifacts.values() if a.state == 2]
-    offered = {o.id: o for o in offers if o.id in artifacts and artifacts[o.id].state != 2}
+def weigh(graph: ExperimentGraph, offers: list[Offer], min_saving: float
+          ) -> tuple[list[plan.Candidate], list[str], dict[str, Offer]]:
+    """(the candidates, the stored artifacts' ids, the offers the graph knows and doesn't store). Reads
+    only what it weighs (``ExperimentGraph.materialization_inputs``): the stored and offered artifacts
+    and their ancestors and descendants as far as their costs need, never every vertex. An offer not
+    worth its load is left out, its size remembered."""
+    found = graph.materialization_inputs(dict.fromkeys(o.id for o in offers))
+    stored = found.stored
+    offered = {o.id: o for o in offers if o.id in found.offered}
     if not offered and not stored:
-        return {"written": 0, "evicted": 0, "bytes": 0, "by_id": {}}
-    parents = {a.id: a.inputs for a in artifacts.values()}
-    compute = {a.id: a.compute_seconds for a in artifacts.values()}
+        return [], [], {}
+    infos = {**{a.id: a for a in stored}, **found.offered}
     targets = [a.id for a in stored] + list(offered)
-    recreation = plan.recreation_costs(parents, compute, targets)
-    quality = {a.id: a.quality for a in artifacts.values() if a.quality is not None}
-    potential = plan.model_potential(parents, quality) if quality else {}
+    recreation = plan.recreation_costs(found.parents, found.compute, targets)
+    per_byte, fixed = graph.load_throughput()
     cands = []
     for aid in targets:
-        info = artifacts[aid]
+        info = infos[aid]
         blobs = ({k: len(v) for k, v in offered[aid].encoded.blobs.items()} if aid in offered
-                 else graph.blob_sizes_of(aid))
+                 else found.blob_sizes.get(aid))
         if blobs is None:  # a malformed blob row: the artifact is evicted, never served
             continue
         blobs.setdefault(f"m:{aid}", 512)
         size = sum(blobs.values())
-        load = estimated_load_seconds(graph, size, info.load_seconds)
+        load = info.load_seconds if info.load_seconds is not None else fixed + size * per_byte
         saving = recreation.get(aid, info.compute_seconds) - load
         if aid in offered and saving < min_saving:
             graph.remember_size(aid, size)  # measured: the next run won't encode it again
             continue
         cands.append(plan.Candidate(id=aid, size=size, recreation_cost=recreation.get(aid, info.compute_seconds),
                                     load_cost=load, frequency=max(info.frequency, 1),
-                                    potential=float(potential.get(aid, 0.0) or 0.0),
+                                    potential=found.potential.get(aid, 0.0),
                                     columns=tuple(sorted(blobs.items())), materialized=aid not in offered))
+    return cands, [a.id for a in stored], offered
+
+
+def materialize(graph: ExperimentGraph, store: ArtifactStore, offers: list[Offer], algorithm: str,
+                min_saving: float) -> dict[str, Any]:
+    """Select under the budget (``weigh``), write new picks, evict the rest.
+
+    Returns {"written": n, "evicted": n, "bytes": n, "by_id": {artifact id: bytes newly written}}.
+    """
+    cands, stored, offered = weigh(graph, offers, min_saving)
+    if not offered and not stored:
+        return {"written": 0, "evicted": 0, "bytes": 0, "by_id": {}}
     keep = plan.select(cands, graph.budget(), algorithm)  # type: ignore[arg-type]
     written = nbytes = 0
     by_id: dict[str, int] = {}
@@ -158,7 +168,7 @@ def materialize(graph: ExperimentGraph, store: ArtifactStore, offers: list[Offer
         written += 1
         nbytes += result.bytes_written
         by_id[aid] = result.bytes_written
-    evict = [a.id for a in stored if a.id not in keep]
+    evict = [aid for aid in stored if aid not in keep]
     for key in graph.unmaterialize(evict, evicted=True):
         store.blobs.delete(key)
     return {"written": written, "evicted": len(evict), "bytes": nbytes, "by_id": by_id}

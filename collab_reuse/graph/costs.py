@@ -1,0 +1,327 @@
+"""What the materializer needs from the Experiment Graph, read without a pass over it.
+
+After a cell, ``kernel/store_writes.materialize`` weighs the stored artifacts (the budget bounds them)
+and the cell's offered ones. For each it needs the rows themselves, its recreation cost (its own and
+every ancestor's compute time: ``planner.materialize.recreation_costs``) and its model potential
+(the best score of a model downstream: ``planner.materialize.model_potential``). Reading the whole
+graph for that costs a pass over every vertex per write (0.6 s at 10^5 vertices); here:
+
+* the stored rows come by the ``state`` index, the offered ones by id;
+* the ancestors, by one recursive query from the targets (inputs are on each row);
+* the potential of a target, exactly as ``model_potential`` gives it once the utility clips it into
+  [0, 1] (``planner.materialize.utility_value``), from whichever of two searches ends first: down its
+  descendants (the ``artifacts_input*`` indexes find the rows naming a vertex as an input), which ends
+  soon for a target with a small cone, and up from the scored models, best first (the
+  ``artifacts_quality`` index), which reaches a target under many models after a few of them: every
+  vertex the upward search reaches first from a model scoring q has potential q (each model's walk
+  stops at what a better one reached, whose ancestors that one reached too). Both are bounded by
+  what the targets reach, not by the graph; the searches alternate with growing budgets.
+
+Rows are checked as ``ExperimentGraph.all_artifacts`` checks them: a malformed row is absent (its id
+may still name an input, a vertex without parents, cost or score), so the results are those of the
+planner's functions over the whole graph (``tests/planner/test_incremental_costs.py`` compares them).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+from . import rows
+from .rows import BadRow
+
+# The expressions of the input indexes of schema.sql, spelled as there (SQLite uses an index on an
+# expression only for the same expression).
+FIRST_INPUT = "(CASE WHEN json_valid(inputs) THEN json_extract(inputs, '$[0]') END)"
+SECOND_INPUT = "(CASE WHEN json_valid(inputs) THEN json_extract(inputs, '$[1]') END)"
+MORE_THAN_ONE = "json_valid(inputs) AND json_array_length(inputs) > 1"
+MORE_THAN_TWO = "json_valid(inputs) AND json_array_length(inputs) > 2"
+CHUNK = 400  # ids per IN list (SQLite's default limit of variables is 999 before 3.32)
+FIRST_BUDGET = 64  # vertices a downward search may visit in the first round; x4 each round
+
+
+def _chunks(items: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(items), CHUNK):
+        yield items[i:i + CHUNK]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def clip(quality: float | None) -> float:
+    """A score as the utility counts it (``utility_value``: clipped into [0, 1]; none is 0)."""
+    return 0.0 if quality is None else min(max(quality, 0.0), 1.0)
+
+
+class WideInputs:
+    """Rows with more than two inputs (few), by their third and later inputs: the downward searches'
+    children that the two input indexes don't find. Kept per process and brought up to date by rowid:
+    a row added later has a larger rowid than every row there was. Whether rows were deleted at the
+    end meanwhile (their rowids are given again) is seen from the newest row read, which is then gone
+    or another: everything is read again. A row deleted elsewhere stays here harmlessly (each child
+    found is read and checked)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_input: dict[str, list[str]] = {}
+        self._newest: tuple[int, str] | None = None
+
+    def children(self, ids: Iterable[str]) -> dict[str, list[str]]:
+        """The rows naming each of ``ids`` as a third or later input (as of the last ``refresh``)."""
+        with self._lock:
+            return {i: list(self._by_input[i]) for i in ids if i in self._by_input}
+
+    def refresh(self, db: sqlite3.Connection) -> None:
+        """Read the rows added since the last refresh (everything, the first time)."""
+        with self._lock:
+            self._refresh(db)
+
+    def _refresh(self, db: sqlite3.Connection) -> None:
+        if self._newest is not None:
+            rowid, aid = self._newest
+            row = db.execute("SELECT id FROM artifacts WHERE rowid=?", (rowid,)).fetchone()
+            if row is None or row[0] != aid:
+                self._by_input, self._newest = {}, None
+        newest = db.execute("SELECT rowid, id FROM artifacts ORDER BY rowid DESC LIMIT 1").fetchone()
+        if newest is None or (self._newest is not None and newest[0] == self._newest[0]):
+            return
+        if self._newest is None:
+            found = db.execute(f"SELECT id, inputs FROM artifacts WHERE {MORE_THAN_TWO} AND rowid<=?",
+                               (newest[0],))
+        else:
+            found = db.execute(f"SELECT id, inputs FROM artifacts WHERE rowid>? AND rowid<=? AND {MORE_THAN_TWO}",
+                               (self._newest[0], newest[0]))
+        for aid, inputs in found.fetchall():
+            try:
+                items = rows.id_list(inputs)
+                child = rows.text(aid)
+            except BadRow:
+                continue
+            for parent in dict.fromkeys(items[2:]):
+                self._by_input.setdefault(parent, []).append(child)
+        self._newest = (newest[0], newest[1]) if type(newest[1]) is str else None
+
+
+@dataclass
+class Reader:
+    """The reads of one materialization, inside one read transaction (one snapshot of the graph)."""
+
+    db: sqlite3.Connection
+    wide: WideInputs
+    check: Callable[[tuple], Any]  # a row of ``columns`` -> its ArtifactInfo, None when malformed
+    columns: str
+    found: dict[str, Any] = field(default_factory=dict)  # id -> ArtifactInfo, or None: absent or malformed
+    kids: dict[str, list[str]] = field(default_factory=dict)  # id -> the checked rows naming it as an input
+    _wide_read: bool = False
+
+    def infos(self, ids: Iterable[str]) -> dict[str, Any]:
+        """Checked rows of ``ids`` (None: absent or malformed), read once each."""
+        want = [i for i in dict.fromkeys(ids) if i not in self.found]
+        for chunk in _chunks(want):
+            for row in self.db.execute(f"SELECT {self.columns} FROM artifacts WHERE id IN ({_marks(len(chunk))})",
+                                       chunk).fetchall():
+                info = self.check(row)
+                if info is not None:
+                    self.found[info.id] = info
+            for i in chunk:
+                self.found.setdefault(i, None)
+        return {i: self.found.get(i) for i in ids}
+
+    def rowid(self, aid: str) -> int:
+        row = self.db.execute("SELECT rowid FROM artifacts WHERE id=?", (aid,)).fetchone()
+        return row[0] if row is not None and type(row[0]) is int else 0
+
+    def stored(self) -> list:
+        """The materialized artifacts (by the state index), in the table's order."""
+        out = []
+        for row in self.db.execute(f"SELECT {self.columns} FROM artifacts WHERE state=2 ORDER BY rowid").fetchall():
+            info = self.check(row)
+            if info is not None and info.state == 2:
+                self.found[info.id] = info
+                out.append(info)
+        return out
+
+    def ancestry(self, targets: list[str]) -> tuple[dict[str, list[str]], dict[str, float]]:
+        """(parents, compute seconds) of the targets and every ancestor, from one recursive query (it
+        follows malformed rows' inputs too: a superset; their parents are left out here, as they are of
+        the whole graph's)."""
+        found = self.db.execute(
+            "WITH RECURSIVE up(id) AS (SELECT value FROM json_each(?)"
+            "  UNION SELECT j.value FROM up JOIN artifacts a ON a.id=up.id,"
+            "  json_each(CASE WHEN json_valid(a.inputs) THEN a.inputs ELSE '[]' END) j)"
+            f" SELECT {self.columns} FROM artifacts WHERE id IN (SELECT id FROM up)",
+            (json.dumps(targets),)).fetchall()
+        parents: dict[str, list[str]] = {}
+        compute: dict[str, float] = {}
+        for row in found:
+            info = self.check(row)
+            if info is not None:
+                self.found[info.id] = info
+                parents[info.id] = info.inputs
+                compute[info.id] = info.compute_seconds
+        return parents, compute
+
+    def blob_sizes(self, ids: list[str]) -> dict[str, dict[str, int] | None]:
+        """``ExperimentGraph.blob_sizes_of`` of many artifacts at once."""
+        sizes: dict[str, dict[str, int] | None] = {i: {} for i in ids}
+        for chunk in _chunks(ids):
+            for aid, key, size in self.db.execute(
+                    "SELECT a.artifact_id, b.key, b.size FROM artifact_blobs a JOIN blobs b ON a.key=b.key"
+                    f" WHERE a.artifact_id IN ({_marks(len(chunk))})", chunk).fetchall():
+                held = sizes.get(aid)
+                if held is None:
+                    continue
+                try:
+                    held[rows.text(key)] = rows.count(size)
+                except BadRow:
+                    sizes[aid] = None
+        return sizes
+
+    def children(self, ids: list[str]) -> dict[str, list[str]]:
+        """The checked rows naming each of ``ids`` as an input (by the input indexes and ``WideInputs``),
+        read once per vertex."""
+        want = [i for i in dict.fromkeys(ids) if i not in self.kids]
+        if want:
+            if not self._wide_read:
+                self.wide.refresh(self.db)
+                self._wide_read = True
+            maybe: list[str] = []
+            for chunk in _chunks(want):
+                marks = _marks(len(chunk))
+                for sql in (f"SELECT {self.columns} FROM artifacts WHERE {FIRST_INPUT} IN ({marks})",
+                            f"SELECT {self.columns} FROM artifacts WHERE {SECOND_INPUT} IN ({marks})"
+                            f" AND {MORE_THAN_ONE}"):
+                    for row in self.db.execute(sql, chunk).fetchall():
+                        info = self.found.get(row[0]) if type(row[0]) is str else None
+                        if info is None:
+                            info = self.check(row)
+                        if info is not None:
+                            self.found[info.id] = info
+                            maybe.append(info.id)
+            for children in self.wide.children(want).values():
+                maybe.extend(children)
+            asked = set(want)
+            for i in want:
+                self.kids[i] = []
+            for child, info in self.infos(list(dict.fromkeys(maybe))).items():
+                if info is None:
+                    continue
+                for parent in dict.fromkeys(info.inputs):
+                    if parent in asked:
+                        self.kids[parent].append(child)
+        return {i: self.kids[i] for i in ids}
+
+    def potentials(self, targets: list[str]) -> dict[str, float]:
+        """Each target's model potential, clipped into [0, 1] (see the module's docstring)."""
+        targets = list(dict.fromkeys(targets))
+        if self.db.execute("SELECT 1 FROM artifacts WHERE quality > 0 LIMIT 1").fetchone() is None:
+            return dict.fromkeys(targets, 0.0)  # no positive score anywhere (a malformed one counts as none)
+        known: dict[str, float] = {}  # exact potentials found so far, by either search
+        # the newest first: a row is added after its inputs, so a target's descendants mostly come before
+        # it and end its search (``known``)
+        pending = [aid for _, aid in sorted(((self.rowid(t), t) for t in targets), reverse=True)]
+        up = _Upward(self, known)
+        budget = FIRST_BUDGET
+        while True:
+            pending = [t for t in pending if t not in known and self._down(t, budget, known) is None]
+            if not pending:
+                break
+            up.run(set(pending), budget * len(pending))
+            pending = [t for t in pending if t not in known]
+            if not pending:
+                break
+            if up.exhausted:  # every vertex with a positively scored model downstream was reached
+                for t in pending:
+                    known[t] = 0.0
+                break
+            budget *= 4
+        return {t: known[t] for t in targets}
+
+    def _down(self, target: str, budget: int, known: dict[str, float]) -> float | None:
+        """``target``'s potential from its cone (itself included), or None if that holds more than
+        ``budget`` vertices whose potential is unknown. Every vertex of a cone searched to its end gets
+        its potential (in ``known``); a vertex whose potential is known ends its branch."""
+        if target in known:
+            return known[target]
+        cone = [target]
+        seen = {target}
+        frontier = [target]
+        while frontier:
+            if len(cone) > budget:
+                return None
+            step = []
+            for kids in self.children(frontier).values():
+                for kid in kids:
+                    if kid not in seen and kid not in known:
+                        seen.add(kid)
+                        cone.append(kid)
+                        step.append(kid)
+            frontier = step
+        # children before parents: a depth-first post-order of the cone
+        order: list[str] = []
+        done: set[str] = set()
+        stack: list[tuple[str, bool]] = [(target, False)]
+        while stack:
+            v, expanded = stack.pop()
+            if expanded:
+                order.append(v)
+                continue
+            if v in done:
+                continue
+            done.add(v)
+            stack.append((v, True))
+            stack.extend((k, False) for k in self.kids[v] if k not in done and k not in known)
+        for v in order:
+            info = self.found.get(v)
+            best = clip(info.quality) if info is not None else 0.0
+            for k in self.kids[v]:
+                best = max(best, known[k])
+            known[v] = best
+        return known[target]
+
+
+class _Upward:
+    """The upward search: scored models best first, each walking up to what a better one reached; every
+    vertex reached gets the score of the model it was reached from, its potential (in ``known``)."""
+
+    def __init__(self, reader: Reader, known: dict[str, float]) -> None:
+        self.reader = reader
+        self.known = known
+        self.reached: set[str] = set()
+        self.exhausted = False
+        self._models = reader.db.execute(f"SELECT {reader.columns} FROM artifacts WHERE quality > 0"
+                                         " ORDER BY quality DESC")
+
+    def run(self, wanted: set[str], work: int) -> None:
+        """Walk until ``work`` vertices are reached, every wanted vertex is, or no model is left."""
+        done = 0
+        while done < work and not wanted <= self.reached:
+            batch = self._models.fetchmany(64)
+            if not batch:
+                self.exhausted = True
+                return
+            for row in batch:
+                info = self.reader.check(row)
+                if info is None or info.quality is None or info.quality <= 0 or info.id in self.reached:
+                    continue
+                q = clip(info.quality)
+                self.reader.found[info.id] = info
+                self.reached.add(info.id)
+                frontier = [info.id]
+                while frontier:
+                    done += len(frontier)
+                    for v in frontier:
+                        self.known.setdefault(v, q)
+                    parents = []
+                    for v, got in self.reader.infos(frontier).items():
+                        if got is None:
+                            continue
+                        for p in got.inputs:
+                            if p not in self.reached:
+                                self.reached.add(p)
+                                parents.append(p)
+                    frontier = parents
