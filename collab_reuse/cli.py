@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .config import DEFAULT_BUDGET, format_size, parse_size, resolve_store_dir
+from .config import DEFAULT_BUDGET, format_size, parse_quota, parse_size, resolve_store_dir
 from .errors import StoreError
 
 
@@ -111,12 +111,16 @@ def cmd_materialize(args: argparse.Namespace) -> int:
 
     from .team import is_admin
 
+    budget = parse_size(args.budget) if args.budget else None  # (both checked before anything changes)
+    quota = parse_quota(args.quota) if args.quota else None
     store_dir, graph, store = _open(args)
-    if args.budget:
-        if not is_admin(store_dir):
-            raise StoreError(f"only the admins of the store at {store_dir} may set its budget (its owner and those "
-                             "named in its 'admins' file); nothing changed")
-        graph.set_budget(parse_size(args.budget))
+    if (args.budget or args.quota) and not is_admin(store_dir):
+        raise StoreError(f"only the admins of the store at {store_dir} may set its budget or quota (its owner and "
+                         "those named in its 'admins' file); nothing changed")
+    if budget is not None:
+        graph.set_budget(budget)
+    if quota is not None:
+        graph.set_quota(quota)
     result = store_writes.materialize(graph, store, [], args.algorithm, 0.0)
     print(f"kept under {format_size(graph.budget())}: evicted {result['evicted']} artifacts; "
           f"{format_size(graph.used_bytes())} used")
@@ -194,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_gc)
     p = sub.add_parser("materialize", help="re-select what to keep under the budget, evict the rest")
     p.add_argument("--budget", help="new budget, e.g. 2GB")
+    p.add_argument("--quota", help="each writer's quota inside the budget: fair (the default: the budget shared "
+                   "evenly by the writers whose results compete), a share (40%%) or a size (2GB)")
     p.add_argument("--algorithm", choices=["heuristic", "storage_aware"], default="storage_aware")
     p.set_defaults(func=cmd_materialize)
     p = sub.add_parser("team-store", help="(as root) make --store a team store of a Unix group: setgid, "

@@ -45,6 +45,37 @@ def parse_size(text: str | int) -> int:
     return value
 
 
+def parse_quota(text: str) -> str:
+    """A per-writer quota setting, normalised: "fair", a share of the budget ("40%": 1 to 100) or a
+    size ("2GB"); ValueError on anything else."""
+    text = str(text).strip()
+    if text.lower() == "fair":
+        return "fair"
+    share = re.fullmatch(r"([0-9]{1,3}(?:\.[0-9]+)?)\s*%", text)
+    if share:
+        if not 0 < float(share.group(1)) <= 100:
+            raise ValueError(f"a share of the budget must be above 0% and at most 100%; got {text!r}")
+        return f"{float(share.group(1)):g}%"
+    try:
+        return str(parse_size(text))
+    except ValueError:
+        raise ValueError(f"not a quota: {text[:40]!r} (examples: fair, 40%, 2GB)") from None
+
+
+def quota_bytes(setting: str, budget: int, writers: int) -> int:
+    """Each writer's quota in bytes: "fair" is the budget over the writers whose artifacts compete
+    (one writer: the whole budget); a malformed setting reads as "fair"."""
+    try:
+        setting = parse_quota(setting)
+    except ValueError:
+        setting = "fair"
+    if setting == "fair":
+        return budget // max(writers, 1)
+    if setting.endswith("%"):
+        return int(budget * float(setting[:-1]) / 100)
+    return int(setting)
+
+
 def check_seconds(value: float, what: str) -> float:
     """A duration setting: a finite number of seconds, from 0 to ``MAX_SECONDS``; ValueError otherwise."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \

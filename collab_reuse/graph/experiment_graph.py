@@ -294,6 +294,34 @@ class ExperimentGraph:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO meta VALUES('budget', ?)", (str(rows.count(int(nbytes))),))
 
+    @guarded
+    def quota(self) -> str:
+        """Each writer's quota inside the budget (``config.parse_quota``): "fair" (the budget shared
+        evenly by the writers whose artifacts compete), a share ("40%") or a size; "fair" while unset
+        or malformed."""
+        row = self._db().execute("SELECT value FROM meta WHERE key='quota'").fetchone()
+        return row[0] if row and type(row[0]) is str and len(row[0]) <= 32 else "fair"
+
+    @guarded
+    def set_quota(self, text: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES('quota', ?)", (text,))
+
+    @guarded
+    def authors_of(self, artifact_ids: Iterable[str]) -> dict[str, str]:
+        """The writer of each of these artifacts that ``authors`` names (statistics a member can write:
+        at worst it moves which of two members' results a quota counts)."""
+        found: dict[str, str] = {}
+        ids = list(artifact_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for aid, user in self._db().execute(
+                    f"SELECT artifact_id, user FROM authors WHERE artifact_id IN ({','.join('?' * len(chunk))})",
+                    chunk).fetchall():
+                if type(aid) is str and type(user) is str:
+                    found[aid] = user
+        return found
+
     # -- lookups on the hot path -------------------------------------------------------------
 
     @guarded

@@ -14,7 +14,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
 
-from ..config import format_size, parse_size
+from ..config import format_size, parse_quota, parse_size
 from ..planner import why
 from ..team import ADMINS_FILE
 from . import handoff, planning
@@ -25,6 +25,7 @@ USAGE = """\
 %reuse on | off                reuse (and trace) from now on, or run plainly
 %reuse budget SIZE             set the store's budget, e.g. %reuse budget 2GB
 %reuse materializer NAME       heuristic | storage_aware
+%reuse quota fair|SHARE|SIZE   each writer's quota inside the budget, e.g. %reuse quota 40%
 %reuse explain                 what the last cell reused, computed, and why (what changed)
 %%reuse plan                   (cell magic) what the cell below would load and compute, and the estimated
                                time with and without reuse; the cell is not run
@@ -86,7 +87,7 @@ class ReuseMagics(Magics):
         if writers:
             print(f"{len(writers)} exited kernel(s) still writing their last results (processes "
                   f"{', '.join(map(str, writers))})")
-        print(f"materializer: {s.config.materializer}")
+        print(f"materializer: {s.config.materializer}; each writer's quota: {_describe_quota(s.graph.quota())}")
 
     def _cmd_on(self, args: list[str]) -> None:
         _no_args("on", args)
@@ -114,6 +115,20 @@ class ReuseMagics(Magics):
         _admins_only(self.session, "set the budget")
         self.session.graph.set_budget(nbytes)
         print(f"collab_reuse: budget {format_size(nbytes)} for the store at {self.session.store_dir}")
+
+    def _cmd_quota(self, args: list[str]) -> None:
+        if len(args) != 1:
+            raise UsageError("usage: %reuse quota fair|SHARE|SIZE   (for example %reuse quota 40%: no writer's "
+                             "results keep more than 40% of the budget while others' need it)")
+        try:
+            quota = parse_quota(args[0])
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if self.session.graph is None or self.session.failure:
+            raise UsageError(f"no store: {self.session.failure}")
+        _admins_only(self.session, "set the writers' quota")
+        self.session.graph.set_quota(quota)
+        print(f"collab_reuse: each writer's quota is {_describe_quota(quota)} of the store at {self.session.store_dir}")
 
     def _cmd_materializer(self, args: list[str]) -> None:
         if len(args) != 1 or args[0] not in ("heuristic", "storage_aware"):
@@ -261,3 +276,9 @@ def store_graph_text(graph: Any, n: int) -> str:
         lines.append(f"  {node[:12]} {data.get('op', '?'):<36} {mark:<6} used {data.get('frequency', 0)}x "
                      f"<- {', '.join(p[:8] for p in graph.predecessors(node)) or 'sources'}")
     return "\n".join(lines)
+
+
+def _describe_quota(quota: str) -> str:
+    if quota == "fair":
+        return "fair (the budget shared evenly by the writers whose results compete)"
+    return quota if quota.endswith("%") else format_size(int(quota))

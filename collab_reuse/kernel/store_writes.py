@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, Mapping
 
+from ..config import quota_bytes
 from ..errors import Unreusable
 from ..graph import MATERIALIZED, ExperimentGraph
 from ..planner import materialize as plan
@@ -153,14 +154,18 @@ def weigh(graph: ExperimentGraph, offers: list[Offer], min_saving: float
 
 def materialize(graph: ExperimentGraph, store: ArtifactStore, offers: list[Offer], algorithm: str,
                 min_saving: float) -> dict[str, Any]:
-    """Select under the budget (``weigh``), write new picks, evict the rest.
+    """Select under the budget and each writer's quota (``weigh``, ``select_with_quotas``), write new
+    picks, evict the rest.
 
     Returns {"written": n, "evicted": n, "bytes": n, "by_id": {artifact id: bytes newly written}}.
     """
     cands, stored, offered = weigh(graph, offers, min_saving)
     if not offered and not stored:
         return {"written": 0, "evicted": 0, "bytes": 0, "by_id": {}}
-    keep = plan.select(cands, graph.budget(), algorithm)  # type: ignore[arg-type]
+    budget = graph.budget()
+    owners = {**graph.authors_of(stored), **{aid: store.writer.user for aid in offered}}
+    quota = quota_bytes(graph.quota(), budget, len(set(owners.values())))
+    keep = plan.select_with_quotas(cands, budget, algorithm, owners, quota)  # type: ignore[arg-type]
     written = nbytes = 0
     by_id: dict[str, int] = {}
     for aid in keep & offered.keys():
