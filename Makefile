@@ -14,7 +14,8 @@ PIP    := $(PY) -m pip
 
 .PHONY: setup hub-env demo test test-fast bench clean
 
-$(VENV)/.installed: pyproject.toml
+# (re-made when the panel's sources change too: the editable install builds the panel once)
+$(VENV)/.installed: pyproject.toml labextension/package.json $(wildcard labextension/src/*.ts labextension/style/*.css)
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e ".[test]"
