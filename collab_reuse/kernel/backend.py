@@ -74,7 +74,9 @@ class TracerBackend:
             got = self.store.fetch(artifact_id, expect_kind=info.kind if info else None)
             if self.team is not None and not self.confidential and self.store.confidential(artifact_id):
                 self.become_confidential("it loaded a result derived from a file the team can't read")
-        except (CorruptArtifact, KeyError):
+        except (CorruptArtifact, KeyError) as exc:
+            if isinstance(exc, CorruptArtifact) and self.cell is not None:
+                self.cell.refused[artifact_id] = str(exc)[:300]
             if not self.graph.confidential_to_another(artifact_id, os.geteuid()):
                 self._submit(jobs.Job(jobs.Forget([artifact_id])))  # (another's confidential: not lost)
             raise

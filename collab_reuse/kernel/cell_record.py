@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..graph import VertexUpdate
+from ..planner import why
 from ..report import CellReport, Totals
 from ..tracing.steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, WARM_STARTED, ComputedValue, Step
 from .explaining import place_key
@@ -33,6 +34,7 @@ class CellRun:
     plan: dict | None = None  # the %%reuse plan estimate of this very code, if one was made
     # writer -> [loads, seconds saved]: what loading others' (and one's own) artifacts saved (``attribution``)
     reuse: dict[str, list] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # artifact id -> why its stored result was refused
 
     def loaded(self, writer: str) -> None:
         """A stored artifact of ``writer``'s was loaded."""
@@ -46,8 +48,13 @@ class CellRun:
 def report(cell: CellRun, kernel_id: str, user: str) -> dict:
     """The cell report (JSON), its totals measured now (the cell's wall time ends here)."""
     totals = Totals.of(cell.steps, time.perf_counter() - cell.started)
-    return CellReport(kernel_id, user, cell.cell_id, cell.execution_count, cell.steps[:MAX_STEPS_PER_REPORT],
-                      totals, truncated=len(cell.steps) > MAX_STEPS_PER_REPORT, plan=cell.plan).to_json()
+    out = CellReport(kernel_id, user, cell.cell_id, cell.execution_count, cell.steps[:MAX_STEPS_PER_REPORT],
+                     totals, truncated=len(cell.steps) > MAX_STEPS_PER_REPORT, plan=cell.plan).to_json()
+    if cell.refused:  # (a computed step whose stored result failed a check: that is why it ran)
+        for step in out["steps"]:
+            if step["id"] in cell.refused and step["status"] != REUSED:
+                step["why"] = [why.reason(why.REFUSED, f"its stored result was refused: {cell.refused[step['id']]}")]
+    return out
 
 
 def reuse(cell: CellRun) -> list[tuple[str, int, float]]:

@@ -37,7 +37,9 @@ def explain_cell(graph: ExperimentGraph, user: str, report: dict, runs: list[lis
         step = steps[index]
         reasons = None
         if step.get("status") in RAN:
-            reasons = _reasons(graph, user, step, summary, previous.get(key), produced, min_saving, budget, cell)
+            # (a reason the kernel saw itself comes first: its stored result refused on load)
+            reasons = step.get("why") or _reasons(graph, user, step, summary, previous.get(key), produced,
+                                                  min_saving, budget, cell)
             step["why"] = reasons
         produced[step["id"]] = (step["op"], cell, reasons)
         before = previous.get(key)

@@ -20,8 +20,8 @@ import os
 from typing import Any, Callable
 
 PARAMETER, INPUT, FILE, CODE, RANDOM, OTHER = "parameter", "input", "file", "code", "random", "other"
-FIRST, NOT_STORED, EVICTED, UNSTORABLE, TOO_CHEAP, CHEAPER = \
-    "first", "not_stored", "evicted", "unstorable", "too_cheap", "cheaper_to_compute"
+FIRST, NOT_STORED, EVICTED, UNSTORABLE, TOO_CHEAP, CHEAPER, REFUSED = \
+    "first", "not_stored", "evicted", "unstorable", "too_cheap", "cheaper_to_compute", "refused"
 CHANGES = (PARAMETER, INPUT, FILE, CODE, RANDOM, OTHER)  # a near form differs (else: the same one, not served)
 MAX_CHANGED_LINES = 3     # lines of a function's diff shown each way
 MAX_REASONS = 6           # reasons kept per step (the rest: "and N more")

@@ -113,6 +113,12 @@ def statuses(store: Path, kernel_id: str, artifact_id: str) -> list[str]:
             for step in event.get("steps", []) if step.get("id") == artifact_id]
 
 
+def refusals(store: Path, kernel_id: str) -> list[str]:
+    """The re-run's reasons of kind "refused": what the panel says of a stored result that failed a check."""
+    return [reason["detail"] for event in ExperimentGraph(store).events(kernel_id=kernel_id, limit=100000)
+            for step in event.get("steps", []) for reason in step.get("why") or [] if reason.get("kind") == "refused"]
+
+
 def manifest_of(store: Path, artifact_id: str) -> dict:
     blobs = DiskcacheBlobs(store / "blobs")
     try:

@@ -26,8 +26,8 @@ from collab_reuse.errors import CorruptArtifact, IncompatibleStore
 from collab_reuse.store import ArtifactStore, DiskcacheBlobs, MemoryBlobs, formats, keys
 from collab_reuse.store.blobs import MARK
 
-from hostile import (Payload, keep_only, log_of, manifest_of, npy_bytes, plant, row_of, sql_everywhere, statuses,
-                      stored, value_file)
+from hostile import (Payload, keep_only, log_of, manifest_of, npy_bytes, plant, refusals, row_of, sql_everywhere,
+                     statuses, stored, value_file)
 
 
 @pytest.fixture
@@ -91,6 +91,8 @@ def _attack_rerun(notebook_runs, tmp_path, target_op: str, tamper, refusal: str,
     fate = statuses(store, rerun.kernel_id, target)
     assert fate and "reused" not in fate, fate
     assert refusal in log_of(store), f"the store's log does not say {refusal!r}"
+    assert any(refusal in detail for detail in refusals(store, rerun.kernel_id)), \
+        f"no step of the re-run says its stored result was refused ({refusal!r})"
     return rerun
 
 
