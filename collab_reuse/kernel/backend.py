@@ -11,20 +11,22 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import CorruptArtifact
 from ..graph import MATERIALIZED, load_counters
 from ..tracing.steps import REUSED, ComputedValue, Step
 from ..tracing.storing import shallow_bytes
 from .. import team as teams
-from . import jobs, store_writes
+from . import handoff, jobs, store_writes
 from .cell_record import MAX_STEPS_PER_REPORT
 
 log = logging.getLogger("collab_reuse")
 
 
 _PY = ":py"
+ALONE_RECHECK_SECONDS = 0.5  # how often a kernel alone on its store looks again for others (``lease``)
+LARGE_INPUT_BYTES = 1 << 20  # an operation on this much data takes a lease even when its kernel is alone
 _AUTHORS_KEPT = 10_000  # loads whose writer is remembered for their step
 
 
@@ -216,14 +218,25 @@ class TracerBackend:
 
     # -- single flight (kernel/leases.py) ------------------------------------------------------
 
-    def lease(self, artifact_id: str) -> bool:
+    def lease(self, artifact_id: str, operands: tuple | None = None) -> bool:
         """May this kernel compute this result now: True when it took the lease (or single flight is
-        off, or no other kernel was on the store as the cell started), False when another kernel holds
-        it (computing it now)."""
-        if not self._in_flight_with_others or self.leases is None or self.failure is not None:
+        off), False when another kernel holds it (computing it now). A kernel alone on the store
+        (looked at every ``ALONE_RECHECK_SECONDS``) takes leases only for operations on large inputs
+        (``operands``: (receiver, args, kwargs) or (args, kwargs)): a kernel that starts meanwhile
+        finds those (a lease costs microseconds: worth it where the operation takes longer)."""
+        if self.leases is None or self.failure is not None:
+            return True
+        now = time.monotonic()
+        if now >= self._alone_checked:
+            self._alone = not self.leases.others_alive()
+            self._alone_checked = now + ALONE_RECHECK_SECONDS
+        if self._alone and not (operands is None or self.large_inputs(operands)):
             return True
         try:
-            return self.leases.take(artifact_id)
+            taken = self.leases.take(artifact_id)
+            if taken and self.cell is not None:
+                self.cell.leased.add(artifact_id)
+            return taken
         except OSError:
             log.warning("single flight with other kernels is off", exc_info=True)
             self.leases.release_all()
@@ -251,12 +264,64 @@ class TracerBackend:
         start = time.perf_counter()
         try:
             taken = self.leases.wait(artifact_id, give_up)
+            if taken and self.cell is not None:
+                self.cell.leased.add(artifact_id)
+            self.notice_stored()
+            if taken and artifact_id not in self._stored:
+                taken = self._wait_for_exit_writers(artifact_id, lambda: give_up(time.perf_counter() - start))
         except Exception:  # (the graph failed meanwhile: store_fault saw it, or it is logged)
             log.warning("waiting for another kernel's %s failed", label, exc_info=True)
             taken = False
         log.info("%s: waited %.2f s for another kernel computing it (%s)", label, time.perf_counter() - start,
                  "it let go" if taken else "gave up")
+
+    def _wait_for_exit_writers(self, artifact_id: str, give_up: Callable[[], bool]) -> bool:
+        """The kernel that held the lease exited before its result was stored: while exited kernels'
+        writers still write to the store (``handoff``), the result may be among their writes. Whether
+        it came (or no writer is left) before ``give_up``."""
+        while handoff.pending_writers(self.store_dir):
+            if give_up():
+                return False
+            time.sleep(0.25)
+            self.notice_stored()
+            if artifact_id in self._stored:
+                return True
         self.notice_stored()
+        return True
+
+    def stored_meanwhile(self, artifact_id: str, operands: tuple | None = None) -> bool:
+        """Did another kernel store this result since the running cell began (looked at only for an
+        operation on large inputs while other kernels are on the store: one query of the graph)?"""
+        if self._alone or self.graph is None or (operands is not None and not self.large_inputs(operands)):
+            return False
+        self.notice_stored()
+        if artifact_id in self._stored:
+            return True
+        # computed by a kernel that exited since, whose writer may be storing it now
+        info = self.graph.artifact(artifact_id)
+        if info is None or not info.storable or info.compute_seconds < self.config.min_saving:
+            return False
+        start, limit = time.perf_counter(), min(self.config.single_flight_seconds, 2 * info.compute_seconds + 5)
+        return self._wait_for_exit_writers(artifact_id, lambda: time.perf_counter() - start >= limit) \
+            and artifact_id in self._stored
+
+    @staticmethod
+    def large_inputs(operands: tuple) -> bool:
+        """Does an operation on these operands ((receiver, args, kwargs) or (args, kwargs)) work on
+        enough data to take a lease although its kernel is alone? A deferred value counts (producing
+        it is work). By shape, 8 bytes a cell (asking pandas for its bytes costs more than the lease)."""
+        *receiver, args, kwargs = operands
+        for value in (*receiver, *args, *kwargs.values()):
+            if type(value).__name__ == "Lazy":
+                return True
+            shape = getattr(value, "shape", None)
+            if type(shape) is tuple and shape:
+                cells = 1
+                for n in shape:
+                    cells *= n if type(n) is int else 1
+                if cells * 8 >= LARGE_INPUT_BYTES:
+                    return True
+        return False
 
     def offered(self, artifact_id: str) -> bool:
         """Is this result among the running cell's offers to the store?"""
@@ -266,9 +331,6 @@ class TracerBackend:
         if self.leases is not None:
             for artifact_id in artifact_ids:
                 self.leases.release(artifact_id)
-
-    def _leases_held(self) -> set[str]:
-        return set(self.leases.held) if self.leases is not None else set()
 
     def become_confidential(self, why: str) -> None:
         """From now on, what this kernel stores goes to its user's confidential namespace: it may derive

@@ -35,6 +35,7 @@ class CellRun:
     # writer -> [loads, seconds saved]: what loading others' (and one's own) artifacts saved (``attribution``)
     reuse: dict[str, list] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # artifact id -> why its stored result was refused
+    leased: set[str] = field(default_factory=set)  # results whose leases the cell took (``kernel/leases.py``)
 
     def loaded(self, writer: str) -> None:
         """A stored artifact of ``writer``'s was loaded."""

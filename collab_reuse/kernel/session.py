@@ -125,7 +125,7 @@ class Session(TracerBackend):
         self.team: teams.Team | None = None
         self.confidential = False  # has it read what the team can't (``become_confidential``)?
         self.leases: Leases | None = None  # single flight with the store's other kernels
-        self._in_flight_with_others = False  # another kernel was on the store as this cell started
+        self._alone, self._alone_checked = True, 0.0  # no other kernel on the store, as of when (``lease``)
         self.admin = False  # may this user change the store's settings (budget, clear, materializer)?
         try:
             opened = opening.open_store(config, self.store_dir, self.user)
@@ -252,7 +252,6 @@ class Session(TracerBackend):
         self.tell_failure_once()
         self._produce_after_failure()
         self._refresh_from_graph()
-        self._in_flight_with_others = self.leases is not None and self.leases.others_alive()
         self.cell = CellRun(getattr(info, "cell_id", None), None)
         if self._plan is not None and self._plan[0] == getattr(info, "raw_cell", None):
             self.cell.plan, self._plan = self._plan[1], None
@@ -275,7 +274,8 @@ class Session(TracerBackend):
         if cell is None:
             return
         storing = self.failure is None and self.writer is not None and self.graph is not None and cell.steps
-        self.release_leases(self._leases_held() - (set(cell.offered) if storing else set()))
+        # the cell's leases of results it doesn't offer (earlier cells' offers keep theirs until stored)
+        self.release_leases(cell.leased - (set(cell.offered) if storing else set()))
         cell.execution_count = getattr(result, "execution_count", None)
         report = self._report(cell)
         self.last_report = report

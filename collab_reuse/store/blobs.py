@@ -29,8 +29,10 @@ import functools
 import logging
 import os
 import re
+import sqlite3
 import stat
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol
@@ -47,6 +49,7 @@ MARK = "collab_reuse-format"
 _MARK_TEXT = f"collab_reuse blob store format {FORMAT}\n"
 MAX_ROW = 16 << 10  # a named row (a manifest's m: row) is a few hundred bytes; never a file
 _MIN_FILE_SIZE = 32 << 10  # diskcache keeps blobs below this in SQLite rows, larger ones in files
+OPEN_LOCKED_SECONDS = 15.0  # how long opening a blob store retries a database another process holds locked
 _ALIGNMENT = 64  # .npy pads its header to 64 bytes: arrays in a blob read here are aligned
 _VALUE_FILE = re.compile(r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{28}\.val")
 _NOT_A_KEY = "\x00pickled key"  # what a row whose key diskcache would unpickle is listed as
@@ -405,9 +408,21 @@ class DiskcacheBlobs:
             _check_format(self.directory)
             # size_limit: eviction is ours (the materializer's budget), never diskcache's
             journal = {"sqlite_journal_mode": "delete"} if private_files else {}
-            self._cache = FanoutCache(os.fspath(directory), shards=shards, timeout=30,
-                                      disk=_data_only_disk(private_files), size_limit=2**62, eviction_policy="none",
-                                      statistics=False, disk_min_file_size=_MIN_FILE_SIZE, **journal)
+            deadline, pause = time.monotonic() + OPEN_LOCKED_SECONDS, 0.05
+            while True:
+                try:
+                    self._cache = FanoutCache(os.fspath(directory), shards=shards, timeout=30,
+                                              disk=_data_only_disk(private_files), size_limit=2**62,
+                                              eviction_policy="none", statistics=False,
+                                              disk_min_file_size=_MIN_FILE_SIZE, **journal)
+                    break
+                except sqlite3.OperationalError as exc:
+                    # diskcache writes its settings at every open; kernels of one user opening their
+                    # namespace at once (a rollback journal) meet a lock SQLite won't wait for
+                    if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                        raise
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.5)
             self._note_connections()
         except StoreError:
             raise
@@ -531,7 +546,9 @@ class ReadOnlyDiskcache:
     def __init__(self, directory: str | os.PathLike, shards: int = 8):
         self.directory = Path(directory)
         self._shards = shards
-        self._disk = _data_only_disk()(os.fspath(self.directory))
+        disk = _data_only_disk()
+        # a value file's name is relative to its shard's directory, as each shard's Disk has it
+        self._disks = [disk(os.fspath(self.directory / f"{shard:03d}")) for shard in range(shards)]
         self._local = threading.local()
 
     def _connection(self, shard: int) -> Any:
@@ -548,10 +565,13 @@ class ReadOnlyDiskcache:
                                             isolation_level=None, check_same_thread=False)
         return opened[shard]
 
+    def _shard(self, key: str) -> int:
+        return self._disks[0].hash(key) % self._shards
+
     def _row(self, key: str) -> tuple | None:
         import sqlite3
 
-        shard = self._disk.hash(key) % self._shards
+        shard = self._shard(key)
         try:
             return self._connection(shard).execute(
                 "SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1", (key,)).fetchone()
@@ -566,7 +586,7 @@ class ReadOnlyDiskcache:
             raise KeyError(key)
         mode, filename, value = row
         try:
-            return self._disk.fetch(mode, filename, value, True)
+            return self._disks[self._shard(key)].fetch(mode, filename, value, True)
         except FileNotFoundError:
             raise KeyError(key) from None
 

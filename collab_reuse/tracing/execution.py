@@ -143,8 +143,9 @@ class Execution:
         """Take the result's lease before computing it; when another kernel holds it (computing this
         very result now), wait for that kernel, bounded, and load what it stored (kernel/leases.py)."""
         assert call.op_id is not None
-        if self.backend.lease(call.op_id):
-            return None
+        if self.backend.lease(call.op_id, operands):
+            # (another kernel may have stored it since this cell began, which the cell's lookups miss)
+            return self._stored(call, operands) if self.backend.stored_meanwhile(call.op_id, operands) else None
         self.backend.wait_for_lease(call.op_id, call.op.label)
         return self._stored(call, operands)
 

@@ -88,8 +88,11 @@ class Backend(Protocol):
 
     def remember_forest(self, key: str, n_estimators: int, artifact_id: str) -> None: ...
 
-    def lease(self, artifact_id: str) -> bool:
+    def lease(self, artifact_id: str, operands: tuple | None = None) -> bool:
         """Take the lease to compute a result; False while another kernel computes it."""
+
+    def stored_meanwhile(self, artifact_id: str, operands: tuple | None = None) -> bool:
+        """Did another kernel store this result since the running cell began?"""
 
     def wait_for_lease(self, artifact_id: str, label: str) -> None:
         """Wait (bounded) for the kernel computing this result, then notice what it stored."""

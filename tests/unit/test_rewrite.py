@@ -55,10 +55,13 @@ class NullBackend:
     def loadable(self, info):
         return False
 
-    def lease(self, artifact_id):
+    def lease(self, artifact_id, operands=None):
         return True
 
     def offered(self, artifact_id):
+        return False
+
+    def stored_meanwhile(self, artifact_id, operands=None):
         return False
 
     def release_leases(self, artifact_ids):

@@ -691,3 +691,24 @@ def test_a_search_over_a_pipeline_of_a_column_transformer_of_pipelines_is_stored
     store.put("s", store.encode((search, None)))
     back, _, _ = store.get("s")
     assert np.array_equal(back[0].predict(X), search.predict(X))
+
+
+@pytest.mark.parametrize("size", [100, 40_000, 3_000_000])  # a SQLite row, and value files of a shard
+def test_another_users_namespace_is_read_whole_read_only(tmp_path, size):
+    """``ReadOnlyDiskcache`` (how a team member reads another's namespace) reads what ``DiskcacheBlobs``
+    wrote there, rows and value files alike (a value file's name is relative to its shard)."""
+    from collab_reuse.store.blobs import ReadOnlyDiskcache
+
+    writer = DiskcacheBlobs(tmp_path / "ns", private_files=True)
+    data = np.random.default_rng(size).bytes(size)
+    key = keys.content_key(data)
+    writer.put(key, data)
+    writer.put_row("m:artifact", b'{"a": 1}')
+    writer.close()
+    reader = ReadOnlyDiskcache(tmp_path / "ns")
+    try:
+        assert bytes(reader.get(key)) == data
+        assert reader.get_row("m:artifact") == b'{"a": 1}'
+        assert key in reader
+    finally:
+        reader.close()
