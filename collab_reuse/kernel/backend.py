@@ -51,7 +51,8 @@ class TracerBackend:
     """What the tracer asks the session (see the module docstring)."""
 
     def lookup(self, artifact_id: str) -> Any:
-        if self.graph is None or self.failure is not None or artifact_id not in self._stored:
+        if self.graph is None or self.failure is not None or artifact_id not in self._stored \
+                or artifact_id in self._skipped:
             return None
         try:
             return self.graph.artifact(artifact_id)  # (a malformed row reads as None)
@@ -79,8 +80,7 @@ class TracerBackend:
         except (CorruptArtifact, KeyError) as exc:
             if isinstance(exc, CorruptArtifact) and self.cell is not None:
                 self.cell.refused[artifact_id] = str(exc)[:300]
-            if not self.graph.confidential_to_another(artifact_id, os.geteuid()):
-                self._submit(jobs.Job(jobs.Forget([artifact_id])))  # (another's confidential: not lost)
+            self._unusable(artifact_id)
             raise
         except Exception as exc:
             self.store_fault(exc, "reading an artifact")
@@ -100,6 +100,24 @@ class TracerBackend:
         self._authors[artifact_id] = writer
         if self.cell is not None:
             self.cell.loaded(writer)
+
+    def _unusable(self, artifact_id: str) -> None:
+        """A stored artifact that could not be loaded: forgotten by the store when it is this user's
+        (or the store is one user's); another member's is only skipped for the rest of this session
+        (their namespace may be mid-write, or theirs to repair: a reader must not unmaterialize a
+        teammate's work), and another's confidential one is not lost at all."""
+        if self.team is not None and not self._own_row(artifact_id):
+            if not self.graph.confidential_to_another(artifact_id, os.geteuid()):
+                self._skipped.add(artifact_id)
+            return
+        self._submit(jobs.Job(jobs.Forget([artifact_id])))
+
+    def _own_row(self, artifact_id: str) -> bool:
+        try:
+            self.store.blobs.get_row(self.store.manifest_key(artifact_id))
+            return True
+        except Exception:  # (absent, or a row that fails its checks: not ours to judge either way)
+            return False
 
     def _record_load(self, nbytes: int, seconds: float) -> None:
         """The load counts for the next load decisions at once; the store learns it between cells."""

@@ -100,6 +100,7 @@ class Session(TracerBackend):
         self._random_ops: set[str] = set()
         self._random_mark: tuple[int, str] | None = None  # the newest random_ops row read (graph.random_ops_since)
         self._stored: set[str] = set()
+        self._skipped: set[str] = set()  # other members' artifacts that failed to load (``_unusable``)
         self._stored_seq = 0
         self._quiet: dict[str, tuple[str, float]] = {}
         self._quiet_seq = 0

@@ -343,3 +343,37 @@ def test_what_a_kernel_derives_from_a_file_the_team_cannot_read_stays_its_users(
     assert seen_b["private dir"] == "PermissionError"
     assert seen_b["digest of the secret"] == "PermissionError"
     assert seen_b["load"] == "absent" and seen_b["still confidential"] == [["op-secret"]], seen_b
+
+
+def test_a_member_who_cannot_load_anothers_artifact_leaves_it_stored(team, store):
+    """b fails to load a's artifact (a's value file cut short): b's kernel computes instead and skips it
+    for the session, but does not unmaterialize a's work for the team; a's own kernel, reading its own
+    namespace, is the one that forgets it."""
+    as_user(team, "a", store, """
+from collab_reuse.kernel import store_writes
+from collab_reuse.graph import VertexUpdate
+s = opened()
+s.graph.record_cell([VertexUpdate("op-big", "DataFrame.merge", "other", [], 5.0)], s.user, None)
+store_writes._write(s.graph, s.store, store_writes.Offer("op-big", s.store.encode(np.arange(200_000)), {}))
+for path in (STORE / "users" / str(os.getuid())).rglob("*.val"):
+    with open(path, "r+b") as f:
+        f.truncate(100)
+s.close()
+print("{}")
+""")
+    script = """
+s = opened()
+s._refresh_from_graph()
+try:
+    s.load("op-big")
+    outcome = "loaded"
+except Exception as exc:
+    outcome = type(exc).__name__
+s.flush(30)
+print(json.dumps({"load": outcome, "stored": "op-big" in s.graph.materialized_ids(),
+                  "skipped from now on": s.lookup("op-big") is None}))
+s.close()
+"""
+    assert as_user(team, "b", store, script) == {"load": "CorruptArtifact", "stored": True, "skipped from now on": True}
+    assert as_user(team, "a", store, script) == {"load": "CorruptArtifact", "stored": False,
+                                                 "skipped from now on": False}
