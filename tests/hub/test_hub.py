@@ -252,3 +252,22 @@ def test_what_alice_derives_from_a_file_only_she_can_read_never_reaches_bob(hub,
     assert tried.pop("private dir") == "PermissionError"
     assert set(tried.values()) == {"absent"}, tried
     assert _confidential_rows(store_dir, timeout=0) == rows, "bob's kernel forgot none of alice's artifacts"
+
+
+def _store_settings(store_dir: Path) -> tuple:
+    with sqlite3.connect(f"file:{store_dir / 'graph.sqlite'}?mode=ro", uri=True) as db:
+        meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('budget', 'quota')").fetchall())
+        stored = sorted(aid for (aid,) in db.execute("SELECT id FROM artifacts WHERE state=2"))
+    return meta, stored
+
+
+def test_bob_who_is_no_admin_cannot_change_the_budget_quota_or_clear_the_store(hub, team_runs, store_dir):
+    """Issue 17's fifth check, through bob's own kernel on the hub: store-wide settings are the store's
+    admins' (this store names none); each attempt is refused with a message and nothing changes."""
+    before = _store_settings(store_dir)
+    assert before[1], "the team's runs stored artifacts"
+    runs = hub.run_cells(BOB, ["%reuse budget 1KB", "%reuse clear --yes", "%reuse quota 10%"])
+    for run in runs:
+        said = "".join(str(o.get("text", "")) + str(o.get("evalue", "")) for o in run.outputs)
+        assert "only the admins of the store" in said and "Nothing changed" in said, run.outputs
+    assert _store_settings(store_dir) == before
