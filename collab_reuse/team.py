@@ -25,7 +25,7 @@ file that counts only when it is owned by root or by the directory's owner and n
 write it (``admins``). A team store's owner is usually root, so its admins are those the file
 names.
 
-Only the standard library: every layer (graph, store, kernel, server) asks these questions.
+Only the standard library (and the project's errors): every layer (graph, store, kernel, server) asks these questions.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ import pwd
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import StoreError
 
 log = logging.getLogger("collab_reuse")
 
@@ -220,36 +222,33 @@ def _who_and_mode(path: Path) -> str:
 def namespace_dir(store_dir: str | os.PathLike, team: Team, uid: int | None = None) -> Path:
     """This user's namespace in a team store, made if missing: ``users/<uid>``, owned by the user,
     ``NAMESPACE_MODE`` (the ``users`` directory itself is the team's, like the store)."""
-    uid = os.geteuid() if uid is None else uid
-    parent = Path(store_dir) / NAMESPACES
-    shared_dir(parent, team)
-    own = parent / str(uid)
-    try:
-        own.mkdir(mode=0o750)
-    except FileExistsError:
-        pass
-    st = os.lstat(own)
-    if st.st_uid == uid and (st.st_mode & 0o7777 != NAMESPACE_MODE or st.st_gid != team.gid):
-        if st.st_gid != team.gid:
-            os.chown(own, -1, team.gid)
-        os.chmod(own, NAMESPACE_MODE)
-    return own
+    return _users_dir(Path(store_dir) / NAMESPACES, team, uid, NAMESPACE_MODE, team.gid)
 
 
 def confidential_dir(store_dir: str | os.PathLike, team: Team, uid: int | None = None) -> Path:
     """This user's confidential namespace, made if missing: ``private/<uid>``, ``CONFIDENTIAL_MODE``
     (what a kernel computes after it has read a file the team can't read: ``readable_by_team``)."""
+    return _users_dir(Path(store_dir) / CONFIDENTIAL, team, uid, CONFIDENTIAL_MODE)
+
+
+def _users_dir(parent: Path, team: Team, uid: int | None, mode: int, gid: int | None = None) -> Path:
+    """``parent/<uid>``, made if missing, given ``mode`` (and group ``gid``). One that is not the
+    user's own directory (another member made it first, or a link) is refused, ``StoreError``: what
+    this user writes there would be that member's to read or change."""
     uid = os.geteuid() if uid is None else uid
-    parent = Path(store_dir) / CONFIDENTIAL
     shared_dir(parent, team)
     own = parent / str(uid)
     try:
-        own.mkdir(mode=CONFIDENTIAL_MODE)
+        own.mkdir(mode=mode & 0o777)
     except FileExistsError:
         pass
     st = os.lstat(own)
-    if st.st_uid == uid and st.st_mode & 0o7777 != CONFIDENTIAL_MODE:
-        os.chmod(own, CONFIDENTIAL_MODE)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid:
+        raise StoreError(f"{own} is not {name_of(uid)}'s own directory ({_who_and_mode(own)}): refused")
+    if st.st_mode & 0o7777 != mode or (gid is not None and st.st_gid != gid):
+        if gid is not None and st.st_gid != gid:
+            os.chown(own, -1, gid)
+        os.chmod(own, mode)
     return own
 
 

@@ -377,3 +377,29 @@ s.close()
     assert as_user(team, "b", store, script) == {"load": "CorruptArtifact", "stored": True, "skipped from now on": True}
     assert as_user(team, "a", store, script) == {"load": "CorruptArtifact", "stored": False,
                                                  "skipped from now on": False}
+
+
+def test_a_confidential_namespace_another_member_made_first_is_refused(team, store):
+    """b makes ``private/<a's uid>`` first, writable by all: a's kernel refuses to write its confidential
+    results there (a store fault: it runs plainly and is told), and nothing of a's lands in b's directory."""
+    uid_a = pwd.getpwnam(team["a"]).pw_uid
+    as_user(team, "b", store, f"""
+trap = STORE / "private" / "{uid_a}"
+trap.mkdir(parents=True)
+os.chmod(trap, 0o777)
+print("{{}}")
+""")
+    seen = as_user(team, "a", store, """
+from collab_reuse.errors import StoreError
+from collab_reuse.kernel import store_writes
+s = opened()
+try:
+    store_writes._write(s.graph, s.store, store_writes.Offer("op-secret", s.store.encode(np.arange(4)), {}, True))
+    outcome = "written"
+except StoreError as exc:
+    outcome = str(exc)
+s.close()
+print(json.dumps({"outcome": outcome}))
+""")
+    assert "is not" in seen["outcome"] and "own directory" in seen["outcome"], seen
+    assert not any((store / "private" / str(uid_a)).iterdir()), "nothing of a's in b's directory"
