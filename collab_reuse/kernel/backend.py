@@ -266,18 +266,16 @@ class TracerBackend:
         known; at once when it was measured too cheap to store, or can't be stored. Then what any
         kernel stored since is looked up again."""
         assert self.leases is not None
-        cap, measured, checked = self.config.single_flight_seconds, None, -1.0
+        limit, checked = self.config.single_flight_seconds, -1.0
 
         def give_up(waited: float) -> bool:
-            nonlocal measured, checked
+            nonlocal limit, checked
             if waited - checked >= 1.0:  # (the holder's cell report brings its measured time)
                 checked = waited
                 info = self.graph.artifact(artifact_id) if self.graph is not None else None
                 if info is not None and info.compute_seconds > 0:
-                    if not info.storable or info.compute_seconds < self.config.min_saving:
-                        return True
-                    measured = info.compute_seconds
-            return waited >= (cap if measured is None else min(cap, 2 * measured + 5))
+                    limit = self._wait_limit(info)
+            return limit is None or waited >= limit
 
         start = time.perf_counter()
         try:
@@ -317,11 +315,19 @@ class TracerBackend:
             return True
         # computed by a kernel that exited since, whose writer may be storing it now
         info = self.graph.artifact(artifact_id)
-        if info is None or not info.storable or info.compute_seconds < self.config.min_saving:
+        limit = self._wait_limit(info) if info is not None and info.compute_seconds > 0 else None
+        if limit is None:
             return False
-        start, limit = time.perf_counter(), min(self.config.single_flight_seconds, 2 * info.compute_seconds + 5)
+        start = time.perf_counter()
         return self._wait_for_exit_writers(artifact_id, lambda: time.perf_counter() - start >= limit) \
             and artifact_id in self._stored
+
+    def _wait_limit(self, info: Any) -> float | None:
+        """How long to wait for another kernel's measured result: twice its time plus 5 s, at most
+        ``single_flight_seconds``; None when it won't be stored (unstorable, or too cheap to keep)."""
+        if not info.storable or info.compute_seconds < self.config.min_saving:
+            return None
+        return min(self.config.single_flight_seconds, 2 * info.compute_seconds + 5)
 
     @staticmethod
     def large_inputs(operands: tuple) -> bool:

@@ -17,8 +17,9 @@ A waiter also holds a shared lock on a second byte of the same result while it w
 holder can see that someone waits (``awaited``) and store that result between cells at once, without
 waiting for its kernel to be idle (``idle_seconds``).
 
-Every kernel holds a shared lock on byte 0 while it has the file open, so that a kernel alone on its
-store (``others_alive``, asked once per cell) takes no leases at all.
+Every kernel holds a shared lock on byte 0 while it has the file open, so that a kernel can tell it is
+alone on its store (``others_alive``); alone, it takes leases only for operations on large inputs
+(``kernel/backend.py``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ cell's output except what the user asked to see.
 from __future__ import annotations
 
 import ast
-from typing import Any
+from typing import Any, Callable
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
@@ -103,30 +103,30 @@ class ReuseMagics(Magics):
         self.session.tracer.registry.forget_all()  # what we knew may go stale while untraced
         print("collab_reuse: off (cells run plainly)")
 
-    def _cmd_budget(self, args: list[str]) -> None:
+    def _store_setting(self, args: list[str], usage: str, parse: Callable[[str], Any], what: str) -> Any:
+        """The one argument of a store-wide setting, parsed, once the store is there and the user is
+        one of its admins (``UsageError`` otherwise: nothing changes)."""
         if len(args) != 1:
-            raise UsageError("usage: %reuse budget SIZE   (for example %reuse budget 2GB)")
+            raise UsageError(usage)
         try:
-            nbytes = parse_size(args[0])
+            value = parse(args[0])
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         if self.session.graph is None or self.session.failure:
             raise UsageError(f"no store: {self.session.failure}")
-        _admins_only(self.session, "set the budget")
+        _admins_only(self.session, what)
+        return value
+
+    def _cmd_budget(self, args: list[str]) -> None:
+        nbytes = self._store_setting(args, "usage: %reuse budget SIZE   (for example %reuse budget 2GB)",
+                                     parse_size, "set the budget")
         self.session.graph.set_budget(nbytes)
         print(f"collab_reuse: budget {format_size(nbytes)} for the store at {self.session.store_dir}")
 
     def _cmd_quota(self, args: list[str]) -> None:
-        if len(args) != 1:
-            raise UsageError("usage: %reuse quota fair|SHARE|SIZE   (for example %reuse quota 40%: no writer's "
-                             "results keep more than 40% of the budget while others' need it)")
-        try:
-            quota = parse_quota(args[0])
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        if self.session.graph is None or self.session.failure:
-            raise UsageError(f"no store: {self.session.failure}")
-        _admins_only(self.session, "set the writers' quota")
+        quota = self._store_setting(args, "usage: %reuse quota fair|SHARE|SIZE   (for example %reuse quota 40%: "
+                                    "no writer's results keep more than 40% of the budget while others' need it)",
+                                    parse_quota, "set the writers' quota")
         self.session.graph.set_quota(quota)
         print(f"collab_reuse: each writer's quota is {_describe_quota(quota)} of the store at {self.session.store_dir}")
 
