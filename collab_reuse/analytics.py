@@ -6,13 +6,15 @@ artifacts and who used them.
 ``collab-reuse report`` writes it; the server extension serves it (``/collab-reuse/report``) and the
 panel links to it. Figures are matplotlib's (its Agg backend: no display). What it shows of a team is
 what the team store shares anyway: operation names, sizes, users and time saved; no code, no paths.
+The figures by day, session and hit rate come from the cell reports of the journals its reader may
+open (``graph/journal.py``): a member's report shows their own sessions, root's everyone's; the
+per-user time saved, by whose artifacts, is the team's (the graph's ``reuse`` rows).
 """
 from __future__ import annotations
 
 import base64
 import html
 import io
-import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -44,22 +46,20 @@ class Usage:
 
 def gather(graph: ExperimentGraph) -> Usage:
     usage = Usage(used_bytes=graph.used_bytes(), budget_bytes=graph.budget(), per_user=graph.per_user())
-    for when, user, kernel_id, report in graph.query("SELECT time, user, kernel_id, report FROM events ORDER BY seq"):
+    for when, user, kernel_id, totals in sorted((t for journal in graph.readable_journals() for t in journal.totals()),
+                                                  key=lambda t: t[0]):
         try:
-            totals = json.loads(report).get("totals") or {}
             saved, reused, computed = (float(totals.get("saved_seconds") or 0), int(totals.get("reused") or 0),
                                        int(totals.get("computed") or 0))
-            day = time.strftime("%Y-%m-%d", time.localtime(float(when)))
-        except (TypeError, ValueError, AttributeError):
+            day = time.strftime("%Y-%m-%d", time.localtime(when))
+        except (TypeError, ValueError, AttributeError, OverflowError, OSError):
             continue  # a malformed report (gc removes it)
-        user = user if type(user) is str else "?"
         usage.cells += 1
         usage.saved_by_day[day] += saved
         usage.hits_by_day[day][0] += reused
         usage.hits_by_day[day][1] += computed
         usage.saved_by_user[user] += saved
-        session = usage.sessions.setdefault(str(kernel_id), {"user": user, "first": float(when), "cells": 0,
-                                                             "saved": 0.0})
+        session = usage.sessions.setdefault(kernel_id, {"user": user, "first": when, "cells": 0, "saved": 0.0})
         session["cells"] += 1
         session["saved"] += saved
     for aid, op, kind, size, frequency, seconds in graph.query(

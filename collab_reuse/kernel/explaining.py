@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..graph import ExperimentGraph, PlaceRun
-from ..graph.experiment_graph import PLACE_SEP
+from ..graph.journal import PLACE_SEP
 from ..planner import why
 
 RAN = ("computed", "warm_started")

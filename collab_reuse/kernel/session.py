@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
 import sqlite3
 import sys
@@ -41,7 +42,7 @@ from .. import team as teams
 from ..store import ArtifactStore
 from ..tracing.runtime import Tracer
 from ..tracing.steps import ComputedValue
-from . import cell_record, handoff, jobs, opening, storelog
+from . import cell_record, handoff, jobs, opening, own_reads, storelog
 from .cell_record import CellRun
 from .foreground import CellLock
 from .backend import TracerBackend
@@ -138,6 +139,21 @@ class Session(TracerBackend):
             self.leases = opened.leases
             self.writer = BackgroundWriter(self._background_failed, run=self._run_job)
             self.writer.submit(jobs.Job(jobs.Upkeep(opened.budget)), priority=float("-inf"))
+            if self.team is not None:
+                own_reads.watch(self._notebook_read)
+
+    def _notebook_read(self, path: str) -> None:
+        """A file the notebook's own code opened (``own_reads``): one the team can't read makes this
+        kernel's results its user's alone, as a traced reader's would."""
+        if self.team is None or self.confidential:
+            own_reads.unwatch(self._notebook_read)
+            return
+        real = os.path.realpath(path)
+        if real.startswith(os.path.realpath(self.store_dir) + os.sep):
+            return  # (the store's own files: what the team shares, or this user's own namespaces)
+        if not teams.readable_by_team(real, self.team):
+            self.become_confidential(f"the notebook opened {path}, which the team can't read")
+            own_reads.unwatch(self._notebook_read)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -152,6 +168,7 @@ class Session(TracerBackend):
 
     def _fail(self, reason: str) -> None:
         """Stop reusing for an operational reason (any thread); the user is told once, in a cell."""
+        own_reads.unwatch(self._notebook_read)
         if self.failure is None:
             self.failure = reason
             log.warning("collab_reuse stops reusing: %s", reason)
@@ -382,6 +399,7 @@ class Session(TracerBackend):
             self.graph.close_all()
 
     def close(self) -> None:
+        own_reads.unwatch(self._notebook_read)
         if self.leases is not None:
             self.leases.release_all()  # (other kernels wait for nothing this one will still write)
         if self.writer is not None:

@@ -113,12 +113,14 @@ def test_places_round_trip_and_a_malformed_row_reads_as_absent(tmp_path):
     assert graph.place_runs([run.place]) == {run.place: run}
     assert graph.runs_of(["id1"], "u") == {"id1": run}
     assert graph.runs_of(["id1"], "someone-else") == {}
-    with graph.transaction() as db:
+    with graph.journal().transaction() as db:
         db.execute("UPDATE places SET summary='[1]'")
     assert graph.place_runs([run.place]) == {}
-    assert remove_malformed(graph)["malformed_rows"] == 0  # (valid JSON: kept, read as absent)
-    with graph.transaction() as db:
+    assert remove_malformed(graph)["malformed_rows"] == 1  # (not an object: read as absent, then removed)
+    graph.record_cell([], "u", None, places=[run])
+    with graph.journal().transaction() as db:
         db.execute("UPDATE places SET summary='not json'")
+    assert graph.place_runs([run.place]) == {}
     assert remove_malformed(graph)["malformed_rows"] == 1
 
 
