@@ -405,6 +405,28 @@ class ExperimentGraph(SQLiteFile):
         return info, note, evicted
 
     @guarded
+    def record_decisions(self, decisions: dict[str, dict]) -> None:
+        """Remember why the materializer did not keep these artifacts (evicted or declined): per id, a
+        small dict (``outcome``, the budget, the writer's quota, what it kept, what it would have saved)."""
+        if not decisions:
+            return
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO decisions VALUES(?, ?, ?)",
+                           [(aid, now, json.dumps(detail)) for aid, detail in decisions.items()])
+
+    @guarded
+    def decision(self, artifact_id: str) -> dict | None:
+        """The materializer's last decision not to keep this artifact (with its ``time``), or None."""
+        row = self._db().execute("SELECT time, detail FROM decisions WHERE artifact_id=?", (artifact_id,)).fetchone()
+        if row is None or not rows.valid(rows.seconds, row[0]) or type(row[1]) is not str:
+            return None
+        try:
+            detail = json.loads(row[1])
+        except ValueError:
+            return None
+        return {**detail, "time": row[0]} if isinstance(detail, dict) else None
+
     def remember_size(self, artifact_id: str, nbytes: int) -> None:
         with self.transaction() as db:
             db.execute("UPDATE artifacts SET size=? WHERE id=? AND state=?", (int(nbytes), artifact_id, NOT_STORED))
@@ -451,6 +473,7 @@ class ExperimentGraph(SQLiteFile):
             db.execute("INSERT INTO stored_log(artifact_id) VALUES(?)", (artifact_id,))
             db.execute("DELETE FROM writes WHERE artifact_id=?", (artifact_id,))
             db.execute("DELETE FROM evictions WHERE artifact_id=?", (artifact_id,))
+            db.execute("DELETE FROM decisions WHERE artifact_id=?", (artifact_id,))
             if writer:
                 db.execute("INSERT OR REPLACE INTO authors VALUES(?, ?, ?)", (artifact_id, writer, time.time()))
 
@@ -592,7 +615,7 @@ class ExperimentGraph(SQLiteFile):
     def clear(self) -> None:
         with self.transaction() as db:
             for table in ("artifacts", "artifact_blobs", "blobs", "usage", "random_ops", "counters",
-                          "stored_log", "quiet_ops", "forests", "writes", "evictions", "authors", "reuse",
+                          "stored_log", "quiet_ops", "forests", "writes", "evictions", "decisions", "authors", "reuse",
                           "confidential"):
                 db.execute(f"DELETE FROM {table}")
         journal = self.journal()

@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS writes(artifact_id TEXT PRIMARY KEY, host TEXT NOT NU
 -- (each user's cell reports and call summaries are in their own journal: graph/journal.py)
 -- artifacts the materializer evicted to keep the budget, and when (a recomputation can say so)
 CREATE TABLE IF NOT EXISTS evictions(artifact_id TEXT PRIMARY KEY, time REAL NOT NULL);
+-- the materializer's last decision not to keep an artifact (evicted, or an offer it declined): the budget,
+-- the writer's quota, what it kept instead, what this one would have saved per reuse (JSON; planner/why.py
+-- says it when the artifact is computed again)
+CREATE TABLE IF NOT EXISTS decisions(artifact_id TEXT PRIMARY KEY, time REAL NOT NULL, detail TEXT NOT NULL);
 -- artifacts written to their writer's confidential namespace (derived from a file the team can't
 -- read): other users' kernels don't look them up (and don't forget them when they can't read them)
 CREATE TABLE IF NOT EXISTS confidential(artifact_id TEXT PRIMARY KEY, uid INTEGER NOT NULL);

@@ -38,6 +38,8 @@ _MALFORMED = (
     "DELETE FROM files WHERE typeof(digest)<>'text' OR digest=''",
     "DELETE FROM stored_log WHERE typeof(artifact_id)<>'text'",
     "DELETE FROM evictions WHERE typeof(artifact_id)<>'text' OR typeof(time) NOT IN ('integer', 'real')",
+    "DELETE FROM decisions WHERE typeof(artifact_id)<>'text' OR typeof(time) NOT IN ('integer', 'real')"
+    " OR typeof(detail)<>'text' OR NOT json_valid(detail)",
     "DELETE FROM artifact_blobs WHERE typeof(key)<>'text' OR typeof(artifact_id)<>'text'",
     "DELETE FROM usage WHERE typeof(user)<>'text' OR typeof(count)<>'integer'",
     "DELETE FROM confidential WHERE typeof(artifact_id)<>'text' OR typeof(uid)<>'integer'",
@@ -130,7 +132,7 @@ def prune(graph: ExperimentGraph, now: float | None = None) -> dict[str, int]:
             "  json_each(CASE WHEN json_valid(a.inputs) THEN a.inputs ELSE '[]' END) j)"
             " SELECT id FROM needed)", (NOT_STORED, now - VERTICES_MAX_AGE, NOT_STORED)).rowcount
         for table, column in (("usage", "artifact_id"), ("quiet_ops", "op_id"), ("forests", "artifact_id"),
-                              ("evictions", "artifact_id"), ("authors", "artifact_id")):
+                              ("evictions", "artifact_id"), ("decisions", "artifact_id"), ("authors", "artifact_id")):
             db.execute(f"DELETE FROM {table} WHERE {column} NOT IN (SELECT id FROM artifacts)")
         done["files"] = db.execute("DELETE FROM files WHERE rowid <= (SELECT MAX(rowid) FROM files) - ?",
                                    (FILES_MAX_ROWS,)).rowcount

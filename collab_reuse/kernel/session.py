@@ -248,6 +248,11 @@ class Session(TracerBackend):
         if self.writer is not None and self.failure is None:
             self.writer.submit(job, priority)
 
+    def _shareable(self) -> Any:
+        """In a team store, whether the team may read a file (else None: one user's store)."""
+        team = self.team
+        return None if team is None else (lambda path: teams.readable_by_team(path, team))
+
     def _remember_file(self, key: str, digest: str) -> None:
         if self.team is not None and not teams.readable_by_team(key.rsplit("|", 3)[0], self.team):
             return  # the team's graph doesn't name files the team can't read
@@ -305,7 +310,7 @@ class Session(TracerBackend):
         number = next(self._cells)
         self._submit(jobs.Job(jobs.RecordCell(number, cell_record.vertex_updates(cell), self.user, report,
                                               list(cell.random_ops), list(cell.quiet_ops), list(cell.forests),
-                                              cell_record.place_runs(cell, self.user),
+                                              cell_record.place_runs(cell, self.user, self._shareable()),
                                               self.config.min_saving, cell_record.reuse(cell))),
                      priority=float("-inf"))  # before any offer: offers need the vertices
         # most expensive first: if the kernel exits before the writer is done, the best ones are kept
