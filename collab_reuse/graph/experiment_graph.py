@@ -324,10 +324,11 @@ class ExperimentGraph(SQLiteFile):
                     quiet_ops: Iterable[tuple[str, str, float]] = (),
                     forests: Iterable[tuple[str, int, str]] = (),
                     places: Iterable[PlaceRun] = (),
-                    reuse: Iterable[tuple[str, int, float]] = ()) -> int | None:
+                    reuse: Iterable[tuple[str, int, float]] = (), notebook: str | None = None) -> int | None:
         """Add/refresh vertices, bump frequencies and usage, add what the cell's loads saved ``user`` by
         writer (``reuse``: (writer, loads, seconds saved), ``attribution``), in one transaction; then,
-        in the user's journal, remember the runs at each place and append the cell's report (its seq)."""
+        in the user's journal, remember the runs at each place and append the cell's report (its seq), of
+        ``notebook``."""
         now = time.time()
         with self.transaction() as db:
             for u in updates:
@@ -363,7 +364,7 @@ class ExperimentGraph(SQLiteFile):
             return None
         journal = self.journal(create=True)
         assert journal is not None
-        return journal.record(user, report, places)
+        return journal.record(user, report, places, notebook)
 
     # -- the user's own history, in their journal (``journal``) --------------------------------
 

@@ -44,7 +44,7 @@ _PLACE_COLUMNS = "place, op_id, op, cell, summary, why"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, kernel_id TEXT,
-  user TEXT, cell_id TEXT, execution_count INTEGER, report TEXT NOT NULL);
+  user TEXT, cell_id TEXT, execution_count INTEGER, report TEXT NOT NULL, notebook TEXT);
 CREATE INDEX IF NOT EXISTS events_kernel ON events(kernel_id, seq);
 CREATE INDEX IF NOT EXISTS events_time ON events(time);
 -- the last run of each operation at each place (a cell, the operation's label, its occurrence in the
@@ -136,9 +136,10 @@ class Journal(SQLiteFile):
     # -- written at the end of each cell -------------------------------------------------------
 
     @guarded
-    def record(self, user: str, report: dict | None, places: Iterable[PlaceRun] = ()) -> int | None:
-        """Remember the runs at each place and append the cell's report (its seq, None without one); one
-        transaction. Every ``PRUNE_EVENTS_EVERY`` reports, those beyond the age and count go."""
+    def record(self, user: str, report: dict | None, places: Iterable[PlaceRun] = (),
+               notebook: str | None = None) -> int | None:
+        """Remember the runs at each place and append the cell's report (its seq, None without one), of
+        ``notebook`` (the path the Jupyter server gave the kernel, if any); one transaction. Every ``PRUNE_EVENTS_EVERY`` reports, those beyond the age and count go."""
         now = time.time()
         seq = None
         with self.transaction() as db:
@@ -146,9 +147,10 @@ class Journal(SQLiteFile):
                            [(p.place, p.op_id, p.op, p.cell, json.dumps(p.summary),
                              None if p.why is None else json.dumps(p.why), now) for p in places])
             if report is not None:
-                cur = db.execute("INSERT INTO events(time, kernel_id, user, cell_id, execution_count, report)"
-                                 " VALUES(?,?,?,?,?,?)", (now, report.get("kernel_id"), user, report.get("cell_id"),
-                                                          report.get("execution_count"), json.dumps(report)))
+                cur = db.execute("INSERT INTO events(time, kernel_id, user, cell_id, execution_count, report,"
+                                 " notebook) VALUES(?,?,?,?,?,?,?)",
+                                 (now, report.get("kernel_id"), user, report.get("cell_id"),
+                                  report.get("execution_count"), json.dumps(report), notebook))
                 seq = cur.lastrowid
                 if seq is not None and seq % PRUNE_EVENTS_EVERY == 0:
                     self._prune(db, now)
@@ -255,17 +257,18 @@ class Journal(SQLiteFile):
         return out
 
     @guarded
-    def totals(self) -> list[tuple[float, str, str, dict]]:
-        """(time, user, kernel id, the report's totals) of every report, oldest first (the reuse report's
-        figures over time); malformed ones left out."""
+    def totals(self) -> list[tuple[float, str, str, str, dict]]:
+        """(time, user, kernel id, notebook, the report's totals) of every report, oldest first (the reuse
+        report's figures over time); malformed ones left out ("?" for an unknown user or notebook)."""
         out = []
-        for when, user, kernel_id, report in self._db().execute(
-                "SELECT time, user, kernel_id, json_extract(report, '$.totals') FROM events"
+        for when, user, kernel_id, notebook, report in self._db().execute(
+                "SELECT time, user, kernel_id, notebook, json_extract(report, '$.totals') FROM events"
                 " WHERE json_valid(report) ORDER BY seq"):
             try:
                 totals = json.loads(report) if type(report) is str else None
             except ValueError:
                 continue
             if rows.valid(rows.seconds, when) and type(totals) is dict:
-                out.append((float(when), user if type(user) is str else "?", str(kernel_id), totals))
+                out.append((float(when), user if type(user) is str else "?", str(kernel_id),
+                            notebook if type(notebook) is str and notebook else "?", totals))
         return out

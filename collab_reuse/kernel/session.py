@@ -50,6 +50,7 @@ from .leases import Leases
 from .writer import BackgroundWriter
 
 log = logging.getLogger("collab_reuse")
+NOTEBOOK_ENV = "JPY_SESSION_NAME"  # the notebook's path, as the Jupyter server gives it to the kernel it starts
 BATCH_BELOW_SECONDS = 0.1  # candidates quicker than this to recompute are offered to the store in one batch
 WARNING = "collab_reuse stopped reusing: {reason}. Cells run as without collab_reuse."
 EXIT_ENCODE_SECONDS = 1.0  # at exit, the kernel encodes pending results itself for at most this long
@@ -311,7 +312,8 @@ class Session(TracerBackend):
         self._submit(jobs.Job(jobs.RecordCell(number, cell_record.vertex_updates(cell), self.user, report,
                                               list(cell.random_ops), list(cell.quiet_ops), list(cell.forests),
                                               cell_record.place_runs(cell, self.user, self._shareable()),
-                                              self.config.min_saving, cell_record.reuse(cell))),
+                                              self.config.min_saving, cell_record.reuse(cell),
+                                              os.environ.get(NOTEBOOK_ENV) or None)),
                      priority=float("-inf"))  # before any offer: offers need the vertices
         # most expensive first: if the kernel exits before the writer is done, the best ones are kept
         candidates = sorted(cell.candidates, key=lambda c: -c.seconds)
