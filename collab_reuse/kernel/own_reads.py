@@ -27,7 +27,10 @@ from ..tracing.capture import is_own_file
 
 log = logging.getLogger("collab_reuse")
 
-_STDLIB = tuple({sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]})
+# the standard library's directories (``os``'s own, where a venv's ``platstdlib`` would be its site-packages'
+# parent), less the packages installed under them
+_STDLIB = tuple({os.path.dirname(os.__file__) + os.sep, sysconfig.get_paths()["stdlib"] + os.sep})
+_INSTALLED = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
 _FROZEN = "<frozen "
 _watcher: Callable[[str], None] | None = None  # called with the path of a file notebook code reads
 _hooked = False
@@ -61,7 +64,8 @@ def opened_by_notebook(frame: Any) -> bool:
     collab_reuse's (the tracer calls ``open`` on the cell's behalf) the notebook's own code?"""
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not (filename.startswith(_STDLIB) or filename.startswith(_FROZEN) or is_own_file(filename)):
+        stdlib = filename.startswith(_STDLIB) and not any(part in filename for part in _INSTALLED)
+        if not (stdlib or filename.startswith(_FROZEN) or is_own_file(filename)):
             return frame.f_globals.get("__name__") == "__main__"
         frame = frame.f_back
     return False

@@ -52,3 +52,17 @@ def test_nobody_watching_costs_nothing_and_sees_nothing(tmp_path):
     (tmp_path / "f").write_text("x")
     _run("open(p).read()", "__main__", p=str(tmp_path / "f"))
     assert paths == []
+
+
+def test_an_installed_librarys_read_is_not_the_notebooks_even_under_the_pythons_own_lib_dir(tmp_path, seen):
+    """(A venv's ``platstdlib`` is its site-packages' parent: a library there is no standard library.)"""
+    import pandas
+
+    data = tmp_path / "data.json"
+    data.write_text("{}")
+    library_file = os.path.join(os.path.dirname(pandas.__file__), "_reader_for_test.py")  # (a library's path)
+    code = compile("def read(p):\n    return open(p).read()\n", library_file, "exec")
+    library = {"__name__": "pandas._reader_for_test"}
+    exec(code, library)
+    _run("read(p)", "__main__", p=str(data), read=library["read"])
+    assert seen == []
