@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .config import DEFAULT_BUDGET, format_size, parse_quota, parse_size, resolve_store_dir
 from .errors import StoreError
@@ -56,6 +57,20 @@ def _describe_unreached(items: list[dict], days: float) -> list[str]:
             + f"; no workload of the last {days:g} days reaches it" for item in items]
 
 
+def _not_held(store_dir: Path, unreached: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(those a running kernel doesn't hold deferred, those it does: ``Leases.pinned_elsewhere``)."""
+    from .kernel.leases import LEASES_FILE, Leases
+
+    if not unreached or not (store_dir / LEASES_FILE).exists():
+        return unreached, []
+    leases = Leases(store_dir / LEASES_FILE)
+    try:
+        held = [item for item in unreached if leases.pinned_elsewhere(item["id"])]
+    finally:
+        leases.release_all()
+    return [item for item in unreached if item not in held], held
+
+
 def cmd_gc(args: argparse.Namespace) -> int:
     """Repair and shrink the store (safe while kernels use it): undo writes whose writer is gone (a
     killed kernel, a full disk), remove malformed graph rows, prune what no reuse decision needs,
@@ -64,9 +79,9 @@ def cmd_gc(args: argparse.Namespace) -> int:
     from .graph import upkeep
     from .kernel import store_writes
 
-    _, graph, store = _open(args)
+    store_dir, graph, store = _open(args)
     grace = args.unused_days * 86400.0
-    unreached = upkeep.unreached(graph, grace)
+    unreached, held = _not_held(store_dir, upkeep.unreached(graph, grace))
     if args.dry_run:
         abandoned = upkeep.abandoned_writes(graph)
         live = graph.stored_blob_keys()
@@ -75,6 +90,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
               f"{len(unreached)} stored artifacts ({format_size(sum(i['size'] for i in unreached))}) no workload "
               f"of the last {args.unused_days:g} days reaches:")
         print("\n".join(_describe_unreached(unreached, args.unused_days)) or "  (none)")
+        if held:
+            print(f"kept: {len(held)} unreached stored artifacts a running kernel holds, to load when used")
         print("(malformed rows and pruning are checked when gc runs; nothing was changed)")
         return 0
     removed = 0

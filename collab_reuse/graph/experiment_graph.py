@@ -469,6 +469,8 @@ class ExperimentGraph(SQLiteFile):
             if confidential_to is not None:
                 db.execute("INSERT OR REPLACE INTO confidential VALUES(?, ?)", (artifact_id, confidential_to))
             db.executemany("INSERT OR IGNORE INTO blobs VALUES(?, ?)", list(blob_sizes.items()))
+            # (every key it wrote is the artifact's: what begin_write claimed, and any it didn't)
+            db.executemany("INSERT OR IGNORE INTO artifact_blobs VALUES(?, ?)", [(artifact_id, k) for k in blob_sizes])
             db.execute("UPDATE artifacts SET state=?, size=? WHERE id=?",
                        (MATERIALIZED, sum(blob_sizes.values()), artifact_id))
             db.execute("INSERT INTO stored_log(artifact_id) VALUES(?)", (artifact_id,))

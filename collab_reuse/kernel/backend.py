@@ -356,6 +356,14 @@ class TracerBackend:
             for artifact_id in artifact_ids:
                 self.leases.release(artifact_id)
 
+    def pin(self, artifact_id: str) -> None:
+        """``collab-reuse gc`` won't remove a stored result this kernel holds deferred (``Leases.pin``)."""
+        if self.leases is not None:
+            try:
+                self.leases.pin(artifact_id)
+            except OSError:
+                log.info("a deferred result could not be pinned against gc", exc_info=True)
+
     def become_confidential(self, why: str) -> None:
         """From now on, what this kernel stores goes to its user's confidential namespace: it may derive
         from data the rest of the team can't read (until the kernel restarts)."""

@@ -21,6 +21,10 @@ Every kernel holds a shared lock on byte 0 while it has the file open, so that a
 alone on its store (``others_alive``); alone, it takes leases only for operations on large inputs
 (``kernel/backend.py``).
 
+A kernel also *pins* each stored result it holds deferred (bound to a name, loaded when used): a
+shared lock on a third byte of the result, which ``collab-reuse gc`` looks at (``pinned_elsewhere``)
+so that it never removes what a running kernel will load. Pins last as long as the kernel.
+
 Two waits that can't end by themselves are cut short. Two kernels each waiting for a lease the other
 holds (each in a cell, neither finishing) are seen by the lock's owner (``F_GETLK`` names the
 process): the one with the larger pid stops waiting and computes, so the other's wait ends when it
@@ -43,7 +47,8 @@ from typing import Callable
 log = logging.getLogger("collab_reuse")
 
 LEASES_FILE = "leases"
-_SPAN = 1 << 57            # leases are at 1 + a 56-bit hash of the id; waiters' bytes the same offsets above it
+_SPAN = 1 << 57            # leases are at 1 + a 56-bit hash of the id; waiters' bytes the same offsets above it,
+_PINS = 2 * _SPAN          # and pins the same offsets above those
 _BUSY = (errno.EACCES, errno.EAGAIN)
 _POLL_FIRST, _POLL_MOST = 0.01, 0.25  # seconds between looks while waiting
 
@@ -120,6 +125,15 @@ class Leases:
     def _waits_for_mine(self, pid: int) -> bool:
         """Does process ``pid`` wait for one of the leases this one holds?"""
         return any(self._owner(_SPAN + offset) == pid for offset in list(self.held.values()))
+
+    def pin(self, artifact_id: str) -> None:
+        """Hold this stored result for the process's life: ``gc`` won't remove it (``pinned_elsewhere``)."""
+        if self._fd is not None:
+            self._lock(fcntl.F_RDLCK, _PINS + _offset(artifact_id))
+
+    def pinned_elsewhere(self, artifact_id: str) -> bool:
+        """Does another process (a running kernel) hold this stored result deferred?"""
+        return self._fd is not None and self._owner(_PINS + _offset(artifact_id)) is not None
 
     def awaited(self) -> bool:
         """Does another process wait for a lease this one holds?"""

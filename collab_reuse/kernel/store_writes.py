@@ -85,7 +85,8 @@ def encode_offers(graph: ExperimentGraph | None, store: ArtifactStore, candidate
 def _write(graph: ExperimentGraph, store: ArtifactStore, offer: Offer) -> Any:
     """Claim, write, mark stored; a failure undoes the claim and deletes the blobs it added."""
     sizes = {k: len(v) for k, v in offer.encoded.blobs.items()}
-    graph.begin_write(offer.id, {**sizes, store.manifest_key(offer.id): 0})
+    body, body_key = store.manifest_body(offer.id, offer.encoded, offer.extra)
+    graph.begin_write(offer.id, {**sizes, body_key: len(body), store.manifest_key(offer.id): 0})
     try:
         result = store.put(offer.id, offer.encoded, offer.extra, confidential=offer.confidential)
         graph.finish_write(offer.id, result.blob_sizes, store.writer.user,

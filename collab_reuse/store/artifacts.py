@@ -132,6 +132,15 @@ class ArtifactStore:
             fidelity.verify_roundtrip(value, back)
         return encoded
 
+    @staticmethod
+    def manifest_body(artifact_id: str, encoded: formats.Encoded, extra: dict | None = None) -> tuple[bytes, str]:
+        """(the manifest body ``put`` writes, its key): known before the write, so that a writer claims
+        the body's key with the others (``ExperimentGraph.begin_write``) and gc never takes it for unused."""
+        sizes = {key: len(data) for key, data in encoded.blobs.items()}
+        body = json.dumps({"format": FORMAT, "id": artifact_id, **encoded.manifest, "blobs": sizes,
+                           "extra": extra or {}}, separators=(",", ":")).encode()
+        return body, keys.content_key(body)
+
     def put(self, artifact_id: str, encoded: formats.Encoded, extra: dict | None = None,
             confidential: bool = False) -> Written:
         """Write blobs, then the body, then the row. ``extra`` rides along (replayed output, RNG state).
@@ -143,9 +152,7 @@ class ArtifactStore:
         for key, data in encoded.blobs.items():
             written += blobs.put(key, data)
             sizes[key] = len(data)
-        body = json.dumps({"format": FORMAT, "id": artifact_id, **encoded.manifest, "blobs": dict(sizes),
-                           "extra": extra or {}}, separators=(",", ":")).encode()
-        body_key = keys.content_key(body)
+        body, body_key = self.manifest_body(artifact_id, encoded, extra)
         written += blobs.put(body_key, body)
         sizes[body_key] = len(body)
         row = json.dumps({"format": FORMAT, "id": artifact_id, "writer": vars(self.writer), "body": body_key,

@@ -213,6 +213,7 @@ class Deferral:
                 # call changed among its arguments is written back when it is loaded, at the call)
             node = Pending(op_id, tuple if isinstance(shape, list) else shape, op.label, compute=recipe[0],
                            parents=recipe[1], compute_seconds=info.compute_seconds)
+            backend.pin(op_id)  # (it will be loaded when used: gc leaves it)
             node.load_cost = load_cost
             node.load_only = unchanged is not None
             if "rng_after" in extra:

@@ -101,3 +101,6 @@ class Backend(Protocol):
         """Is this result among the running cell's offers to the store (its lease held till stored)?"""
 
     def release_leases(self, artifact_ids: Any) -> None: ...
+
+    def pin(self, artifact_id: str) -> None:
+        """A stored result this kernel holds deferred, to load when used: not to be cleaned up meanwhile."""

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
+from collab_reuse.graph import ExperimentGraph
 from collab_reuse.tracing.lazy import Lazy
 from collab_reuse.tracing.registry import pandas_has_cow
 
@@ -214,3 +215,50 @@ def test_a_known_operation_returning_a_tuple_of_frames_is_deferred_item_by_item(
     second = rerun_showing_the_same_frame(tmp_path, monkeypatch, cells)
     assert "DataFrame.align" in ops_with(second[1], "deferred")
     assert not any("read_csv" in op or "align" in op for op in produced(second)), produced(second)
+
+
+def test_gc_leaves_a_stored_result_a_running_kernel_holds_deferred(tmp_path, monkeypatch, data_file):
+    """``collab-reuse gc`` removes stored results no recent workload reached, but never one a running
+    kernel holds deferred (it will load it when used): the kernel pins it (``Leases.pin``); once that
+    kernel is gone, the same gc removes it."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    cells = [f"import pandas as pd\nraw = pd.read_csv({str(data_file)!r})",
+             "per_key = raw.groupby('k').agg({'v': ['mean', 'max'], 'w': 'sum'})"]
+    store = tmp_path / "store"
+
+    def gc() -> str:
+        done = subprocess.run([sys.executable, "-m", "collab_reuse.cli", "--store", str(store), "gc"],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def age_everything() -> None:
+        db = sqlite3.connect(store / "graph.sqlite", isolation_level=None)
+        db.execute("UPDATE artifacts SET last_used = last_used - 90 * 86400")
+        db.close()
+
+    runs = shells(tmp_path, monkeypatch)
+    first = next(runs)
+    for cell in cells:
+        run(first, cell)
+    first_value = first.user_ns["per_key"].copy()
+    second = next(runs)  # (the first shell's writes are done and its session closed)
+    reports = [run(second, cell) for cell in cells]
+    assert "DataFrameGroupBy.aggregate" in ops_with(reports[1], "deferred")
+    assert type(second.user_ns["per_key"]) is Lazy
+    [aggregate] = [s["id"] for s in reports[1]["steps"] if s["op"] == "DataFrameGroupBy.aggregate"]
+    age_everything()
+    gc()
+    graph = ExperimentGraph(store, create=False)
+    assert aggregate in graph.materialized_ids(), "held by a running kernel: kept"
+    pd.testing.assert_frame_equal(second.user_ns["per_key"] + 0, first_value + 0)  # (loaded now, as it was)
+    assert "unusable" not in (store / "collab_reuse.log").read_text(), "loaded, not refused"
+    with pytest.raises(StopIteration):
+        next(runs)  # (the second shell's session closes: its pins go)
+    age_everything()
+    assert "removed 0 artifacts" not in gc()
+    assert aggregate not in graph.materialized_ids()
+    graph.close_all()

@@ -106,3 +106,29 @@ def test_gc_refuses_a_number_of_days_that_is_not_positive(tmp_path, capsys):
             raise AssertionError(f"--unused-days {bad} was accepted")
         assert "days" in capsys.readouterr().err
     assert ExperimentGraph(store, create=False).materialized_ids() == {"raw", "features", "old"}
+
+
+def test_gc_keeps_every_blob_of_a_stored_artifact_its_manifest_body_included(tmp_path, capsys):
+    """(gc once deleted each stored artifact's manifest body as unreferenced: nothing stored loaded
+    after it.) Evicted, the artifact's blobs all go, its body too."""
+    import numpy as np
+
+    from collab_reuse.kernel import store_writes
+    from collab_reuse.store import open_artifacts
+
+    store_dir = tmp_path / "store"
+    open_store_dir(store_dir)
+    graph = ExperimentGraph(store_dir, budget_bytes=10**8)
+    graph.record_cell([VertexUpdate("arr", "np.arange", "array")], "u", None)
+    store = open_artifacts(store_dir)
+    store_writes._write(graph, store, store_writes.Offer("arr", store.encode(np.arange(50_000)), {}))
+    before = sorted(store.blobs.keys())
+    assert cli.main(["--store", str(store_dir), "gc"]) == 0
+    assert "deleted 0 unreferenced blobs" in capsys.readouterr().out
+    assert sorted(store.blobs.keys()) == before
+    value, _, _ = store.get("arr")
+    assert (value == np.arange(50_000)).all()
+    for key in graph.unmaterialize(["arr"], evicted=True):
+        store.blobs.delete(key)
+    assert cli.main(["--store", str(store_dir), "gc"]) == 0
+    assert list(store.blobs.keys()) == []

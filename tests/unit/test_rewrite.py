@@ -67,6 +67,9 @@ class NullBackend:
     def release_leases(self, artifact_ids):
         pass
 
+    def pin(self, artifact_id):
+        pass
+
 
 @pytest.fixture
 def tracer():
