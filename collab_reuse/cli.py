@@ -103,6 +103,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
     pruned = upkeep.prune(graph)
     listed = list(store.blobs.keys())  # before the references: a blob written from now on is not listed
     live = graph.stored_blob_keys()
+    # (a store written before manifest bodies were claimed with the other blobs: its bodies are live too)
+    live |= {key for aid in graph.materialized_ids() if (key := store.body_key(aid)) is not None}
     dead = set(repaired["orphans"]) | {k for k in listed if k not in live}
     deleted = 0
     for key in sorted(dead):

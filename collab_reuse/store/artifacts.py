@@ -184,6 +184,13 @@ class ArtifactStore:
         body = _parse_body(data, artifact_id)
         return {**body, "writer": writer, "author": self.author(owner)}
 
+    def body_key(self, artifact_id: str) -> str | None:
+        """The key of an artifact's manifest body, as its trusted row names it (None: no such row)."""
+        try:
+            return self._trusted_row(artifact_id)[0]["body"]
+        except (KeyError, CorruptArtifact):
+            return None
+
     def _trusted_row(self, artifact_id: str) -> tuple[dict, Writer, int | None]:
         """The first manifest row of ``artifact_id`` whose writer is where the row was found and is
         trusted, with the writer it names and the uid owning where it was found (None: not known);

@@ -132,3 +132,22 @@ def test_gc_keeps_every_blob_of_a_stored_artifact_its_manifest_body_included(tmp
         store.blobs.delete(key)
     assert cli.main(["--store", str(store_dir), "gc"]) == 0
     assert list(store.blobs.keys()) == []
+
+
+def test_gc_keeps_the_manifest_bodies_of_a_store_written_before_they_were_claimed(tmp_path, capsys):
+    import numpy as np
+
+    from collab_reuse.kernel import store_writes
+    from collab_reuse.store import open_artifacts
+
+    store_dir = tmp_path / "store"
+    open_store_dir(store_dir)
+    graph = ExperimentGraph(store_dir, budget_bytes=10**8)
+    graph.record_cell([VertexUpdate("arr", "np.arange", "array")], "u", None)
+    store = open_artifacts(store_dir)
+    store_writes._write(graph, store, store_writes.Offer("arr", store.encode(np.arange(1000)), {}))
+    with graph.transaction() as db:  # (as an older collab_reuse left it: the body's key not the artifact's)
+        db.execute("DELETE FROM artifact_blobs WHERE key=?", (store.body_key("arr"),))
+    assert cli.main(["--store", str(store_dir), "gc"]) == 0
+    value, _, _ = store.get("arr")
+    assert (value == np.arange(1000)).all()
