@@ -129,3 +129,32 @@ def test_an_evicted_result_says_when_by_which_budget_decision_and_what_it_would_
     assert detail in _explained(second)
     plain = run_notebook(path, tmp_path / "plain")  # (the explanation is only in %reuse explain's output)
     assert [o for o in plain.outputs[1]["outputs"]] == [o for o in second.outputs[1]["outputs"]]
+
+
+FUNCTION_CELLS = [
+    "import pandas as pd",
+    "df = pd.read_csv('data.csv')",
+    "def features(frame):\n    out = frame.assign(c=frame['a'] * 2)\n    return out.groupby(out['a'] > 0.5).mean()",
+    "table = features(df)\nprint(table.round(6).to_string())",
+]
+
+
+def test_an_edited_notebook_function_names_its_changed_lines(tmp_path):
+    """Issue 19's example of a notebook function: the call is recomputed because the function's code
+    changed, and %reuse explain shows the changed lines."""
+    store, work = tmp_path / "store", tmp_path / "work"
+    _write_data(work, 0)
+    run_notebook(_notebook(tmp_path / "first.ipynb", FUNCTION_CELLS + [EXPLAIN]), work, store_dir=store,
+                 kernel_args=["--CollabReuse.min_saving=0"])
+    edited = FUNCTION_CELLS[:2] + [FUNCTION_CELLS[2].replace("* 2", "* 3")] + FUNCTION_CELLS[3:]
+    second = run_notebook(_notebook(tmp_path / "second.ipynb", edited + [EXPLAIN]), work, store_dir=store,
+                          kernel_args=["--CollabReuse.min_saving=0"])
+    text = _explained(second)
+    assert "notebook function features changed" in text, text
+    assert "-out = frame.assign(c=frame['a'] * 2); +out = frame.assign(c=frame['a'] * 3)" in text, text
+    call = _step(_reports(store, second.kernel_id), "features()")
+    assert call["status"] == "computed" and call["why"][0]["kind"] == "code", call
+
+    _write_data(tmp_path / "plain-work", 0)
+    plain = run_notebook(_notebook(tmp_path / "plain.ipynb", edited), tmp_path / "plain-work")
+    assert [c["outputs"] for c in plain.outputs] == [c["outputs"] for c in second.outputs[:-1]]
