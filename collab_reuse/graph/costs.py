@@ -165,6 +165,32 @@ class Reader:
                 compute[info.id] = info.compute_seconds
         return parents, compute
 
+    def upward_closure(self, ids: list[str]) -> list[str]:
+        """``ids`` and their ancestors by every row's inputs, malformed ones' too (a superset of the
+        ancestors by well-formed rows), from one recursive query."""
+        found = self.db.execute(
+            "WITH RECURSIVE up(id) AS (SELECT value FROM json_each(?)"
+            "  UNION SELECT j.value FROM up JOIN artifacts a ON a.id=up.id,"
+            "  json_each(CASE WHEN json_valid(a.inputs) THEN a.inputs ELSE '[]' END) j)"
+            " SELECT id FROM up", (json.dumps(ids),)).fetchall()
+        return [v for (v,) in found if type(v) is str]
+
+    def checked_ancestors(self, aid: str) -> set[str]:
+        """``aid`` and its ancestors by the inputs of well-formed rows (read level by level)."""
+        reached = {aid}
+        frontier = [aid]
+        while frontier:
+            step = []
+            for info in self.infos(frontier).values():
+                if info is None:
+                    continue
+                for p in info.inputs:
+                    if p not in reached:
+                        reached.add(p)
+                        step.append(p)
+            frontier = step
+        return reached
+
     def blob_sizes(self, ids: list[str]) -> dict[str, dict[str, int] | None]:
         """``ExperimentGraph.blob_sizes_of`` of many artifacts at once."""
         sizes: dict[str, dict[str, int] | None] = {i: {} for i in ids}
@@ -325,3 +351,199 @@ class _Upward:
                                 self.reached.add(p)
                                 parents.append(p)
                     frontier = parents
+
+
+# --------------------------------------------------------------------------- the memo kept between passes
+
+MEMO_MAX_ROWS = 100_000  # ancestry rows a memo keeps (id -> inputs, compute seconds) before it starts again
+_KNOWN_WHAT = {"i", "d", "o", "q", "c", "qc"}
+
+
+def exact_sum(values: Iterable[float]) -> float:
+    """The correctly rounded sum (``math.fsum``): the same whatever the order, so that a recreation cost
+    computed alone, in another pass, equals the one a pass over every target would give."""
+    import math
+
+    return math.fsum(values)
+
+
+class Memo:
+    """What the materializer computed for its targets (the stored artifacts, mostly the same from one
+    cell to the next), kept per process between passes and brought up to date from ``artifact_changes``
+    (rows written by schema.sql's triggers for every insert, delete and relevant update of ``artifacts``,
+    whoever makes it):
+
+    * ``potential``: a target's clipped model potential. A change that can only raise potentials (a row
+      inserted, a score raised) raises every remembered ancestor's to the changed vertex's potential,
+      which a new unscored leaf (most changes) leaves as it is, without reading its ancestors; any other
+      change (a row deleted, a score lowered, inputs or well-formedness changed) forgets the potential of
+      every target among the ancestors, by all rows' inputs, of the vertex and of its old inputs (a
+      superset), which the next pass searches again.
+    * ``recreation``: a target's recreation cost, the exact sum of its ancestors' compute seconds; the
+      ancestry rows it came from are kept (``rows``: id -> (inputs, compute seconds), or None: absent or
+      malformed), with the children among them, so that a change to any of them forgets the targets
+      downstream of it.
+
+    The memo's mark is ``sqlite_sequence``'s value for ``artifact_changes`` as of the snapshot it was
+    brought up to date from. When the entry after the mark is gone (pruned after falling 50,000 changes
+    behind, the table cleared, entries deleted) or the sequence went back, the memo starts again. Entries
+    a member writes into the table can only make it forget; one who bypasses the triggers (drops them, or
+    replaces a row with ``INSERT OR REPLACE``, which fires no delete trigger) can leave a kernel's memo
+    stale, which moves what is kept, as writing scores into rows does, and never what a load serves."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.mark: int | None = None
+        self.potential: dict[str, float] = {}
+        self.recreation: dict[str, float] = {}
+        self.rows: dict[str, tuple[list[str], float] | None] = {}
+        self.kids: dict[str, set[str]] = {}
+
+    def reset(self) -> None:
+        self.potential, self.recreation, self.rows, self.kids = {}, {}, {}, {}
+
+    # -- the ancestry rows -------------------------------------------------------------------
+
+    def _keep_row(self, aid: str, info: Any) -> None:
+        row = None if info is None else (info.inputs, info.compute_seconds)
+        self.rows[aid] = row
+        if row is not None:
+            for parent in row[0]:
+                self.kids.setdefault(parent, set()).add(aid)
+
+    def _drop_row(self, aid: str) -> None:
+        row = self.rows.pop(aid, None)
+        if row is not None:
+            for parent in row[0]:
+                kids = self.kids.get(parent)
+                if kids is not None:
+                    kids.discard(aid)
+                    if not kids:
+                        del self.kids[parent]
+
+    def _downstream(self, ids: Iterable[str]) -> set[str]:
+        """``ids`` and their descendants among the kept rows."""
+        out: set[str] = set()
+        stack = list(ids)
+        while stack:
+            v = stack.pop()
+            if v in out:
+                continue
+            out.add(v)
+            stack.extend(k for k in self.kids.get(v, ()) if k not in out)
+        return out
+
+    # -- bringing it up to date --------------------------------------------------------------
+
+    def sync(self, reader: "Reader") -> None:
+        """Apply the changes since the mark, from ``reader``'s snapshot (or start again)."""
+        db = reader.db
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='artifact_changes'").fetchone()
+        now = row[0] if row is not None and type(row[0]) is int else 0
+        mark, self.mark = self.mark, now
+        if mark is None or now < mark:
+            self.reset()
+            return
+        if now == mark:
+            return
+        found = db.execute("SELECT seq, artifact_id, what, old_inputs, old_quality, new_quality FROM artifact_changes"
+                           " WHERE seq > ? AND seq <= ? ORDER BY seq", (mark, now)).fetchall()
+        if not found or found[0][0] != mark + 1:
+            self.reset()
+            return
+        if len(self.rows) > MEMO_MAX_ROWS:
+            self.reset()
+            return
+        lowered: set[str] = set()  # potentials: ancestors of these may have fallen
+        raised: list[str] = []     # ... may have risen to these vertices' potentials
+        moved: set[str] = set()    # recreation costs: descendants of these may have changed
+        for _, aid, what, old_inputs, old_quality, new_quality in found:
+            if type(aid) is not str or not aid:
+                continue  # a row whose id is not a text is absent, and no input names it
+            if what not in _KNOWN_WHAT:
+                what = "o"
+            if what == "i":
+                raised.append(aid)
+            elif what in ("q", "qc"):
+                try:
+                    up = clip(rows.score(new_quality)) >= clip(rows.score(old_quality))
+                except BadRow:
+                    up = False
+                if up:
+                    raised.append(aid)
+                else:
+                    lowered.add(aid)
+            elif what != "c":
+                lowered.add(aid)
+                try:
+                    lowered.update(rows.id_list(old_inputs))
+                except BadRow:
+                    pass  # the old row was malformed: it had no edges
+            if what != "q":
+                moved.add(aid)
+        if moved:
+            gone = self._downstream(v for v in moved if v in self.rows or v in self.recreation)
+            for v in gone:
+                self.recreation.pop(v, None)
+            for v in moved:
+                self._drop_row(v)
+        if lowered and self.potential:
+            for v in reader.upward_closure(sorted(lowered)):
+                self.potential.pop(v, None)
+        if raised and self.potential:
+            raised = list(dict.fromkeys(raised))
+            reader.infos(raised)  # (``potentials`` reads a target's own score from what was read)
+            for v, p in reader.potentials(raised).items():
+                if p > 0:
+                    for a in reader.checked_ancestors(v):
+                        if a in self.potential and self.potential[a] < p:
+                            self.potential[a] = p
+
+    # -- what a pass asks --------------------------------------------------------------------
+
+    def potentials(self, reader: "Reader", targets: list[str]) -> dict[str, float]:
+        missing = [t for t in dict.fromkeys(targets) if t not in self.potential]
+        if missing:
+            self.potential.update(reader.potentials(missing))
+        return {t: self.potential[t] for t in targets}
+
+    def recreation_costs(self, reader: "Reader", targets: list[str]) -> dict[str, float]:
+        missing = [t for t in dict.fromkeys(targets) if t not in self.recreation]
+        if missing:
+            # the ancestry rows not kept, level by level
+            want = [t for t in missing if t not in self.rows]
+            seen = set(want)
+            while want:
+                for aid, info in reader.infos(want).items():
+                    self._keep_row(aid, info)
+                step = []
+                for aid in want:
+                    row = self.rows[aid]
+                    for p in row[0] if row is not None else ():
+                        if p not in seen and p not in self.rows:
+                            seen.add(p)
+                            step.append(p)
+                want = step
+            for t in missing:
+                self.recreation[t] = self._walk(reader, t)
+        return {t: self.recreation[t] for t in targets}
+
+    def _walk(self, reader: "Reader", target: str) -> float:
+        """The exact sum of the compute seconds of ``target`` and its ancestors, from the kept rows (read
+        where one is missing)."""
+        seen = {target}
+        stack = [target]
+        costs: list[float] = []
+        while stack:
+            v = stack.pop()
+            if v not in self.rows:
+                self._keep_row(v, reader.infos([v])[v])
+            row = self.rows[v]
+            if row is None:
+                continue
+            costs.append(row[1])
+            for p in row[0]:
+                if p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+        return exact_sum(costs)

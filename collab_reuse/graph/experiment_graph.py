@@ -139,8 +139,7 @@ class MaterializationInputs:
 
     stored: list[ArtifactInfo]
     offered: dict[str, ArtifactInfo]
-    parents: dict[str, list[str]]
-    compute: dict[str, float]
+    recreation: dict[str, float]  # each target's recreation cost (the exact sum over its ancestor set)
     potential: dict[str, float]
     blob_sizes: dict[str, dict[str, int] | None]
 
@@ -184,6 +183,7 @@ class ExperimentGraph:
         self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []  # every thread's, for close_all()
         self._opened_lock = threading.Lock()
         self._wide = costs.WideInputs()  # (the materializer's, kept between cells)
+        self._memo = costs.Memo()  # (the materializer's potentials and recreation costs, kept between cells)
         try:
             if create:
                 self.store_dir.mkdir(parents=True, exist_ok=True)
@@ -683,23 +683,29 @@ class ExperimentGraph:
     def materialization_inputs(self, offered: Iterable[str]) -> "MaterializationInputs":
         """What ``kernel/store_writes.materialize`` weighs, from one snapshot of the graph, read without a
         pass over it (``costs``): the stored artifacts, the offered ones the graph knows and doesn't
-        store, the parents and compute seconds of them all and of their ancestors, their model potentials
-        (clipped into [0, 1], as the utility counts them) and the stored ones' blob sizes."""
+        store, the recreation costs and model potentials (clipped into [0, 1], as the utility counts them)
+        of them all, and the stored ones' blob sizes. The costs of the targets of earlier passes are kept
+        (``costs.Memo``) and brought up to date from what changed since; only the others are searched."""
         db = self._db()
-        db.execute("BEGIN")
-        try:
-            reader = costs.Reader(db, self._wide, _checked, ArtifactInfo.COLUMNS)
-            stored = reader.stored()
-            known = reader.infos(list(dict.fromkeys(offered)))
-            fresh = {aid: info for aid, info in known.items() if info is not None and info.state != MATERIALIZED}
-            targets = [a.id for a in stored] + list(fresh)
-            if not targets:
-                return MaterializationInputs([], {}, {}, {}, {}, {})
-            parents, compute = reader.ancestry(targets)
-            return MaterializationInputs(stored, fresh, parents, compute, reader.potentials(targets),
-                                         reader.blob_sizes([a.id for a in stored]))
-        finally:
-            db.execute("COMMIT")
+        with self._memo.lock:
+            db.execute("BEGIN")
+            try:
+                reader = costs.Reader(db, self._wide, _checked, ArtifactInfo.COLUMNS)
+                stored = reader.stored()
+                known = reader.infos(list(dict.fromkeys(offered)))
+                fresh = {aid: info for aid, info in known.items() if info is not None and info.state != MATERIALIZED}
+                targets = [a.id for a in stored] + list(fresh)
+                self._memo.sync(reader)
+                if not targets:
+                    return MaterializationInputs([], {}, {}, {}, {})
+                return MaterializationInputs(stored, fresh, self._memo.recreation_costs(reader, targets),
+                                             self._memo.potentials(reader, targets),
+                                             reader.blob_sizes([a.id for a in stored]))
+            except BaseException:
+                self._memo.mark = None  # (a pass cut short may have applied part of the changes)
+                raise
+            finally:
+                db.execute("COMMIT")
 
     @guarded
     def all_artifacts(self) -> list[ArtifactInfo]:
@@ -711,7 +717,7 @@ class ExperimentGraph:
         with self.transaction() as db:
             for table in ("artifacts", "artifact_blobs", "blobs", "usage", "events", "random_ops", "counters",
                           "stored_log", "quiet_ops", "forests", "writes", "places", "evictions", "authors", "reuse",
-                          "confidential"):
+                          "confidential", "artifact_changes"):
                 db.execute(f"DELETE FROM {table}")
 
     # -- queries for the panel, the magics and the CLI ---------------------------------------

@@ -37,6 +37,7 @@ _MALFORMED = (
     "DELETE FROM files WHERE typeof(digest)<>'text' OR digest=''",
     "DELETE FROM stored_log WHERE typeof(artifact_id)<>'text'",
     "DELETE FROM evictions WHERE typeof(artifact_id)<>'text' OR typeof(time) NOT IN ('integer', 'real')",
+    "DELETE FROM artifact_changes WHERE typeof(artifact_id)<>'text'",
     "DELETE FROM places WHERE typeof(place)<>'text' OR typeof(op_id)<>'text' OR typeof(op)<>'text'"
     " OR typeof(summary)<>'text' OR NOT json_valid(summary) OR (why IS NOT NULL AND NOT json_valid(why))",
     "DELETE FROM artifact_blobs WHERE typeof(key)<>'text' OR typeof(artifact_id)<>'text'",

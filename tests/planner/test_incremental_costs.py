@@ -4,6 +4,7 @@ candidates and selection are those of the whole-graph pass it replaced (``_whole
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 
 import pytest
@@ -27,7 +28,7 @@ def _whole_graph(graph: ExperimentGraph, offers: list[Offer], min_saving: float)
     parents = {a.id: a.inputs for a in artifacts.values()}
     compute = {a.id: a.compute_seconds for a in artifacts.values()}
     targets = [a.id for a in stored] + list(offered)
-    recreation = plan.recreation_costs(parents, compute, targets)
+    recreation = {t: _exact_recreation(parents, compute, t) for t in targets}
     quality = {a.id: a.quality for a in artifacts.values() if a.quality is not None}
     potential = plan.model_potential(parents, quality) if quality else {}
     cands = []
@@ -48,6 +49,18 @@ def _whole_graph(graph: ExperimentGraph, offers: list[Offer], min_saving: float)
                                     potential=float(potential.get(aid, 0.0) or 0.0),
                                     columns=tuple(sorted(blobs.items())), materialized=aid not in offered))
     return cands
+
+
+def _exact_recreation(parents: dict[str, list[str]], compute: dict[str, float], target: str) -> float:
+    """The target's compute seconds and every ancestor's, each once, summed exactly (``math.fsum``: in
+    any order the same float, which is what lets the materializer keep a target's cost between passes)."""
+    seen, stack = {target}, [target]
+    while stack:
+        for p in parents.get(stack.pop(), ()):
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return math.fsum(compute.get(v, 0.0) for v in seen)
 
 
 def _clipped(c: plan.Candidate) -> plan.Candidate:
