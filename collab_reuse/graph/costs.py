@@ -75,6 +75,12 @@ class WideInputs:
         with self._lock:
             return {i: list(self._by_input[i]) for i in ids if i in self._by_input}
 
+    def forget(self) -> None:
+        """Read everything again at the next refresh: a row's inputs or id changed in place (``Memo.sync``
+        sees it in ``artifact_changes``), which its rowid doesn't show."""
+        with self._lock:
+            self._by_input, self._newest = {}, None
+
     def refresh(self, db: sqlite3.Connection) -> None:
         """Read the rows added since the last refresh (everything, the first time)."""
         with self._lock:
@@ -443,16 +449,15 @@ class Memo:
         mark, self.mark = self.mark, now
         if mark is None or now < mark:
             self.reset()
+            reader.wide.forget()
             return
         if now == mark:
             return
         found = db.execute("SELECT seq, artifact_id, what, old_inputs, old_quality, new_quality FROM artifact_changes"
                            " WHERE seq > ? AND seq <= ? ORDER BY seq", (mark, now)).fetchall()
-        if not found or found[0][0] != mark + 1:
+        if not found or found[0][0] != mark + 1 or len(self.rows) > MEMO_MAX_ROWS:
             self.reset()
-            return
-        if len(self.rows) > MEMO_MAX_ROWS:
-            self.reset()
+            reader.wide.forget()
             return
         lowered: set[str] = set()  # potentials: ancestors of these may have fallen
         raised: list[str] = []     # ... may have risen to these vertices' potentials
@@ -481,6 +486,8 @@ class Memo:
                     pass  # the old row was malformed: it had no edges
             if what != "q":
                 moved.add(aid)
+        if any(what not in ("i", "d", "q", "c", "qc") for _, _, what, _, _, _ in found):
+            reader.wide.forget()  # (a row rewired or renamed in place: its rowid doesn't show it)
         if moved:
             gone = self._downstream(v for v in moved if v in self.rows or v in self.recreation)
             for v in gone:

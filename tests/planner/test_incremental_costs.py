@@ -170,3 +170,101 @@ def test_rows_added_or_deleted_between_materializations_are_seen(tmp_path):
     finally:
         db.close()
         graph.close_all()
+
+
+@st.composite
+def changes(draw, n: int):
+    """Rows changed between two materializations, as any member's SQL may change them: vertices added
+    (after or before the rows naming them), deleted, scored and rescored (up, down, malformed), retimed,
+    rewired, made malformed or well formed again, stored or unstored."""
+    ids = [f"v{i}" for i in range(n)] + ["ghost"]
+    out = []
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["insert", "insert", "delete", "quality", "quality", "compute", "inputs",
+                                     "malformed", "wellformed", "state", "id"]))
+        aid = draw(st.sampled_from(ids))
+        if kind == "insert":
+            new = draw(st.sampled_from(["ghost", "w1", "w2", "w3"]))
+            inputs = draw(st.lists(st.sampled_from(ids), max_size=4))
+            out.append(("INSERT OR IGNORE INTO artifacts(id, op, kind, inputs, compute_seconds, quality, state,"
+                        " created, last_used) VALUES(?, 'fit', 'model', ?, ?, ?, 0, 0, 0)",
+                        # ("ghost" may be named as an input already: given none, it closes no cycle)
+                        (new, json.dumps([] if new == "ghost" else inputs),
+                         draw(st.sampled_from([0.0, 0.001, 2.5, 7.0])),
+                         draw(st.one_of(st.none(), st.sampled_from([0.2, 0.85, 0.95, 1.2, -1.0]))))))
+        elif kind == "delete":
+            out.append(("DELETE FROM artifacts WHERE id=?", (aid,)))
+        elif kind == "quality":
+            out.append(("UPDATE artifacts SET quality=? WHERE id=?",
+                        (draw(st.sampled_from([None, -0.5, 0.1, 0.6, 0.8, 0.99, 1.5, "bad"])), aid)))
+        elif kind == "compute":
+            out.append(("UPDATE artifacts SET compute_seconds=? WHERE id=?",
+                        (draw(st.sampled_from([0.0, 0.003, 1.0, 12.5, -1.0, "x"])), aid)))
+        elif kind == "inputs":
+            inputs = draw(st.lists(st.sampled_from(ids), max_size=3))
+            # (only edges to earlier vertices: a cycle is a graph no kernel writes)
+            num = int(aid[1:]) if aid[1:].isdigit() else -1
+            keep = [i for i in inputs if i[1:].isdigit() and int(i[1:]) < num]
+            out.append(("UPDATE artifacts SET inputs=? WHERE id=?", (json.dumps(keep), aid)))
+        elif kind == "malformed":
+            column = draw(st.sampled_from(["size", "frequency", "inputs", "state", "op"]))
+            out.append((f"UPDATE artifacts SET {column}=? WHERE id=?", (draw(st.sampled_from(["bad", -3, None])), aid)))
+        elif kind == "wellformed":
+            out.append(("UPDATE artifacts SET size=0, frequency=1, state=0, op='op' WHERE id=? AND typeof(inputs)='text'"
+                        " AND json_valid(inputs)", (aid,)))
+        elif kind == "state":
+            out.append(("UPDATE artifacts SET state=? WHERE id=?", (draw(st.sampled_from([0, 2])), aid)))
+        else:
+            out.append(("UPDATE artifacts SET id=? WHERE id=?", (draw(st.sampled_from(["w1", "w4"])), aid)))
+    return out
+
+
+def test_what_the_memo_keeps_between_passes_is_what_a_whole_graph_pass_gives(tmp_path_factory):
+    """``costs.Memo`` keeps potentials and recreation costs between materializations of one graph: after
+    each round of changes (written by a second connection, as another member's kernel or sqlite3 writes
+    them) the candidates and selections are still the whole-graph pass's."""
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.data())
+    def check(data):
+        vertices, offered, budget, min_saving = data.draw(graphs())
+        graph = _write(tmp_path_factory.mktemp("eg"), vertices)
+        db = sqlite3.connect(graph.path, isolation_level=None)
+        try:
+            _same(graph, _offers(offered), min_saving, budget)
+            for _ in range(data.draw(st.integers(1, 4))):
+                for sql, params in data.draw(changes(len(vertices))):
+                    try:
+                        db.execute(sql, params)
+                    except sqlite3.IntegrityError:
+                        pass  # (an id taken, a NOT NULL column)
+                _same(graph, _offers(data.draw(st.lists(st.sampled_from(
+                    [v["id"] for v in vertices] + ["ghost", "w1", "w2"]), max_size=3))), min_saving, budget)
+        finally:
+            db.close()
+            graph.close_all()
+
+    check()
+
+
+def test_the_memo_starts_again_when_the_changes_it_needs_are_gone(tmp_path):
+    """Entries pruned or deleted (a member, ``clear``) make the memo start again rather than miss them."""
+    chain = [{"id": f"v{i}", "inputs": [f"v{i - 1}"] if i else [], "compute": 1.0, "frequency": 1,
+              "quality": 0.5 if i == 5 else None, "state": 2 if i in (0, 3) else 0, "load": 0.01, "blobs": ["c1"],
+              "malformed": False} for i in range(6)]
+    graph = _write(tmp_path, chain)
+    db = sqlite3.connect(graph.path, isolation_level=None)
+    try:
+        _same(graph, [], 0.0, 10_000)
+        db.execute("UPDATE artifacts SET quality=0.1 WHERE id='v5'")
+        db.execute("UPDATE artifacts SET compute_seconds=4.0 WHERE id='v1'")
+        db.execute("DELETE FROM artifact_changes")  # the entries the memo needs
+        _same(graph, [], 0.0, 10_000)
+        assert [(c.potential, c.recreation_cost) for c in store_writes.weigh(graph, [], 0.0)[0]] == [(0.1, 1.0),
+                                                                                                    (0.1, 7.0)]
+        db.execute("UPDATE artifacts SET quality=NULL WHERE id='v5'")
+        graph.clear()
+        _same(graph, [], 0.0, 10_000)
+    finally:
+        db.close()
+        graph.close_all()
