@@ -7,7 +7,11 @@ every ancestor's compute time: ``planner.materialize.recreation_costs``) and its
 graph for that costs a pass over every vertex per write (0.6 s at 10^5 vertices); here:
 
 * the stored rows come by the ``state`` index, the offered ones by id;
-* the ancestors, by one recursive query from the targets (inputs are on each row);
+* the recreation costs and potentials of the targets of earlier passes are kept (``Memo``, per process)
+  and brought up to date from ``artifact_changes`` (what changed since, written by triggers): a cell that
+  adds unscored vertices and retimes new ones changes none of them; only targets not kept are computed;
+* a recreation cost, as the exact sum (``math.fsum``) of the compute seconds of the target and each of its
+  ancestors (by the inputs on each row, read level by level, kept in the memo), the same in any order;
 * the potential of a target, exactly as ``model_potential`` gives it once the utility clips it into
   [0, 1] (``planner.materialize.utility_value``), from whichever of two searches ends first: down its
   descendants (the ``artifacts_input*`` indexes find the rows naming a vertex as an input), which ends
@@ -18,8 +22,9 @@ graph for that costs a pass over every vertex per write (0.6 s at 10^5 vertices)
   what the targets reach, not by the graph; the searches alternate with growing budgets.
 
 Rows are checked as ``ExperimentGraph.all_artifacts`` checks them: a malformed row is absent (its id
-may still name an input, a vertex without parents, cost or score), so the results are those of the
-planner's functions over the whole graph (``tests/planner/test_incremental_costs.py`` compares them).
+may still name an input, a vertex without parents, cost or score), so the results are those of a pass
+over the whole graph (``tests/planner/test_incremental_costs.py`` compares them, for one pass and for
+passes kept between rounds of changes).
 """
 
 from __future__ import annotations
@@ -150,26 +155,6 @@ class Reader:
                 self.found[info.id] = info
                 out.append(info)
         return out
-
-    def ancestry(self, targets: list[str]) -> tuple[dict[str, list[str]], dict[str, float]]:
-        """(parents, compute seconds) of the targets and every ancestor, from one recursive query (it
-        follows malformed rows' inputs too: a superset; their parents are left out here, as they are of
-        the whole graph's)."""
-        found = self.db.execute(
-            "WITH RECURSIVE up(id) AS (SELECT value FROM json_each(?)"
-            "  UNION SELECT j.value FROM up JOIN artifacts a ON a.id=up.id,"
-            "  json_each(CASE WHEN json_valid(a.inputs) THEN a.inputs ELSE '[]' END) j)"
-            f" SELECT {self.columns} FROM artifacts WHERE id IN (SELECT id FROM up)",
-            (json.dumps(targets),)).fetchall()
-        parents: dict[str, list[str]] = {}
-        compute: dict[str, float] = {}
-        for row in found:
-            info = self.check(row)
-            if info is not None:
-                self.found[info.id] = info
-                parents[info.id] = info.inputs
-                compute[info.id] = info.compute_seconds
-        return parents, compute
 
     def upward_closure(self, ids: list[str]) -> list[str]:
         """``ids`` and their ancestors by every row's inputs, malformed ones' too (a superset of the
@@ -509,12 +494,17 @@ class Memo:
     # -- what a pass asks --------------------------------------------------------------------
 
     def potentials(self, reader: "Reader", targets: list[str]) -> dict[str, float]:
+        """The targets' potentials, searched (``Reader.potentials``) for those not kept; only these
+        targets' are kept after (an offer not stored is not asked about again)."""
         missing = [t for t in dict.fromkeys(targets) if t not in self.potential]
         if missing:
             self.potential.update(reader.potentials(missing))
-        return {t: self.potential[t] for t in targets}
+        self.potential = {t: self.potential[t] for t in targets}
+        return dict(self.potential)
 
     def recreation_costs(self, reader: "Reader", targets: list[str]) -> dict[str, float]:
+        """The targets' recreation costs, from the kept ancestry rows (the missing ones read level by
+        level); only these targets' are kept after."""
         missing = [t for t in dict.fromkeys(targets) if t not in self.recreation]
         if missing:
             # the ancestry rows not kept, level by level
@@ -533,7 +523,8 @@ class Memo:
                 want = step
             for t in missing:
                 self.recreation[t] = self._walk(reader, t)
-        return {t: self.recreation[t] for t in targets}
+        self.recreation = {t: self.recreation[t] for t in targets}
+        return dict(self.recreation)
 
     def _walk(self, reader: "Reader", target: str) -> float:
         """The exact sum of the compute seconds of ``target`` and its ancestors, from the kept rows (read

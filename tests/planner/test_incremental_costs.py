@@ -268,3 +268,64 @@ def test_the_memo_starts_again_when_the_changes_it_needs_are_gone(tmp_path):
     finally:
         db.close()
         graph.close_all()
+
+
+_VALUES = {  # (NOT NULL columns: no None)
+    "op": ["op", "", 3, b"op"], "kind": ["model", "", 1.5, b"x"],
+    "size": [0, 7, -1, 2.5, "7"], "compute_seconds": [0.0, 1.25, 3, -0.5, "x", float("inf")],
+    "frequency": [0, 4, -2, "4", 1.5], "state": [0, 2, 3, "2"], "load_seconds": [None, 0.2, -1.0, "s"],
+    "quality": [None, 0.5, 0.9, -3.0, "q", float("inf"), 2], "storable": [0, 1, 2, "1"],
+    "inputs": ['[]', '["a"]', '["a", "b"]', 'not json', '[1]', b'[]'],
+}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.fixed_dictionaries({c: st.sampled_from(v) for c, v in _VALUES.items()}),
+       st.dictionaries(st.sampled_from(sorted(_VALUES)), st.integers(0, 6), min_size=1, max_size=3))
+def test_the_triggers_log_every_update_that_changes_what_a_vertex_contributes(before, update):
+    """``artifact_changes``' update trigger against rows.py: an update it doesn't log leaves the vertex's
+    edges, score and compute time as read (None for a malformed row) as they were; one it logs as 'q'/'c'
+    leaves the row as well formed as it was."""
+    import tempfile
+
+    from collab_reuse.graph.experiment_graph import ArtifactInfo, _checked
+
+    with tempfile.TemporaryDirectory() as tmp:
+        graph = ExperimentGraph(tmp)
+        db = sqlite3.connect(graph.path, isolation_level=None)
+        try:
+            db.execute("DELETE FROM artifact_changes")
+            columns = ", ".join(before)
+            db.execute(f"INSERT INTO artifacts(id, {columns}, created, last_used) VALUES('x', "
+                       f"{', '.join('?' * len(before))}, 0, 0)", [before[c] for c in before])
+
+            def read():
+                row = db.execute(f"SELECT {ArtifactInfo.COLUMNS} FROM artifacts WHERE id='x'").fetchone()
+                info = _checked(row)
+                return None if info is None else (info.inputs, info.quality, info.compute_seconds), row
+
+            old, old_row = read()
+            changes = {c: _VALUES[c][i % len(_VALUES[c])] for c, i in update.items()}
+            try:
+                db.execute(f"UPDATE artifacts SET {', '.join(f'{c}=?' for c in changes)} WHERE id='x'",
+                           list(changes.values()))
+            except sqlite3.IntegrityError:
+                return  # (a NOT NULL column)
+            new, new_row = read()
+            logged = db.execute("SELECT what, old_inputs, old_quality, new_quality FROM artifact_changes"
+                                " WHERE seq > (SELECT MIN(seq) FROM artifact_changes)").fetchall()
+            if not logged:
+                assert new == old
+            else:
+                ((what, old_inputs, old_quality, new_quality),) = logged
+                assert (old_inputs, old_quality, new_quality) == (old_row[-1], old_row[-3], new_row[-3])
+                if what != "o":
+                    assert (old is None) == (new is None)
+                    assert what in ("q", "c", "qc")
+                    if old is not None:
+                        assert old[0] == new[0]
+                        assert "c" in what or old[2] == new[2]
+                        assert "q" in what or old[1] == new[1]
+        finally:
+            db.close()
+            graph.close_all()
