@@ -347,6 +347,7 @@ class _Upward:
 # --------------------------------------------------------------------------- the memo kept between passes
 
 MEMO_MAX_ROWS = 100_000  # ancestry rows a memo keeps (id -> inputs, compute seconds) before it starts again
+RESAVE_AFTER = 10_000  # changes after which a saved potential is saved again (with a newer mark)
 _KNOWN_WHAT = {"i", "d", "o", "q", "c", "qc"}
 
 
@@ -356,6 +357,72 @@ def exact_sum(values: Iterable[float]) -> float:
     import math
 
     return math.fsum(values)
+
+
+def _sequence(db: sqlite3.Connection) -> int:
+    """``sqlite_sequence``'s value for ``artifact_changes``: the newest change's, in this snapshot."""
+    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='artifact_changes'").fetchone()
+    return row[0] if row is not None and type(row[0]) is int else 0
+
+
+def _changes(db: sqlite3.Connection, mark: int, now: int) -> list[tuple] | None:
+    """The entries after ``mark`` up to ``now``, or None if the first of them is gone (pruned, deleted)."""
+    if now == mark:
+        return []
+    found = db.execute("SELECT seq, artifact_id, what, old_inputs, old_quality, new_quality FROM artifact_changes"
+                       " WHERE seq > ? AND seq <= ? ORDER BY seq", (mark, now)).fetchall()
+    return found if found and found[0][0] == mark + 1 else None
+
+
+def _classify(found: list[tuple]) -> tuple[set[str], list[str], set[str], bool]:
+    """(ids whose ancestors' potentials may have fallen, ids whose ancestors' potentials may have risen to
+    theirs, ids whose descendants' recreation costs may have changed, whether a row was rewired or renamed
+    in place)."""
+    lowered: set[str] = set()
+    raised: list[str] = []
+    moved: set[str] = set()
+    rewired = False
+    for _, aid, what, old_inputs, old_quality, new_quality in found:
+        if what not in _KNOWN_WHAT:
+            what = "o"
+        rewired = rewired or what == "o"
+        if type(aid) is not str or not aid:
+            continue  # a row whose id is not a text is absent, and no input names it
+        if what == "i":
+            raised.append(aid)
+        elif what in ("q", "qc"):
+            try:
+                up = clip(rows.score(new_quality)) >= clip(rows.score(old_quality))
+            except BadRow:
+                up = False
+            if up:
+                raised.append(aid)
+            else:
+                lowered.add(aid)
+        elif what != "c":
+            lowered.add(aid)
+            try:
+                lowered.update(rows.id_list(old_inputs))
+            except BadRow:
+                pass  # the old row was malformed: it had no edges
+        if what != "q":
+            moved.add(aid)
+    return lowered, list(dict.fromkeys(raised)), moved, rewired
+
+
+def _apply(reader: "Reader", potential: dict[str, float], lowered: set[str], raised: list[str]) -> None:
+    """Bring ``potential`` (id -> clipped potential) up to date: forget the ancestors of ``lowered``
+    (by every row's inputs), raise the ancestors of ``raised`` (by well-formed rows) to theirs."""
+    if lowered and potential:
+        for v in reader.upward_closure(sorted(lowered)):
+            potential.pop(v, None)
+    if raised and potential:
+        reader.infos(raised)  # (``potentials`` reads a target's own score from what was read)
+        for v, p in reader.potentials(raised).items():
+            if p > 0:
+                for a in reader.checked_ancestors(v):
+                    if a in potential and potential[a] < p:
+                        potential[a] = p
 
 
 class Memo:
@@ -389,9 +456,10 @@ class Memo:
         self.recreation: dict[str, float] = {}
         self.rows: dict[str, tuple[list[str], float] | None] = {}
         self.kids: dict[str, set[str]] = {}
+        self.saved: dict[str, tuple[float, int]] = {}  # id -> (potential, mark) as saved in ``potentials``
 
     def reset(self) -> None:
-        self.potential, self.recreation, self.rows, self.kids = {}, {}, {}, {}
+        self.potential, self.recreation, self.rows, self.kids, self.saved = {}, {}, {}, {}, {}
 
     # -- the ancestry rows -------------------------------------------------------------------
 
@@ -427,51 +495,18 @@ class Memo:
     # -- bringing it up to date --------------------------------------------------------------
 
     def sync(self, reader: "Reader") -> None:
-        """Apply the changes since the mark, from ``reader``'s snapshot (or start again)."""
-        db = reader.db
-        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='artifact_changes'").fetchone()
-        now = row[0] if row is not None and type(row[0]) is int else 0
+        """Apply the changes since the mark, from ``reader``'s snapshot (or start again: then the
+        potentials another kernel saved, ``load``)."""
+        now = _sequence(reader.db)
         mark, self.mark = self.mark, now
-        if mark is None or now < mark:
+        found = _changes(reader.db, mark, now) if mark is not None and mark <= now else None
+        if found is None or len(self.rows) > MEMO_MAX_ROWS:
             self.reset()
             reader.wide.forget()
+            self.load(reader)
             return
-        if now == mark:
-            return
-        found = db.execute("SELECT seq, artifact_id, what, old_inputs, old_quality, new_quality FROM artifact_changes"
-                           " WHERE seq > ? AND seq <= ? ORDER BY seq", (mark, now)).fetchall()
-        if not found or found[0][0] != mark + 1 or len(self.rows) > MEMO_MAX_ROWS:
-            self.reset()
-            reader.wide.forget()
-            return
-        lowered: set[str] = set()  # potentials: ancestors of these may have fallen
-        raised: list[str] = []     # ... may have risen to these vertices' potentials
-        moved: set[str] = set()    # recreation costs: descendants of these may have changed
-        for _, aid, what, old_inputs, old_quality, new_quality in found:
-            if type(aid) is not str or not aid:
-                continue  # a row whose id is not a text is absent, and no input names it
-            if what not in _KNOWN_WHAT:
-                what = "o"
-            if what == "i":
-                raised.append(aid)
-            elif what in ("q", "qc"):
-                try:
-                    up = clip(rows.score(new_quality)) >= clip(rows.score(old_quality))
-                except BadRow:
-                    up = False
-                if up:
-                    raised.append(aid)
-                else:
-                    lowered.add(aid)
-            elif what != "c":
-                lowered.add(aid)
-                try:
-                    lowered.update(rows.id_list(old_inputs))
-                except BadRow:
-                    pass  # the old row was malformed: it had no edges
-            if what != "q":
-                moved.add(aid)
-        if any(what not in ("i", "d", "q", "c", "qc") for _, _, what, _, _, _ in found):
+        lowered, raised, moved, rewired = _classify(found)
+        if rewired:
             reader.wide.forget()  # (a row rewired or renamed in place: its rowid doesn't show it)
         if moved:
             gone = self._downstream(v for v in moved if v in self.rows or v in self.recreation)
@@ -479,17 +514,51 @@ class Memo:
                 self.recreation.pop(v, None)
             for v in moved:
                 self._drop_row(v)
-        if lowered and self.potential:
-            for v in reader.upward_closure(sorted(lowered)):
-                self.potential.pop(v, None)
-        if raised and self.potential:
-            raised = list(dict.fromkeys(raised))
-            reader.infos(raised)  # (``potentials`` reads a target's own score from what was read)
-            for v, p in reader.potentials(raised).items():
-                if p > 0:
-                    for a in reader.checked_ancestors(v):
-                        if a in self.potential and self.potential[a] < p:
-                            self.potential[a] = p
+        _apply(reader, self.potential, lowered, raised)
+
+    # -- the potentials saved in the graph (``potentials``), for the next kernel ---------------
+
+    def load(self, reader: "Reader") -> None:
+        """The stored artifacts' potentials saved by a pass of any kernel (``save``), each brought up to
+        date from the changes since its pass; one whose changes are gone, or malformed, is absent."""
+        now = self.mark if self.mark is not None else 0
+        stored = [a.id for a in reader.found.values() if a is not None and a.state == 2]
+        groups: dict[int, dict[str, float]] = {}
+        for chunk in _chunks(stored):
+            for aid, value, seq in reader.db.execute(
+                    f"SELECT artifact_id, value, seq FROM potentials WHERE artifact_id IN ({_marks(len(chunk))})",
+                    chunk).fetchall():
+                if (type(aid) is str and type(value) in (int, float) and 0 <= value <= 1 and type(seq) is int
+                        and 0 <= seq <= now):
+                    groups.setdefault(seq, {})[aid] = float(value)
+        for seq, values in groups.items():
+            found = _changes(reader.db, seq, now)
+            if found is None:
+                continue
+            self.saved.update((aid, (value, seq)) for aid, value in values.items())  # (as saved)
+            lowered, raised, _, _ = _classify(found)
+            _apply(reader, values, lowered, raised)
+            self.potential.update(values)
+
+    def to_save(self, stored: list[str]) -> list[tuple[str, float, int]]:
+        """(id, potential, mark) of the stored targets whose potential this memo has not saved or loaded
+        as it is now, or saved more than ``RESAVE_AFTER`` changes ago (its changes would be pruned)."""
+        self.saved = {aid: self.saved[aid] for aid in stored if aid in self.saved}
+        if self.mark is None:
+            return []
+        return [(aid, self.potential[aid], self.mark) for aid in stored if aid in self.potential
+                and (aid not in self.saved or self.saved[aid][0] != self.potential[aid]
+                     or self.saved[aid][1] < self.mark - RESAVE_AFTER)]
+
+    def save(self, db: sqlite3.Connection, write: list[tuple[str, float, int]]) -> None:
+        """(Inside a write transaction) save ``to_save``'s potentials; one saved as of a newer change is
+        left as it is (unless its change is beyond the newest: malformed)."""
+        db.executemany("INSERT INTO potentials VALUES(?, ?, ?) ON CONFLICT(artifact_id) DO UPDATE SET"
+                       " value=excluded.value, seq=excluded.seq WHERE typeof(potentials.seq)<>'integer'"
+                       " OR potentials.seq <= excluded.seq OR potentials.seq > ?",
+                       [(*w, _sequence(db)) for w in write])
+        for aid, value, seq in write:
+            self.saved[aid] = (value, seq)
 
     # -- what a pass asks --------------------------------------------------------------------
 

@@ -698,14 +698,32 @@ class ExperimentGraph:
                 self._memo.sync(reader)
                 if not targets:
                     return MaterializationInputs([], {}, {}, {}, {})
-                return MaterializationInputs(stored, fresh, self._memo.recreation_costs(reader, targets),
-                                             self._memo.potentials(reader, targets),
-                                             reader.blob_sizes([a.id for a in stored]))
+                found = MaterializationInputs(stored, fresh, self._memo.recreation_costs(reader, targets),
+                                              self._memo.potentials(reader, targets),
+                                              reader.blob_sizes([a.id for a in stored]))
             except BaseException:
                 self._memo.mark = None  # (a pass cut short may have applied part of the changes)
                 raise
             finally:
                 db.execute("COMMIT")
+            write = self._memo.to_save([a.id for a in stored])
+            if write:
+                self._save_potentials(db, write)
+        return found
+
+    def _save_potentials(self, db: sqlite3.Connection, write: list[tuple[str, float, int]]) -> None:
+        """Save the stored artifacts' potentials for the next kernel's first pass (``costs.Memo.load``),
+        unless another connection holds the write lock for more than a moment (they are only saved work)."""
+        db.execute("PRAGMA busy_timeout=100")
+        try:
+            with self.transaction() as tx:
+                self._memo.save(tx, write)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            log.info("the materializer's potentials were not saved: %s", exc)
+        finally:
+            db.execute(f"PRAGMA busy_timeout={int(getattr(self._local, 'busy', BUSY_SECONDS) * 1000)}")
 
     @guarded
     def all_artifacts(self) -> list[ArtifactInfo]:
@@ -717,7 +735,7 @@ class ExperimentGraph:
         with self.transaction() as db:
             for table in ("artifacts", "artifact_blobs", "blobs", "usage", "events", "random_ops", "counters",
                           "stored_log", "quiet_ops", "forests", "writes", "places", "evictions", "authors", "reuse",
-                          "confidential", "artifact_changes"):
+                          "confidential", "artifact_changes", "potentials"):
                 db.execute(f"DELETE FROM {table}")
 
     # -- queries for the panel, the magics and the CLI ---------------------------------------

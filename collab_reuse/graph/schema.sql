@@ -125,3 +125,7 @@ END;
 CREATE TRIGGER IF NOT EXISTS artifact_changes_bounded AFTER INSERT ON artifact_changes WHEN NEW.seq % 1000 = 0 BEGIN
   DELETE FROM artifact_changes WHERE seq <= NEW.seq - 50000;
 END;
+-- the stored artifacts' model potentials (clipped into [0, 1]) as a materialization pass found them, as of
+-- the change seq (artifact_changes' sequence): a kernel's first pass takes them and applies the changes
+-- since (graph/costs.py: Memo.load) instead of searching the graph again
+CREATE TABLE IF NOT EXISTS potentials(artifact_id TEXT PRIMARY KEY, value REAL NOT NULL, seq INTEGER NOT NULL);

@@ -228,7 +228,9 @@ def test_what_the_memo_keeps_between_passes_is_what_a_whole_graph_pass_gives(tmp
     @given(st.data())
     def check(data):
         vertices, offered, budget, min_saving = data.draw(graphs())
-        graph = _write(tmp_path_factory.mktemp("eg"), vertices)
+        store_dir = tmp_path_factory.mktemp("eg")
+        graph = _write(store_dir, vertices)
+        kernels = [graph]
         db = sqlite3.connect(graph.path, isolation_level=None)
         try:
             _same(graph, _offers(offered), min_saving, budget)
@@ -238,11 +240,15 @@ def test_what_the_memo_keeps_between_passes_is_what_a_whole_graph_pass_gives(tmp
                         db.execute(sql, params)
                     except sqlite3.IntegrityError:
                         pass  # (an id taken, a NOT NULL column)
-                _same(graph, _offers(data.draw(st.lists(st.sampled_from(
+                if data.draw(st.booleans()):
+                    # another kernel's first pass: the potentials the others saved, brought up to date
+                    kernels.append(ExperimentGraph(store_dir))
+                _same(kernels[-1], _offers(data.draw(st.lists(st.sampled_from(
                     [v["id"] for v in vertices] + ["ghost", "w1", "w2"]), max_size=3))), min_saving, budget)
         finally:
             db.close()
-            graph.close_all()
+            for kernel in kernels:
+                kernel.close_all()
 
     check()
 
@@ -329,3 +335,49 @@ def test_the_triggers_log_every_update_that_changes_what_a_vertex_contributes(be
         finally:
             db.close()
             graph.close_all()
+
+
+def test_a_kernels_first_pass_takes_the_potentials_another_saved(tmp_path, monkeypatch):
+    """The potentials a pass saves (``potentials``) spare the next kernel's first pass the searches; a
+    malformed saved one, or one whose changes are gone, is searched again."""
+    chain = [{"id": f"v{i}", "inputs": [f"v{i - 1}"] if i else [], "compute": 1.0, "frequency": 1,
+              "quality": 0.7 if i == 9 else None, "state": 2 if i in (0, 3, 5) else 0, "load": 0.01,
+              "blobs": ["c1"], "malformed": False} for i in range(10)]
+    graph = _write(tmp_path, chain)
+    _same(graph, [], 0.0, 10_000)
+    db = sqlite3.connect(graph.path, isolation_level=None)
+    searched: list[str] = []
+    search = costs.Reader.potentials
+
+    def spy(self, targets):
+        searched.extend(targets)
+        return search(self, targets)
+
+    monkeypatch.setattr(costs.Reader, "potentials", spy)
+    kernels = []
+    try:
+        assert sorted(db.execute("SELECT artifact_id, value FROM potentials").fetchall()) == [
+            ("v0", 0.7), ("v3", 0.7), ("v5", 0.7)]
+        db.execute("UPDATE artifacts SET quality=0.9 WHERE id='v9'")  # a change since: a raise
+        kernels.append(ExperimentGraph(tmp_path))
+        _same(kernels[-1], [], 0.0, 10_000)
+        assert searched == ["v9"]  # (the raised vertex's own potential; no stored target's)
+        db.execute("UPDATE potentials SET value='bad' WHERE artifact_id='v0'")
+        db.execute("UPDATE potentials SET seq=seq+1000 WHERE artifact_id='v3'")
+        searched.clear()
+        kernels.append(ExperimentGraph(tmp_path))
+        _same(kernels[-1], [], 0.0, 10_000)
+        assert sorted(searched) == ["v0", "v3"]
+        assert sorted(db.execute("SELECT artifact_id, value FROM potentials").fetchall()) == [
+            ("v0", 0.9), ("v3", 0.9), ("v5", 0.9)]  # (saved again: malformed, or another change's)
+        db.execute("UPDATE artifacts SET quality=0.95 WHERE id='v9'")
+        db.execute("DELETE FROM artifact_changes")  # the change since they were saved
+        searched.clear()
+        kernels.append(ExperimentGraph(tmp_path))
+        _same(kernels[-1], [], 0.0, 10_000)
+        assert sorted(searched) == ["v0", "v3", "v5"]
+    finally:
+        db.close()
+        graph.close_all()
+        for kernel in kernels:
+            kernel.close_all()
