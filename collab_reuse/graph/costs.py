@@ -9,7 +9,8 @@ graph for that costs a pass over every vertex per write (0.6 s at 10^5 vertices)
 * the stored rows come by the ``state`` index, the offered ones by id;
 * the recreation costs and potentials of the targets of earlier passes are kept (``Memo``, per process)
   and brought up to date from ``artifact_changes`` (what changed since, written by triggers): a cell that
-  adds unscored vertices and retimes new ones changes none of them; only targets not kept are computed;
+  adds unscored vertices and retimes new ones changes none of them; only targets not kept are computed
+  (a kernel's first pass takes the potentials a pass saved, ``potentials``, and computes the rest);
 * a recreation cost, as the exact sum (``math.fsum``) of the compute seconds of the target and each of its
   ancestors (by the inputs on each row, read level by level, kept in the memo), the same in any order;
 * the potential of a target, exactly as ``model_potential`` gives it once the utility clips it into
@@ -441,6 +442,12 @@ class Memo:
       ancestry rows it came from are kept (``rows``: id -> (inputs, compute seconds), or None: absent or
       malformed), with the children among them, so that a change to any of them forgets the targets
       downstream of it.
+
+    A pass saves the stored targets' potentials that changed in ``potentials`` (as of its mark), and a
+    memo that starts (a new kernel, an exit writer) takes them, bringing each up to date from the
+    changes since it was saved (``load``); the recreation costs are computed again (their ancestry
+    rows would be the graph's rows again). A saved potential a member writes is taken as it is, as a
+    score written into a row is.
 
     The memo's mark is ``sqlite_sequence``'s value for ``artifact_changes`` as of the snapshot it was
     brought up to date from. When the entry after the mark is gone (pruned after falling 50,000 changes
