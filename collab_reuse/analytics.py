@@ -6,13 +6,15 @@ artifacts and who used them.
 ``collab-reuse report`` writes it; the server extension serves it (``/collab-reuse/report``) and the
 panel links to it. Figures are matplotlib's (its Agg backend: no display). What it shows of a team is
 what the team store shares anyway: operation names, sizes, users and time saved; no code, no paths.
+The figures by day, session, notebook and hit rate come from the cell reports of the journals its reader may
+open (``graph/journal.py``): a member's report shows their own sessions, root's everyone's; the
+per-user time saved, by whose artifacts, is the team's (the graph's ``reuse`` rows).
 """
 from __future__ import annotations
 
 import base64
 import html
 import io
-import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ class Usage:
     saved_by_day: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     hits_by_day: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # reused, computed
     saved_by_user: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    saved_by_notebook: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # "?": not known
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)  # kernel id -> user, first, cells, saved
     bytes_by_kind: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     valuable: list[dict[str, Any]] = field(default_factory=list)
@@ -44,22 +47,21 @@ class Usage:
 
 def gather(graph: ExperimentGraph) -> Usage:
     usage = Usage(used_bytes=graph.used_bytes(), budget_bytes=graph.budget(), per_user=graph.per_user())
-    for when, user, kernel_id, report in graph.query("SELECT time, user, kernel_id, report FROM events ORDER BY seq"):
+    for when, user, kernel_id, notebook, totals in sorted((t for journal in graph.readable_journals() for t in journal.totals()),
+                                                  key=lambda t: t[0]):
         try:
-            totals = json.loads(report).get("totals") or {}
             saved, reused, computed = (float(totals.get("saved_seconds") or 0), int(totals.get("reused") or 0),
                                        int(totals.get("computed") or 0))
-            day = time.strftime("%Y-%m-%d", time.localtime(float(when)))
-        except (TypeError, ValueError, AttributeError):
+            day = time.strftime("%Y-%m-%d", time.localtime(when))
+        except (TypeError, ValueError, AttributeError, OverflowError, OSError):
             continue  # a malformed report (gc removes it)
-        user = user if type(user) is str else "?"
         usage.cells += 1
         usage.saved_by_day[day] += saved
         usage.hits_by_day[day][0] += reused
         usage.hits_by_day[day][1] += computed
         usage.saved_by_user[user] += saved
-        session = usage.sessions.setdefault(str(kernel_id), {"user": user, "first": float(when), "cells": 0,
-                                                             "saved": 0.0})
+        usage.saved_by_notebook[notebook] += saved
+        session = usage.sessions.setdefault(kernel_id, {"user": user, "first": when, "cells": 0, "saved": 0.0})
         session["cells"] += 1
         session["saved"] += saved
     for aid, op, kind, size, frequency, seconds in graph.query(
@@ -122,6 +124,14 @@ def figures(usage: Usage) -> dict[str, str]:
         ax.set_xlabel("minutes saved")
         ax.set_title("Time saved per user")
         out["per_user"] = _png(fig)
+    notebooks = sorted(usage.saved_by_notebook, key=usage.saved_by_notebook.get)[-TOP:]
+    if notebooks:
+        fig = Figure(figsize=(7, 0.6 + 0.35 * len(notebooks)))
+        ax = fig.subplots()
+        ax.barh([_short(n) for n in notebooks], [usage.saved_by_notebook[n] / 60 for n in notebooks], color="#00838f")
+        ax.set_xlabel("minutes saved")
+        ax.set_title("Time saved per notebook" + (" (the most)" if len(usage.saved_by_notebook) > TOP else ""))
+        out["per_notebook"] = _png(fig)
     if usage.bytes_by_kind:
         kinds = sorted(usage.bytes_by_kind, key=usage.bytes_by_kind.get)
         fig = Figure(figsize=(7, 0.8 + 0.35 * len(kinds)))
@@ -132,6 +142,11 @@ def figures(usage: Usage) -> dict[str, str]:
                      "budget")
         out["composition"] = _png(fig)
     return out
+
+
+def _short(notebook: str, width: int = 40) -> str:
+    """A notebook's path as a figure's label: its end, which names it."""
+    return notebook if len(notebook) <= width else "…" + notebook[-(width - 1):]
 
 
 def _saved_by(user: UserFigures) -> str:
@@ -175,6 +190,7 @@ img{{display:block;margin:1em 0;max-width:100%}}.muted{{color:#777}}</style></he
 <p class="muted">Store {esc(store_label)}; report of {esc(time.strftime('%Y-%m-%d %H:%M', time.localtime(now)))}.</p>
 <p>{headline}</p>
 {image("per_day", "time saved per day")}{image("per_user", "time saved per user")}
+{image("per_notebook", "time saved per notebook")}
 {image("hit_rate", "hit rate over time")}{image("composition", "store composition")}
 <h2>Who saved time by whose artifacts</h2>
 <table><tr><th>user</th><th>saved</th><th>by whose artifacts</th><th>their artifacts saved others</th>

@@ -182,10 +182,11 @@ def synthetic_graph(store_dir: str | os.PathLike, n: int, seed: int = 0, stored:
     import sqlite3
 
     from .graph import ExperimentGraph
-    from .graph.experiment_graph import PLACE_SEP
+    from .graph.journal import PLACE_SEP, Journal, journal_path
 
     rng = random.Random(seed)
     ExperimentGraph(store_dir).close_all()  # the schema, as a kernel makes it
+    Journal(journal_path(store_dir, create=True)).close_all()
     now = time.time()
     ids: list[str] = []
     rows: list[tuple] = []
@@ -256,17 +257,24 @@ def synthetic_graph(store_dir: str | os.PathLike, n: int, seed: int = 0, stored:
         db.executemany("INSERT OR IGNORE INTO random_ops VALUES(?)", [(aid,) for aid in ids if rng.random() < 0.02])
         db.executemany("INSERT OR IGNORE INTO quiet_ops(op_id, value_type, seconds) VALUES(?,?,?)",
                        [(aid, "DataFrame", 0.01) for aid in ids if rng.random() < 0.2])
-        places = [(PLACE_SEP.join((rng.choice(user_names), f"cell-{i % 997}", rows[i][1], str(i % 3))), ids[i],
-                   rows[i][1], i % 50, json.dumps({"params": {"n": i}, "inputs": json.loads(rows[i][3])}), None,
-                   now - rng.uniform(0, 20 * 86400.0)) for i in rng.sample(range(len(ids)), min(len(ids), 50_000))]
-        db.executemany("INSERT OR REPLACE INTO places VALUES(?,?,?,?,?,?,?)", places)
-        db.executemany("INSERT INTO events(time, kernel_id, user, cell_id, execution_count, report) VALUES(?,?,?,?,?,?)",
-                       [(now - k, "k", rng.choice(user_names), f"cell-{k}", k, '{"steps": [], "totals": {}}')
-                        for k in range(2000)])
         for name, value in (("loads", 50), ("load_bytes", 5e9), ("load_seconds", 20.0), ("small_loads", 500),
                             ("small_load_seconds", 1.0)):
             db.execute("INSERT OR REPLACE INTO counters VALUES(?, ?)", (name, value))
         db.execute("INSERT OR REPLACE INTO meta VALUES('budget', ?)", (str(int(total * 1.02)),))
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    # the journal's places and reports (one user's file: the store's user has them all here)
+    places = [(PLACE_SEP.join((rng.choice(user_names), f"cell-{i % 997}", rows[i][1], str(i % 3))), ids[i],
+               rows[i][1], i % 50, json.dumps({"params": {"n": i}, "inputs": json.loads(rows[i][3])}), None,
+               now - rng.uniform(0, 20 * 86400.0)) for i in rng.sample(range(len(ids)), min(len(ids), 50_000))]
+    db = sqlite3.connect(journal_path(store_dir), isolation_level=None)
+    try:
+        db.execute("BEGIN")
+        db.executemany("INSERT OR REPLACE INTO places VALUES(?,?,?,?,?,?,?)", places)
+        db.executemany("INSERT INTO events(time, kernel_id, user, cell_id, execution_count, report) VALUES(?,?,?,?,?,?)",
+                       [(now - k, "k", rng.choice(user_names), f"cell-{k}", k, '{"steps": [], "totals": {}}')
+                        for k in range(2000)])
         db.execute("COMMIT")
     finally:
         db.close()
@@ -293,7 +301,7 @@ def graphscale_measure(store_dir: str | os.PathLike, built: dict, repeats: int =
     import numpy as np
 
     from .graph import ExperimentGraph, VertexUpdate
-    from .graph.experiment_graph import PlaceRun
+    from .graph import PlaceRun
     from .kernel import store_writes
     from .kernel.store_writes import Offer
     from .store import ArtifactStore, DiskcacheBlobs

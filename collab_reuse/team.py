@@ -17,7 +17,9 @@ the group's (``grp``), plus the directory's owner and root. In a team store:
   takes the directory's owner (``os.stat``) as the writer of what it holds, not what a file in it
   says (``store/namespaces.py``);
 * what a kernel computes after reading a file the team can't read (``readable_by_team``) is in its
-  user's confidential namespace, ``private/<uid>/``, ``0700`` (``confidential_dir``).
+  user's confidential namespace, ``private/<uid>/``, ``0700`` (``confidential_dir``);
+* a user's cell reports and call summaries (their code, parameters and paths) are in their journal,
+  ``journals/<uid>/``, ``0700`` (``journal_dir``), not in the shared graph.
 
 Admins. Store-wide settings (the budget, clearing the store, the materializer) belong to the
 store directory's owner and the users named in ``admins`` in the store (one name per line), a
@@ -46,6 +48,7 @@ HUB_USER_ENV = "JUPYTERHUB_USER"
 ADMINS_FILE = "admins"
 NAMESPACES = "users"
 CONFIDENTIAL = "private"     # ``private/<uid>``: a user's artifacts derived from files the team can't read
+JOURNALS = "journals"        # ``journals/<uid>``: a user's cell reports and call summaries (graph/journal.py)
 SHARED_FILE_MODE = 0o660     # a team's shared files: the team reads and writes, others nothing
 NAMESPACE_MODE = 0o2750      # a user's namespace: its user writes, the team reads (setgid: the team's group)
 NAMESPACE_FILE_MODE = 0o640  # files in a namespace
@@ -229,6 +232,12 @@ def confidential_dir(store_dir: str | os.PathLike, team: Team, uid: int | None =
     """This user's confidential namespace, made if missing: ``private/<uid>``, ``CONFIDENTIAL_MODE``
     (what a kernel computes after it has read a file the team can't read: ``readable_by_team``)."""
     return _users_dir(Path(store_dir) / CONFIDENTIAL, team, uid, CONFIDENTIAL_MODE)
+
+
+def journal_dir(store_dir: str | os.PathLike, team: Team, uid: int | None = None) -> Path:
+    """This user's journal directory, made if missing: ``journals/<uid>``, ``CONFIDENTIAL_MODE`` (their
+    cell reports and call summaries: code, parameters, paths, which are theirs alone)."""
+    return _users_dir(Path(store_dir) / JOURNALS, team, uid, CONFIDENTIAL_MODE)
 
 
 def _users_dir(parent: Path, team: Team, uid: int | None, mode: int, gid: int | None = None) -> Path:

@@ -191,6 +191,14 @@ def main(argv: list[str] | None = None) -> int:
                 print("\n" + describe_run(f"{MODIFIED_NOTEBOOK} modified ({m.name})", m.store, m.ours.kernel_id))
         if with_reuse:
             print("\n" + NEXT_STEPS)
+            shown = next((m.store for m in reversed(modified) if m.store is not None), None) or \
+                (base.store if base is not None else None)
+            if shown is not None:
+                report = write_report(shown, data_dir.parent / "collab-reuse-demo-report.html")
+                if report is not None:
+                    print(f"  * the reuse report of {MODIFIED_NOTEBOOK}'s store (time saved, hit rate, what the store "
+                          f"holds): {report}\n    (`collab-reuse report --store DIR` writes one for any store; the "
+                          "panel links to its store's)")
     finally:
         if args.keep:
             print(f"work directories and stores kept in {work_root}")
@@ -216,6 +224,23 @@ def main(argv: list[str] | None = None) -> int:
         if errors:
             print(f"\nnote: {r.name} raised in its plain run: {errors}")
     return 1 if failed else 0
+
+
+def write_report(store: Path, path: Path) -> Path | None:
+    """The reuse report (``collab-reuse report``) of a demo store, written where it outlives the demo."""
+    from collab_reuse.analytics import report_html
+    from collab_reuse.graph import ExperimentGraph
+
+    try:
+        graph = ExperimentGraph(store, create=False)
+        try:
+            path.write_text(report_html(graph, str(store)))
+        finally:
+            graph.close_all()
+    except Exception as exc:  # (the demo's figures are printed already)
+        print(f"  (no reuse report: {exc})")
+        return None
+    return path
 
 
 if __name__ == "__main__":

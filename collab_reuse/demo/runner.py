@@ -270,7 +270,8 @@ def run_notebook(path: str | os.PathLike, workdir: str | os.PathLike, *, store_d
             cell.execution_count = None
     kernel_id = str(uuid.uuid4())
     start, seconds, cell_seconds, loaded, shutdown = asyncio.run(
-        _run(nb, workdir, store_dir, timeout, kernel_env(store_dir, env), kernel_id, shutdown_wait,
+        _run(nb, workdir, store_dir, timeout, kernel_env(store_dir, {"JPY_SESSION_NAME": path.name, **(env or {})}),
+             kernel_id, shutdown_wait,
              list(kernel_args), pause))
     outputs = [
         {"cell": i, "execution_count": cell.execution_count, "outputs": normalize_cell_outputs(cell.outputs)}

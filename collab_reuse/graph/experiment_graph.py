@@ -3,21 +3,22 @@
 Every kernel and the server extension open the same database; each writer
 batches a cell's updates into one ``BEGIN IMMEDIATE`` transaction, so two
 kernels writing at once serialize on the lock and lose nothing. Each thread
-gets its own connection. ``networkx_view`` builds the in-memory graph that
-planning and materialization work on.
+gets its own connection (``sqlite_file``). ``networkx_view`` builds the
+in-memory graph that planning and materialization work on. What is a user's
+own (cell reports, call summaries: code, parameters, paths) is not here but in
+their journal (``journal``), which the graph opens for its process's user.
 
 Faults: every SQLite error (a full disk, a locked or damaged database, a
 store deleted underneath) comes out as ``StoreError``; only the constructor
 creates the database file (a connection opened later never makes a new,
 empty graph in place of a deleted one); every value read is checked
 (``rows``), a bad row reads as absent and ``repair`` removes it. Growth is
-bounded: events by age and count (as they are written), vertices that nothing
-stored needs by age (``prune``).
+bounded: vertices that nothing stored needs by age (``prune``), the journal's
+reports by age and count.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -25,15 +26,15 @@ import socket
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
-from urllib.parse import quote
+from typing import Any, Iterable, Mapping
 
 from ..errors import StoreError
 from . import attribution, costs, rows
+from .journal import Journal, PlaceRun, journal_path, readable_journal_paths
 from .rows import BadRow
+from .sqlite_file import BUSY_SECONDS, SQLiteFile, guarded
 
 log = logging.getLogger("collab_reuse")
 
@@ -41,31 +42,8 @@ SCHEMA_VERSION = "1"
 NOT_STORED, WRITING, MATERIALIZED = 0, 1, 2
 LARGE_LOAD = 1 << 20  # loads at least this big measure throughput; smaller ones the fixed cost per load
 _ITEM_COLUMNS = "id, op, kind, size, frequency, compute_seconds, state, quality, last_used"
-_PLACE_COLUMNS = "place, op_id, op, cell, summary, why"
-PLACE_SEP = "\x1f"            # between a place's parts: user, cell, operation, occurrence
-PLACES_MAX_ROWS = 50_000       # runs remembered by place (about 1 KB each), the oldest go first
-BUSY_SECONDS = 60.0  # how long a connection waits for another's write lock (background writers)
-EVENTS_MAX_AGE = 30 * 86400.0  # cell reports older than this are dropped ...
-EVENTS_MAX_ROWS = 20_000       # ... and all but the newest this many (about 2 KB each)
-PRUNE_EVENTS_EVERY = 100       # checked every this many reports
 HOST = socket.gethostname()  # a write's claim names its writer's host and pid (``upkeep``)
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def guarded(method: _F) -> _F:
-    """SQLite's errors come out as ``StoreError`` (the session's sign that the store is unusable);
-    the connection that failed is dropped, so the next call starts on a fresh one."""
-
-    @functools.wraps(method)
-    def call(self: "ExperimentGraph", *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            self.close()
-            raise StoreError(f"the Experiment Graph at {self.path}: {exc}") from exc
-
-    return call  # type: ignore[return-value]
+_USERS_OWN = ("events", "places")  # tables an older graph had, now in each user's journal: dropped
 
 
 def load_counters(nbytes: int, seconds: float) -> dict[str, float]:
@@ -88,24 +66,6 @@ class VertexUpdate:
     reused: bool = False
     load_seconds: float | None = None
     quality: float | None = None
-
-
-@dataclass
-class PlaceRun:
-    """The last run of an operation at a place (``places``): what the next run there compares with."""
-
-    place: str
-    op_id: str
-    op: str
-    cell: int | None
-    summary: dict
-    why: list[dict] | None = None
-
-    @classmethod
-    def from_row(cls, row: tuple) -> "PlaceRun":
-        place, op_id, op, cell, summary, why = row
-        return cls(rows.text(place), rows.text(op_id), rows.text(op), rows.optional_count(cell),
-                   rows.json_object(summary), rows.reasons(why))
 
 
 @dataclass
@@ -152,38 +112,21 @@ def _checked(row: tuple) -> ArtifactInfo | None:
         return None
 
 
-def _checked_place(row: tuple) -> PlaceRun | None:
-    try:
-        return PlaceRun.from_row(row)
-    except BadRow as exc:
-        log.info("a malformed place row of the Experiment Graph is ignored: %s", exc)
-        return None
-
-
-def _split(opened: list[tuple[threading.Thread, Any]]) -> tuple[list[tuple[threading.Thread, Any]], list[Any]]:
-    """(connections of live threads, connections of finished ones). The calling thread counts as live:
-    at interpreter exit, and in a forked child, even the main thread reports itself stopped."""
-    me = threading.current_thread()
-    done = [(t, db) for t, db in opened if not t.is_alive() and t is not me]
-    return [pair for pair in opened if pair not in done], [db for _, db in done]
-
-
-class ExperimentGraph:
+class ExperimentGraph(SQLiteFile):
     """The shared Experiment Graph of a store directory."""
+
+    WHAT = "the Experiment Graph"
 
     def __init__(self, store_dir: str | os.PathLike, budget_bytes: int | None = None, create: bool = True,
                  busy_seconds: float | None = None):
         """Open (with ``create``: make) the graph of a store directory; ``StoreError`` if it can't be.
         ``busy_seconds``: how long this thread waits for a lock another process holds (``set_busy_timeout``)."""
         self.store_dir = Path(store_dir)
-        self.path = self.store_dir / "graph.sqlite"
-        self._local = threading.local()
-        if busy_seconds is not None:
-            self._local.busy = busy_seconds
-        self._opened: list[tuple[threading.Thread, sqlite3.Connection]] = []  # every thread's, for close_all()
-        self._opened_lock = threading.Lock()
+        super().__init__(self.store_dir / "graph.sqlite", busy_seconds)
         self._wide = costs.WideInputs()  # (the materializer's, kept between cells)
         self._memo = costs.Memo()  # (the materializer's potentials and recreation costs, kept between cells)
+        self._journal: Journal | None = None
+        self._journal_lock = threading.Lock()
         try:
             if create:
                 self.store_dir.mkdir(parents=True, exist_ok=True)
@@ -199,6 +142,7 @@ class ExperimentGraph:
             if meta["schema"] != SCHEMA_VERSION:
                 raise StoreError(f"the store's graph has schema {meta['schema']!r}, this collab_reuse reads "
                                  f"{SCHEMA_VERSION}: use another store directory")
+            self._drop_users_own(db)
         except StoreError:
             self.close()
             raise
@@ -206,76 +150,51 @@ class ExperimentGraph:
             self.close()
             raise StoreError(f"can't open the Experiment Graph at {self.path}: {exc}") from exc
 
-    # -- connections -------------------------------------------------------------------------
-
-    def _db(self, create: bool = False) -> sqlite3.Connection:
-        """This thread's connection. Only the constructor may create the file (``mode=rwc``): a store
-        deleted while a kernel runs must stay deleted, not come back as an empty graph."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            uri = f"file:{quote(str(self.path.absolute()))}?mode={'rwc' if create else 'rw'}"
-            busy = getattr(self._local, "busy", BUSY_SECONDS)
-            db = sqlite3.connect(uri, uri=True, timeout=busy, isolation_level=None, check_same_thread=False)
-            try:
-                db.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-            except sqlite3.Error:
-                db.close()
-                raise
-            self._local.db = db
-            with self._opened_lock:  # (a finished thread's connection is closed here)
-                self._opened, finished = _split(self._opened + [(threading.current_thread(), db)])
-            for old in finished:
-                old.close()
-        return db
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
+    def _drop_users_own(self, db: sqlite3.Connection) -> None:
+        """A graph written by an older collab_reuse kept every user's cell reports and call summaries
+        (code, parameters, paths) where the whole team reads them: they go (they are history, not what
+        reuse needs). A process that can't write the graph leaves that to the next one that can."""
+        old = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name IN"
+                                              f" ({','.join('?' * len(_USERS_OWN))})", _USERS_OWN)]
+        if not old:
+            return
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        else:
-            db.execute("COMMIT")
-
-    @guarded
-    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        """Rows of a read on this thread's connection (for ``upkeep``'s free functions)."""
-        return self._db().execute(sql, params).fetchall()
-
-    def set_busy_timeout(self, seconds: float) -> None:
-        """How long this thread's queries wait for another connection's lock before ``StoreError``
-        (a cell's lookups must not hang on a store another process holds locked)."""
-        self._local.busy = seconds
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
-
-    def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            self._local.db = None
-            with self._opened_lock:
-                self._opened = [pair for pair in self._opened if pair[1] is not db]
-            try:
-                db.close()
-            except sqlite3.Error:
-                pass
+            with self.transaction() as db:
+                for name in old:
+                    db.execute(f"DROP TABLE IF EXISTS {name}")
+        except sqlite3.Error as exc:
+            log.info("the graph's old %s tables stay until a process that can write it opens it: %s", old, exc)
 
     def close_all(self) -> None:
-        """Close every thread's connection (at exit; no other thread may use the graph any more)."""
-        self._local.db = None
-        with self._opened_lock:
-            opened, self._opened = [db for _, db in self._opened], []
-        for db in opened:
-            try:
-                db.close()
-            except sqlite3.Error:
-                pass
+        """Close every thread's connection, to the graph and to the journal (at exit)."""
+        super().close_all()
+        if self._journal is not None:
+            self._journal.close_all()
+
+    # -- this process's user's journal (``journal``) --------------------------------------------
+
+    def journal(self, create: bool = False) -> Journal | None:
+        """This process's user's journal in the store; None while it has none (unless ``create``).
+        ``StoreError`` when it can't be opened or made."""
+        with self._journal_lock:
+            if self._journal is None:
+                path = journal_path(self.store_dir, create=create)
+                if not create and not os.path.exists(path):
+                    return None
+                self._journal = Journal(path, create=create)
+            return self._journal
+
+    def readable_journals(self) -> list[Journal]:
+        """The journals of this store this process may read: its user's own (everyone's, for root)."""
+        own = self.journal()
+        found = [] if own is None else [own]
+        for path in readable_journal_paths(self.store_dir):
+            if own is None or path.resolve() != own.path.resolve():
+                try:
+                    found.append(Journal(path, create=False))
+                except StoreError as exc:
+                    log.info("a journal of the store can't be read: %s", exc)
+        return found
 
     # -- settings ----------------------------------------------------------------------------
 
@@ -405,13 +324,12 @@ class ExperimentGraph:
                     quiet_ops: Iterable[tuple[str, str, float]] = (),
                     forests: Iterable[tuple[str, int, str]] = (),
                     places: Iterable[PlaceRun] = (),
-                    reuse: Iterable[tuple[str, int, float]] = ()) -> int | None:
+                    reuse: Iterable[tuple[str, int, float]] = (), notebook: str | None = None) -> int | None:
         """Add/refresh vertices, bump frequencies and usage, add what the cell's loads saved ``user`` by
-        writer (``reuse``: (writer, loads, seconds saved), ``attribution``), remember the runs at each
-        place, append the cell's report; one transaction. Every ``PRUNE_EVENTS_EVERY`` reports, the reports beyond the
-        events' age and count go (and the places beyond theirs)."""
+        writer (``reuse``: (writer, loads, seconds saved), ``attribution``), in one transaction; then,
+        in the user's journal, remember the runs at each place and append the cell's report (its seq), of
+        ``notebook``."""
         now = time.time()
-        seq = None
         with self.transaction() as db:
             for u in updates:
                 db.execute(
@@ -433,9 +351,6 @@ class ExperimentGraph:
             db.executemany("INSERT OR IGNORE INTO quiet_ops(op_id, value_type, seconds) VALUES(?,?,?)",
                            [tuple(q) for q in quiet_ops])
             db.executemany("INSERT OR REPLACE INTO forests VALUES(?,?,?)", [tuple(f) for f in forests])
-            db.executemany("INSERT OR REPLACE INTO places VALUES(?,?,?,?,?,?,?)",
-                           [(p.place, p.op_id, p.op, p.cell, json.dumps(p.summary),
-                             None if p.why is None else json.dumps(p.why), now) for p in places])
             for aid, why in (unstorable or {}).items():
                 db.execute("UPDATE artifacts SET storable=0, note=? WHERE id=?", (why, aid))
             attribution.record(db, user, list(reuse))
@@ -444,49 +359,38 @@ class ExperimentGraph:
                 self._bump(db, "hits", totals.get("reused", 0))
                 self._bump(db, "misses", totals.get("computed", 0))
                 self._bump(db, "saved_seconds", totals.get("saved_seconds", 0.0))
-                cur = db.execute("INSERT INTO events(time, kernel_id, user, cell_id, execution_count, report)"
-                                 " VALUES(?,?,?,?,?,?)", (now, report.get("kernel_id"), user, report.get("cell_id"),
-                                                          report.get("execution_count"), json.dumps(report)))
-                seq = cur.lastrowid
-                if seq is not None and seq % PRUNE_EVENTS_EVERY == 0:
-                    self.prune_events(db, now)
-        return seq
+        places = list(places)
+        if report is None and not places:
+            return None
+        journal = self.journal(create=True)
+        assert journal is not None
+        return journal.record(user, report, places, notebook)
 
-    @staticmethod
-    def prune_events(db: sqlite3.Connection, now: float) -> int:
-        cur = db.execute("DELETE FROM events WHERE time < ? OR seq <= (SELECT MAX(seq) FROM events) - ?",
-                         (now - EVENTS_MAX_AGE, EVENTS_MAX_ROWS))
-        db.execute("DELETE FROM places WHERE time < ? OR rowid <= (SELECT MAX(rowid) FROM places) - ?",
-                   (now - EVENTS_MAX_AGE, PLACES_MAX_ROWS))
-        return cur.rowcount
+    # -- the user's own history, in their journal (``journal``) --------------------------------
 
-    # -- what a recomputation is compared with (planner/why.py) ------------------------------
-
-    @guarded
     def place_runs(self, places: list[str]) -> dict[str, PlaceRun]:
         """The last run at each of ``places`` (a malformed row reads as absent)."""
-        found: dict[str, PlaceRun] = {}
-        db = self._db()
-        for place in dict.fromkeys(places):
-            row = db.execute(f"SELECT {_PLACE_COLUMNS} FROM places WHERE place=?", (place,)).fetchone()
-            run = _checked_place(row) if row is not None else None
-            if run is not None:
-                found[place] = run
-        return found
+        journal = self.journal()
+        return {} if journal is None else journal.place_runs(places)
 
-    @guarded
     def runs_of(self, op_ids: Iterable[str], user: str) -> dict[str, PlaceRun]:
         """The latest run of each operation id by ``user`` (only their own places: another user's
-        parameters and paths are theirs)."""
-        found: dict[str, PlaceRun] = {}
-        db = self._db()
-        for op_id in dict.fromkeys(op_ids):
-            row = db.execute(f"SELECT {_PLACE_COLUMNS} FROM places WHERE op_id=? AND substr(place, 1, ?)=?"
-                             " ORDER BY time DESC LIMIT 1", (op_id, len(user) + 1, user + PLACE_SEP)).fetchone()
-            run = _checked_place(row) if row is not None else None
-            if run is not None:
-                found[op_id] = run
-        return found
+        parameters and paths are theirs, and in their own journal)."""
+        journal = self.journal()
+        return {} if journal is None else journal.runs_of(op_ids, user)
+
+    def add_bytes_written(self, seq: int, by_id: dict[str, int]) -> None:
+        """Fill in what the store wrote for a cell's steps (known only after the cell's report)."""
+        journal = self.journal()
+        if journal is not None:
+            journal.add_bytes_written(seq, by_id)
+
+    def events(self, kernel_id: str | None = None, since: int = 0, limit: int = 500,
+               user: str | None = None) -> list[dict[str, Any]]:
+        """This process's user's cell reports after ``since``, oldest first: of one kernel, of one
+        user's kernels, or both (``Journal.events``)."""
+        journal = self.journal()
+        return [] if journal is None else journal.events(kernel_id, since, limit, user)
 
     @guarded
     def history(self, artifact_id: str) -> tuple[ArtifactInfo, str | None, float | None] | None:
@@ -502,27 +406,28 @@ class ExperimentGraph:
         return info, note, evicted
 
     @guarded
-    def add_bytes_written(self, seq: int, by_id: dict[str, int]) -> None:
-        """Fill in what the store wrote for a cell's steps (known only after the cell's report)."""
+    def record_decisions(self, decisions: dict[str, dict]) -> None:
+        """Remember why the materializer did not keep these artifacts (evicted or declined): per id, a
+        small dict (``outcome``, the budget, the writer's quota, what it kept, what it would have saved)."""
+        if not decisions:
+            return
+        now = time.time()
         with self.transaction() as db:
-            row = db.execute("SELECT report FROM events WHERE seq=?", (seq,)).fetchone()
-            if row is None:
-                return
-            try:
-                report = rows.report(row[0])
-            except BadRow:
-                return
-            steps = [s for s in report.get("steps", []) if isinstance(s, dict)]
-            for step in steps:
-                if step.get("id") in by_id and step.get("status") == "computed":
-                    step["bytes_written"] = by_id.pop(step["id"])
-            totals = report.setdefault("totals", {})
-            if isinstance(totals, dict):
-                totals["bytes_written"] = sum(s.get("bytes_written", 0) for s in steps
-                                              if isinstance(s.get("bytes_written", 0), (int, float)))
-            db.execute("UPDATE events SET report=? WHERE seq=?", (json.dumps(report), seq))
+            db.executemany("INSERT OR REPLACE INTO decisions VALUES(?, ?, ?)",
+                           [(aid, now, json.dumps(detail)) for aid, detail in decisions.items()])
 
     @guarded
+    def decision(self, artifact_id: str) -> dict | None:
+        """The materializer's last decision not to keep this artifact (with its ``time``), or None."""
+        row = self._db().execute("SELECT time, detail FROM decisions WHERE artifact_id=?", (artifact_id,)).fetchone()
+        if row is None or not rows.valid(rows.seconds, row[0]) or type(row[1]) is not str:
+            return None
+        try:
+            detail = json.loads(row[1])
+        except ValueError:
+            return None
+        return {**detail, "time": row[0]} if isinstance(detail, dict) else None
+
     def remember_size(self, artifact_id: str, nbytes: int) -> None:
         with self.transaction() as db:
             db.execute("UPDATE artifacts SET size=? WHERE id=? AND state=?", (int(nbytes), artifact_id, NOT_STORED))
@@ -569,6 +474,7 @@ class ExperimentGraph:
             db.execute("INSERT INTO stored_log(artifact_id) VALUES(?)", (artifact_id,))
             db.execute("DELETE FROM writes WHERE artifact_id=?", (artifact_id,))
             db.execute("DELETE FROM evictions WHERE artifact_id=?", (artifact_id,))
+            db.execute("DELETE FROM decisions WHERE artifact_id=?", (artifact_id,))
             if writer:
                 db.execute("INSERT OR REPLACE INTO authors VALUES(?, ?, ?)", (artifact_id, writer, time.time()))
 
@@ -733,10 +639,13 @@ class ExperimentGraph:
     @guarded
     def clear(self) -> None:
         with self.transaction() as db:
-            for table in ("artifacts", "artifact_blobs", "blobs", "usage", "events", "random_ops", "counters",
-                          "stored_log", "quiet_ops", "forests", "writes", "places", "evictions", "authors", "reuse",
+            for table in ("artifacts", "artifact_blobs", "blobs", "usage", "random_ops", "counters",
+                          "stored_log", "quiet_ops", "forests", "writes", "evictions", "decisions", "authors", "reuse",
                           "confidential", "artifact_changes", "potentials"):
                 db.execute(f"DELETE FROM {table}")
+        journal = self.journal()
+        if journal is not None:
+            journal.clear()
 
     # -- queries for the panel, the magics and the CLI ---------------------------------------
 
@@ -779,29 +688,6 @@ class ExperimentGraph:
         found = db.execute(f"SELECT {_ITEM_COLUMNS} FROM artifacts ORDER BY state DESC, compute_seconds*frequency DESC"
                            " LIMIT ? OFFSET ?", (int(limit), int(offset))).fetchall()
         return {"total": int(total), "items": [item for r in found if (item := self._item(db, r)) is not None]}
-
-    @guarded
-    def events(self, kernel_id: str | None = None, since: int = 0, limit: int = 500,
-               user: str | None = None) -> list[dict[str, Any]]:
-        """Cell reports after ``since``, oldest first: of one kernel, of one user's kernels, or both."""
-        where, params = ["seq>?"], [int(since)]
-        if kernel_id:
-            where.append("kernel_id=?")
-            params.append(kernel_id)
-        if user is not None:
-            where.append("user=?")
-            params.append(user)
-        found = self._db().execute(f"SELECT seq, time, report FROM events WHERE {' AND '.join(where)}"
-                                   " ORDER BY seq LIMIT ?", (*params, int(limit))).fetchall()
-        out = []
-        for seq, when, report in found:
-            try:
-                item = rows.report(report)
-            except BadRow:
-                continue  # a malformed report is skipped (gc removes it)
-            item["seq"], item["time"] = seq, when
-            out.append(item)
-        return out
 
     @staticmethod
     def _item(db: sqlite3.Connection, row: tuple) -> dict[str, Any] | None:

@@ -24,9 +24,6 @@ CREATE INDEX IF NOT EXISTS artifact_blobs_key ON artifact_blobs(key);
 CREATE TABLE IF NOT EXISTS blobs(key TEXT PRIMARY KEY, size INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS usage(artifact_id TEXT NOT NULL, user TEXT NOT NULL, count INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(artifact_id, user));
-CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, kernel_id TEXT,
-  user TEXT, cell_id TEXT, execution_count INTEGER, report TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS events_kernel ON events(kernel_id, seq);
 CREATE TABLE IF NOT EXISTS random_ops(op_id TEXT PRIMARY KEY);   -- operations seen to draw from the global RNG
 CREATE TABLE IF NOT EXISTS files(stat_key TEXT PRIMARY KEY, digest TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value REAL NOT NULL DEFAULT 0);
@@ -42,15 +39,13 @@ CREATE TABLE IF NOT EXISTS forests(key TEXT NOT NULL, n_estimators INTEGER NOT N
 -- writer may run, is abandoned and undone by repair (collab-reuse gc, and each kernel's start)
 CREATE TABLE IF NOT EXISTS writes(artifact_id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL,
   started REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS events_time ON events(time);
--- the last run of each operation at each place (a user's cell, the operation's label, its occurrence
--- in the cell): a bounded summary of the call and why it computed, so that the next run can say what
--- differs (planner/why.py)
-CREATE TABLE IF NOT EXISTS places(place TEXT PRIMARY KEY, op_id TEXT NOT NULL, op TEXT NOT NULL, cell INTEGER,
-  summary TEXT NOT NULL, why TEXT, time REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS places_op ON places(op_id);
+-- (each user's cell reports and call summaries are in their own journal: graph/journal.py)
 -- artifacts the materializer evicted to keep the budget, and when (a recomputation can say so)
 CREATE TABLE IF NOT EXISTS evictions(artifact_id TEXT PRIMARY KEY, time REAL NOT NULL);
+-- the materializer's last decision not to keep an artifact (evicted, or an offer it declined): the budget,
+-- the writer's quota, what it kept instead, what this one would have saved per reuse (JSON; planner/why.py
+-- says it when the artifact is computed again)
+CREATE TABLE IF NOT EXISTS decisions(artifact_id TEXT PRIMARY KEY, time REAL NOT NULL, detail TEXT NOT NULL);
 -- artifacts written to their writer's confidential namespace (derived from a file the team can't
 -- read): other users' kernels don't look them up (and don't forget them when they can't read them)
 CREATE TABLE IF NOT EXISTS confidential(artifact_id TEXT PRIMARY KEY, uid INTEGER NOT NULL);

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from . import rows
-from .experiment_graph import HOST, MATERIALIZED, NOT_STORED, WRITING, ArtifactInfo, ExperimentGraph, guarded
+from .experiment_graph import HOST, MATERIALIZED, NOT_STORED, WRITING, ArtifactInfo, ExperimentGraph
+from .sqlite_file import guarded
 
 ABANDONED_AFTER = 6 * 3600.0   # a write claimed this long ago is abandoned, whoever claimed it
 VERTICES_MAX_AGE = 30 * 86400.0  # a vertex not stored, not needed by a stored one and unused this long goes
@@ -40,8 +41,8 @@ _MALFORMED = (
     "DELETE FROM artifact_changes WHERE typeof(artifact_id)<>'text'",
     "DELETE FROM potentials WHERE typeof(artifact_id)<>'text' OR typeof(value) NOT IN ('integer', 'real')"
     " OR value < 0 OR value > 1 OR typeof(seq)<>'integer'",
-    "DELETE FROM places WHERE typeof(place)<>'text' OR typeof(op_id)<>'text' OR typeof(op)<>'text'"
-    " OR typeof(summary)<>'text' OR NOT json_valid(summary) OR (why IS NOT NULL AND NOT json_valid(why))",
+    "DELETE FROM decisions WHERE typeof(artifact_id)<>'text' OR typeof(time) NOT IN ('integer', 'real')"
+    " OR typeof(detail)<>'text' OR NOT json_valid(detail)",
     "DELETE FROM artifact_blobs WHERE typeof(key)<>'text' OR typeof(artifact_id)<>'text'",
     "DELETE FROM usage WHERE typeof(user)<>'text' OR typeof(count)<>'integer'",
     "DELETE FROM confidential WHERE typeof(artifact_id)<>'text' OR typeof(uid)<>'integer'",
@@ -97,12 +98,13 @@ def remove_malformed(graph: ExperimentGraph, default_budget: int | None = None) 
         removed += len(bad_blobs)
         for sql in _MALFORMED:
             removed += db.execute(sql).rowcount
-        removed += db.execute("DELETE FROM events WHERE typeof(report)<>'text' OR NOT json_valid(report)"
-                              " OR json_type(report)<>'object'").rowcount  # (in SQLite: no pass in Python)
         row = db.execute("SELECT value FROM meta WHERE key='budget'").fetchone()
         if default_budget is not None and (row is None or not rows.valid(rows.count_text, row[0])):
             db.execute("INSERT OR REPLACE INTO meta VALUES('budget', ?)", (str(int(default_budget)),))
             removed += row is not None
+    journal = graph.journal()
+    if journal is not None:  # (this process's user's; another member's journal is theirs to mend)
+        removed += journal.remove_malformed()
     return {"malformed_rows": removed, "orphans": sorted(orphans)}
 
 
@@ -117,14 +119,15 @@ def repair(graph: ExperimentGraph, default_budget: int | None = None, now: float
 
 @guarded
 def prune(graph: ExperimentGraph, now: float | None = None) -> dict[str, int]:
-    """Drop what no reuse decision needs any more, in one transaction: reports beyond their age and
-    count; vertices not stored, not an input (transitively) of a stored or half-written one, and
+    """Drop what no reuse decision needs any more: this process's user's reports beyond their age and
+    count (their journal); then, in one transaction of the graph: vertices not stored, not an input (transitively) of a stored or half-written one, and
     unused for ``VERTICES_MAX_AGE`` (with their usage, quiet, forest and author rows); the oldest file
     digests beyond ``FILES_MAX_ROWS``; the stored log of artifacts no longer stored; sizes of blobs no
     artifact uses (they would count against the budget)."""
     now = time.time() if now is None else now
+    journal = graph.journal()
+    done = {"events": 0 if journal is None else journal.prune(now)}
     with graph.transaction() as db:
-        done = {"events": graph.prune_events(db, now)}
         done["vertices"] = db.execute(
             "DELETE FROM artifacts WHERE state=? AND last_used < ? AND id NOT IN ("
             " WITH RECURSIVE needed(id) AS (SELECT id FROM artifacts WHERE state<>?"
@@ -132,7 +135,7 @@ def prune(graph: ExperimentGraph, now: float | None = None) -> dict[str, int]:
             "  json_each(CASE WHEN json_valid(a.inputs) THEN a.inputs ELSE '[]' END) j)"
             " SELECT id FROM needed)", (NOT_STORED, now - VERTICES_MAX_AGE, NOT_STORED)).rowcount
         for table, column in (("usage", "artifact_id"), ("quiet_ops", "op_id"), ("forests", "artifact_id"),
-                              ("evictions", "artifact_id"), ("authors", "artifact_id")):
+                              ("evictions", "artifact_id"), ("decisions", "artifact_id"), ("authors", "artifact_id")):
             db.execute(f"DELETE FROM {table} WHERE {column} NOT IN (SELECT id FROM artifacts)")
         done["files"] = db.execute("DELETE FROM files WHERE rowid <= (SELECT MAX(rowid) FROM files) - ?",
                                    (FILES_MAX_ROWS,)).rowcount

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..graph import VertexUpdate
 from ..planner import why
@@ -89,9 +90,11 @@ def vertex_updates(cell: CellRun) -> list[VertexUpdate]:
     return list(updates.values())
 
 
-def place_runs(cell: CellRun, user: str) -> list[list]:
+def place_runs(cell: CellRun, user: str, shareable: Callable[[str], bool] | None = None) -> list[list]:
     """[report step index, place, call summary] of the reported steps that have an id: what the next
-    run at the same place compares with (``explaining``)."""
+    run at the same place compares with (``explaining``). ``shareable``: in a team store, whether the
+    team may read a file; the column names of one it may not are left out (they are the file's content,
+    and places are rows of the shared graph)."""
     cell_key = cell.cell_id or f"#{cell.execution_count}"
     seen: dict[str, int] = {}
     runs = []
@@ -100,6 +103,8 @@ def place_runs(cell: CellRun, user: str) -> list[list]:
             continue
         occurrence = seen[step.op] = seen.get(step.op, -1) + 1
         summary = dict(step.call) if step.call is not None else {"partial": True}
+        if shareable is not None and isinstance(summary.get("columns"), dict):
+            summary["columns"] = {p: c for p, c in summary["columns"].items() if shareable(p)}
         summary["inputs"] = list(step.inputs)
         runs.append([index, place_key(user, cell_key, step.op, occurrence), summary])
     return runs

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..graph import ExperimentGraph, PlaceRun
-from ..graph.experiment_graph import PLACE_SEP
+from ..graph.journal import PLACE_SEP
 from ..planner import why
 
 RAN = ("computed", "warm_started")
@@ -62,7 +62,7 @@ def _reasons(graph: ExperimentGraph, user: str, step: dict, summary: dict, befor
     if seen is not None:  # this very operation ran before: why its result wasn't served
         info, note, evicted = seen
         return [why.same_id(info.state, info.storable, note, info.compute_seconds, info.size, evicted,
-                            min_saving, budget)]
+                            min_saving, budget, graph.decision(step["id"]), info.load_seconds)]
     if before is None or before.op_id == step["id"]:
         return [why.reason(why.FIRST, "first run of this operation here")]
     reasons = why.diff(before.summary, summary)

@@ -82,6 +82,7 @@ class RecordCell(Write):
     places: list[list] = field(default_factory=list)  # [step index, place, call summary] (``explaining``)
     min_saving: float = 0.0
     reuse: list = field(default_factory=list)  # (writer, loads, seconds saved) of the cell's loads
+    notebook: str | None = None  # the notebook the cell is in, as the Jupyter server names it
 
     def apply(self, to: Target) -> None:
         runs = []
@@ -94,7 +95,7 @@ class RecordCell(Write):
                 log.warning("explaining cell %s failed", self.cell, exc_info=True)
         to.seqs[self.cell] = to.graph.record_cell(self.updates, self.user, self.report, self.random_ops,
                                                   quiet_ops=self.quiet_ops, forests=self.forests, places=runs,
-                                                  reuse=[tuple(r) for r in self.reuse])
+                                                  reuse=[tuple(r) for r in self.reuse], notebook=self.notebook)
 
     @classmethod
     def from_wire(cls, fields: dict, payloads: list[bytes]) -> "Write":

@@ -20,6 +20,12 @@ waiting for its kernel to be idle (``idle_seconds``).
 Every kernel holds a shared lock on byte 0 while it has the file open, so that a kernel can tell it is
 alone on its store (``others_alive``); alone, it takes leases only for operations on large inputs
 (``kernel/backend.py``).
+
+Two waits that can't end by themselves are cut short. Two kernels each waiting for a lease the other
+holds (each in a cell, neither finishing) are seen by the lock's owner (``F_GETLK`` names the
+process): the one with the larger pid stops waiting and computes, so the other's wait ends when it
+stores. And a holder this kernel once waited for in vain (a kernel stuck, or a member holding leases
+to stall the team) is not waited for again: the next wait for any of its leases ends at once.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ class Leases:
         self.path = Path(path)
         self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
         self.held: dict[str, int] = {}  # id -> offset
+        self.waited_in_vain: set[int] = set()  # pids of holders a wait for timed out (not waited for again)
         self._lock(fcntl.F_RDLCK, 0)  # alive (``others_alive``)
 
     def others_alive(self) -> bool:
@@ -81,7 +88,9 @@ class Leases:
 
     def wait(self, artifact_id: str, give_up: Callable[[float], bool]) -> bool:
         """Wait while another process holds the lease: True once it is ours, False when ``give_up``
-        (given the seconds waited so far) says so first. Interruptible (KeyboardInterrupt goes on)."""
+        (given the seconds waited so far) says so first, when the holder waits for a lease of ours and
+        has the smaller pid, or when it is a holder waited for in vain before. Interruptible
+        (KeyboardInterrupt goes on)."""
         if self._fd is None:
             return False
         offset = _offset(artifact_id)
@@ -91,8 +100,16 @@ class Leases:
             while True:
                 if self.take(artifact_id):
                     return True
-                waited = time.monotonic() - started
-                if give_up(waited):
+                holder = self._owner(offset)
+                if holder in self.waited_in_vain:
+                    return False
+                if holder is not None and holder < os.getpid() and self._waits_for_mine(holder):
+                    log.info("lease of %s: its holder (pid %d) waits for a lease of this kernel: computed here",
+                             artifact_id[:12], holder)
+                    return False
+                if give_up(time.monotonic() - started):
+                    if holder is not None:
+                        self.waited_in_vain.add(holder)
                     return False
                 time.sleep(pause)
                 pause = min(pause * 2, _POLL_MOST)
@@ -100,18 +117,28 @@ class Leases:
             if waiting and self._fd is not None:
                 self._lock(fcntl.F_UNLCK, _SPAN + offset)
 
+    def _waits_for_mine(self, pid: int) -> bool:
+        """Does process ``pid`` wait for one of the leases this one holds?"""
+        return any(self._owner(_SPAN + offset) == pid for offset in list(self.held.values()))
+
     def awaited(self) -> bool:
         """Does another process wait for a lease this one holds?"""
         return self._fd is not None and any(self._held_elsewhere(_SPAN + offset) for offset in list(self.held.values()))
 
     def _held_elsewhere(self, offset: int) -> bool:
         """Does another process hold a lock on this byte?"""
+        return self._owner(offset) is not None
+
+    def _owner(self, offset: int) -> int | None:
+        """The pid of a process (one of them, for shared locks) holding a lock on this byte that this
+        one doesn't; None when there is none (0 when its pid can't be seen from here)."""
         probe = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, offset, 1, 0)
         try:
             found = fcntl.fcntl(self._fd, fcntl.F_GETLK, probe)
-        except OSError:
-            return False
-        return struct.unpack("hhqqi4x", found)[0] != fcntl.F_UNLCK
+        except (OSError, TypeError):
+            return None
+        kind, _, _, _, pid = struct.unpack("hhqqi4x", found)
+        return None if kind == fcntl.F_UNLCK else pid
 
     def release_all(self) -> None:
         """Every lease let go (closing the descriptor releases them all): single flight ends here."""

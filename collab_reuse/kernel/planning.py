@@ -5,7 +5,9 @@ hand without running code: a name the namespace holds (and the cell doesn't assi
 literal, a module's attribute, a method looked up without running a property. Its id is then the
 one the tracer would compute (``Identity.operation_id``, the same function), and the Experiment
 Graph says whether it is stored (loaded, at its measured or estimated load time) or seen (computed,
-at its measured compute time). Everything else is *unknown*, with the reason: a call on the result
+at its measured compute time). A call of a notebook function on data is one step, named as the
+tracer names it (its code and its arguments: ``Identity.function_call_id``), so a cell that calls a
+costly ``model(train, test)`` is previewed by that call. Everything else is *unknown*, with the reason: a call on the result
 of an earlier step of the cell (its id needs that result), a call that draws from the global random
 generator (the generator's state at run time decides), an operation never seen (no measured time).
 A guess is never shown as a fact: totals count the known steps only and say how many are unknown.
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Unreusable
+from ..fingerprint.functions import is_notebook_function
 from ..tracing import specs
 from ..tracing.calls import TRACED, classify
 from ..tracing.lazy import Lazy
@@ -108,7 +111,10 @@ def _plan_call(call: ast.Call, namespace: dict, assigned: set[str], session: Any
     except _NotStatic as exc:
         label = _label_of(call.func)
         return PlannedStep(label, UNKNOWN, note=f"needs running code first: {exc}") if label else None
-    if receiver_lazy is not None:
+    notebook = type(func) is types.FunctionType and is_notebook_function(func)
+    if notebook:
+        module, name, label, receiver = "__main__", func.__name__, f"{func.__qualname__}()", None
+    elif receiver_lazy is not None:
         node = receiver_lazy._cr_node
         module, name, label, receiver = node.type.__module__, func, f"{node.type.__qualname__}.{func}", receiver_lazy
     else:
@@ -117,7 +123,7 @@ def _plan_call(call: ast.Call, namespace: dict, assigned: set[str], session: Any
         except Exception:
             return None
         if kind != TRACED:
-            return None  # plain code (print, len, notebook functions): not a step of the report
+            return None  # plain code (print, len): not a step of the report
     try:
         args = tuple(value.of(a) for a in call.args)
         kwargs = {k.arg: value.of(k.value) for k in call.keywords if k.arg is not None}
@@ -125,10 +131,17 @@ def _plan_call(call: ast.Call, namespace: dict, assigned: set[str], session: Any
             raise _NotStatic("unpacked arguments")
     except _NotStatic as exc:
         return PlannedStep(label, UNKNOWN, note=f"its arguments need running code first: {exc}")
-    if specs.is_effect(name, args, kwargs) or name in specs.NONDETERMINISTIC_NAMES:
+    identity = session.tracer.identity
+    if notebook:
+        if not any(identity.is_traced_type(type(v)) for v in (*args, *kwargs.values())):
+            return None  # no data value in: plain code, as the tracer runs it
+    elif specs.is_effect(name, args, kwargs) or name in specs.NONDETERMINISTIC_NAMES:
         return PlannedStep(label, COMPUTE, note="runs every time (it writes, shows or differs at every call)")
     try:
-        op_id = session.tracer.identity.operation_id(label, module, receiver, args, kwargs, [])
+        if notebook:  # (one operation, as tracing/execution.py runs it: reused whole, or its body traced)
+            _, op_id = identity.function_call_id(func, args, kwargs, [])
+        else:
+            op_id = identity.operation_id(label, module, receiver, args, kwargs, [])
     except Unreusable as exc:
         return PlannedStep(label, COMPUTE, note=f"not reusable: {exc}")
     except Exception as exc:  # (a preview never fails the cell: that step is unknown)

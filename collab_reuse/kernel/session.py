@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import re
 import sqlite3
 import sys
@@ -41,7 +42,7 @@ from .. import team as teams
 from ..store import ArtifactStore
 from ..tracing.runtime import Tracer
 from ..tracing.steps import ComputedValue
-from . import cell_record, handoff, jobs, opening, storelog
+from . import cell_record, handoff, jobs, opening, own_reads, storelog
 from .cell_record import CellRun
 from .foreground import CellLock
 from .backend import TracerBackend
@@ -49,6 +50,7 @@ from .leases import Leases
 from .writer import BackgroundWriter
 
 log = logging.getLogger("collab_reuse")
+NOTEBOOK_ENV = "JPY_SESSION_NAME"  # the notebook's path, as the Jupyter server gives it to the kernel it starts
 BATCH_BELOW_SECONDS = 0.1  # candidates quicker than this to recompute are offered to the store in one batch
 WARNING = "collab_reuse stopped reusing: {reason}. Cells run as without collab_reuse."
 EXIT_ENCODE_SECONDS = 1.0  # at exit, the kernel encodes pending results itself for at most this long
@@ -138,6 +140,21 @@ class Session(TracerBackend):
             self.leases = opened.leases
             self.writer = BackgroundWriter(self._background_failed, run=self._run_job)
             self.writer.submit(jobs.Job(jobs.Upkeep(opened.budget)), priority=float("-inf"))
+            if self.team is not None:
+                own_reads.watch(self._notebook_read)
+
+    def _notebook_read(self, path: str) -> None:
+        """A file the notebook's own code opened (``own_reads``): one the team can't read makes this
+        kernel's results its user's alone, as a traced reader's would."""
+        if self.team is None or self.confidential:
+            own_reads.unwatch(self._notebook_read)
+            return
+        real = os.path.realpath(path)
+        if real.startswith(os.path.realpath(self.store_dir) + os.sep):
+            return  # (the store's own files: what the team shares, or this user's own namespaces)
+        if not teams.readable_by_team(real, self.team):
+            self.become_confidential(f"the notebook opened {path}, which the team can't read")
+            own_reads.unwatch(self._notebook_read)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -152,6 +169,7 @@ class Session(TracerBackend):
 
     def _fail(self, reason: str) -> None:
         """Stop reusing for an operational reason (any thread); the user is told once, in a cell."""
+        own_reads.unwatch(self._notebook_read)
         if self.failure is None:
             self.failure = reason
             log.warning("collab_reuse stops reusing: %s", reason)
@@ -231,6 +249,11 @@ class Session(TracerBackend):
         if self.writer is not None and self.failure is None:
             self.writer.submit(job, priority)
 
+    def _shareable(self) -> Any:
+        """In a team store, whether the team may read a file (else None: one user's store)."""
+        team = self.team
+        return None if team is None else (lambda path: teams.readable_by_team(path, team))
+
     def _remember_file(self, key: str, digest: str) -> None:
         if self.team is not None and not teams.readable_by_team(key.rsplit("|", 3)[0], self.team):
             return  # the team's graph doesn't name files the team can't read
@@ -288,8 +311,9 @@ class Session(TracerBackend):
         number = next(self._cells)
         self._submit(jobs.Job(jobs.RecordCell(number, cell_record.vertex_updates(cell), self.user, report,
                                               list(cell.random_ops), list(cell.quiet_ops), list(cell.forests),
-                                              cell_record.place_runs(cell, self.user),
-                                              self.config.min_saving, cell_record.reuse(cell))),
+                                              cell_record.place_runs(cell, self.user, self._shareable()),
+                                              self.config.min_saving, cell_record.reuse(cell),
+                                              os.environ.get(NOTEBOOK_ENV) or None)),
                      priority=float("-inf"))  # before any offer: offers need the vertices
         # most expensive first: if the kernel exits before the writer is done, the best ones are kept
         candidates = sorted(cell.candidates, key=lambda c: -c.seconds)
@@ -382,6 +406,7 @@ class Session(TracerBackend):
             self.graph.close_all()
 
     def close(self) -> None:
+        own_reads.unwatch(self._notebook_read)
         if self.leases is not None:
             self.leases.release_all()  # (other kernels wait for nothing this one will still write)
         if self.writer is not None:

@@ -132,6 +132,7 @@ def weigh(graph: ExperimentGraph, offers: list[Offer], min_saving: float
     recreation = found.recreation
     per_byte, fixed = graph.load_throughput()
     cands = []
+    declined: dict[str, dict] = {}
     for aid in targets:
         info = infos[aid]
         blobs = ({k: len(v) for k, v in offered[aid].encoded.blobs.items()} if aid in offered
@@ -144,11 +145,14 @@ def weigh(graph: ExperimentGraph, offers: list[Offer], min_saving: float
         saving = recreation.get(aid, info.compute_seconds) - load
         if aid in offered and saving < min_saving:
             graph.remember_size(aid, size)  # measured: the next run won't encode it again
+            declined[aid] = {"outcome": "not_worth_loading", "size": size, "saving": round(saving, 6),
+                             "load_seconds": round(load, 6), "min_saving": min_saving}
             continue
         cands.append(plan.Candidate(id=aid, size=size, recreation_cost=recreation.get(aid, info.compute_seconds),
                                     load_cost=load, frequency=max(info.frequency, 1),
                                     potential=found.potential.get(aid, 0.0),
                                     columns=tuple(sorted(blobs.items())), materialized=aid not in offered))
+    graph.record_decisions(declined)
     return cands, [a.id for a in stored], offered
 
 
@@ -176,4 +180,37 @@ def materialize(graph: ExperimentGraph, store: ArtifactStore, offers: list[Offer
     evict = [aid for aid in stored if aid not in keep]
     for key in graph.unmaterialize(evict, evicted=True):
         store.blobs.delete(key)
+    graph.record_decisions(decisions(cands, keep, budget, quota, owners, algorithm))
     return {"written": written, "evicted": len(evict), "bytes": nbytes, "by_id": by_id}
+
+
+def decisions(cands: list[plan.Candidate], keep: set[str], budget: int, quota: int, owners: dict[str, str],
+              algorithm: str) -> dict[str, dict]:
+    """Why each candidate left out was left out (a later recomputation says so, ``planner/why.py``):
+    ``outcome`` "too_large" (beyond the budget by itself), "quota" (its writer's kept artifacts and it
+    exceed the writer's quota, where a quota applies) or "budget" (the kept ones save more per byte); the
+    budget, the quota, what was kept, and what this one would have saved per reuse."""
+    sizes = {c.id: c.size for c in cands}
+    kept_bytes = sum(sizes[aid] for aid in keep if aid in sizes)
+    by_writer: dict[str, int] = {}
+    for aid in keep:
+        if aid in sizes:
+            by_writer[owners.get(aid, "")] = by_writer.get(owners.get(aid, ""), 0) + sizes[aid]
+    quota_applies = 0 < quota < budget
+    out = {}
+    for c in cands:
+        if c.id in keep:
+            continue
+        writer = owners.get(c.id, "")
+        if c.size > budget:
+            outcome = "too_large"
+        elif quota_applies and by_writer.get(writer, 0) + c.size > quota:
+            outcome = "quota"
+        else:
+            outcome = "budget"
+        out[c.id] = {"outcome": outcome, "algorithm": algorithm, "budget": budget,
+                     "quota": quota if quota_applies else None, "writer": writer or None,
+                     "writer_bytes": by_writer.get(writer, 0), "kept": len(keep), "kept_bytes": kept_bytes,
+                     "size": c.size, "saving": round(c.recreation_cost - c.load_cost, 6),
+                     "load_seconds": round(c.load_cost, 6)}
+    return out

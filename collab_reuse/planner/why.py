@@ -20,8 +20,9 @@ import os
 from typing import Any, Callable
 
 PARAMETER, INPUT, FILE, CODE, RANDOM, OTHER = "parameter", "input", "file", "code", "random", "other"
-FIRST, NOT_STORED, EVICTED, UNSTORABLE, TOO_CHEAP, CHEAPER, REFUSED = \
-    "first", "not_stored", "evicted", "unstorable", "too_cheap", "cheaper_to_compute", "refused"
+FIRST, NOT_STORED, EVICTED, UNSTORABLE, TOO_CHEAP, CHEAPER, REFUSED, TOO_LARGE, OVER_QUOTA = \
+    "first", "not_stored", "evicted", "unstorable", "too_cheap", "cheaper_to_compute", "refused", "too_large", \
+    "over_quota"
 CHANGES = (PARAMETER, INPUT, FILE, CODE, RANDOM, OTHER)  # a near form differs (else: the same one, not served)
 MAX_CHANGED_LINES = 3     # lines of a function's diff shown each way
 MAX_REASONS = 6           # reasons kept per step (the rest: "and N more")
@@ -43,9 +44,16 @@ def diff(old: dict, new: dict) -> list[dict]:
         if before != after:
             found.append(reason(PARAMETER, name, before, after))
     old_files, new_files = old.get("files") or {}, new.get("files") or {}
-    for path, (digest, mtime) in new_files.items():
+    old_columns, new_columns = old.get("columns") or {}, new.get("columns") or {}
+    for path, entry in new_files.items():
+        digest, mtime = (list(entry) + [None, None])[:2]
         if path in old_files and old_files[path][0] != digest:
-            found.append(reason(FILE, path, old_files[path][0], digest, changed=mtime))
+            item = reason(FILE, path, old_files[path][0], digest, changed=mtime)
+            before, after = old_columns.get(path), new_columns.get(path)
+            if isinstance(before, list) and isinstance(after, list):  # (known only where cheap: a header)
+                item["columns"] = {"added": [c for c in after if c not in before],
+                                   "removed": [c for c in before if c not in after]}
+            found.append(item)
     old_code, new_code = old.get("code") or {}, new.get("code") or {}
     for name, source in new_code.items():
         if name in old_code and old_code[name] != source:
@@ -79,20 +87,85 @@ def changed_lines(old: str, new: str) -> tuple[list[str], list[str]]:
 
 
 def same_id(state: int, storable: bool, note: str | None, compute_seconds: float, size: int,
-            evicted: float | None, min_saving: float, budget: int | None) -> dict:
-    """Why an operation seen before (the same id) computed again: only what the graph recorded."""
+            evicted: float | None, min_saving: float, budget: int | None, decision: dict | None = None,
+            load_seconds: float | None = None) -> dict:
+    """Why an operation seen before (the same id) computed again: only what the graph recorded.
+    ``decision``: what the materializer decided about it last (``ExperimentGraph.decision``: the budget,
+    the writer's quota, what it kept, what this artifact would have saved per reuse)."""
+    decision = decision if isinstance(decision, dict) else {}
     if state == 2:
         return reason(CHEAPER, "stored, but loading it was estimated slower than computing it")
     if not storable:
         return reason(UNSTORABLE, f"never stored: {note or 'its value could not be encoded'}")
+    saving = _saving(decision, compute_seconds, load_seconds)
     if evicted is not None:
-        return reason(EVICTED, "was stored, then evicted to keep the store within its budget", changed=evicted)
+        return reason(EVICTED, f"was stored, then evicted {_when(evicted)} {_decided(decision)}{saving}",
+                      changed=evicted, decision=decision or None)
     if compute_seconds < min_saving:
         return reason(TOO_CHEAP, f"never stored: too cheap to be worth it ({compute_seconds * 1000:.1f} ms, "
                                  f"below min_saving {min_saving * 1000:.0f} ms)")
+    if decision.get("outcome") == "not_worth_loading":
+        return reason(TOO_CHEAP, f"never stored: too cheap to be worth it (loading it, {_size(decision.get('size'))}, "
+                                 f"would save {_seconds(decision.get('saving'))} of its {compute_seconds:.2f} s, "
+                                 f"below min_saving {_seconds(decision.get('min_saving'))})", decision=decision)
     if budget is not None and size > budget:
-        return reason(NOT_STORED, "never stored: larger than the store's budget")
+        return reason(TOO_LARGE, f"never stored: too large ({_size(size)}, the store's budget is {_size(budget)})")
+    if decision.get("outcome") == "quota":
+        return reason(OVER_QUOTA, f"never stored: over {_whose(decision)} quota {_decided(decision)}{saving}",
+                      decision=decision)
+    if decision.get("outcome") in ("budget", "too_large"):
+        return reason(NOT_STORED, f"never stored: not chosen {_decided(decision)}{saving}", decision=decision)
     return reason(NOT_STORED, "seen before but not stored (not chosen under the budget, or not written yet)")
+
+
+def _size(n: Any) -> str:
+    from ..config import format_size
+    return format_size(n) if isinstance(n, (int, float)) else "?"
+
+
+def _seconds(value: Any) -> str:
+    return f"{value:.3f} s" if isinstance(value, (int, float)) else "?"
+
+
+def _when(seconds: float) -> str:
+    import time
+    try:
+        return "on " + time.strftime("%Y-%m-%d %H:%M", time.localtime(float(seconds)))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return "at an unknown time"
+
+
+def _whose(decision: dict) -> str:
+    writer = decision.get("writer")
+    return f"{writer}'s" if isinstance(writer, str) and writer else "its writer's"
+
+
+def _decided(decision: dict) -> str:
+    """Which budget decision: "to keep the store within its budget (…)", in words."""
+    if not decision:
+        return "to keep the store within its budget"
+    kept = f"{decision.get('kept')} artifacts ({_size(decision.get('kept_bytes'))}) saving more per byte"
+    if decision.get("outcome") == "quota":
+        return (f"by the {decision.get('algorithm', '?')} selection: {_whose(decision)} artifacts kept "
+                f"{_size(decision.get('writer_bytes'))} of a {_size(decision.get('quota'))} quota, this one "
+                f"{_size(decision.get('size'))} more (budget {_size(decision.get('budget'))}, {kept} kept)")
+    if decision.get("outcome") == "too_large":
+        return (f"by the {decision.get('algorithm', '?')} selection: {_size(decision.get('size'))}, larger than "
+                f"the budget of {_size(decision.get('budget'))}")
+    return (f"by the {decision.get('algorithm', '?')} selection under the budget of {_size(decision.get('budget'))}: "
+            f"{kept} were kept instead")
+
+
+def _saving(decision: dict, compute_seconds: float, load_seconds: float | None) -> str:
+    """"; reusing it would have saved 4.1 s (compute 4.3 s, load 0.2 s)"."""
+    saved = decision.get("saving")
+    if not isinstance(saved, (int, float)):
+        if load_seconds is None or not isinstance(compute_seconds, (int, float)):
+            return ""
+        saved = compute_seconds - load_seconds
+    load = decision.get("load_seconds", load_seconds)
+    loading = f", load {load:.2f} s" if isinstance(load, (int, float)) else ""
+    return f"; reusing it would have saved {saved:.2f} s (compute {compute_seconds:.2f} s{loading})"
 
 
 def follow(item: dict, producer: tuple[str, Any, list[dict] | None] | None) -> dict:
@@ -134,6 +207,7 @@ def visible(reasons: list[dict] | None, readable: Callable[[str], bool] = lambda
         item = dict(item)
         if item.get("kind") == FILE and not readable(str(item.get("detail"))):
             item["detail"] = "a data file"
+            item.pop("columns", None)  # (what a file holds: only for a reader who may read it)
         if isinstance(item.get("root"), dict):
             item["root"] = visible([item["root"]], readable)[0]  # type: ignore[index]
         out.append(item)
@@ -155,7 +229,16 @@ def text(item: dict, cell: Any = None) -> str:
         return f"{name} changed {old} → {new}{where}"
     if kind == FILE:
         name = "a data file" if detail == "a data file" else f"data file {detail}"
-        return f"{name} changed (digest {str(item.get('old'))[:8]} → {str(item.get('new'))[:8]}){where}"
+        changed = f", modified {_when(item['changed'])}" if isinstance(item.get("changed"), (int, float)) else ""
+        columns = item.get("columns")
+        differ = ""
+        if isinstance(columns, dict):
+            parts = [f"{label} {', '.join(map(str, (columns.get(key) or [])[:6]))}"
+                     for key, label in (("added", "columns added:"), ("removed", "columns removed:"))
+                     if columns.get(key)]
+            differ = "; " + "; ".join(parts) if parts else "; same columns"
+        return (f"{name} changed (digest {str(item.get('old'))[:8]} → {str(item.get('new'))[:8]}{changed}{differ})"
+                f"{where}")
     if kind == CODE:
         lines = "; ".join([f"-{x}" for x in item.get("old") or []] + [f"+{x}" for x in item.get("new") or []])
         return f"notebook function {detail} changed{where}" + (f" ({lines})" if lines else "")

@@ -329,9 +329,7 @@ class Execution:
         op = Operation(tracer, func, "__main__", func.__name__, f"{func.__qualname__}()", None)
         call = Call(op, args, kwargs, frame)
         try:
-            code = function_identity(func, identity.resolve)
-            call.op_id = digest_parts("call", code, args, dict(sorted(kwargs.items())),
-                                      resolve=lambda v: identity.resolve(v, call.inputs))
+            code, call.op_id = identity.function_call_id(func, args, kwargs, call.inputs)
         except Exception:  # arguments we can't identify: the call runs as written, its body still traced
             call.op_id = None
         if call.op_id is None or call.op_id in self._impure:

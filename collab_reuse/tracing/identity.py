@@ -144,6 +144,14 @@ class Identity:
                 files[path] = digest
         return enc.hexdigest()
 
+    def function_call_id(self, func: types.FunctionType, args: tuple, kwargs: dict,
+                         inputs: list[str]) -> tuple[str, str]:
+        """(the function's code identity, the id of a notebook function's call): its code (with the
+        globals it reads) and its arguments' ids. Raises when an argument can't be named."""
+        code = function_identity(func, self.resolve)
+        return code, digest_parts("call", code, args, dict(sorted(kwargs.items())),
+                                  resolve=lambda v: self.resolve(v, inputs))
+
     def mutation_id(self, label: str, old_id: str, params: tuple, inputs: list[str]) -> str | None:
         """The id of an object's state after an in-place change (eager and deferred changes alike);
         None when a parameter can't be named."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import os
 import types
+from pathlib import Path
 from typing import Any
 
 from .lazy import Lazy
@@ -91,6 +92,32 @@ def files(digests: dict[str, str]) -> dict[str, list]:
     return out
 
 
+MAX_COLUMNS = 200     # column names kept of a file's header
+_HEADER_BYTES = 65536
+
+
+def columns(path: str) -> list[str] | None:
+    """A data file's column names where that is cheap to know: a CSV/TSV's first line, a Parquet file's
+    schema (its footer); None for a file of another kind or one that can't be read. (In a team store,
+    the session drops those of a file the team can't read: ``cell_record.place_runs``.)"""
+    try:
+        real = Path(os.path.realpath(path))
+        name = real.name.lower()
+        if name.endswith((".csv", ".tsv", ".txt")):
+            with open(real, "rb") as f:
+                line = f.readline(_HEADER_BYTES).decode("utf-8", "replace").rstrip("\r\n")
+            sep = "\t" if name.endswith(".tsv") or ("\t" in line and "," not in line) else ","
+            names = [c.strip().strip('"').strip("'") for c in line.split(sep)]
+        elif name.endswith(".parquet"):
+            import pyarrow.parquet as pq
+            names = list(pq.read_schema(real).names)
+        else:
+            return None
+    except Exception:  # (an explanation is never worth failing a read for)
+        return None
+    return [n[:MAX_REPR] for n in names[:MAX_COLUMNS]]
+
+
 def source(func: Any) -> str | None:
     """A notebook function's source, bounded (None when it can't be read)."""
     try:
@@ -105,6 +132,9 @@ def summary(func: Any, args: tuple, kwargs: dict, file_digests: dict[str, str] |
     out: dict[str, Any] = {"params": params(func, args, kwargs)}
     if file_digests:
         out["files"] = files(file_digests)
+        header = {path: names for path in file_digests if (names := columns(path)) is not None}
+        if header:
+            out["columns"] = header
     if code:
         out["code"] = code
     return out

@@ -174,15 +174,33 @@ export class ReusePanel extends Widget {
         ...this._countBadges(last)
       ),
       last.why_text ? h('p', { class: 'jp-CollabReuse-whyLine' }, last.why_text) : null,
+      this._renderPlanned(last),
       this._renderPreview(),
       last.steps.length > 0
-        ? this._renderSteps(last.steps)
+        ? this._renderSteps(last.steps, plannedActions(last.plan))
         : h('p', { class: 'jp-CollabReuse-empty' }, 'No data operations were traced in this run.'),
       last.truncated
         ? h('p', { class: 'jp-CollabReuse-muted' }, `Only the first ${last.steps.length} steps are kept in the report.`)
         : null,
       last.steps.length > 0 ? h('div', { class: 'jp-CollabReuse-dagBox' }, renderDag(last.steps)) : null,
       runs.length > 1 ? this._renderHistory(runs) : null
+    );
+  }
+
+  /** The `%%reuse plan` estimate made before this run, beside what the run took (none without a plan). */
+  private _renderPlanned(report: ICellReport): HTMLElement | null {
+    const plan = report.plan;
+    if (!plan || typeof plan.seconds !== 'number') {
+      return null;
+    }
+    const plain = typeof plan.plain_seconds === 'number' ? `, ${formatSeconds(plan.plain_seconds)} without reuse` : '';
+    const unknown =
+      typeof plan.unknown === 'number' && plan.unknown > 0 ? `; ${plan.unknown} steps unknown, not counted` : '';
+    return h(
+      'p',
+      { class: 'jp-CollabReuse-plannedLine' },
+      `Estimated before the run: ${formatSeconds(plan.seconds)} with reuse${plain}${unknown}. ` +
+        `Took ${formatSeconds(report.totals.seconds)}.`
     );
   }
 
@@ -225,7 +243,7 @@ export class ReusePanel extends Widget {
     return out;
   }
 
-  private _renderSteps(steps: IStep[]): HTMLElement {
+  private _renderSteps(steps: IStep[], planned: Map<string, string> = new Map()): HTMLElement {
     const list = h('ul', { class: 'jp-CollabReuse-steps' });
     for (const step of steps) {
       const io =
@@ -252,7 +270,10 @@ export class ReusePanel extends Widget {
           ),
           h('div', { class: 'jp-CollabReuse-muted' }, `${formatSeconds(step.seconds)}${saved}${io}`),
           step.reason ? h('div', { class: 'jp-CollabReuse-reason' }, step.reason) : null,
-          step.why_text ? h('div', { class: 'jp-CollabReuse-why' }, `why: ${step.why_text}`) : null
+          step.why_text ? h('div', { class: 'jp-CollabReuse-why' }, `why: ${step.why_text}`) : null,
+          step.id && planned.has(step.id)
+            ? h('div', { class: 'jp-CollabReuse-planned' }, `planned: ${planned.get(step.id)}`)
+            : null
         )
       );
     }
@@ -483,4 +504,17 @@ export class ReusePanel extends Widget {
       body
     );
   }
+}
+
+/** What the plan made before a run said of each step, by artifact id: "load, 0.2 s" ("compute", "unknown"). */
+export function plannedActions(plan: Record<string, unknown> | null | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  const steps = plan && Array.isArray(plan.steps) ? (plan.steps as Record<string, unknown>[]) : [];
+  for (const step of steps) {
+    if (step && typeof step.id === 'string' && typeof step.action === 'string') {
+      const seconds = typeof step.seconds === 'number' ? `, ${formatSeconds(step.seconds)}` : '';
+      out.set(step.id, `${step.action}${seconds}`);
+    }
+  }
+  return out;
 }

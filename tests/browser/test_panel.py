@@ -5,7 +5,8 @@ groupby over a million rows, which the cell shows. The first run computes
 it; a kernel restart and re-run (same kernel id, the store keeps the result)
 reuses it (an aggregate that nothing used would only be deferred). The panel
 must show both, live, and also the run made before it was opened; then, after an edit of the
-aggregation's argument, the recomputed step and why (what changed).
+aggregation's argument, previewed before it runs, the recomputed step and why (what changed), and the
+preview's estimate beside what the run took.
 """
 
 from __future__ import annotations
@@ -117,7 +118,16 @@ def test_panel_shows_the_step_computed_then_reused(lab, page: Page):
 
     # An edit of the aggregation's argument: the step is computed again, and the panel says why.
     set_cell_source(page, notebook, 1, EXPENSIVE_CELL.replace('["sum", "mean", "std", "median"]', '["sum", "mean"]'))
+    # Previewed before it runs: after the run, the panel sets the estimate beside what the run took.
+    cell(notebook, 1).locator(".jp-InputPrompt").click()
+    panel.locator(".jp-CollabReuse-previewButton").click()
+    expect(preview).to_contain_text("estimated:", timeout=30_000)
     run_cell(page, notebook, 1, execution_count=3)
+    planned = panel.locator(".jp-CollabReuse-plannedLine")
+    expect(planned).to_contain_text("Estimated before the run:", timeout=30_000)
+    expect(planned).to_contain_text("with reuse")
+    expect(planned).to_contain_text("Took ")
+    expect(panel.locator(".jp-CollabReuse-step .jp-CollabReuse-planned").first).to_contain_text("planned: ")
     edited = panel.locator(".jp-CollabReuse-step[data-status=computed]").filter(has_text="agg")
     expect(edited.locator(".jp-CollabReuse-why").first).to_contain_text("changed", timeout=30_000)
     expect(edited.locator(".jp-CollabReuse-why").first).to_contain_text("'std'")

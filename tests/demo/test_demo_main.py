@@ -46,3 +46,7 @@ def test_the_demo_command_prints_its_table_the_modified_run_and_what_was_reused(
     assert f"{demo.MODIFIED_NOTEBOOK}, re-run:\n  reused (loaded from the store instead of computed)" in out
     assert "modified (" + demo.MODIFIED_SCENARIO + "):" in out and "  computed, the costliest first:" in out
     assert "Where to look next:" in out
+    report = tmp_path / "collab-reuse-demo-report.html"  # (beside the demo data)
+    assert f"the reuse report of {demo.MODIFIED_NOTEBOOK}'s store" in out and str(report) in out, out
+    page = report.read_text()
+    assert "What reuse saved" in page and "data:image/png;base64," in page

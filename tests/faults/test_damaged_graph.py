@@ -33,18 +33,23 @@ DAMAGE = [
     "UPDATE counters SET value='x'",
     "UPDATE meta SET value='lots' WHERE key='budget'",
     "UPDATE quiet_ops SET seconds='q'",
-    "UPDATE events SET report='{' WHERE seq % 2 = 0",
     "INSERT OR REPLACE INTO forests VALUES('k', 'three', 42)",
+]
+#: and in the user's journal
+JOURNAL_DAMAGE = [
+    "UPDATE events SET report='{' WHERE seq % 2 = 0",
+    "UPDATE places SET summary='[1]' WHERE rowid % 2 = 0",
 ]
 
 
 def damage(store) -> None:
-    db = sqlite3.connect(store / "graph.sqlite", isolation_level=None)
-    try:
-        for sql in DAMAGE:
-            db.execute(sql)
-    finally:
-        db.close()
+    for name, damages in (("graph.sqlite", DAMAGE), ("journal.sqlite", JOURNAL_DAMAGE)):
+        db = sqlite3.connect(store / name, isolation_level=None)
+        try:
+            for sql in damages:
+                db.execute(sql)
+        finally:
+            db.close()
 
 
 def malformed(store) -> int:
@@ -82,6 +87,9 @@ def test_malformed_rows_read_as_absent_and_gc_removes_them(tmp_path):
     try:
         assert graph.budget() == 5_000_000_000  # a malformed budget is back to the default
         assert all(isinstance(e, dict) for e in graph.events(limit=10_000))
+        journal = graph.journal()
+        assert journal.query("SELECT COUNT(*) FROM events WHERE NOT json_valid(report)") == [(0,)]
+        assert journal.query("SELECT COUNT(*) FROM places WHERE json_type(summary)<>'object'") == [(0,)]
     finally:
         graph.close()
 

@@ -129,6 +129,33 @@ def test_alice_sees_only_her_own_reports(hub, team_runs):
     assert {e["user"] for e in page["items"]} == {ALICE}
 
 
+BOB_READS_THE_STORE = """%%noreuse
+import json, sqlite3
+seen = {{}}
+with sqlite3.connect("file:{graph}?mode=ro", uri=True) as db:
+    seen["graph tables"] = sorted(n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+try:
+    with sqlite3.connect("file:{journal}?mode=ro", uri=True) as db:
+        seen["alice's journal"] = db.execute("SELECT COUNT(*) FROM events").fetchall()
+except sqlite3.Error as exc:
+    seen["alice's journal"] = type(exc).__name__
+print(json.dumps(seen))
+"""
+
+
+def test_bob_can_read_none_of_alices_reports_from_the_store_files(hub, team_runs, store_dir, hub_users):
+    """Issue 17's fifth check, below the REST API: alice's cell reports and call summaries (her code's
+    parameters, the paths she read) are in her journal, which bob's kernel can't open; the graph bob
+    can read holds none."""
+    journal = store_dir / "journals" / str(hub_users[ALICE].uid) / "journal.sqlite"
+    with sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as db:  # (root reads it: alice's reports are there)
+        assert db.execute("SELECT COUNT(*) FROM events WHERE user=?", (ALICE,)).fetchone()[0] > 0
+    [reach] = hub.run_cells(BOB, [BOB_READS_THE_STORE.format(graph=store_dir / "graph.sqlite", journal=journal)])
+    seen = json.loads("".join(o.get("text", "") for o in reach.outputs))
+    assert seen["alice's journal"] == "OperationalError", seen
+    assert not {"events", "places"} & set(seen["graph tables"]), seen
+
+
 FORGE = """%%noreuse
 import json, os, pwd
 import numpy as np

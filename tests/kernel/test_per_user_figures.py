@@ -10,7 +10,7 @@ from collab_reuse.team import os_user
 from shells import two_runs
 
 CELLS = ["import numpy as np, pandas as pd\n"
-         "df = pd.DataFrame({'k': np.arange(300_000) % 97, 'v': np.arange(300_000) * 0.5})",
+         "df = pd.DataFrame({'k': np.arange(2_000_000) % 97, 'v': np.arange(2_000_000) * 0.5})",
          "agg = df.groupby('k').agg(['mean', 'std', 'median', 'max'])\ntotal = float(agg.sum().sum())"]
 
 

@@ -53,3 +53,33 @@ def test_a_stored_fit_is_planned_as_a_load_and_the_report_carries_the_estimate(s
     assert step["status"] == "reused" and step["id"] == fit_id  # the id the plan computed
     assert report["plan"]["steps"][0]["id"] == fit_id and report["plan"]["steps"][0]["action"] == "load"
     assert report["plan"]["plain_seconds"] == info.compute_seconds
+
+
+TRAIN = ("def train(X, y, trees):\n"
+         "    model = RandomForestClassifier(n_estimators=trees, random_state=0)\n"
+         "    model.fit(X, y)\n"
+         "    return model.predict_proba(X)[:, 1]")
+
+
+def test_a_notebook_functions_call_is_one_step_planned_by_the_id_the_tracer_gives_it(shell):
+    """A cell calling a costly notebook function (the demo's ``model(train, test)``) is previewed by that
+    call: a load of its stored result once it was stored, with the id the run then reuses."""
+    session = collab_reuse.session_of(shell)
+    session.config.min_saving = 0.0
+    for cell in (SETUP, TRAIN, "p = train(X, y, 40)"):
+        assert shell.run_cell(cell, store_history=True).error_in_exec is None
+    session.flush(60)
+    step = next(s for s in session.last_report["steps"] if s["op"] == "train()")
+    info = session.graph.artifact(step["id"])
+    assert info is not None and info.state == 2, "the call was stored"
+
+    text = _plan(shell, "p2 = train(X, y, 40)\nq = train(X, y, 41)")
+    lines = [line for line in text.splitlines() if "train()" in line]
+    assert lines[0].split()[0] == "load" and "stored" in lines[0], text
+    assert lines[1].split()[0] == "unknown" and "never run with these inputs" in lines[1], text
+    assert "p2" not in shell.user_ns  # nothing ran
+
+    assert shell.run_cell("p2 = train(X, y, 40)\nq = train(X, y, 41)", store_history=True).error_in_exec is None
+    report = session.last_report
+    reused = next(s for s in report["steps"] if s["op"] == "train()")
+    assert reused["status"] == "reused" and reused["id"] == step["id"] == report["plan"]["steps"][0]["id"]

@@ -10,7 +10,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import collab_reuse
-from collab_reuse.graph import experiment_graph
+from collab_reuse.graph import sqlite_file
 
 SETUP = "import numpy as np, pandas as pd\ndf = pd.DataFrame({'k': np.arange(300_000) % 97, 'v': np.arange(300_000) * 0.5})"
 #: a 24 MB array that takes about 0.2 s to compute (worth storing), and an aggregate
@@ -64,7 +64,7 @@ def test_a_deleted_store_stops_the_session_and_lets_go_of_the_results_held(tmp_p
 
 def test_a_write_lock_held_too_long_stops_the_session_without_holding_up_cells(tmp_path, monkeypatch, capsys,
                                                                              shells):
-    monkeypatch.setattr(experiment_graph, "BUSY_SECONDS", 0.5)  # (the writer's wait for another process's write lock)
+    monkeypatch.setattr(sqlite_file, "BUSY_SECONDS", 0.5)  # (the writer's wait for another process's write lock)
     ip, s = open_shell(monkeypatch, tmp_path / "store", "CollabReuse.idle_seconds = 0")
     shells.append(ip)
     run(ip, SETUP)

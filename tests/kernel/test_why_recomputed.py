@@ -93,3 +93,39 @@ def test_a_changed_data_file_explains_the_downstream_recomputation(tmp_path):
     assert read["why"][0]["detail"] == "data.csv" and read["why"][0]["old"] != read["why"][0]["new"]
     fit = _step(reports, "LogisticRegression.fit")
     assert fit["why"][0]["kind"] == "input" and fit["why"][0]["root"]["kind"] == "file"
+
+
+AGGREGATE = [
+    "import numpy as np, pandas as pd\n"
+    "df = pd.DataFrame({'key': np.arange(1_000_000) % 5_000, 'value': np.arange(1_000_000) * 0.5})",
+    "stats = df.groupby('key')['value'].agg(['sum', 'mean', 'std', 'median'])\nprint(stats.to_numpy().sum())",
+]
+
+
+def test_an_evicted_result_says_when_by_which_budget_decision_and_what_it_would_have_saved(tmp_path):
+    from collab_reuse import cli
+
+    store, work = tmp_path / "store", tmp_path / "work"
+    work.mkdir()
+    path = _notebook(tmp_path / "agg.ipynb", AGGREGATE + [EXPLAIN])
+    first = run_notebook(path, work, store_dir=store)
+    agg = _step(_reports(store, first.kernel_id), "SeriesGroupBy.aggregate")
+    graph = ExperimentGraph(store, create=False)
+    assert graph.artifact(agg["id"]).state == 2, "the aggregate was stored"
+    assert cli.main(["--store", str(store), "materialize", "--budget", "1KB"]) == 0  # an admin shrinks the budget
+    assert graph.artifact(agg["id"]).state == 0
+
+    second = run_notebook(path, work, store_dir=store)
+    # (deferred first, a quiet operation seen before; computed when its value is needed)
+    again = next(s for r in _reports(store, second.kernel_id) for s in r["steps"]
+                 if s["op"] == "SeriesGroupBy.aggregate" and s["status"] == "computed")
+    assert again["id"] == agg["id"]
+    (reason,) = again["why"]
+    assert reason["kind"] == "evicted" and reason["decision"]["outcome"] == "too_large"
+    assert reason["decision"]["budget"] == 1000 and reason["decision"]["saving"] > 0
+    detail = reason["detail"]
+    assert detail.startswith("was stored, then evicted on ") and "larger than the budget of 1.0 KB" in detail, detail
+    assert "; reusing it would have saved " in detail, detail
+    assert detail in _explained(second)
+    plain = run_notebook(path, tmp_path / "plain")  # (the explanation is only in %reuse explain's output)
+    assert [o for o in plain.outputs[1]["outputs"]] == [o for o in second.outputs[1]["outputs"]]

@@ -403,3 +403,72 @@ print(json.dumps({"outcome": outcome}))
 """)
     assert "is not" in seen["outcome"] and "own directory" in seen["outcome"], seen
     assert not any((store / "private" / str(uid_a)).iterdir()), "nothing of a's in b's directory"
+
+
+def test_a_members_cell_reports_and_call_summaries_are_theirs_alone(team, store):
+    """What a's kernel records of a cell (its report: code; its call summaries: parameters, paths) is in
+    a's journal, in a directory only a can enter: b's kernel shows none of it, b can't open the
+    journal, and the shared graph (which b can read with sqlite3) holds no trace of it."""
+    seen_a = as_user(team, "a", store, """
+from collab_reuse.graph import PlaceRun, VertexUpdate
+s = opened()
+report = {"kernel_id": "k-a", "cell_id": "c1", "code": "pd.read_csv('/home/a/plans-7f3e.csv')",
+          "steps": [], "totals": {"reused": 0, "computed": 1}}
+place = PlaceRun(s.user + "\\x1fc1\\x1fread_csv\\x1f0", "op-a", "pandas.read_csv", 1,
+                 {"params": {"filepath_or_buffer": "/home/a/plans-7f3e.csv"}, "inputs": []})
+s.graph.record_cell([VertexUpdate("op-a", "pandas.read_csv", "dataframe", [], 1.0)], s.user, report,
+                    places=[place])
+seen = {"own reports": [e["code"] for e in s.graph.events()], "own places": len(s.graph.place_runs([place.place]))}
+s.close()
+print(json.dumps(seen))
+""")
+    uid_a = pwd.getpwnam(team["a"]).pw_uid
+    seen_b = as_user(team, "b", store, f"""
+import sqlite3
+s = opened()
+seen = {{"events": s.graph.events(), "runs": len(s.graph.runs_of(["op-a"], {team["a"]!r}))}}
+try:
+    sqlite3.connect(STORE / "journals" / "{uid_a}" / "journal.sqlite").execute("SELECT 1 FROM events").fetchall()
+    seen["a's journal"] = "opened"
+except sqlite3.Error as exc:
+    seen["a's journal"] = "refused"
+try:
+    os.listdir(STORE / "journals" / "{uid_a}")
+except PermissionError:
+    seen["a's directory"] = "PermissionError"
+db = sqlite3.connect(STORE / "graph.sqlite")
+seen["graph tables"] = sorted(n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+seen["graph bytes name the path"] = any(b"plans-7f3e" in p.read_bytes() for p in STORE.glob("graph.sqlite*"))
+s.close()
+print(json.dumps(seen))
+""")
+    assert seen_a == {"own reports": ["pd.read_csv('/home/a/plans-7f3e.csv')"], "own places": 1}
+    assert seen_b["events"] == [] and seen_b["runs"] == 0, seen_b
+    assert seen_b["a's journal"] == "refused" and seen_b["a's directory"] == "PermissionError", seen_b
+    assert "events" not in seen_b["graph tables"] and "places" not in seen_b["graph tables"], seen_b
+    assert seen_b["graph bytes name the path"] is False
+
+
+def test_a_file_the_notebook_opens_itself_counts_like_a_traced_read(team, store):
+    """A kernel that opens a file only its user can read with plain ``open()`` (no traced reader) is
+    confidential from then on, as after ``pd.read_csv`` of it; a file the team can read changes nothing."""
+    home_a = team["base"] / team["a"]
+    secret = home_a / "secret.json"
+    secret.write_text("{}")
+    shutil.chown(secret, team["a"], team["a"])
+    secret.chmod(0o600)
+    shared = team["base"] / "shared.json"
+    shared.write_text("{}")
+    shared.chmod(0o644)
+    seen = as_user(team, "a", store, """
+s = opened()
+seen = {"at start": s.confidential}
+json.load(open(os.environ["SHARED_FILE"]))
+seen["after the shared file"] = s.confidential
+with open(os.environ["SECRET_FILE"]) as handle:
+    json.load(handle)
+seen["after the secret file"] = s.confidential
+s.close()
+print(json.dumps(seen))
+""", extra_env={"SECRET_FILE": str(secret), "SHARED_FILE": str(shared)})
+    assert seen == {"at start": False, "after the shared file": False, "after the secret file": True}

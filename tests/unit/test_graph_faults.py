@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from collab_reuse.errors import StoreError
 from collab_reuse.graph import MATERIALIZED, NOT_STORED, WRITING, ExperimentGraph, VertexUpdate, upkeep
-from collab_reuse.graph import experiment_graph
+from collab_reuse.graph import journal
 from collab_reuse.graph.rows import BadRow
 from collab_reuse.graph.experiment_graph import ArtifactInfo
 
@@ -77,7 +77,7 @@ def test_malformed_counters_budget_and_reports_are_ignored(tmp_path):
         g.record_load(10_000_000, 0.01)
     _sql(g, "UPDATE counters SET value='x' WHERE name='load_bytes'")
     _sql(g, "UPDATE meta SET value='lots' WHERE key='budget'")
-    _sql(g, "INSERT INTO events(time, kernel_id, user, report) VALUES(1, 'k', 'u', '{')")
+    _sql(g.journal(), "INSERT INTO events(time, kernel_id, user, report) VALUES(1, 'k', 'u', '{')")
     assert g.load_throughput() == (1 / 300e6, 0.002)  # as if never measured
     assert g.budget() == 0  # nothing kept until gc resets it
     assert len(g.events(kernel_id="k")) == 1
@@ -171,7 +171,7 @@ def test_repair_removes_malformed_rows_and_what_only_they_used(tmp_path):
     _sql(g, "UPDATE artifacts SET size='abc' WHERE id='bad'")
     _sql(g, "UPDATE blobs SET size='big' WHERE key='x'")
     _sql(g, "UPDATE meta SET value='lots' WHERE key='budget'")
-    _sql(g, "INSERT INTO events(time, report) VALUES(1, 'not json')")
+    _sql(g.journal(create=True), "INSERT INTO events(time, report) VALUES(1, 'not json')")
     _sql(g, "INSERT INTO counters VALUES('weird', 'x')")
     done = upkeep.repair(g, default_budget=5_000)
     assert sorted(done["orphans"]) == ["b", "x"]
@@ -185,14 +185,14 @@ def test_repair_removes_malformed_rows_and_what_only_they_used(tmp_path):
 # -- growth ---------------------------------------------------------------------------------------
 
 def test_events_are_pruned_by_count_and_age_as_they_are_written(tmp_path, monkeypatch):
-    monkeypatch.setattr(experiment_graph, "EVENTS_MAX_ROWS", 30)
-    monkeypatch.setattr(experiment_graph, "PRUNE_EVENTS_EVERY", 10)
+    monkeypatch.setattr(journal, "EVENTS_MAX_ROWS", 30)
+    monkeypatch.setattr(journal, "PRUNE_EVENTS_EVERY", 10)
     g = ExperimentGraph(tmp_path)
     for i in range(100):
         g.record_cell([], "u", {"kernel_id": "k", "cell_id": str(i), "totals": {}})
     kept = g.events(limit=1000)
     assert 30 <= len(kept) <= 40 and kept[-1]["cell_id"] == "99"
-    _sql(g, "UPDATE events SET time=?", (time.time() - 31 * 86400,))
+    _sql(g.journal(), "UPDATE events SET time=?", (time.time() - 31 * 86400,))
     assert upkeep.prune(g)["events"] == len(kept)
 
 

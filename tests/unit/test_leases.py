@@ -107,3 +107,62 @@ def test_a_process_sees_whether_another_has_the_file_open(path):
         other.kill()
         other.wait()
     assert not mine.others_alive(), "the other process is gone"
+
+
+MUTUAL = """
+import sys, time
+from collab_reuse.kernel.leases import Leases
+leases = Leases(sys.argv[1])
+print(leases.take("result-a"), flush=True)
+sys.stdin.readline()  # (go)
+got = leases.wait("result-b", lambda waited: waited > 60)
+leases.release("result-a")  # (what it computed meanwhile is stored: its lease goes)
+print(got, flush=True)
+"""
+
+
+def test_two_processes_waiting_for_each_others_lease_do_not_wait_out_the_bound(path):
+    import os
+    import threading
+
+    mine = Leases(path)
+    assert mine.take("result-b")
+    other = subprocess.Popen([sys.executable, "-c", MUTUAL, str(path)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "True"
+        got: list[bool] = []
+        started = time.monotonic()
+        waiting = threading.Thread(target=lambda: got.append(mine.wait("result-a", lambda waited: waited > 60)))
+        waiting.start()
+        other.stdin.write("go\n")
+        other.stdin.flush()
+        if other.pid > os.getpid():  # the larger pid stops waiting and computes; the other gets its lease
+            assert other.stdout.readline().strip() == "False"
+            waiting.join(30)
+            assert got == [True]
+        else:
+            waiting.join(30)
+            assert got == [False]
+            mine.release("result-b")
+            assert other.stdout.readline().strip() == "True"
+        assert time.monotonic() - started < 20, "neither waited out its 60 s bound"
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_holder_waited_for_in_vain_is_not_waited_for_again(path):
+    holder = _start(HOLD, path, "result-a", 60)
+    try:
+        assert holder.stdout.readline().strip() == "True"
+        mine = Leases(path)
+        assert mine.wait("result-a", lambda waited: waited > 0.3) is False
+        assert mine.waited_in_vain == {holder.pid}
+        started = time.monotonic()
+        assert mine.wait("result-a", lambda waited: waited > 30) is False
+        assert time.monotonic() - started < 2, "not waited for again"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert Leases(path).take("result-a"), "(its lease went with it)"

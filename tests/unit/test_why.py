@@ -59,7 +59,109 @@ def test_same_id_reasons_say_only_what_the_graph_recorded():
     assert "no pickle" in why.same_id(0, False, "no pickle", 1.0, 10, None, 0.005, None)["detail"]
     assert why.same_id(0, True, None, 1.0, 10, 123.0, 0.005, None)["kind"] == "evicted"
     assert why.same_id(0, True, None, 0.001, 10, None, 0.005, None)["kind"] == "too_cheap"
-    assert why.same_id(0, True, None, 1.0, 100, None, 0.005, 50)["detail"].endswith("budget")
+    large = why.same_id(0, True, None, 1.0, 100, None, 0.005, 50)
+    assert large["kind"] == "too_large" and large["detail"] == "never stored: too large (100 B, the store's budget is 50 B)"
+
+
+def test_an_eviction_says_when_by_which_budget_decision_and_what_it_would_have_saved():
+    import time
+    when = time.mktime((2026, 12, 6, 14, 3, 0, 0, 0, -1))
+    decision = {"outcome": "budget", "algorithm": "storage_aware", "budget": 3_000_000, "quota": None,
+                "writer": "alice", "writer_bytes": 2_900_000, "kept": 2, "kept_bytes": 2_900_000, "size": 1_600_000,
+                "saving": 4.1, "load_seconds": 0.2, "time": when}
+    item = why.same_id(0, True, None, 4.3, 1_600_000, when, 0.005, 3_000_000, decision, 0.2)
+    assert item["kind"] == "evicted"
+    assert item["detail"] == ("was stored, then evicted on 2026-12-06 14:03 by the storage_aware selection under the "
+                              "budget of 3.0 MB: 2 artifacts (2.9 MB) saving more per byte were kept instead; reusing "
+                              "it would have saved 4.10 s (compute 4.30 s, load 0.20 s)")
+    # without the decision (a store written before it was recorded): when, and the saving from the vertex
+    plain = why.same_id(0, True, None, 4.3, 1_600_000, when, 0.005, 3_000_000, None, 0.5)["detail"]
+    assert plain == ("was stored, then evicted on 2026-12-06 14:03 to keep the store within its budget; reusing it "
+                     "would have saved 3.80 s (compute 4.30 s, load 0.50 s)")
+
+
+def test_never_stored_over_the_writer_s_quota_or_not_worth_its_load_is_said_so():
+    quota = {"outcome": "quota", "algorithm": "storage_aware", "budget": 4_000_000, "quota": 2_000_000,
+             "writer": "bob", "writer_bytes": 1_900_000, "kept": 3, "kept_bytes": 3_500_000, "size": 500_000,
+             "saving": 2.0, "load_seconds": 0.1}
+    item = why.same_id(0, True, None, 2.1, 500_000, None, 0.005, 4_000_000, quota, None)
+    assert item["kind"] == "over_quota"
+    assert item["detail"].startswith("never stored: over bob's quota by the storage_aware selection: bob's artifacts "
+                                     "kept 1.9 MB of a 2.0 MB quota, this one 500.0 KB more")
+    cheap = {"outcome": "not_worth_loading", "size": 9_000_000, "saving": 0.002, "load_seconds": 0.05,
+             "min_saving": 0.005}
+    item = why.same_id(0, True, None, 0.052, 9_000_000, None, 0.005, 10**9, cheap, None)
+    assert item["kind"] == "too_cheap" and "would save 0.002 s of its 0.05 s, below min_saving 0.005 s" in item["detail"]
+    budget = dict(quota, outcome="budget")
+    assert why.same_id(0, True, None, 2.1, 500_000, None, 0.005, 4_000_000, budget, None)["detail"].startswith(
+        "never stored: not chosen by the storage_aware selection under the budget of 4.0 MB: 3 artifacts (3.5 MB)")
+
+
+def test_the_materializer_s_decisions_name_quota_budget_and_size():
+    from collab_reuse.kernel.store_writes import decisions
+    from collab_reuse.planner.materialize import Candidate
+
+    def cand(aid, size):
+        return Candidate(id=aid, size=size, recreation_cost=3.0, load_cost=0.5, frequency=1, potential=0.0,
+                         columns=((aid, size),), materialized=False)
+
+    cands = [cand("a1", 400), cand("a2", 500), cand("b1", 300), cand("huge", 5000), cand("b2", 150)]
+    owners = {"a1": "alice", "a2": "alice", "b1": "bob", "huge": "bob", "b2": "bob"}
+    out = decisions(cands, {"a1", "b1"}, 1000, 500, owners, "storage_aware")
+    assert set(out) == {"a2", "huge", "b2"}
+    assert out["a2"]["outcome"] == "quota" and out["a2"]["writer_bytes"] == 400 and out["a2"]["quota"] == 500
+    assert out["huge"]["outcome"] == "too_large"
+    assert out["b2"]["outcome"] == "budget"  # bob's 300 + 150 fit his quota: the budget left it out
+    assert out["b2"]["saving"] == 2.5 and out["b2"]["kept"] == 2 and out["b2"]["kept_bytes"] == 700
+    assert decisions(cands, {"a1", "b1"}, 1000, 1000, owners, "greedy")["a2"]["outcome"] == "budget"  # no quota
+
+
+def test_a_decision_is_kept_until_the_artifact_is_stored_and_a_malformed_one_reads_as_absent(tmp_path):
+    from collab_reuse.graph import VertexUpdate
+
+    graph = ExperimentGraph(tmp_path / "store")
+    graph.record_cell([VertexUpdate("a1", "op", "frame", seconds=1.0)], "u", None)
+    graph.record_decisions({"a1": {"outcome": "quota", "quota": 10}})
+    assert graph.decision("a1")["outcome"] == "quota" and graph.decision("a1")["time"] > 0
+    assert graph.decision("nope") is None
+    graph.begin_write("a1", {"k": 3})
+    graph.finish_write("a1", {"k": 3})
+    assert graph.decision("a1") is None
+    with graph.transaction() as db:
+        db.execute("INSERT INTO decisions VALUES('a2', 1.0, 'not json')")
+    assert graph.decision("a2") is None
+    assert remove_malformed(graph)["malformed_rows"] >= 1
+
+
+def test_a_changed_file_says_when_and_which_columns_where_a_header_tells(tmp_path):
+    import os
+    import time
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,c\n1,2,3\n")
+    os.chmod(path, 0o644)
+    old = summary.summary(None, (str(path),), {}, {str(path): "aaa"})
+    assert old["columns"] == {str(path): ["a", "b", "c"]}
+    path.write_text("a,c,d\n1,3,4\n")
+    when = time.mktime((2026, 12, 6, 9, 30, 0, 0, 0, -1))
+    os.utime(path, (when, when))
+    new = summary.summary(None, (str(path),), {}, {str(path): "bbb"})
+    (item,) = why.diff(old, new)[-1:]
+    assert item["kind"] == "file" and item["columns"] == {"added": ["d"], "removed": ["b"]}
+    assert why.text(item, 2) == (f"data file {path} changed (digest aaa → bbb, modified on 2026-12-06 09:30; "
+                                 "columns added: d; columns removed: b) in cell 2")
+    assert "columns" not in why.visible([item], lambda p: False)[0]  # what the file holds: for its readers only
+
+
+def test_a_team_store_keeps_no_column_names_of_a_file_the_team_cannot_read():
+    from collab_reuse.kernel.cell_record import CellRun, place_runs
+    from collab_reuse.tracing.steps import Step
+
+    call = {"params": {}, "files": {"/a.csv": ["d", 1.0], "/b.csv": ["e", 1.0]},
+            "columns": {"/a.csv": ["x"], "/b.csv": ["secret"]}}
+    cell = CellRun(cell_id="c1", execution_count=1)
+    cell.steps.append(Step(op="pandas.read_csv", kind="dataframe", status="computed", id="r1", call=call))
+    assert place_runs(cell, "u")[0][2]["columns"] == call["columns"]  # one user's store
+    assert place_runs(cell, "u", lambda p: p == "/a.csv")[0][2]["columns"] == {"/a.csv": ["x"]}
 
 
 def test_a_file_path_is_shown_only_to_a_reader_who_may_read_it():
@@ -113,12 +215,14 @@ def test_places_round_trip_and_a_malformed_row_reads_as_absent(tmp_path):
     assert graph.place_runs([run.place]) == {run.place: run}
     assert graph.runs_of(["id1"], "u") == {"id1": run}
     assert graph.runs_of(["id1"], "someone-else") == {}
-    with graph.transaction() as db:
+    with graph.journal().transaction() as db:
         db.execute("UPDATE places SET summary='[1]'")
     assert graph.place_runs([run.place]) == {}
-    assert remove_malformed(graph)["malformed_rows"] == 0  # (valid JSON: kept, read as absent)
-    with graph.transaction() as db:
+    assert remove_malformed(graph)["malformed_rows"] == 1  # (not an object: read as absent, then removed)
+    graph.record_cell([], "u", None, places=[run])
+    with graph.journal().transaction() as db:
         db.execute("UPDATE places SET summary='not json'")
+    assert graph.place_runs([run.place]) == {}
     assert remove_malformed(graph)["malformed_rows"] == 1
 
 
