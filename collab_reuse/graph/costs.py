@@ -7,7 +7,12 @@ every ancestor's compute time: ``planner.materialize.recreation_costs``) and its
 graph for that costs a pass over every vertex per write (0.6 s at 10^5 vertices); here:
 
 * the stored rows come by the ``state`` index, the offered ones by id;
-* the ancestors, by one recursive query from the targets (inputs are on each row);
+* the recreation costs and potentials of the targets of earlier passes are kept (``Memo``, per process)
+  and brought up to date from ``artifact_changes`` (what changed since, written by triggers): a cell that
+  adds unscored vertices and retimes new ones changes none of them; only targets not kept are computed
+  (a kernel's first pass takes the potentials a pass saved, ``potentials``, and computes the rest);
+* a recreation cost, as the exact sum (``math.fsum``) of the compute seconds of the target and each of its
+  ancestors (by the inputs on each row, read level by level, kept in the memo), the same in any order;
 * the potential of a target, exactly as ``model_potential`` gives it once the utility clips it into
   [0, 1] (``planner.materialize.utility_value``), from whichever of two searches ends first: down its
   descendants (the ``artifacts_input*`` indexes find the rows naming a vertex as an input), which ends
@@ -18,8 +23,9 @@ graph for that costs a pass over every vertex per write (0.6 s at 10^5 vertices)
   what the targets reach, not by the graph; the searches alternate with growing budgets.
 
 Rows are checked as ``ExperimentGraph.all_artifacts`` checks them: a malformed row is absent (its id
-may still name an input, a vertex without parents, cost or score), so the results are those of the
-planner's functions over the whole graph (``tests/planner/test_incremental_costs.py`` compares them).
+may still name an input, a vertex without parents, cost or score), so the results are those of a pass
+over the whole graph (``tests/planner/test_incremental_costs.py`` compares them, for one pass and for
+passes kept between rounds of changes).
 """
 
 from __future__ import annotations
@@ -74,6 +80,12 @@ class WideInputs:
         """The rows naming each of ``ids`` as a third or later input (as of the last ``refresh``)."""
         with self._lock:
             return {i: list(self._by_input[i]) for i in ids if i in self._by_input}
+
+    def forget(self) -> None:
+        """Read everything again at the next refresh: a row's inputs or id changed in place (``Memo.sync``
+        sees it in ``artifact_changes``), which its rowid doesn't show."""
+        with self._lock:
+            self._by_input, self._newest = {}, None
 
     def refresh(self, db: sqlite3.Connection) -> None:
         """Read the rows added since the last refresh (everything, the first time)."""
@@ -145,25 +157,31 @@ class Reader:
                 out.append(info)
         return out
 
-    def ancestry(self, targets: list[str]) -> tuple[dict[str, list[str]], dict[str, float]]:
-        """(parents, compute seconds) of the targets and every ancestor, from one recursive query (it
-        follows malformed rows' inputs too: a superset; their parents are left out here, as they are of
-        the whole graph's)."""
+    def upward_closure(self, ids: list[str]) -> list[str]:
+        """``ids`` and their ancestors by every row's inputs, malformed ones' too (a superset of the
+        ancestors by well-formed rows), from one recursive query."""
         found = self.db.execute(
             "WITH RECURSIVE up(id) AS (SELECT value FROM json_each(?)"
             "  UNION SELECT j.value FROM up JOIN artifacts a ON a.id=up.id,"
             "  json_each(CASE WHEN json_valid(a.inputs) THEN a.inputs ELSE '[]' END) j)"
-            f" SELECT {self.columns} FROM artifacts WHERE id IN (SELECT id FROM up)",
-            (json.dumps(targets),)).fetchall()
-        parents: dict[str, list[str]] = {}
-        compute: dict[str, float] = {}
-        for row in found:
-            info = self.check(row)
-            if info is not None:
-                self.found[info.id] = info
-                parents[info.id] = info.inputs
-                compute[info.id] = info.compute_seconds
-        return parents, compute
+            " SELECT id FROM up", (json.dumps(ids),)).fetchall()
+        return [v for (v,) in found if type(v) is str]
+
+    def checked_ancestors(self, aid: str) -> set[str]:
+        """``aid`` and its ancestors by the inputs of well-formed rows (read level by level)."""
+        reached = {aid}
+        frontier = [aid]
+        while frontier:
+            step = []
+            for info in self.infos(frontier).values():
+                if info is None:
+                    continue
+                for p in info.inputs:
+                    if p not in reached:
+                        reached.add(p)
+                        step.append(p)
+            frontier = step
+        return reached
 
     def blob_sizes(self, ids: list[str]) -> dict[str, dict[str, int] | None]:
         """``ExperimentGraph.blob_sizes_of`` of many artifacts at once."""
@@ -325,3 +343,281 @@ class _Upward:
                                 self.reached.add(p)
                                 parents.append(p)
                     frontier = parents
+
+
+# --------------------------------------------------------------------------- the memo kept between passes
+
+MEMO_MAX_ROWS = 100_000  # ancestry rows a memo keeps (id -> inputs, compute seconds) before it starts again
+RESAVE_AFTER = 10_000  # changes after which a saved potential is saved again (with a newer mark)
+_KNOWN_WHAT = {"i", "d", "o", "q", "c", "qc"}
+
+
+def exact_sum(values: Iterable[float]) -> float:
+    """The correctly rounded sum (``math.fsum``): the same whatever the order, so that a recreation cost
+    computed alone, in another pass, equals the one a pass over every target would give."""
+    import math
+
+    return math.fsum(values)
+
+
+def _sequence(db: sqlite3.Connection) -> int:
+    """``sqlite_sequence``'s value for ``artifact_changes``: the newest change's, in this snapshot."""
+    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='artifact_changes'").fetchone()
+    return row[0] if row is not None and type(row[0]) is int else 0
+
+
+def _changes(db: sqlite3.Connection, mark: int, now: int) -> list[tuple] | None:
+    """The entries after ``mark`` up to ``now``, or None if the first of them is gone (pruned, deleted)."""
+    if now == mark:
+        return []
+    found = db.execute("SELECT seq, artifact_id, what, old_inputs, old_quality, new_quality FROM artifact_changes"
+                       " WHERE seq > ? AND seq <= ? ORDER BY seq", (mark, now)).fetchall()
+    return found if found and found[0][0] == mark + 1 else None
+
+
+def _classify(found: list[tuple]) -> tuple[set[str], list[str], set[str], bool]:
+    """(ids whose ancestors' potentials may have fallen, ids whose ancestors' potentials may have risen to
+    theirs, ids whose descendants' recreation costs may have changed, whether a row was rewired or renamed
+    in place)."""
+    lowered: set[str] = set()
+    raised: list[str] = []
+    moved: set[str] = set()
+    rewired = False
+    for _, aid, what, old_inputs, old_quality, new_quality in found:
+        if what not in _KNOWN_WHAT:
+            what = "o"
+        rewired = rewired or what == "o"
+        if type(aid) is not str or not aid:
+            continue  # a row whose id is not a text is absent, and no input names it
+        if what == "i":
+            raised.append(aid)
+        elif what in ("q", "qc"):
+            try:
+                up = clip(rows.score(new_quality)) >= clip(rows.score(old_quality))
+            except BadRow:
+                up = False
+            if up:
+                raised.append(aid)
+            else:
+                lowered.add(aid)
+        elif what != "c":
+            lowered.add(aid)
+            try:
+                lowered.update(rows.id_list(old_inputs))
+            except BadRow:
+                pass  # the old row was malformed: it had no edges
+        if what != "q":
+            moved.add(aid)
+    return lowered, list(dict.fromkeys(raised)), moved, rewired
+
+
+def _apply(reader: "Reader", potential: dict[str, float], lowered: set[str], raised: list[str]) -> None:
+    """Bring ``potential`` (id -> clipped potential) up to date: forget the ancestors of ``lowered``
+    (by every row's inputs), raise the ancestors of ``raised`` (by well-formed rows) to theirs."""
+    if lowered and potential:
+        for v in reader.upward_closure(sorted(lowered)):
+            potential.pop(v, None)
+    if raised and potential:
+        reader.infos(raised)  # (``potentials`` reads a target's own score from what was read)
+        for v, p in reader.potentials(raised).items():
+            if p > 0:
+                for a in reader.checked_ancestors(v):
+                    if a in potential and potential[a] < p:
+                        potential[a] = p
+
+
+class Memo:
+    """What the materializer computed for its targets (the stored artifacts, mostly the same from one
+    cell to the next), kept per process between passes and brought up to date from ``artifact_changes``
+    (rows written by schema.sql's triggers for every insert, delete and relevant update of ``artifacts``,
+    whoever makes it):
+
+    * ``potential``: a target's clipped model potential. A change that can only raise potentials (a row
+      inserted, a score raised) raises every remembered ancestor's to the changed vertex's potential,
+      which a new unscored leaf (most changes) leaves as it is, without reading its ancestors; any other
+      change (a row deleted, a score lowered, inputs or well-formedness changed) forgets the potential of
+      every target among the ancestors, by all rows' inputs, of the vertex and of its old inputs (a
+      superset), which the next pass searches again.
+    * ``recreation``: a target's recreation cost, the exact sum of its ancestors' compute seconds; the
+      ancestry rows it came from are kept (``rows``: id -> (inputs, compute seconds), or None: absent or
+      malformed), with the children among them, so that a change to any of them forgets the targets
+      downstream of it.
+
+    A pass saves the stored targets' potentials that changed in ``potentials`` (as of its mark), and a
+    memo that starts (a new kernel, an exit writer) takes them, bringing each up to date from the
+    changes since it was saved (``load``); the recreation costs are computed again (their ancestry
+    rows would be the graph's rows again). A saved potential a member writes is taken as it is, as a
+    score written into a row is.
+
+    The memo's mark is ``sqlite_sequence``'s value for ``artifact_changes`` as of the snapshot it was
+    brought up to date from. When the entry after the mark is gone (pruned after falling 50,000 changes
+    behind, the table cleared, entries deleted) or the sequence went back, the memo starts again. Entries
+    a member writes into the table can only make it forget; one who bypasses the triggers (drops them, or
+    replaces a row with ``INSERT OR REPLACE``, which fires no delete trigger) can leave a kernel's memo
+    stale, which moves what is kept, as writing scores into rows does, and never what a load serves."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.mark: int | None = None
+        self.potential: dict[str, float] = {}
+        self.recreation: dict[str, float] = {}
+        self.rows: dict[str, tuple[list[str], float] | None] = {}
+        self.kids: dict[str, set[str]] = {}
+        self.saved: dict[str, tuple[float, int]] = {}  # id -> (potential, mark) as saved in ``potentials``
+
+    def reset(self) -> None:
+        self.potential, self.recreation, self.rows, self.kids, self.saved = {}, {}, {}, {}, {}
+
+    # -- the ancestry rows -------------------------------------------------------------------
+
+    def _keep_row(self, aid: str, info: Any) -> None:
+        row = None if info is None else (info.inputs, info.compute_seconds)
+        self.rows[aid] = row
+        if row is not None:
+            for parent in row[0]:
+                self.kids.setdefault(parent, set()).add(aid)
+
+    def _drop_row(self, aid: str) -> None:
+        row = self.rows.pop(aid, None)
+        if row is not None:
+            for parent in row[0]:
+                kids = self.kids.get(parent)
+                if kids is not None:
+                    kids.discard(aid)
+                    if not kids:
+                        del self.kids[parent]
+
+    def _downstream(self, ids: Iterable[str]) -> set[str]:
+        """``ids`` and their descendants among the kept rows."""
+        out: set[str] = set()
+        stack = list(ids)
+        while stack:
+            v = stack.pop()
+            if v in out:
+                continue
+            out.add(v)
+            stack.extend(k for k in self.kids.get(v, ()) if k not in out)
+        return out
+
+    # -- bringing it up to date --------------------------------------------------------------
+
+    def sync(self, reader: "Reader") -> None:
+        """Apply the changes since the mark, from ``reader``'s snapshot (or start again: then the
+        potentials another kernel saved, ``load``)."""
+        now = _sequence(reader.db)
+        mark, self.mark = self.mark, now
+        found = _changes(reader.db, mark, now) if mark is not None and mark <= now else None
+        if found is None or len(self.rows) > MEMO_MAX_ROWS:
+            self.reset()
+            reader.wide.forget()
+            self.load(reader)
+            return
+        lowered, raised, moved, rewired = _classify(found)
+        if rewired:
+            reader.wide.forget()  # (a row rewired or renamed in place: its rowid doesn't show it)
+        if moved:
+            gone = self._downstream(v for v in moved if v in self.rows or v in self.recreation)
+            for v in gone:
+                self.recreation.pop(v, None)
+            for v in moved:
+                self._drop_row(v)
+        _apply(reader, self.potential, lowered, raised)
+
+    # -- the potentials saved in the graph (``potentials``), for the next kernel ---------------
+
+    def load(self, reader: "Reader") -> None:
+        """The stored artifacts' potentials saved by a pass of any kernel (``save``), each brought up to
+        date from the changes since its pass; one whose changes are gone, or malformed, is absent."""
+        now = self.mark if self.mark is not None else 0
+        stored = [a.id for a in reader.found.values() if a is not None and a.state == 2]
+        groups: dict[int, dict[str, float]] = {}
+        for chunk in _chunks(stored):
+            for aid, value, seq in reader.db.execute(
+                    f"SELECT artifact_id, value, seq FROM potentials WHERE artifact_id IN ({_marks(len(chunk))})",
+                    chunk).fetchall():
+                if (type(aid) is str and type(value) in (int, float) and 0 <= value <= 1 and type(seq) is int
+                        and 0 <= seq <= now):
+                    groups.setdefault(seq, {})[aid] = float(value)
+        for seq, values in groups.items():
+            found = _changes(reader.db, seq, now)
+            if found is None:
+                continue
+            self.saved.update((aid, (value, seq)) for aid, value in values.items())  # (as saved)
+            lowered, raised, _, _ = _classify(found)
+            _apply(reader, values, lowered, raised)
+            self.potential.update(values)
+
+    def to_save(self, stored: list[str]) -> list[tuple[str, float, int]]:
+        """(id, potential, mark) of the stored targets whose potential this memo has not saved or loaded
+        as it is now, or saved more than ``RESAVE_AFTER`` changes ago (its changes would be pruned)."""
+        self.saved = {aid: self.saved[aid] for aid in stored if aid in self.saved}
+        if self.mark is None:
+            return []
+        return [(aid, self.potential[aid], self.mark) for aid in stored if aid in self.potential
+                and (aid not in self.saved or self.saved[aid][0] != self.potential[aid]
+                     or self.saved[aid][1] < self.mark - RESAVE_AFTER)]
+
+    def save(self, db: sqlite3.Connection, write: list[tuple[str, float, int]]) -> None:
+        """(Inside a write transaction) save ``to_save``'s potentials; one saved as of a newer change is
+        left as it is (unless its change is beyond the newest: malformed)."""
+        db.executemany("INSERT INTO potentials VALUES(?, ?, ?) ON CONFLICT(artifact_id) DO UPDATE SET"
+                       " value=excluded.value, seq=excluded.seq WHERE typeof(potentials.seq)<>'integer'"
+                       " OR potentials.seq <= excluded.seq OR potentials.seq > ?",
+                       [(*w, _sequence(db)) for w in write])
+        for aid, value, seq in write:
+            self.saved[aid] = (value, seq)
+
+    # -- what a pass asks --------------------------------------------------------------------
+
+    def potentials(self, reader: "Reader", targets: list[str]) -> dict[str, float]:
+        """The targets' potentials, searched (``Reader.potentials``) for those not kept; only these
+        targets' are kept after (an offer not stored is not asked about again)."""
+        missing = [t for t in dict.fromkeys(targets) if t not in self.potential]
+        if missing:
+            self.potential.update(reader.potentials(missing))
+        self.potential = {t: self.potential[t] for t in targets}
+        return dict(self.potential)
+
+    def recreation_costs(self, reader: "Reader", targets: list[str]) -> dict[str, float]:
+        """The targets' recreation costs, from the kept ancestry rows (the missing ones read level by
+        level); only these targets' are kept after."""
+        missing = [t for t in dict.fromkeys(targets) if t not in self.recreation]
+        if missing:
+            # the ancestry rows not kept, level by level
+            want = [t for t in missing if t not in self.rows]
+            seen = set(want)
+            while want:
+                for aid, info in reader.infos(want).items():
+                    self._keep_row(aid, info)
+                step = []
+                for aid in want:
+                    row = self.rows[aid]
+                    for p in row[0] if row is not None else ():
+                        if p not in seen and p not in self.rows:
+                            seen.add(p)
+                            step.append(p)
+                want = step
+            for t in missing:
+                self.recreation[t] = self._walk(reader, t)
+        self.recreation = {t: self.recreation[t] for t in targets}
+        return dict(self.recreation)
+
+    def _walk(self, reader: "Reader", target: str) -> float:
+        """The exact sum of the compute seconds of ``target`` and its ancestors, from the kept rows (read
+        where one is missing)."""
+        seen = {target}
+        stack = [target]
+        costs: list[float] = []
+        while stack:
+            v = stack.pop()
+            if v not in self.rows:
+                self._keep_row(v, reader.infos([v])[v])
+            row = self.rows[v]
+            if row is None:
+                continue
+            costs.append(row[1])
+            for p in row[0]:
+                if p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+        return exact_sum(costs)

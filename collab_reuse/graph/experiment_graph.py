@@ -34,7 +34,7 @@ from ..errors import StoreError
 from . import attribution, costs, rows
 from .journal import Journal, PlaceRun, journal_path, readable_journal_paths
 from .rows import BadRow
-from .sqlite_file import SQLiteFile, guarded
+from .sqlite_file import BUSY_SECONDS, SQLiteFile, guarded
 
 log = logging.getLogger("collab_reuse")
 
@@ -99,8 +99,7 @@ class MaterializationInputs:
 
     stored: list[ArtifactInfo]
     offered: dict[str, ArtifactInfo]
-    parents: dict[str, list[str]]
-    compute: dict[str, float]
+    recreation: dict[str, float]  # each target's recreation cost (the exact sum over its ancestor set)
     potential: dict[str, float]
     blob_sizes: dict[str, dict[str, int] | None]
 
@@ -125,6 +124,7 @@ class ExperimentGraph(SQLiteFile):
         self.store_dir = Path(store_dir)
         super().__init__(self.store_dir / "graph.sqlite", busy_seconds)
         self._wide = costs.WideInputs()  # (the materializer's, kept between cells)
+        self._memo = costs.Memo()  # (the materializer's potentials and recreation costs, kept between cells)
         self._journal: Journal | None = None
         self._journal_lock = threading.Lock()
         try:
@@ -591,23 +591,47 @@ class ExperimentGraph(SQLiteFile):
     def materialization_inputs(self, offered: Iterable[str]) -> "MaterializationInputs":
         """What ``kernel/store_writes.materialize`` weighs, from one snapshot of the graph, read without a
         pass over it (``costs``): the stored artifacts, the offered ones the graph knows and doesn't
-        store, the parents and compute seconds of them all and of their ancestors, their model potentials
-        (clipped into [0, 1], as the utility counts them) and the stored ones' blob sizes."""
+        store, the recreation costs and model potentials (clipped into [0, 1], as the utility counts them)
+        of them all, and the stored ones' blob sizes. The costs of the targets of earlier passes are kept
+        (``costs.Memo``) and brought up to date from what changed since; only the others are searched."""
         db = self._db()
-        db.execute("BEGIN")
+        with self._memo.lock:
+            db.execute("BEGIN")
+            try:
+                reader = costs.Reader(db, self._wide, _checked, ArtifactInfo.COLUMNS)
+                stored = reader.stored()
+                known = reader.infos(list(dict.fromkeys(offered)))
+                fresh = {aid: info for aid, info in known.items() if info is not None and info.state != MATERIALIZED}
+                targets = [a.id for a in stored] + list(fresh)
+                self._memo.sync(reader)
+                if not targets:
+                    return MaterializationInputs([], {}, {}, {}, {})
+                found = MaterializationInputs(stored, fresh, self._memo.recreation_costs(reader, targets),
+                                              self._memo.potentials(reader, targets),
+                                              reader.blob_sizes([a.id for a in stored]))
+            except BaseException:
+                self._memo.mark = None  # (a pass cut short may have applied part of the changes)
+                raise
+            finally:
+                db.execute("COMMIT")
+            write = self._memo.to_save([a.id for a in stored])
+            if write:
+                self._save_potentials(db, write)
+        return found
+
+    def _save_potentials(self, db: sqlite3.Connection, write: list[tuple[str, float, int]]) -> None:
+        """Save the stored artifacts' potentials for the next kernel's first pass (``costs.Memo.load``),
+        unless another connection holds the write lock for more than a moment (they are only saved work)."""
+        db.execute("PRAGMA busy_timeout=100")
         try:
-            reader = costs.Reader(db, self._wide, _checked, ArtifactInfo.COLUMNS)
-            stored = reader.stored()
-            known = reader.infos(list(dict.fromkeys(offered)))
-            fresh = {aid: info for aid, info in known.items() if info is not None and info.state != MATERIALIZED}
-            targets = [a.id for a in stored] + list(fresh)
-            if not targets:
-                return MaterializationInputs([], {}, {}, {}, {}, {})
-            parents, compute = reader.ancestry(targets)
-            return MaterializationInputs(stored, fresh, parents, compute, reader.potentials(targets),
-                                         reader.blob_sizes([a.id for a in stored]))
+            with self.transaction() as tx:
+                self._memo.save(tx, write)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            log.info("the materializer's potentials were not saved: %s", exc)
         finally:
-            db.execute("COMMIT")
+            db.execute(f"PRAGMA busy_timeout={int(getattr(self._local, 'busy', BUSY_SECONDS) * 1000)}")
 
     @guarded
     def all_artifacts(self) -> list[ArtifactInfo]:
@@ -619,7 +643,7 @@ class ExperimentGraph(SQLiteFile):
         with self.transaction() as db:
             for table in ("artifacts", "artifact_blobs", "blobs", "usage", "random_ops", "counters",
                           "stored_log", "quiet_ops", "forests", "writes", "evictions", "decisions", "authors", "reuse",
-                          "confidential"):
+                          "confidential", "artifact_changes", "potentials"):
                 db.execute(f"DELETE FROM {table}")
         journal = self.journal()
         if journal is not None:

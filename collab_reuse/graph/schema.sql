@@ -67,3 +67,60 @@ CREATE INDEX IF NOT EXISTS artifacts_wide ON artifacts(id) WHERE json_valid(inpu
 CREATE INDEX IF NOT EXISTS artifacts_quality ON artifacts(quality) WHERE quality IS NOT NULL;
 -- who used the store (summary(): a step per user, not a pass over every usage row)
 CREATE INDEX IF NOT EXISTS usage_user ON usage(user);
+-- what changed in artifacts, for the materializer's per-process memo of its targets' potentials and
+-- recreation costs (graph/costs.py: Memo): every insert and delete, and every update that may change a
+-- vertex's edges, score, compute time or whether its row is well formed (rows.py's check of each column,
+-- as SQL: a row's well-formedness is unchanged when each changed column is as well formed as before).
+-- what: 'i' inserted, 'd' deleted, 'q' score changed and/or 'c' compute time changed (same id and inputs,
+-- each column as well formed as before), 'o' anything else; the old inputs and scores, as they were.
+-- Only the newest 50,000 entries are kept.
+CREATE TABLE IF NOT EXISTS artifact_changes(seq INTEGER PRIMARY KEY AUTOINCREMENT, artifact_id, what, old_inputs,
+  old_quality, new_quality);
+CREATE TRIGGER IF NOT EXISTS artifact_changes_inserted AFTER INSERT ON artifacts BEGIN
+  INSERT INTO artifact_changes(artifact_id, what) VALUES(NEW.id, 'i');
+END;
+CREATE TRIGGER IF NOT EXISTS artifact_changes_deleted AFTER DELETE ON artifacts BEGIN
+  INSERT INTO artifact_changes(artifact_id, what, old_inputs, old_quality) VALUES(OLD.id, 'd', OLD.inputs, OLD.quality);
+END;
+CREATE TRIGGER IF NOT EXISTS artifact_changes_updated AFTER UPDATE ON artifacts
+WHEN NEW.id IS NOT OLD.id OR typeof(NEW.inputs) IS NOT typeof(OLD.inputs) OR NEW.inputs IS NOT OLD.inputs
+  OR typeof(NEW.quality) IS NOT typeof(OLD.quality) OR NEW.quality IS NOT OLD.quality
+  OR typeof(NEW.compute_seconds) IS NOT typeof(OLD.compute_seconds) OR NEW.compute_seconds IS NOT OLD.compute_seconds
+  OR ((typeof(NEW.op) IS NOT typeof(OLD.op) OR NEW.op IS NOT OLD.op)
+      AND NOT ((typeof(NEW.op)='text' AND NEW.op<>'') IS (typeof(OLD.op)='text' AND OLD.op<>'')))
+  OR ((typeof(NEW.kind) IS NOT typeof(OLD.kind) OR NEW.kind IS NOT OLD.kind)
+      AND NOT ((typeof(NEW.kind)='text' AND NEW.kind<>'') IS (typeof(OLD.kind)='text' AND OLD.kind<>'')))
+  OR ((typeof(NEW.size) IS NOT typeof(OLD.size) OR NEW.size IS NOT OLD.size)
+      AND NOT ((typeof(NEW.size)='integer' AND NEW.size>=0) IS (typeof(OLD.size)='integer' AND OLD.size>=0)))
+  OR ((typeof(NEW.frequency) IS NOT typeof(OLD.frequency) OR NEW.frequency IS NOT OLD.frequency)
+      AND NOT ((typeof(NEW.frequency)='integer' AND NEW.frequency>=0) IS (typeof(OLD.frequency)='integer' AND OLD.frequency>=0)))
+  OR ((typeof(NEW.state) IS NOT typeof(OLD.state) OR NEW.state IS NOT OLD.state)
+      AND NOT ((typeof(NEW.state)='integer' AND NEW.state IN (0, 1, 2)) IS (typeof(OLD.state)='integer' AND OLD.state IN (0, 1, 2))))
+  OR ((typeof(NEW.load_seconds) IS NOT typeof(OLD.load_seconds) OR NEW.load_seconds IS NOT OLD.load_seconds)
+      AND NOT ((NEW.load_seconds IS NULL OR (typeof(NEW.load_seconds) IN ('integer', 'real') AND NEW.load_seconds BETWEEN 0 AND 1.7976931348623157e308)) IS (OLD.load_seconds IS NULL OR (typeof(OLD.load_seconds) IN ('integer', 'real') AND OLD.load_seconds BETWEEN 0 AND 1.7976931348623157e308))))
+  OR ((typeof(NEW.storable) IS NOT typeof(OLD.storable) OR NEW.storable IS NOT OLD.storable)
+      AND NOT ((typeof(NEW.storable)='integer' AND NEW.storable IN (0, 1)) IS (typeof(OLD.storable)='integer' AND OLD.storable IN (0, 1))))
+BEGIN
+  INSERT INTO artifact_changes(artifact_id, what, old_inputs, old_quality, new_quality) VALUES(OLD.id,
+    CASE WHEN NEW.id IS OLD.id AND typeof(NEW.inputs) IS typeof(OLD.inputs) AND NEW.inputs IS OLD.inputs
+      AND (typeof(NEW.op)='text' AND NEW.op<>'') IS (typeof(OLD.op)='text' AND OLD.op<>'')
+      AND (typeof(NEW.kind)='text' AND NEW.kind<>'') IS (typeof(OLD.kind)='text' AND OLD.kind<>'')
+      AND (typeof(NEW.size)='integer' AND NEW.size>=0) IS (typeof(OLD.size)='integer' AND OLD.size>=0)
+      AND (typeof(NEW.compute_seconds) IN ('integer', 'real') AND NEW.compute_seconds BETWEEN 0 AND 1.7976931348623157e308) IS (typeof(OLD.compute_seconds) IN ('integer', 'real') AND OLD.compute_seconds BETWEEN 0 AND 1.7976931348623157e308)
+      AND (typeof(NEW.frequency)='integer' AND NEW.frequency>=0) IS (typeof(OLD.frequency)='integer' AND OLD.frequency>=0)
+      AND (typeof(NEW.state)='integer' AND NEW.state IN (0, 1, 2)) IS (typeof(OLD.state)='integer' AND OLD.state IN (0, 1, 2))
+      AND (NEW.load_seconds IS NULL OR (typeof(NEW.load_seconds) IN ('integer', 'real') AND NEW.load_seconds BETWEEN 0 AND 1.7976931348623157e308)) IS (OLD.load_seconds IS NULL OR (typeof(OLD.load_seconds) IN ('integer', 'real') AND OLD.load_seconds BETWEEN 0 AND 1.7976931348623157e308))
+      AND (NEW.quality IS NULL OR (typeof(NEW.quality) IN ('integer', 'real') AND NEW.quality BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308)) IS (OLD.quality IS NULL OR (typeof(OLD.quality) IN ('integer', 'real') AND OLD.quality BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308))
+      AND (typeof(NEW.storable)='integer' AND NEW.storable IN (0, 1)) IS (typeof(OLD.storable)='integer' AND OLD.storable IN (0, 1))
+    THEN (CASE WHEN typeof(NEW.quality) IS NOT typeof(OLD.quality) OR NEW.quality IS NOT OLD.quality THEN 'q' ELSE '' END)
+      || (CASE WHEN typeof(NEW.compute_seconds) IS NOT typeof(OLD.compute_seconds) OR NEW.compute_seconds IS NOT OLD.compute_seconds THEN 'c' ELSE '' END)
+    ELSE 'o' END, OLD.inputs, OLD.quality, NEW.quality);
+  INSERT INTO artifact_changes(artifact_id, what) SELECT NEW.id, 'o' WHERE NEW.id IS NOT OLD.id;
+END;
+CREATE TRIGGER IF NOT EXISTS artifact_changes_bounded AFTER INSERT ON artifact_changes WHEN NEW.seq % 1000 = 0 BEGIN
+  DELETE FROM artifact_changes WHERE seq <= NEW.seq - 50000;
+END;
+-- the stored artifacts' model potentials (clipped into [0, 1]) as a materialization pass found them, as of
+-- the change seq (artifact_changes' sequence): a kernel's first pass takes them and applies the changes
+-- since (graph/costs.py: Memo.load) instead of searching the graph again
+CREATE TABLE IF NOT EXISTS potentials(artifact_id TEXT PRIMARY KEY, value REAL NOT NULL, seq INTEGER NOT NULL);

@@ -38,6 +38,9 @@ _MALFORMED = (
     "DELETE FROM files WHERE typeof(digest)<>'text' OR digest=''",
     "DELETE FROM stored_log WHERE typeof(artifact_id)<>'text'",
     "DELETE FROM evictions WHERE typeof(artifact_id)<>'text' OR typeof(time) NOT IN ('integer', 'real')",
+    "DELETE FROM artifact_changes WHERE typeof(artifact_id)<>'text'",
+    "DELETE FROM potentials WHERE typeof(artifact_id)<>'text' OR typeof(value) NOT IN ('integer', 'real')"
+    " OR value < 0 OR value > 1 OR typeof(seq)<>'integer'",
     "DELETE FROM decisions WHERE typeof(artifact_id)<>'text' OR typeof(time) NOT IN ('integer', 'real')"
     " OR typeof(detail)<>'text' OR NOT json_valid(detail)",
     "DELETE FROM artifact_blobs WHERE typeof(key)<>'text' OR typeof(artifact_id)<>'text'",
@@ -136,6 +139,8 @@ def prune(graph: ExperimentGraph, now: float | None = None) -> dict[str, int]:
             db.execute(f"DELETE FROM {table} WHERE {column} NOT IN (SELECT id FROM artifacts)")
         done["files"] = db.execute("DELETE FROM files WHERE rowid <= (SELECT MAX(rowid) FROM files) - ?",
                                    (FILES_MAX_ROWS,)).rowcount
+        db.execute("DELETE FROM potentials WHERE artifact_id NOT IN (SELECT id FROM artifacts WHERE state=?)",
+                   (MATERIALIZED,))
         db.execute("DELETE FROM stored_log WHERE artifact_id NOT IN (SELECT id FROM artifacts WHERE state=?)"
                    " OR seq NOT IN (SELECT MAX(seq) FROM stored_log GROUP BY artifact_id)", (MATERIALIZED,))
         db.execute("DELETE FROM blobs WHERE key NOT IN (SELECT key FROM artifact_blobs)")  # (out of the account)

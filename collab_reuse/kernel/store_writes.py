@@ -130,7 +130,7 @@ def weigh(graph: ExperimentGraph, offers: list[Offer], min_saving: float
         return [], [], {}
     infos = {**{a.id: a for a in stored}, **found.offered}
     targets = [a.id for a in stored] + list(offered)
-    recreation = plan.recreation_costs(found.parents, found.compute, targets)
+    recreation = found.recreation
     per_byte, fixed = graph.load_throughput()
     cands = []
     declined: dict[str, dict] = {}

@@ -4,6 +4,7 @@ candidates and selection are those of the whole-graph pass it replaced (``_whole
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 
 import pytest
@@ -27,7 +28,7 @@ def _whole_graph(graph: ExperimentGraph, offers: list[Offer], min_saving: float)
     parents = {a.id: a.inputs for a in artifacts.values()}
     compute = {a.id: a.compute_seconds for a in artifacts.values()}
     targets = [a.id for a in stored] + list(offered)
-    recreation = plan.recreation_costs(parents, compute, targets)
+    recreation = {t: _exact_recreation(parents, compute, t) for t in targets}
     quality = {a.id: a.quality for a in artifacts.values() if a.quality is not None}
     potential = plan.model_potential(parents, quality) if quality else {}
     cands = []
@@ -48,6 +49,18 @@ def _whole_graph(graph: ExperimentGraph, offers: list[Offer], min_saving: float)
                                     potential=float(potential.get(aid, 0.0) or 0.0),
                                     columns=tuple(sorted(blobs.items())), materialized=aid not in offered))
     return cands
+
+
+def _exact_recreation(parents: dict[str, list[str]], compute: dict[str, float], target: str) -> float:
+    """The target's compute seconds and every ancestor's, each once, summed exactly (``math.fsum``: in
+    any order the same float, which is what lets the materializer keep a target's cost between passes)."""
+    seen, stack = {target}, [target]
+    while stack:
+        for p in parents.get(stack.pop(), ()):
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return math.fsum(compute.get(v, 0.0) for v in seen)
 
 
 def _clipped(c: plan.Candidate) -> plan.Candidate:
@@ -157,3 +170,214 @@ def test_rows_added_or_deleted_between_materializations_are_seen(tmp_path):
     finally:
         db.close()
         graph.close_all()
+
+
+@st.composite
+def changes(draw, n: int):
+    """Rows changed between two materializations, as any member's SQL may change them: vertices added
+    (after or before the rows naming them), deleted, scored and rescored (up, down, malformed), retimed,
+    rewired, made malformed or well formed again, stored or unstored."""
+    ids = [f"v{i}" for i in range(n)] + ["ghost"]
+    out = []
+    for _ in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["insert", "insert", "delete", "quality", "quality", "compute", "inputs",
+                                     "malformed", "wellformed", "state", "id"]))
+        aid = draw(st.sampled_from(ids))
+        if kind == "insert":
+            new = draw(st.sampled_from(["ghost", "w1", "w2", "w3"]))
+            inputs = draw(st.lists(st.sampled_from(ids), max_size=4))
+            out.append(("INSERT OR IGNORE INTO artifacts(id, op, kind, inputs, compute_seconds, quality, state,"
+                        " created, last_used) VALUES(?, 'fit', 'model', ?, ?, ?, 0, 0, 0)",
+                        # ("ghost" may be named as an input already: given none, it closes no cycle)
+                        (new, json.dumps([] if new == "ghost" else inputs),
+                         draw(st.sampled_from([0.0, 0.001, 2.5, 7.0])),
+                         draw(st.one_of(st.none(), st.sampled_from([0.2, 0.85, 0.95, 1.2, -1.0]))))))
+        elif kind == "delete":
+            out.append(("DELETE FROM artifacts WHERE id=?", (aid,)))
+        elif kind == "quality":
+            out.append(("UPDATE artifacts SET quality=? WHERE id=?",
+                        (draw(st.sampled_from([None, -0.5, 0.1, 0.6, 0.8, 0.99, 1.5, "bad"])), aid)))
+        elif kind == "compute":
+            out.append(("UPDATE artifacts SET compute_seconds=? WHERE id=?",
+                        (draw(st.sampled_from([0.0, 0.003, 1.0, 12.5, -1.0, "x"])), aid)))
+        elif kind == "inputs":
+            inputs = draw(st.lists(st.sampled_from(ids), max_size=3))
+            # (only edges to earlier vertices: a cycle is a graph no kernel writes)
+            num = int(aid[1:]) if aid[1:].isdigit() else -1
+            keep = [i for i in inputs if i[1:].isdigit() and int(i[1:]) < num]
+            out.append(("UPDATE artifacts SET inputs=? WHERE id=?", (json.dumps(keep), aid)))
+        elif kind == "malformed":
+            column = draw(st.sampled_from(["size", "frequency", "inputs", "state", "op"]))
+            out.append((f"UPDATE artifacts SET {column}=? WHERE id=?", (draw(st.sampled_from(["bad", -3, None])), aid)))
+        elif kind == "wellformed":
+            out.append(("UPDATE artifacts SET size=0, frequency=1, state=0, op='op' WHERE id=? AND typeof(inputs)='text'"
+                        " AND json_valid(inputs)", (aid,)))
+        elif kind == "state":
+            out.append(("UPDATE artifacts SET state=? WHERE id=?", (draw(st.sampled_from([0, 2])), aid)))
+        else:
+            out.append(("UPDATE artifacts SET id=? WHERE id=?", (draw(st.sampled_from(["w1", "w4"])), aid)))
+    return out
+
+
+def test_what_the_memo_keeps_between_passes_is_what_a_whole_graph_pass_gives(tmp_path_factory):
+    """``costs.Memo`` keeps potentials and recreation costs between materializations of one graph: after
+    each round of changes (written by a second connection, as another member's kernel or sqlite3 writes
+    them) the candidates and selections are still the whole-graph pass's."""
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.data())
+    def check(data):
+        vertices, offered, budget, min_saving = data.draw(graphs())
+        store_dir = tmp_path_factory.mktemp("eg")
+        graph = _write(store_dir, vertices)
+        kernels = [graph]
+        db = sqlite3.connect(graph.path, isolation_level=None)
+        try:
+            _same(graph, _offers(offered), min_saving, budget)
+            for _ in range(data.draw(st.integers(1, 4))):
+                for sql, params in data.draw(changes(len(vertices))):
+                    try:
+                        db.execute(sql, params)
+                    except sqlite3.IntegrityError:
+                        pass  # (an id taken, a NOT NULL column)
+                if data.draw(st.booleans()):
+                    # another kernel's first pass: the potentials the others saved, brought up to date
+                    kernels.append(ExperimentGraph(store_dir))
+                _same(kernels[-1], _offers(data.draw(st.lists(st.sampled_from(
+                    [v["id"] for v in vertices] + ["ghost", "w1", "w2"]), max_size=3))), min_saving, budget)
+        finally:
+            db.close()
+            for kernel in kernels:
+                kernel.close_all()
+
+    check()
+
+
+def test_the_memo_starts_again_when_the_changes_it_needs_are_gone(tmp_path):
+    """Entries pruned or deleted (a member, ``clear``) make the memo start again rather than miss them."""
+    chain = [{"id": f"v{i}", "inputs": [f"v{i - 1}"] if i else [], "compute": 1.0, "frequency": 1,
+              "quality": 0.5 if i == 5 else None, "state": 2 if i in (0, 3) else 0, "load": 0.01, "blobs": ["c1"],
+              "malformed": False} for i in range(6)]
+    graph = _write(tmp_path, chain)
+    db = sqlite3.connect(graph.path, isolation_level=None)
+    try:
+        _same(graph, [], 0.0, 10_000)
+        db.execute("UPDATE artifacts SET quality=0.1 WHERE id='v5'")
+        db.execute("UPDATE artifacts SET compute_seconds=4.0 WHERE id='v1'")
+        db.execute("DELETE FROM artifact_changes")  # the entries the memo needs
+        _same(graph, [], 0.0, 10_000)
+        assert [(c.potential, c.recreation_cost) for c in store_writes.weigh(graph, [], 0.0)[0]] == [(0.1, 1.0),
+                                                                                                    (0.1, 7.0)]
+        db.execute("UPDATE artifacts SET quality=NULL WHERE id='v5'")
+        graph.clear()
+        _same(graph, [], 0.0, 10_000)
+    finally:
+        db.close()
+        graph.close_all()
+
+
+_VALUES = {  # (NOT NULL columns: no None)
+    "op": ["op", "", 3, b"op"], "kind": ["model", "", 1.5, b"x"],
+    "size": [0, 7, -1, 2.5, "7"], "compute_seconds": [0.0, 1.25, 3, -0.5, "x", float("inf")],
+    "frequency": [0, 4, -2, "4", 1.5], "state": [0, 2, 3, "2"], "load_seconds": [None, 0.2, -1.0, "s"],
+    "quality": [None, 0.5, 0.9, -3.0, "q", float("inf"), 2], "storable": [0, 1, 2, "1"],
+    "inputs": ['[]', '["a"]', '["a", "b"]', 'not json', '[1]', b'[]'],
+}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.fixed_dictionaries({c: st.sampled_from(v) for c, v in _VALUES.items()}),
+       st.dictionaries(st.sampled_from(sorted(_VALUES)), st.integers(0, 6), min_size=1, max_size=3))
+def test_the_triggers_log_every_update_that_changes_what_a_vertex_contributes(before, update):
+    """``artifact_changes``' update trigger against rows.py: an update it doesn't log leaves the vertex's
+    edges, score and compute time as read (None for a malformed row) as they were; one it logs as 'q'/'c'
+    leaves the row as well formed as it was."""
+    import tempfile
+
+    from collab_reuse.graph.experiment_graph import ArtifactInfo, _checked
+
+    with tempfile.TemporaryDirectory() as tmp:
+        graph = ExperimentGraph(tmp)
+        db = sqlite3.connect(graph.path, isolation_level=None)
+        try:
+            db.execute("DELETE FROM artifact_changes")
+            columns = ", ".join(before)
+            db.execute(f"INSERT INTO artifacts(id, {columns}, created, last_used) VALUES('x', "
+                       f"{', '.join('?' * len(before))}, 0, 0)", [before[c] for c in before])
+
+            def read():
+                row = db.execute(f"SELECT {ArtifactInfo.COLUMNS} FROM artifacts WHERE id='x'").fetchone()
+                info = _checked(row)
+                return None if info is None else (info.inputs, info.quality, info.compute_seconds), row
+
+            old, old_row = read()
+            changes = {c: _VALUES[c][i % len(_VALUES[c])] for c, i in update.items()}
+            try:
+                db.execute(f"UPDATE artifacts SET {', '.join(f'{c}=?' for c in changes)} WHERE id='x'",
+                           list(changes.values()))
+            except sqlite3.IntegrityError:
+                return  # (a NOT NULL column)
+            new, new_row = read()
+            logged = db.execute("SELECT what, old_inputs, old_quality, new_quality FROM artifact_changes"
+                                " WHERE seq > (SELECT MIN(seq) FROM artifact_changes)").fetchall()
+            if not logged:
+                assert new == old
+            else:
+                ((what, old_inputs, old_quality, new_quality),) = logged
+                assert (old_inputs, old_quality, new_quality) == (old_row[-1], old_row[-3], new_row[-3])
+                if what != "o":
+                    assert (old is None) == (new is None)
+                    assert what in ("q", "c", "qc")
+                    if old is not None:
+                        assert old[0] == new[0]
+                        assert "c" in what or old[2] == new[2]
+                        assert "q" in what or old[1] == new[1]
+        finally:
+            db.close()
+            graph.close_all()
+
+
+def test_a_kernels_first_pass_takes_the_potentials_another_saved(tmp_path, monkeypatch):
+    """The potentials a pass saves (``potentials``) spare the next kernel's first pass the searches; a
+    malformed saved one, or one whose changes are gone, is searched again."""
+    chain = [{"id": f"v{i}", "inputs": [f"v{i - 1}"] if i else [], "compute": 1.0, "frequency": 1,
+              "quality": 0.7 if i == 9 else None, "state": 2 if i in (0, 3, 5) else 0, "load": 0.01,
+              "blobs": ["c1"], "malformed": False} for i in range(10)]
+    graph = _write(tmp_path, chain)
+    _same(graph, [], 0.0, 10_000)
+    db = sqlite3.connect(graph.path, isolation_level=None)
+    searched: list[str] = []
+    search = costs.Reader.potentials
+
+    def spy(self, targets):
+        searched.extend(targets)
+        return search(self, targets)
+
+    monkeypatch.setattr(costs.Reader, "potentials", spy)
+    kernels = []
+    try:
+        assert sorted(db.execute("SELECT artifact_id, value FROM potentials").fetchall()) == [
+            ("v0", 0.7), ("v3", 0.7), ("v5", 0.7)]
+        db.execute("UPDATE artifacts SET quality=0.9 WHERE id='v9'")  # a change since: a raise
+        kernels.append(ExperimentGraph(tmp_path))
+        _same(kernels[-1], [], 0.0, 10_000)
+        assert searched == ["v9"]  # (the raised vertex's own potential; no stored target's)
+        db.execute("UPDATE potentials SET value='bad' WHERE artifact_id='v0'")
+        db.execute("UPDATE potentials SET seq=seq+1000 WHERE artifact_id='v3'")
+        searched.clear()
+        kernels.append(ExperimentGraph(tmp_path))
+        _same(kernels[-1], [], 0.0, 10_000)
+        assert sorted(searched) == ["v0", "v3"]
+        assert sorted(db.execute("SELECT artifact_id, value FROM potentials").fetchall()) == [
+            ("v0", 0.9), ("v3", 0.9), ("v5", 0.9)]  # (saved again: malformed, or another change's)
+        db.execute("UPDATE artifacts SET quality=0.95 WHERE id='v9'")
+        db.execute("DELETE FROM artifact_changes")  # the change since they were saved
+        searched.clear()
+        kernels.append(ExperimentGraph(tmp_path))
+        _same(kernels[-1], [], 0.0, 10_000)
+        assert sorted(searched) == ["v0", "v3", "v5"]
+    finally:
+        db.close()
+        graph.close_all()
+        for kernel in kernels:
+            kernel.close_all()
