@@ -44,6 +44,7 @@ _TREE_ARRAYS = {  # key -> (element pattern, count: "leaves" = num_leaves, "inne
     "leaf_value": (_FLOAT, "leaves"), "leaf_weight": (_FLOAT, "leaves"), "leaf_count": (_INT, "leaves"),
     "internal_value": (_FLOAT, "inner"), "internal_weight": (_FLOAT, "inner"), "internal_count": (_INT, "inner"),
 }
+_STUMP_MAY_OMIT = ("leaf_weight", "leaf_count")  # a one-leaf tree's optional per-leaf arrays, unread
 _TREE_SCALARS = {"num_leaves": _INT, "num_cat": _INT, "is_linear": "0", "shrinkage": _FLOAT}
 _TREE_MAX_LINES = 22  # LightGBM's tree reader stops after this many lines
 _TAIL = re.compile(r"(?:end of trees|feature_importances:|[^\n=\[\]]+=[0-9]+|parameters:|\[[a-z_0-9]+: [^\n\]]*\]"
@@ -165,6 +166,8 @@ def _array(fields: dict[str, str], key: str, pattern: str, count: int, number: i
             raise CorruptArtifact(f"LightGBM model: tree {number} lacks {key}")
         return []
     items = fields[key].split(" ") if fields[key] else []
+    if not items and count == 1 and key in _STUMP_MAY_OMIT:
+        return []  # (a one-leaf tree: LightGBM writes its leaf_weight empty; its parser reads no more than leaf_value)
     if len(items) != count or any(not re.fullmatch(pattern, item) for item in items):
         raise CorruptArtifact(f"LightGBM model: tree {number}'s {key} is not {count} numbers")
     return items
