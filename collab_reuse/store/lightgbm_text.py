@@ -12,6 +12,9 @@ node and leaf reached exactly once from the root with children after their paren
 cycle), split features below ``max_feature_idx``, categorical thresholds inside
 ``cat_boundaries`` and those inside ``cat_threshold``, one tree per class per iteration and an
 objective naming the same number of classes. Linear trees are refused (not validated here).
+A tree of one leaf (no split met the constraints: few rows, a large ``min_child_weight``) is
+written with an empty ``leaf_weight``; it holds no index, and LightGBM's parser reads nothing of it
+past ``leaf_value``, so its per-leaf weight and count may be empty.
 """
 
 from __future__ import annotations
