@@ -189,16 +189,29 @@ def kernel_events(store: Path, kernel_id: str) -> list[dict]:
     return ExperimentGraph(store).events(kernel_id=kernel_id, limit=1_000_000)
 
 
+def _outermost(step: dict) -> bool:
+    """Whether a step's seconds are its own, not also another reported step's: a notebook function
+    that ran (not reused whole) has its body's steps reported besides it, and LightGBM's binned
+    matrices are made inside the training call they belong to."""
+    from collab_reuse.tracing.binned import LABEL, VALIDATION_LABEL
+
+    if step.get("mutation") or step.get("op") in (LABEL, VALIDATION_LABEL):
+        return False
+    return not (str(step.get("op", "")).endswith("()") and step.get("status") != "reused")
+
+
 def traced_share(run: RunResult, events: list[dict]) -> dict[str, float]:
     """Seconds of the run's cells spent inside traced operations (sum of the reported steps'
-    seconds, per cell at most the cell's own time) and outside them."""
+    seconds, each counted once: a notebook function that ran is counted by the steps of its body,
+    so the plotting and printing it does itself count as outside; per cell at most the cell's own
+    time) and outside them."""
     traced = 0.0
     by_count = {e.get("execution_count"): e for e in events}
     for cell, seconds in zip(run.outputs, run.cell_seconds):
         event = by_count.get(cell["execution_count"])
         if event is None:
             continue
-        steps = sum(float(s.get("seconds") or 0.0) for s in event.get("steps", []) if not s.get("mutation"))
+        steps = sum(float(s.get("seconds") or 0.0) for s in event.get("steps", []) if _outermost(s))
         traced += min(steps, seconds)
     total = sum(run.cell_seconds)
     return {"cells": total, "traced": traced, "outside": max(total - traced, 0.0),

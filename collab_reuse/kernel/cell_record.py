@@ -18,6 +18,7 @@ from ..tracing.steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, WARM_START
 from .explaining import place_key
 
 MAX_STEPS_PER_REPORT = 400
+NOTABLE_SECONDS = 0.001  # a computed step this quick is the first a long cell's report leaves out
 _RAN = (COMPUTED, NOT_REUSABLE, WARM_STARTED)  # statuses of steps whose operation ran (and was timed)
 
 
@@ -50,13 +51,31 @@ class CellRun:
 def report(cell: CellRun, kernel_id: str, user: str) -> dict:
     """The cell report (JSON), its totals measured now (the cell's wall time ends here)."""
     totals = Totals.of(cell.steps, time.perf_counter() - cell.started)
-    out = CellReport(kernel_id, user, cell.cell_id, cell.execution_count, cell.steps[:MAX_STEPS_PER_REPORT],
+    out = CellReport(kernel_id, user, cell.cell_id, cell.execution_count,
+                     [cell.steps[i] for i in reported(cell.steps)],
                      totals, truncated=len(cell.steps) > MAX_STEPS_PER_REPORT, plan=cell.plan).to_json()
     if cell.refused:  # (a computed step whose stored result failed a check: that is why it ran)
         for step in out["steps"]:
             if step["id"] in cell.refused and step["status"] != REUSED:
                 step["why"] = [why.reason(why.REFUSED, f"its stored result was refused: {cell.refused[step['id']]}")]
     return out
+
+
+def reported(steps: list[Step]) -> list[int]:
+    """The positions of the steps a cell's report keeps, in the cell's order: all of them up to
+    ``MAX_STEPS_PER_REPORT``; past it, the steps that matter first (those not simply computed -- reused,
+    deferred, not reusable, warm-started -- and those that ran for ``NOTABLE_SECONDS`` or more, the
+    longest first when even they are too many), then the earliest of the rest. (A ``main()`` cell of
+    900 steps kept its first 400 once: column lookups and dtypes, none of its model fits.)"""
+    if len(steps) <= MAX_STEPS_PER_REPORT:
+        return list(range(len(steps)))
+    notable = [i for i, step in enumerate(steps) if step.status != COMPUTED or step.seconds >= NOTABLE_SECONDS]
+    if len(notable) >= MAX_STEPS_PER_REPORT:
+        notable.sort(key=lambda i: -steps[i].seconds)  # (stable: equal times keep the cell's order)
+        return sorted(notable[:MAX_STEPS_PER_REPORT])
+    chosen = set(notable)
+    rest = [i for i in range(len(steps)) if i not in chosen][:MAX_STEPS_PER_REPORT - len(notable)]
+    return sorted(chosen.union(rest))
 
 
 def reuse(cell: CellRun) -> list[tuple[str, int, float]]:
@@ -96,12 +115,17 @@ def place_runs(cell: CellRun, user: str, shareable: Callable[[str], bool] | None
     team may read a file; the column names of one it may not are left out (they are the file's content,
     and places are rows of the shared graph)."""
     cell_key = cell.cell_id or f"#{cell.execution_count}"
-    seen: dict[str, int] = {}
+    occurrences: dict[int, int] = {}  # (counted over every step of the cell: a place does not move when the
+    seen: dict[str, int] = {}         # report of a long cell leaves other steps out)
+    for position, step in enumerate(cell.steps):
+        if step.id is not None and step.status != DEFERRED:
+            occurrences[position] = seen[step.op] = seen.get(step.op, -1) + 1
     runs = []
-    for index, step in enumerate(cell.steps[:MAX_STEPS_PER_REPORT]):
-        if step.id is None or step.status == DEFERRED:
+    for index, position in enumerate(reported(cell.steps)):
+        step = cell.steps[position]
+        if position not in occurrences:
             continue
-        occurrence = seen[step.op] = seen.get(step.op, -1) + 1
+        occurrence = occurrences[position]
         summary = dict(step.call) if step.call is not None else {"partial": True}
         if shareable is not None and isinstance(summary.get("columns"), dict):
             summary["columns"] = {p: c for p, c in summary["columns"].items() if shareable(p)}

@@ -250,7 +250,7 @@ def explain(report: dict | None) -> str:
         lines.append(f"  {step['status']:<13} {step['op']:<40} {detail}")
         lines.extend(f"      why: {why.text(item, item.get('cell'))}" for item in why.visible(step.get("why")) or ())
     if report.get("truncated"):
-        lines.append("  ... (more steps not shown)")
+        lines.append("  ... (more steps not shown: the quickest computed ones)")
     return "\n".join(lines)
 
 

@@ -12,6 +12,9 @@ node and leaf reached exactly once from the root with children after their paren
 cycle), split features below ``max_feature_idx``, categorical thresholds inside
 ``cat_boundaries`` and those inside ``cat_threshold``, one tree per class per iteration and an
 objective naming the same number of classes. Linear trees are refused (not validated here).
+A tree of one leaf (no split met the constraints: few rows, a large ``min_child_weight``) is
+written with an empty ``leaf_weight``; it holds no index, and LightGBM's parser reads nothing of it
+past ``leaf_value``, so its per-leaf weight and count may be empty.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ _TREE_ARRAYS = {  # key -> (element pattern, count: "leaves" = num_leaves, "inne
     "leaf_value": (_FLOAT, "leaves"), "leaf_weight": (_FLOAT, "leaves"), "leaf_count": (_INT, "leaves"),
     "internal_value": (_FLOAT, "inner"), "internal_weight": (_FLOAT, "inner"), "internal_count": (_INT, "inner"),
 }
+_STUMP_MAY_OMIT = ("leaf_weight", "leaf_count")  # a one-leaf tree's optional per-leaf arrays, unread
 _TREE_SCALARS = {"num_leaves": _INT, "num_cat": _INT, "is_linear": "0", "shrinkage": _FLOAT}
 _TREE_MAX_LINES = 22  # LightGBM's tree reader stops after this many lines
 _TAIL = re.compile(r"(?:end of trees|feature_importances:|[^\n=\[\]]+=[0-9]+|parameters:|\[[a-z_0-9]+: [^\n\]]*\]"
@@ -165,6 +169,8 @@ def _array(fields: dict[str, str], key: str, pattern: str, count: int, number: i
             raise CorruptArtifact(f"LightGBM model: tree {number} lacks {key}")
         return []
     items = fields[key].split(" ") if fields[key] else []
+    if not items and count == 1 and key in _STUMP_MAY_OMIT:
+        return []  # (a one-leaf tree: LightGBM writes its leaf_weight empty; its parser reads no more than leaf_value)
     if len(items) != count or any(not re.fullmatch(pattern, item) for item in items):
         raise CorruptArtifact(f"LightGBM model: tree {number}'s {key} is not {count} numbers")
     return items

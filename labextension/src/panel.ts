@@ -180,7 +180,11 @@ export class ReusePanel extends Widget {
         ? this._renderSteps(last.steps, plannedActions(last.plan))
         : h('p', { class: 'jp-CollabReuse-empty' }, 'No data operations were traced in this run.'),
       last.truncated
-        ? h('p', { class: 'jp-CollabReuse-muted' }, `Only the first ${last.steps.length} steps are kept in the report.`)
+        ? h(
+            'p',
+            { class: 'jp-CollabReuse-muted' },
+            `${last.steps.length} steps are kept in the report: the quickest computed ones are left out.`
+          )
         : null,
       last.steps.length > 0 ? h('div', { class: 'jp-CollabReuse-dagBox' }, renderDag(last.steps)) : null,
       runs.length > 1 ? this._renderHistory(runs) : null

@@ -712,3 +712,20 @@ def test_another_users_namespace_is_read_whole_read_only(tmp_path, size):
         assert key in reader
     finally:
         reader.close()
+
+
+def test_a_lightgbm_model_of_one_leaf_trees_is_stored():
+    """Trees that found no split (few rows, a large min_child_weight: a 300-row fold of a Kaggle
+    kernel's parameters) are written with an empty leaf_weight; the model is LightGBM's own and
+    must be stored, not refused as malformed (it was: every fold of such a notebook computed again)."""
+    import lightgbm as lgb
+
+    X = np.random.default_rng(2).normal(size=(60, 3))
+    y = np.r_[np.zeros(55, dtype=int), np.ones(5, dtype=int)]
+    model = lgb.LGBMClassifier(n_estimators=5, min_child_weight=39.3, verbose=-1).fit(X, y)
+    assert "num_leaves=1\n" in model.booster_.model_to_string()
+    store = ArtifactStore(MemoryBlobs(), trust_pickle=False)
+    store.put("m", store.encode(model))
+    back, _, _ = store.get("m")
+    assert np.array_equal(back.predict_proba(X), model.predict_proba(X))
+    assert back.booster_.model_to_string() == model.booster_.model_to_string()
