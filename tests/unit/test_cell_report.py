@@ -3,7 +3,7 @@ whose model fits come after 400 column lookups must show its fits, and the place
 compares with must not move when cheap steps are left out."""
 from __future__ import annotations
 
-from collab_reuse.graph.experiment_graph import PLACE_SEP
+from collab_reuse.graph.journal import PLACE_SEP
 from collab_reuse.kernel import cell_record
 from collab_reuse.kernel.cell_record import MAX_STEPS_PER_REPORT, CellRun
 from collab_reuse.tracing.steps import COMPUTED, DEFERRED, NOT_REUSABLE, REUSED, Step
