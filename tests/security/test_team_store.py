@@ -280,7 +280,9 @@ s.file_digest(os.environ["SHARED_FILE"])
 seen["shared read"] = s.confidential
 s.file_digest(os.environ["SECRET_FILE"])
 seen["secret read"] = s.confidential
+from collab_reuse.graph import VertexUpdate
 for aid, confidential in (("op-public", False), ("op-secret", True)):
+    s.graph.record_cell([VertexUpdate(aid, "np.arange", "array", [], 1.0)], s.user, None)  # (a kernel's vertex first)
     store_writes._write(s.graph, s.store, store_writes.Offer(aid, s.store.encode(np.arange(4)), {}, confidential))
 seen["held confidentially"] = {aid: s.store.confidential(aid) for aid in ("op-public", "op-secret")}
 s.close()

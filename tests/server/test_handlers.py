@@ -259,7 +259,7 @@ async def test_the_report_is_a_page_of_what_reuse_saved_with_its_figures(jp_fetc
     page = response.body.decode()
     assert response.headers["Content-Type"].startswith("text/html")
     assert "<b>6.8 s</b> saved over 2 traced cells in 2 kernel sessions by 2 users; 4.1 KB stored" in page
-    assert page.count('src="data:image/png;base64,') == 4  # per day, per user, hit rate, composition
+    assert page.count('src="data:image/png;base64,') == 5  # per day, per user, per notebook, hit rate, composition
     assert "<td>DataFrame.groupby</td><td>" in page and ("alice, bob" in page or "bob, alice" in page)
     assert "<tr><td>bob</td><td>6.8 s</td><td>6.8 s by alice&#x27;s</td><td>0.0 s</td><td>0 (0 B)</td></tr>" in page
     assert "<tr><td>alice</td><td>0.0 s</td><td>–</td><td>6.8 s</td><td>1 (4.1 KB)</td></tr>" in page
