@@ -181,7 +181,8 @@ class ExperimentGraph(SQLiteFile):
                 path = journal_path(self.store_dir, create=create)
                 if not create and not os.path.exists(path):
                     return None
-                self._journal = Journal(path, create=create)
+                # (its tables made if missing: another process of the user may have just made the file)
+                self._journal = Journal(path, create=True)
             return self._journal
 
     def readable_journals(self) -> list[Journal]:

@@ -129,6 +129,8 @@ class Journal(SQLiteFile):
             db = self._db(create=create)
             if create:
                 db.executescript(_SCHEMA)
+            elif db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='events'").fetchone() is None:
+                raise sqlite3.OperationalError("no journal in it yet")  # (its user's process is making it)
         except sqlite3.Error as exc:
             self.close()
             raise StoreError(f"can't open the journal at {self.path}: {exc}") from exc

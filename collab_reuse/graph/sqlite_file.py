@@ -91,8 +91,14 @@ class SQLiteFile:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        else:
+        try:
             db.execute("COMMIT")
+        except BaseException:  # (a COMMIT refused, e.g. busy: the write lock must not stay held)
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise
 
     @guarded
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:

@@ -75,3 +75,14 @@ def test_clearing_the_store_clears_the_users_journal(tmp_path):
     _record(graph)
     graph.clear()
     assert graph.events() == [] and graph.place_runs(["u\x1fc1\x1fread_csv\x1f0"]) == {}
+
+
+def test_a_journal_file_another_process_just_made_is_completed_not_failed(tmp_path):
+    """(Two kernels of one user on a store: one made the file, its tables not yet; the other's lookups
+    must not fail with "no such table", which stopped its reuse.)"""
+    store = tmp_path / "store"
+    graph = ExperimentGraph(store)
+    sqlite3.connect(store / JOURNAL_FILE).close()  # (an empty database file: tables not made yet)
+    assert graph.place_runs(["u\x1fc1\x1fread_csv\x1f0"]) == {} and graph.events() == []
+    _record(graph)
+    assert [e["cell_id"] for e in graph.events()] == ["c1"]
