@@ -105,11 +105,7 @@ class MaterializationInputs:
 
 
 def _checked(row: tuple) -> ArtifactInfo | None:
-    try:
-        return ArtifactInfo.from_row(row)
-    except BadRow as exc:
-        log.info("a malformed row of the Experiment Graph is ignored (collab-reuse gc removes it): %s", exc)
-        return None
+    return rows.parsed(ArtifactInfo.from_row, row, "row of the Experiment Graph")
 
 
 class ExperimentGraph(SQLiteFile):

@@ -82,11 +82,7 @@ class PlaceRun:
 
 
 def _checked_place(row: tuple) -> PlaceRun | None:
-    try:
-        return PlaceRun.from_row(row)
-    except BadRow as exc:
-        log.info("a malformed place row of the journal is ignored: %s", exc)
-        return None
+    return rows.parsed(PlaceRun.from_row, row, "place row of the journal")
 
 
 def journal_path(store_dir: str | os.PathLike, create: bool = False, uid: int | None = None) -> Path:

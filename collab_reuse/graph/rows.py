@@ -11,14 +11,27 @@ decision or a user's cell, where a TypeError would look like the user's own.
 from __future__ import annotations
 
 import json
+import logging
 import math
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 MAX_INT = 2**63 - 1  # SQLite's INTEGER range
+_T = TypeVar("_T")
+log = logging.getLogger("collab_reuse")
 
 
 class BadRow(ValueError):
     """A value of a graph row has the wrong type or is out of range."""
+
+
+def parsed(parse: Callable[[Any], _T], row: Any, what: str) -> _T | None:
+    """``parse(row)``, or None when a value of it is malformed: the row reads as absent (logged, with
+    ``what`` it is)."""
+    try:
+        return parse(row)
+    except BadRow as exc:
+        log.info("a malformed %s is ignored (collab-reuse gc removes it): %s", what, exc)
+        return None
 
 
 def valid(check: Callable[[Any], Any], value: Any) -> bool:

@@ -320,19 +320,24 @@ print(json.dumps(seen))
 """
 
 
+def secret_and_shared(team: dict, name: str, secret_text: str, shared_text: str) -> dict[str, str]:
+    """A file only a can read (in a's home, 0600) and one the team can read: the environment naming
+    them (SECRET_FILE, SHARED_FILE)."""
+    secret = team["base"] / team["a"] / f"secret.{name}"
+    secret.write_text(secret_text)
+    shutil.chown(secret, team["a"], team["a"])
+    secret.chmod(0o600)
+    shared = team["base"] / f"shared.{name}"
+    shared.write_text(shared_text)
+    shared.chmod(0o644)
+    return {"SECRET_FILE": str(secret), "SHARED_FILE": str(shared)}
+
+
 def test_what_a_kernel_derives_from_a_file_the_team_cannot_read_stays_its_users(team, store):
     """An artifact computed after a kernel read a file only its user can read goes to that user's
     confidential namespace (0700): another member's kernel neither lists it, nor reads it, nor can
     open its files, nor gets the secret file's digest from the store, nor forgets it as lost."""
-    home_a = team["base"] / team["a"]
-    secret = home_a / "secret.csv"
-    secret.write_text("a,b\n1,2\n")
-    shutil.chown(secret, team["a"], team["a"])
-    secret.chmod(0o600)
-    shared = team["base"] / "shared.csv"
-    shared.write_text("a,b\n3,4\n")
-    shared.chmod(0o644)
-    env = {"SECRET_FILE": str(secret), "SHARED_FILE": str(shared)}
+    env = secret_and_shared(team, "csv", "a,b\n1,2\n", "a,b\n3,4\n")
     uid_a = pwd.getpwnam(team["a"]).pw_uid
     seen_a = as_user(team, "a", store, CONFIDENTIAL_WRITES, extra_env=env)
     assert seen_a["shared read"] is False and seen_a["secret read"] is True, seen_a
@@ -454,14 +459,6 @@ print(json.dumps(seen))
 def test_a_file_the_notebook_opens_itself_counts_like_a_traced_read(team, store):
     """A kernel that opens a file only its user can read with plain ``open()`` (no traced reader) is
     confidential from then on, as after ``pd.read_csv`` of it; a file the team can read changes nothing."""
-    home_a = team["base"] / team["a"]
-    secret = home_a / "secret.json"
-    secret.write_text("{}")
-    shutil.chown(secret, team["a"], team["a"])
-    secret.chmod(0o600)
-    shared = team["base"] / "shared.json"
-    shared.write_text("{}")
-    shared.chmod(0o644)
     seen = as_user(team, "a", store, """
 s = opened()
 seen = {"at start": s.confidential}
@@ -472,5 +469,5 @@ with open(os.environ["SECRET_FILE"]) as handle:
 seen["after the secret file"] = s.confidential
 s.close()
 print(json.dumps(seen))
-""", extra_env={"SECRET_FILE": str(secret), "SHARED_FILE": str(shared)})
+""", extra_env=secret_and_shared(team, "json", "{}", "{}"))
     assert seen == {"at start": False, "after the shared file": False, "after the secret file": True}

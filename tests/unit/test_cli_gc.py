@@ -1,6 +1,8 @@
 """``collab-reuse gc``: repairs what faults leave in a store, and says clearly when it can't."""
 import sqlite3
 
+import numpy as np
+
 from collab_reuse import cli
 from collab_reuse.graph import WRITING, ExperimentGraph, VertexUpdate
 from collab_reuse.graph.storedir import open_store_dir
@@ -108,11 +110,9 @@ def test_gc_refuses_a_number_of_days_that_is_not_positive(tmp_path, capsys):
     assert ExperimentGraph(store, create=False).materialized_ids() == {"raw", "features", "old"}
 
 
-def test_gc_keeps_every_blob_of_a_stored_artifact_its_manifest_body_included(tmp_path, capsys):
-    """(gc once deleted each stored artifact's manifest body as unreferenced: nothing stored loaded
-    after it.) Evicted, the artifact's blobs all go, its body too."""
-    import numpy as np
-
+def _stored_array(tmp_path, n):
+    """(store dir, graph, artifact store) of a store holding ``np.arange(n)`` as "arr", written as a
+    kernel writes (``store_writes._write``)."""
     from collab_reuse.kernel import store_writes
     from collab_reuse.store import open_artifacts
 
@@ -121,7 +121,14 @@ def test_gc_keeps_every_blob_of_a_stored_artifact_its_manifest_body_included(tmp
     graph = ExperimentGraph(store_dir, budget_bytes=10**8)
     graph.record_cell([VertexUpdate("arr", "np.arange", "array")], "u", None)
     store = open_artifacts(store_dir)
-    store_writes._write(graph, store, store_writes.Offer("arr", store.encode(np.arange(50_000)), {}))
+    store_writes._write(graph, store, store_writes.Offer("arr", store.encode(np.arange(n)), {}))
+    return store_dir, graph, store
+
+
+def test_gc_keeps_every_blob_of_a_stored_artifact_its_manifest_body_included(tmp_path, capsys):
+    """(gc once deleted each stored artifact's manifest body as unreferenced: nothing stored loaded
+    after it.) Evicted, the artifact's blobs all go, its body too."""
+    store_dir, graph, store = _stored_array(tmp_path, 50_000)
     before = sorted(store.blobs.keys())
     assert cli.main(["--store", str(store_dir), "gc"]) == 0
     assert "deleted 0 unreferenced blobs" in capsys.readouterr().out
@@ -135,17 +142,7 @@ def test_gc_keeps_every_blob_of_a_stored_artifact_its_manifest_body_included(tmp
 
 
 def test_gc_keeps_the_manifest_bodies_of_a_store_written_before_they_were_claimed(tmp_path, capsys):
-    import numpy as np
-
-    from collab_reuse.kernel import store_writes
-    from collab_reuse.store import open_artifacts
-
-    store_dir = tmp_path / "store"
-    open_store_dir(store_dir)
-    graph = ExperimentGraph(store_dir, budget_bytes=10**8)
-    graph.record_cell([VertexUpdate("arr", "np.arange", "array")], "u", None)
-    store = open_artifacts(store_dir)
-    store_writes._write(graph, store, store_writes.Offer("arr", store.encode(np.arange(1000)), {}))
+    store_dir, graph, store = _stored_array(tmp_path, 1000)
     with graph.transaction() as db:  # (as an older collab_reuse left it: the body's key not the artifact's)
         db.execute("DELETE FROM artifact_blobs WHERE key=?", (store.body_key("arr"),))
     assert cli.main(["--store", str(store_dir), "gc"]) == 0
