@@ -96,8 +96,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         return 0
     removed = 0
     if unreached:
-        for key in graph.unmaterialize([item["id"] for item in unreached]):
-            store.blobs.delete(key)
+        graph.delete_unclaimed(graph.unmaterialize([item["id"] for item in unreached]), store.blobs.delete)
         removed = len(unreached)
     repaired = upkeep.repair(graph, parse_size(DEFAULT_BUDGET))
     pruned = upkeep.prune(graph)
@@ -106,11 +105,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     # (a store written before manifest bodies were claimed with the other blobs: its bodies are live too)
     live |= {key for aid in graph.materialized_ids() if (key := store.body_key(aid)) is not None}
     dead = set(repaired["orphans"]) | {k for k in listed if k not in live}
-    deleted = 0
-    for key in sorted(dead):
-        if not graph.query("SELECT 1 FROM artifact_blobs WHERE key=? LIMIT 1", (key,)):  # (claimed since?)
-            store.blobs.delete(key)
-            deleted += 1
+    deleted = len(graph.delete_unclaimed(sorted(dead), store.blobs.delete))  # (less what was claimed since)
     fixed = store.blobs.check()  # (files of writes cut short: outside every account otherwise)
     evicted = 0
     if graph.used_bytes() > graph.budget():

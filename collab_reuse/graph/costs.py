@@ -243,6 +243,14 @@ class Reader:
         # it and end its search (``known``)
         pending = [aid for _, aid in sorted(((self.rowid(t), t) for t in targets), reverse=True)]
         up = _Upward(self, known)
+        try:
+            return self._potentials(pending, targets, up, known)
+        finally:
+            up.close()  # (an open statement would hold this snapshot past the pass: a later write of the
+            #            connection, after another's commit, would fail at once with "database is locked")
+
+    def _potentials(self, pending: list[str], targets: list[str], up: "_Upward", known: dict[str, float]
+                    ) -> dict[str, float]:
         budget = FIRST_BUDGET
         while True:
             pending = [t for t in pending if t not in known and self._down(t, budget, known) is None]
@@ -313,6 +321,9 @@ class _Upward:
         self.exhausted = False
         self._models = reader.db.execute(f"SELECT {reader.columns} FROM artifacts WHERE quality > 0"
                                          " ORDER BY quality DESC")
+
+    def close(self) -> None:
+        self._models.close()
 
     def run(self, wanted: set[str], work: int) -> None:
         """Walk until ``work`` vertices are reached, every wanted vertex is, or no model is left."""

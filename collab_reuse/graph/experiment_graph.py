@@ -22,16 +22,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import StoreError
-from . import attribution, costs, rows
+from . import attribution, claims, costs, rows
 from .journal import Journal, PlaceRun, journal_path, readable_journal_paths
 from .rows import BadRow
 from .sqlite_file import BUSY_SECONDS, SQLiteFile, guarded
@@ -42,7 +41,7 @@ SCHEMA_VERSION = "1"
 NOT_STORED, WRITING, MATERIALIZED = 0, 1, 2
 LARGE_LOAD = 1 << 20  # loads at least this big measure throughput; smaller ones the fixed cost per load
 _ITEM_COLUMNS = "id, op, kind, size, frequency, compute_seconds, state, quality, last_used"
-HOST = socket.gethostname()  # a write's claim names its writer's host and pid (``upkeep``)
+HOST = claims.HOST  # a write's claim names its writer's host and pid (``claims``)
 _USERS_OWN = ("events", "places")  # tables an older graph had, now in each user's journal: dropped
 
 
@@ -425,6 +424,7 @@ class ExperimentGraph(SQLiteFile):
             return None
         return {**detail, "time": row[0]} if isinstance(detail, dict) else None
 
+    @guarded
     def remember_size(self, artifact_id: str, nbytes: int) -> None:
         with self.transaction() as db:
             db.execute("UPDATE artifacts SET size=? WHERE id=? AND state=?", (int(nbytes), artifact_id, NOT_STORED))
@@ -448,21 +448,35 @@ class ExperimentGraph(SQLiteFile):
     # -- materialization bookkeeping ---------------------------------------------------------
 
     @guarded
-    def begin_write(self, artifact_id: str, blob_sizes: dict[str, int]) -> None:
+    def begin_write(self, artifact_id: str, blob_sizes: dict[str, int]) -> bool:
         """Claim the blobs before writing them, so a concurrent eviction won't delete them; the claim
-        names this process, so that one that dies mid-write is found and undone (``repair``)."""
+        names this process, so that one that dies mid-write is found and undone (``repair``). False,
+        with nothing claimed, when there is nothing to write: the artifact is stored, or another live
+        writer has it claimed (two writers of one namespace would delete each other's files: the
+        second's failure undoes the claim the first finishes with)."""
         with self.transaction() as db:
-            db.execute("UPDATE artifacts SET state=? WHERE id=? AND state<>?", (WRITING, artifact_id, MATERIALIZED))
+            row = db.execute("SELECT a.state, w.host, w.pid, w.started FROM artifacts a LEFT JOIN writes w"
+                             " ON w.artifact_id=a.id WHERE a.id=?", (artifact_id,)).fetchone()
+            if row is not None and (row[0] == MATERIALIZED or (
+                    row[0] == WRITING and not claims.mine(row[1], row[2])
+                    and not claims.abandoned(row[1], row[2], row[3], time.time()))):
+                return False
+            db.execute("UPDATE artifacts SET state=? WHERE id=?", (WRITING, artifact_id))
             db.executemany("INSERT OR IGNORE INTO artifact_blobs VALUES(?, ?)",
                            [(artifact_id, k) for k in blob_sizes])
             db.execute("INSERT OR REPLACE INTO writes VALUES(?, ?, ?, ?)", (artifact_id, HOST, os.getpid(), time.time()))
+        return True
 
     @guarded
     def finish_write(self, artifact_id: str, blob_sizes: dict[str, int], writer: str | None = None,
-                     confidential_to: int | None = None) -> None:
+                     confidential_to: int | None = None) -> bool:
         """Mark a written artifact stored; ``writer``: the account whose kernel wrote it (``authors``);
-        ``confidential_to``: the uid of the only user who may read it."""
+        ``confidential_to``: the uid of the only user who may read it. False, with nothing changed, when
+        this process's claim is gone (``clear``, a repair): its blobs may have been deleted meanwhile."""
         with self.transaction() as db:
+            claim = db.execute("SELECT host, pid FROM writes WHERE artifact_id=?", (artifact_id,)).fetchone()
+            if claim is None or not claims.mine(*claim):
+                return False
             if confidential_to is not None:
                 db.execute("INSERT OR REPLACE INTO confidential VALUES(?, ?)", (artifact_id, confidential_to))
             db.executemany("INSERT OR IGNORE INTO blobs VALUES(?, ?)", list(blob_sizes.items()))
@@ -476,12 +490,33 @@ class ExperimentGraph(SQLiteFile):
             db.execute("DELETE FROM decisions WHERE artifact_id=?", (artifact_id,))
             if writer:
                 db.execute("INSERT OR REPLACE INTO authors VALUES(?, ?, ?)", (artifact_id, writer, time.time()))
+        return True
+
+    @guarded
+    def delete_unclaimed(self, keys: Iterable[str], delete: Callable[[str], Any]) -> list[str]:
+        """Delete (``delete``: the blob store's) the blobs of ``keys`` that no artifact claims, holding
+        the graph's write lock, and return them. A key unclaimed a moment ago (an eviction, an undone
+        write) may have been claimed since by a writer that found its file there and kept it: deleted
+        outside the lock, it would leave that writer's artifact stored without it. A writer claims
+        before it writes (``begin_write``), so one that claims after this writes the file anew."""
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return []
+        with self.transaction() as db:
+            gone = [k for k in keys if db.execute("SELECT 1 FROM artifact_blobs WHERE key=? LIMIT 1", (k,)).fetchone() is None]
+            for key in gone:
+                delete(key)
+        return gone
 
     @guarded
     def abort_write(self, artifact_id: str) -> list[str]:
         """A write that failed (full disk, a deleted store): back to not stored; returns the blob keys
-        no other artifact uses, for the caller to delete (they are outside the budget otherwise)."""
+        no other artifact uses, for the caller to delete (they are outside the budget otherwise). Only
+        this process's own claim is undone."""
         with self.transaction() as db:
+            claim = db.execute("SELECT host, pid FROM writes WHERE artifact_id=?", (artifact_id,)).fetchone()
+            if claim is not None and not claims.mine(*claim):
+                return []
             db.execute("DELETE FROM writes WHERE artifact_id=?", (artifact_id,))
             if db.execute("SELECT 1 FROM artifacts WHERE id=? AND state=?", (artifact_id, WRITING)).fetchone() is None:
                 return []

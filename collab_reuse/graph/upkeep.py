@@ -6,23 +6,19 @@ needs any more. ``collab-reuse gc`` runs both; every kernel, as it starts, undoe
 and, at most once an hour per store, runs both (``at_start``, in its background writer). Repairs
 return the blob keys that no artifact uses any more, which the caller deletes from the blob store.
 
-A write is abandoned when its claim (``writes``: host, pid, start) names a process of this host
-that has ended, is older than ``ABANDONED_AFTER`` (longer than any writer may run, whatever host),
-or is missing. Claims of live processes are never touched: a write in progress is not undone.
+A write is abandoned when its claim is a writer's that is gone (``claims``). Claims of live processes
+are never touched: a write in progress is not undone.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 from typing import Any
 
-from . import rows
-from .experiment_graph import HOST, MATERIALIZED, NOT_STORED, WRITING, ArtifactInfo, ExperimentGraph
+from . import claims, rows
+from .experiment_graph import MATERIALIZED, NOT_STORED, WRITING, ArtifactInfo, ExperimentGraph
 from .sqlite_file import guarded
 
-ABANDONED_AFTER = 6 * 3600.0   # a write claimed this long ago is abandoned, whoever claimed it
 VERTICES_MAX_AGE = 30 * 86400.0  # a vertex not stored, not needed by a stored one and unused this long goes
 FILES_MAX_ROWS = 50_000        # file digests kept (the newest)
 PRUNE_EVERY = 3600.0           # ``prune_if_due``: at most once an hour per store
@@ -61,9 +57,7 @@ def abandoned_writes(graph: ExperimentGraph, now: float | None = None) -> list[s
     for aid, host, pid, started in graph.query(
             "SELECT a.id, w.host, w.pid, w.started FROM artifacts a LEFT JOIN writes w ON w.artifact_id=a.id"
             " WHERE a.state=?", (WRITING,)):
-        if host is None or not rows.valid(rows.seconds, started) or now - started > ABANDONED_AFTER:
-            found.append(aid)
-        elif host == HOST and type(pid) is int and not process_alive(pid):
+        if claims.abandoned(host, pid, started, now):
             found.append(aid)
     return found
 
@@ -185,17 +179,3 @@ def at_start(graph: ExperimentGraph, default_budget: int | None = None, now: flo
     if not due(graph, now):
         return {**undo_abandoned(graph, now), "malformed_rows": 0, "pruned": None}
     return {**repair(graph, default_budget, now), "pruned": prune(graph, now)}
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process of this host still runs (a zombie has finished)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..graph import ExperimentGraph
-from ..graph.upkeep import process_alive
+from ..graph.claims import process_alive
 from . import jobs, storelog, wire
 
 log = logging.getLogger("collab_reuse")

@@ -182,8 +182,7 @@ class Forget(Write):
     ids: list[str]
 
     def apply(self, to: Target) -> None:
-        for key in to.graph.unmaterialize(self.ids):
-            to.store.blobs.delete(key)
+        to.graph.delete_unclaimed(to.graph.unmaterialize(self.ids), to.store.blobs.delete)
 
 
 @dataclass
@@ -197,8 +196,7 @@ class Upkeep(Write):
         from ..graph import upkeep
 
         done = upkeep.at_start(to.graph, self.default_budget)
-        for key in done["orphans"]:
-            to.store.blobs.delete(key)
+        to.graph.delete_unclaimed(done["orphans"], to.store.blobs.delete)
         if done["abandoned_writes"] or done["malformed_rows"] or done["pruned"]:
             log.info("store upkeep: %d abandoned writes undone, %d malformed rows removed, pruned %s",
                      done["abandoned_writes"], done["malformed_rows"], done["pruned"])

@@ -5,8 +5,10 @@ read (``TracerBackend.become_confidential``). Traced readers (``pd.read_csv``, `
 report the files they hash; a file the notebook opens itself (``open(path)``, ``Path.read_text()``,
 ``json.load(open(path))``, ``pickle.load``) is seen here, through Python's audit hook (PEP 578,
 event ``open``): an open for reading whose first caller outside the standard library and
-collab_reuse is the notebook's own code (a cell, or a function a cell defined: globals named
-``__main__``). Libraries' own reads (font caches, configuration in a home directory) don't count:
+collab_reuse's tracing (which calls the notebook's callables) is the notebook's own code (a cell, or a
+function a cell defined: globals named ``__main__``). collab_reuse's own reads (the store's files,
+another member's namespace opened component by component) are not the notebook's: counted, every
+member who loaded a teammate's result became confidential. Libraries' own reads (font caches, configuration in a home directory) don't count:
 they are not data a result is computed from, and counting them would make every kernel
 confidential. Not seen: files a third-party library opens for the notebook without a traced
 reader, and files opened by C code (SQLite, Arrow's own file system).
@@ -23,6 +25,7 @@ import sys
 import sysconfig
 from typing import Any, Callable
 
+from ..tracing import capture
 from ..tracing.capture import is_own_file
 
 log = logging.getLogger("collab_reuse")
@@ -32,6 +35,7 @@ log = logging.getLogger("collab_reuse")
 _STDLIB = tuple({os.path.dirname(os.__file__) + os.sep, sysconfig.get_paths()["stdlib"] + os.sep})
 _INSTALLED = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
 _FROZEN = "<frozen "
+_TRACING = os.path.dirname(capture.__file__) + os.sep  # (its frames call the notebook's callables)
 _watcher: Callable[[str], None] | None = None  # called with the path of a file notebook code reads
 _hooked = False
 
@@ -61,12 +65,13 @@ def reads(mode: Any, flags: Any) -> bool:
 
 def opened_by_notebook(frame: Any) -> bool:
     """Is the first frame from ``frame`` outwards that is neither the standard library's nor
-    collab_reuse's (the tracer calls ``open`` on the cell's behalf) the notebook's own code?"""
+    collab_reuse's tracing (the tracer calls ``open`` on the cell's behalf) the notebook's own code?
+    An open by the rest of collab_reuse (the store, the graph, leases) is its own, never the notebook's."""
     while frame is not None:
         filename = frame.f_code.co_filename
         stdlib = filename.startswith(_STDLIB) and not any(part in filename for part in _INSTALLED)
-        if not (stdlib or filename.startswith(_FROZEN) or is_own_file(filename)):
-            return frame.f_globals.get("__name__") == "__main__"
+        if not (stdlib or filename.startswith(_FROZEN) or filename.startswith(_TRACING)):
+            return not is_own_file(filename) and frame.f_globals.get("__name__") == "__main__"
         frame = frame.f_back
     return False
 

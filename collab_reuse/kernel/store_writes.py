@@ -83,14 +83,18 @@ def encode_offers(graph: ExperimentGraph | None, store: ArtifactStore, candidate
 
 
 def _write(graph: ExperimentGraph, store: ArtifactStore, offer: Offer) -> Any:
-    """Claim, write, mark stored; a failure undoes the claim and deletes the blobs it added."""
+    """Claim, write, mark stored; a failure undoes the claim and deletes the blobs it added. None when
+    there was nothing to write (stored, or another kernel writing it) or the claim was undone meanwhile."""
     sizes = {k: len(v) for k, v in offer.encoded.blobs.items()}
     body, body_key = store.manifest_body(offer.id, offer.encoded, offer.extra)
-    graph.begin_write(offer.id, {**sizes, body_key: len(body), store.manifest_key(offer.id): 0})
+    if not graph.begin_write(offer.id, {**sizes, body_key: len(body), store.manifest_key(offer.id): 0}):
+        return None
     try:
         result = store.put(offer.id, offer.encoded, offer.extra, confidential=offer.confidential)
-        graph.finish_write(offer.id, result.blob_sizes, store.writer.user,
-                           store.writer.uid if offer.confidential else None)
+        if not graph.finish_write(offer.id, result.blob_sizes, store.writer.user,
+                                  store.writer.uid if offer.confidential else None):
+            graph.delete_unclaimed(result.blob_sizes, store.blobs.delete)
+            return None
     except BaseException:
         _undo(graph, store, offer.id)
         raise
@@ -100,8 +104,7 @@ def _write(graph: ExperimentGraph, store: ArtifactStore, offer: Offer) -> Any:
 def _undo(graph: ExperimentGraph, store: ArtifactStore, artifact_id: str) -> None:
     """Best effort (the store may be failing): what remains, ``repair`` (gc, the next kernel) undoes."""
     try:
-        for key in graph.abort_write(artifact_id):
-            store.blobs.delete(key)
+        graph.delete_unclaimed(graph.abort_write(artifact_id), store.blobs.delete)
     except Exception:
         log.warning("undoing the failed write of %s failed too; collab-reuse gc undoes it", artifact_id[:10],
                     exc_info=True)
@@ -175,12 +178,13 @@ def materialize(graph: ExperimentGraph, store: ArtifactStore, offers: list[Offer
     by_id: dict[str, int] = {}
     for aid in keep & offered.keys():
         result = _write(graph, store, offered[aid])
+        if result is None:
+            continue
         written += 1
         nbytes += result.bytes_written
         by_id[aid] = result.bytes_written
     evict = [aid for aid in stored if aid not in keep]
-    for key in graph.unmaterialize(evict, evicted=True):
-        store.blobs.delete(key)
+    graph.delete_unclaimed(graph.unmaterialize(evict, evicted=True), store.blobs.delete)
     graph.record_decisions(decisions(cands, keep, budget, quota, owners, algorithm))
     return {"written": written, "evicted": len(evict), "bytes": nbytes, "by_id": by_id}
 

@@ -121,7 +121,11 @@ def test_eight_kernels_of_two_users_at_once(hub, servers, store_dir, tables, pla
                 fits.append(step["status"])
                 seen.append(f"{event['kernel_id'][:8]} {event['user']} {step['id'][:8]} {step['status']} {step['seconds']:.2f}")
     (ARTIFACTS / "hub-team-load-store.log").write_text((store_dir / LOG_NAME).read_text())
-    waits = [line for line in (store_dir / LOG_NAME).read_text().splitlines() if f"{FIT}: waited" in line]
+    logged = (store_dir / LOG_NAME).read_text().splitlines()
+    waits = [line for line in logged if f"{FIT}: waited" in line]
+    # every file the notebook reads is the team's: no kernel's results may become its user's alone (a
+    # kernel reading a teammate's namespace once took the store's own opens for the notebook's)
+    assert not [line for line in logged if "for its user only" in line], "\n".join(logged)
     # (a kernel may replay the whole cell instead: kernel/replay.py; then its report has no fit step)
     assert fits.count("computed") == 1 and set(fits) == {"computed", "reused"}, "\n".join([str(fits)] + seen + waits)
 

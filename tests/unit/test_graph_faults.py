@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from collab_reuse.errors import StoreError
 from collab_reuse.graph import MATERIALIZED, NOT_STORED, WRITING, ExperimentGraph, VertexUpdate, upkeep
-from collab_reuse.graph import journal
+from collab_reuse.graph import claims, journal
 from collab_reuse.graph.rows import BadRow
 from collab_reuse.graph.experiment_graph import ArtifactInfo
 
@@ -232,4 +232,4 @@ def test_sizes_of_blobs_no_artifact_uses_leave_the_account(tmp_path):
 def test_the_process_check_sees_a_finished_process_as_gone():
     finished = subprocess.Popen([sys.executable, "-c", "pass"])
     finished.wait()
-    assert upkeep.process_alive(os.getpid()) and not upkeep.process_alive(finished.pid)
+    assert claims.process_alive(os.getpid()) and not claims.process_alive(finished.pid)

@@ -66,3 +66,31 @@ def test_an_installed_librarys_read_is_not_the_notebooks_even_under_the_pythons_
     exec(code, library)
     _run("read(p)", "__main__", p=str(data), read=library["read"])
     assert seen == []
+
+
+def test_the_stores_own_reads_during_a_cell_are_not_the_notebooks(tmp_path, seen):
+    """Another member's namespace is read one path component at a time (``os.open(name, dir_fd=...)``,
+    an open of "6d"): counted as the notebook's, every member who loaded a teammate's result became
+    confidential (seen in the hub's load test)."""
+    from collab_reuse.store import DiskcacheBlobs
+    from collab_reuse.store.blobs import ReadOnlyDiskcache
+    from collab_reuse.store.keys import content_key
+
+    data = os.urandom(200_000)  # (a value file, not a row)
+    key = content_key(data)
+    DiskcacheBlobs(tmp_path / "theirs").put(key, data)
+    reader = ReadOnlyDiskcache(tmp_path / "theirs")
+    got: list[bytes] = []
+    _run("got.append(bytes(reader.get(key)))", "__main__", reader=reader, key=key, got=got)
+    assert got == [data] and seen == []
+
+
+def test_an_open_the_tracer_makes_for_the_cell_is_the_notebooks(tmp_path, seen):
+    """(A cell's ``open(p)`` is called through collab_reuse's tracing: its frames are passed through.)"""
+    data = tmp_path / "data.txt"
+    data.write_text("x")
+    tracing_file = os.path.join(own_reads._TRACING, "_calls_for_test.py")
+    tracer = {"__name__": "collab_reuse.tracing._calls_for_test"}
+    exec(compile("def call(f, *a):\n    return f(*a)\n", tracing_file, "exec"), tracer)
+    _run("call(open, p).close()", "__main__", p=str(data), call=tracer["call"])
+    assert seen == [str(data)]
