@@ -47,8 +47,7 @@ class Usage:
 
 def gather(graph: ExperimentGraph) -> Usage:
     usage = Usage(used_bytes=graph.used_bytes(), budget_bytes=graph.budget(), per_user=graph.per_user())
-    for when, user, kernel_id, notebook, totals in sorted((t for journal in graph.readable_journals() for t in journal.totals()),
-                                                  key=lambda t: t[0]):
+    for when, user, kernel_id, notebook, totals in sorted(graph.readable_totals(), key=lambda t: t[0]):
         try:
             saved, reused, computed = (float(totals.get("saved_seconds") or 0), int(totals.get("reused") or 0),
                                        int(totals.get("computed") or 0))

@@ -192,6 +192,19 @@ class ExperimentGraph(SQLiteFile):
                     log.info("a journal of the store can't be read: %s", exc)
         return found
 
+    def readable_totals(self) -> list[tuple]:
+        """``Journal.totals`` of every journal ``readable_journals`` gives; the others' are closed after
+        (root's report opens every member's)."""
+        own = self.journal()
+        found: list[tuple] = []
+        for journal in self.readable_journals():
+            try:
+                found.extend(journal.totals())
+            finally:
+                if journal is not own:
+                    journal.close_all()
+        return found
+
     # -- settings ----------------------------------------------------------------------------
 
     @guarded
