@@ -46,6 +46,7 @@ def _alice_computes_bob_reuses(graph, record_run, step):
                steps=[step("a1", "pandas.read_csv", "reused", seconds=0.1, saved=1.9),
                       step("a2", "DataFrame.groupby", "reused", inputs=["a1"], seconds=0.1, saved=4.9)],
                reuse=[("alice", 2, 6.8)])
+    graph.begin_write("a2", {"blob-a2": 4096})
     graph.finish_write("a2", {"blob-a2": 4096}, "alice")
 
 
