@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import wire
+from .priority import lower_this_thread
 
 AHEAD_BYTES = 64_000_000  # frames read ahead of the writing (one frame more, if a frame is larger)
 
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     for number in (signal.SIGINT, signal.SIGHUP):
         signal.signal(number, signal.SIG_IGN)
     signal.alarm(max(int(settings["time_limit"]), 1))
+    lower_this_thread()  # (the next kernel, often started right after this one's exited, comes first)
     inbox = _Inbox(AHEAD_BYTES)
     threading.Thread(target=_read, args=(sys.stdin.buffer, inbox), name="pipe-reader", daemon=True).start()
     store = Path(settings["store"])

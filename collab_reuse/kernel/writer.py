@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .priority import lower_this_thread
+
 log = logging.getLogger("collab_reuse")
 
 Job = Callable[[], Any]
@@ -86,6 +88,7 @@ class BackgroundWriter:
         return dropped
 
     def _run(self) -> None:
+        lower_this_thread()  # (the notebook's next cell comes first)
         while True:
             item = self._queue.get()
             if self._stopping or item.job is None:

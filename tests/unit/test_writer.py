@@ -1,6 +1,8 @@
 """The background writer, the cell lock it waits for, and the hand-off of its jobs at exit."""
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -175,3 +177,26 @@ def test_lending_outside_a_cell_or_from_another_thread_changes_nothing():
         assert lock._cell_thread is None
     assert lock._cell_thread == threading.get_ident()
     lock.cell_finished()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="nice is per thread on Linux only")
+def test_the_writer_yields_the_processor_to_the_notebook_and_the_notebook_keeps_its_priority():
+    """(A writer encoding beside a LightGBM fit took a core from its OpenMP threads.)"""
+    from collab_reuse.kernel.priority import BACKGROUND_NICE
+
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    writer, errors = _writer()
+    seen: list[tuple[int, int]] = []
+
+    def job() -> None:
+        helper = threading.Thread(target=lambda: seen.append(
+            ("helper", os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))))
+        seen.append(("writer", os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        helper.start()
+        helper.join()
+
+    writer.submit(job)
+    assert writer.wait_idle(5) and errors == []
+    expected = max(mine, BACKGROUND_NICE)
+    assert seen == [("writer", expected), ("helper", expected)]  # (the threads it starts inherit it)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
