@@ -57,6 +57,7 @@ class Call:
     rng_before: tuple = ()                            # the global random generators before it
     reseeds: Any = None                               # what it reseeded while it ran (``randomness.Reseeds``)
     salted: bool = False                              # ``op_id`` already names the random state it starts from
+    binned: list[bool] | None = None                  # LightGBM training: whether each Dataset given is binned
     warm_from: str | None = None                      # how an acceleration started it, for the report
     made_since: int | None = None                     # a notebook call's registry clock at its start
     summary: dict | None = None                       # what a later run compares (``summary``)

@@ -22,7 +22,7 @@ from ..errors import Impure, Unreusable
 from ..fingerprint.digest import digest_parts
 from ..fingerprint.functions import function_identity
 from ..store.formats import kind_of
-from . import accelerations, cells, effects, fitted, randomness, specs, storing, summary
+from . import accelerations, cells, effects, fitted, lgb_datasets, randomness, specs, storing, summary
 from .calls import Call, Operation, mutated_objects
 from .capture import Capture, replay
 from .deferral import type_name
@@ -73,7 +73,8 @@ class Execution:
         if call.op_id is not None:
             call.reason = _reuse_blocker(op, call.mutated)
             if call.reason is None:
-                if not call.mutated and deferral.enabled and not self.backend.is_random(call.op_id):
+                unbinned = not all(call.binned or [True])  # (binned after a reuse, at the call's place)
+                if not call.mutated and deferral.enabled and not unbinned and not self.backend.is_random(call.op_id):
                     lazy = deferral.defer(op, call.op_id, args, kwargs, frame, call.inputs)
                     if lazy is not None:
                         return lazy
@@ -83,6 +84,8 @@ class Execution:
                     value = self.reuse(call, loaded)
                     if value is not _NOT_USED:
                         self.backend.release_leases((call.op_id,))
+                        if unbinned:
+                            lgb_datasets.construct_as_plain(*self.produced_call(op, args, kwargs))
                         return value
         asked = call.op_id
         try:
@@ -99,6 +102,10 @@ class Execution:
                                                            call.kwargs, call.inputs, files)
             if specs.is_source(op.name):
                 require_local_source(call.args, call.kwargs)
+            if lgb_datasets.applies(op.module, op.name):
+                call.binned = lgb_datasets.state(call.args, call.kwargs)
+                if call.binned is not None:  # (what LightGBM logs depends on it: ``lgb_datasets``)
+                    call.op_id = digest_parts(call.op_id, "lightgbm datasets binned", call.binned)
             if self.backend.reports_more_steps():  # (summaries are kept for the report's steps only)
                 call.summary = _summarized(op, call.args, call.kwargs, files)
         except Unreusable as exc:

@@ -1,0 +1,56 @@
+"""A reused LightGBM training call leaves its Datasets binned, as the plain call does, so the training
+calls after it print what they print in a plain run (``tracing/lgb_datasets.py``). Through real
+kernels: the plain run, a first run and a re-run on one store, every output compared.
+
+Before: koehrsen_model_tuning's cross-validation in a notebook function, after one in a cell on the
+same Dataset, replayed the cell's output on a re-run (the binning lines of an unbinned Dataset, one
+"Unknown parameter" warning fewer): the Dataset's binning was left out of the identity, and the reused
+first cross-validation left it unbinned."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from collab_reuse.demo.runner import compare, reuse_events, run_notebook
+
+pytestmark = pytest.mark.kernel
+
+CELLS = [
+    "import numpy as np, lightgbm as lgb\nrng = np.random.default_rng(0)\n"
+    "X = rng.normal(size=(3000, 10)); y = (X[:, 0] + rng.normal(size=3000) > 0).astype(int)",
+    "train_set = lgb.Dataset(data=X, label=y, free_raw_data=False)",
+    # (default parameters: LightGBM logs its binning, and warns of the scikit-learn-only parameters)
+    "model = lgb.LGBMClassifier(n_jobs=1)\nparams = model.get_params(); del params['n_estimators']\n"
+    "cv_results = lgb.cv(params, train_set, num_boost_round=200, callbacks=[lgb.early_stopping(20, verbose=False)],"
+    " metrics='auc', nfold=3, seed=42)",
+    "def objective(hyperparameters, iteration):\n"
+    "    if 'n_estimators' in hyperparameters.keys():\n"
+    "        del hyperparameters['n_estimators']\n"
+    "    cv_results = lgb.cv(hyperparameters, train_set, num_boost_round=200, nfold=3,"
+    " callbacks=[lgb.early_stopping(20, verbose=False)], metrics='auc', seed=42)\n"
+    "    hyperparameters['n_estimators'] = len(cv_results['valid auc-mean'])\n"
+    "    return [cv_results['valid auc-mean'][-1], hyperparameters, iteration]",
+    "score, found, iteration = objective(params, 1)\nprint(round(score, 6), found['n_estimators'])",
+    "booster = lgb.train(found, train_set, num_boost_round=found['n_estimators'])\n"
+    "print(train_set.construct().num_data(), booster.num_trees())",
+]
+#: LightGBM times its choice of row- or column-wise threading: the figure differs between plain runs
+TIMINGS = [r"the overhead of testing was [0-9.e-]+ seconds"]
+
+
+def test_training_calls_after_a_reused_one_print_what_they_print_in_a_plain_run(tmp_path):
+    notebook = tmp_path / "cv.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
+    nbformat.write(nb, notebook)
+    store = tmp_path / "store"
+    plain = run_notebook(notebook, tmp_path / "plain", timeout=600)
+    first = run_notebook(notebook, tmp_path / "first", store_dir=store, timeout=600)
+    again = run_notebook(notebook, tmp_path / "again", store_dir=store, timeout=600)
+    assert "Auto-choosing" in "".join(o.get("text", "") for o in plain.outputs[2]["outputs"])  # (it logs)
+    assert compare(plain, first, volatile=TIMINGS) == []
+    assert compare(plain, again, volatile=TIMINGS) == []
+    cvs = [s["status"] for e in reuse_events(store, again.kernel_id) for s in e.get("steps", [])
+           if s["op"] == "lightgbm.cv"]
+    assert cvs == ["reused", "reused"]
