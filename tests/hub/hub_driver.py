@@ -98,6 +98,10 @@ def _config(*, env_dir: Path, proxy: Path, state: Path, port: int, hub_port: int
         # tree under /work or /root) must not, the users' kernels import the installed wheel
         "Spawner.env_keep": ["PATH", "LANG"],
         "Spawner.default_url": "/lab",
+        # kernels on Unix sockets: with TCP, two servers starting kernels at the same moment can pick
+        # the same free port (seen once on a clean CI run of the eight-kernel load test: "Address
+        # already in use", the kernel restarted and the test's websocket timed out)
+        "Spawner.args": ["--KernelManager.transport=ipc"],
         "Spawner.start_timeout": 120,
         "Spawner.http_timeout": 120,
     }
