@@ -28,6 +28,7 @@ import unix_users
 from hub_notebook import KernelCheck, extension_load_failures, notebook_cells, reuse_status, run_as, store_listing
 from hub_session import ALICE, ARTIFACTS, BOB, CAROL, TIMINGS
 
+from collab_reuse.kernel.handoff import wait_for_writers
 from collab_reuse.kernel.session import WARNING
 
 pytestmark = [pytest.mark.hub, pytest.mark.timeout(900)]
@@ -235,7 +236,9 @@ print(json.dumps(tried))
 
 
 def _confidential_rows(store_dir: Path, timeout: float = 60) -> list[tuple[str, int]]:
-    """The graph's confidential artifacts, once the exiting kernel's writes are done."""
+    """The graph's confidential artifacts, once the exiting kernel's writes are done (all of them: the
+    first rows may come while its exit writer still writes the others, which run at a low priority)."""
+    wait_for_writers(store_dir, max(timeout, 1) * 5)
     deadline = time.monotonic() + timeout
     while True:
         with sqlite3.connect(f"file:{store_dir / 'graph.sqlite'}?mode=ro", uri=True) as db:
