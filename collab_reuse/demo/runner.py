@@ -164,6 +164,9 @@ def kernel_env(store_dir: str | os.PathLike | None = None, env: Mapping[str, str
     """The environment a kernel is started with: ours, plus ``env``, plus the store."""
     full = dict(os.environ)
     full.pop("COLLAB_REUSE_STORE", None)
+    # a kernel started by a test forwards descriptors 1 and 2 as any kernel does (ipykernel leaves them
+    # alone when it sees this, for pytest's own capture): what C code writes is part of the outputs compared
+    full.pop("PYTEST_CURRENT_TEST", None)
     full["PYTHONPATH"] = os.pathsep.join(p for p in [str(REPO_ROOT), full.get("PYTHONPATH", "")] if p)
     # figures as Jupyter shows them (PNG display data, closed at the end of each cell), whatever
     # the machine's default backend is

@@ -23,6 +23,11 @@ def file_stat_key(path: str) -> str:
     return f"{os.path.realpath(path)}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
 
 
+def stat_key_path(key: str) -> str:
+    """The file a ``file_stat_key`` names."""
+    return key.rsplit("|", 3)[0]
+
+
 def hash_file(path: str) -> str:
     h = xxhash.xxh3_128()
     with open(path, "rb") as f:

@@ -41,7 +41,6 @@ SCHEMA_VERSION = "1"
 NOT_STORED, WRITING, MATERIALIZED = 0, 1, 2
 LARGE_LOAD = 1 << 20  # loads at least this big measure throughput; smaller ones the fixed cost per load
 _ITEM_COLUMNS = "id, op, kind, size, frequency, compute_seconds, state, quality, last_used"
-HOST = claims.HOST  # a write's claim names its writer's host and pid (``claims``)
 _USERS_OWN = ("events", "places")  # tables an older graph had, now in each user's journal: dropped
 
 
@@ -477,7 +476,7 @@ class ExperimentGraph(SQLiteFile):
             db.execute("UPDATE artifacts SET state=? WHERE id=?", (WRITING, artifact_id))
             db.executemany("INSERT OR IGNORE INTO artifact_blobs VALUES(?, ?)",
                            [(artifact_id, k) for k in blob_sizes])
-            db.execute("INSERT OR REPLACE INTO writes VALUES(?, ?, ?, ?)", (artifact_id, HOST, os.getpid(), time.time()))
+            db.execute("INSERT OR REPLACE INTO writes VALUES(?, ?, ?, ?)", (artifact_id, claims.HOST, os.getpid(), time.time()))
         return True
 
     @guarded
@@ -516,7 +515,7 @@ class ExperimentGraph(SQLiteFile):
         if not keys:
             return []
         with self.transaction() as db:
-            gone = [k for k in keys if db.execute("SELECT 1 FROM artifact_blobs WHERE key=? LIMIT 1", (k,)).fetchone() is None]
+            gone = [k for k in keys if _unused(db, k)]
             for key in gone:
                 delete(key)
         return gone
@@ -600,8 +599,7 @@ class ExperimentGraph(SQLiteFile):
             db.execute("UPDATE artifacts SET state=? WHERE id=?", (NOT_STORED, aid))
             db.execute("DELETE FROM writes WHERE artifact_id=?", (aid,))
             db.execute("DELETE FROM confidential WHERE artifact_id=?", (aid,))
-        orphans = [k for k in keys
-                   if db.execute("SELECT 1 FROM artifact_blobs WHERE key=? LIMIT 1", (k,)).fetchone() is None]
+        orphans = [k for k in keys if _unused(db, k)]
         db.executemany("DELETE FROM blobs WHERE key=?", [(k,) for k in orphans])
         return orphans
 
@@ -761,3 +759,8 @@ class ExperimentGraph(SQLiteFile):
             for src in a.inputs:
                 g.add_edge(src, a.id)
         return g
+
+
+def _unused(db: sqlite3.Connection, key: str) -> bool:
+    """No artifact claims the blob ``key``."""
+    return db.execute("SELECT 1 FROM artifact_blobs WHERE key=? LIMIT 1", (key,)).fetchone() is None

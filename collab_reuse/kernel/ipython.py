@@ -16,7 +16,7 @@ import weakref
 from typing import Any
 
 from ..config import CollabReuse
-from ..tracing import binned
+from ..tracing import binned, fd_output
 from ..tracing.plain_hook import PLAIN
 from ..tracing.rewrite import HOOK, rewrite
 from .replay import CellReplays
@@ -96,6 +96,7 @@ class Installation:
         from .magics import ReuseMagics
 
         self._bind_hooks()
+        fd_output.install()
         self.session.tracer.deferral.namespace = self.shell.user_ns
         self._formatter = self.shell.InteractiveTB
         self.shell.InteractiveTB = StrippingFormatter(self._formatter)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..fingerprint.digest import digest_parts
-from ..tracing import cells, randomness, settings, warning_registry
+from ..tracing import cells, fd_output, randomness, settings, warning_registry
 from ..tracing.registry import snapshot
 from ..tracing.storing import weak_or_self
 from ..tracing.rewrite import HOOK
@@ -58,6 +58,7 @@ class OutputRecorder:
         self.unreplayable: str | None = None
         self.result: tuple[dict, dict] | None = None  # the cell's displayed result, as IPython sent it
         self._streams: tuple | None = None
+        self._descriptors: fd_output.Forwarder | None = None
 
     @staticmethod
     def available(shell: Any) -> bool:
@@ -79,6 +80,12 @@ class OutputRecorder:
         self._streams = (sys.stdout, sys.stderr)
         sys.stdout = _Tee(sys.stdout, "stdout", self.entries)  # type: ignore[assignment]
         sys.stderr = _Tee(sys.stderr, "stderr", self.entries)  # type: ignore[assignment]
+        self._descriptors = fd_output.forwarder
+        if self._descriptors is not None:
+            self._descriptors.listen(self._written_to_descriptor)
+
+    def _written_to_descriptor(self, stream: str, text: str) -> None:
+        self.unreplayable = "C code wrote to the process's " + stream  # (a replay shows stored text and displays)
 
     def body_ended(self) -> None:
         """The cell's code has run (IPython's ``post_execute``): what comes now (the figures the inline
@@ -93,6 +100,9 @@ class OutputRecorder:
         hook = getattr(self.shell, "displayhook", None)
         if hook is not None and "write_format_data" in vars(hook):
             del hook.write_format_data
+        if self._descriptors is not None:
+            self._descriptors.unlisten(self._written_to_descriptor)
+            self._descriptors = None
         if self._streams is not None:
             if isinstance(sys.stdout, _Tee):
                 sys.stdout = self._streams[0]

@@ -36,6 +36,7 @@ from typing import Any
 from ..config import CollabReuse, parse_size, resolve_store_dir
 from ..errors import CorruptArtifact, StoreError
 from ..fingerprint import FileFingerprints
+from ..fingerprint.files import stat_key_path
 from ..graph import ExperimentGraph
 from ..graph.storedir import StoreDir
 from .. import team as teams
@@ -255,7 +256,7 @@ class Session(TracerBackend):
         return None if team is None else (lambda path: teams.readable_by_team(path, team))
 
     def _remember_file(self, key: str, digest: str) -> None:
-        if self.team is not None and not teams.readable_by_team(key.rsplit("|", 3)[0], self.team):
+        if self.team is not None and not teams.readable_by_team(stat_key_path(key), self.team):
             return  # the team's graph doesn't name files the team can't read
         self._submit(jobs.Job(jobs.RememberFile(key, digest)))
 

@@ -365,6 +365,8 @@ def _check_extra(extra: Any, artifact_id: str) -> None:
             raise CorruptArtifact(bad)
         if entry[0] in ("stdout", "stderr") and len(entry) == 2 and type(entry[1]) is str:
             continue
+        if entry[0] == "fd" and len(entry) == 3 and entry[1] in ("stdout", "stderr") and _bytes_text(entry[2]):
+            continue
         if not (entry[0] == "warning" and len(entry) == 5 and _warning_class(entry[1]) and type(entry[2]) is str
                 and _warning_file(entry[3]) and type(entry[4]) is int):
             raise CorruptArtifact(f"{bad}: a warning of an unknown class or pointing at an unusual file")
@@ -378,6 +380,17 @@ def _check_extra(extra: Any, artifact_id: str) -> None:
         if (type(py) is not list or len(py) != 3 or py[0] != 3 or not _words(py[1], 625)
                 or not 0 <= py[1][-1] <= 624 or not (py[2] is None or type(py[2]) is float)):
             raise CorruptArtifact(f"{bad}: not a random state Python's random takes")
+
+
+def _bytes_text(value: Any) -> bool:
+    """Bytes as the tracer records them (latin-1: one character per byte)."""
+    if type(value) is not str:
+        return False
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _words(value: Any, count: int) -> bool:

@@ -54,16 +54,8 @@ class NamespacedBlobs:
 
     def _other_namespaces(self) -> list[tuple[int, ReadOnlyDiskcache]]:
         """(owner uid, reader) of every other namespace whose directory the OS says its uid owns."""
-        try:
-            entries = sorted(os.listdir(self.store_dir / teams.NAMESPACES))
-        except OSError:
-            return []
         found = []
-        for name in entries:
-            path = self.store_dir / teams.NAMESPACES / name
-            owner = teams.namespace_owner(path)
-            if owner is None or owner == self.uid:
-                continue
+        for owner, path in self._others_under(teams.NAMESPACES):
             reader = self._others.get(owner)
             if reader is None:
                 reader = self._others[owner] = ReadOnlyDiskcache(path)
@@ -87,13 +79,18 @@ class NamespacedBlobs:
 
     def _other_directories(self) -> list[tuple[int, Path]]:
         """(root only) every other user's namespaces, confidential ones included."""
-        found = [(owner, reader.directory) for owner, reader in self._other_namespaces()]
+        return [*((owner, reader.directory) for owner, reader in self._other_namespaces()),
+                *self._others_under(teams.CONFIDENTIAL)]
+
+    def _others_under(self, parent: str) -> list[tuple[int, Path]]:
+        """(owner uid, directory) of the directories under ``parent`` that the OS says another uid owns."""
         try:
-            names = sorted(os.listdir(self.store_dir / teams.CONFIDENTIAL))
+            names = sorted(os.listdir(self.store_dir / parent))
         except OSError:
-            names = []
+            return []
+        found = []
         for name in names:
-            path = self.store_dir / teams.CONFIDENTIAL / name
+            path = self.store_dir / parent / name
             owner = teams.namespace_owner(path)
             if owner is not None and owner != self.uid:
                 found.append((owner, path))

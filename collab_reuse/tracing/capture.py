@@ -7,6 +7,10 @@ at once through the user's warning filters, exactly where and when a plain run
 would have issued it: between the same writes, and raised as an error where a
 filter says so. A reused operation replays both in the order they happened.
 
+What C code writes straight to descriptors 1 and 2 while the operation computes is recorded too, in a
+kernel that forwards them (``fd_output``), as ``["fd", stream, text]``; a replay writes those bytes to
+the same descriptor, so the notebook receives them as a plain run's.
+
 What is kept is bounded (``MAX_CAPTURED``, counting each write's text and a fixed cost per entry):
 beyond it the log is dropped for a single ``overflow`` entry, the operation is not stored (it could
 not be replayed) and its step says why (``unstorable``); the text still reaches the notebook. (A 5 MB
@@ -19,6 +23,8 @@ import os
 import sys
 import warnings
 from typing import Any
+
+from . import fd_output
 
 _OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_CAPTURED = 1_000_000  # bytes (about) of output and warnings an operation's log may keep
@@ -51,16 +57,21 @@ class Capture:
         self.tee = tee
         self.record_warnings = warnings
         self.frame = frame
-        self.log: list[list] = []          # [["stdout"|"stderr", text] | ["warning", category, message, file, line]]
+        self.log: list[list] = []  # [["stdout"|"stderr", text] | ["fd", "stdout"|"stderr", latin-1 text]
+        #                             | ["warning", category, message, file, line]]
         self.overflowed = False            # more than MAX_CAPTURED: the log is just ``[["overflow"]]``
         self._kept = 0
         self._warnings_cm: Any = None
+        self._descriptors: fd_output.Forwarder | None = None
 
     def __enter__(self) -> "Capture":
         self._out, self._err = sys.stdout, sys.stderr
         if self.tee:
             sys.stdout = _Tee(self._out, "stdout", self)  # type: ignore[assignment]
             sys.stderr = _Tee(self._err, "stderr", self)  # type: ignore[assignment]
+            self._descriptors = fd_output.forwarder
+            if self._descriptors is not None:
+                self._descriptors.listen(self._written_to_descriptor)
         if self.record_warnings:
             self._warnings_cm = warnings.catch_warnings()
             self._warnings_cm.__enter__()
@@ -75,6 +86,12 @@ class Capture:
             self._warnings_cm = None
         if self.tee:
             sys.stdout, sys.stderr = self._out, self._err
+        if self._descriptors is not None:
+            self._descriptors.unlisten(self._written_to_descriptor)
+            self._descriptors = None
+
+    def _written_to_descriptor(self, stream: str, text: str) -> None:
+        self.keep(["fd", stream, text], len(text))
 
     def _record(self, message: Any, category: type, filename: str, lineno: int, file: Any = None,
                 line: Any = None) -> None:
@@ -125,11 +142,14 @@ def replay(log: list, frame: Any) -> None:
     before a warning that a plain run, where time passed in between, showed first."""
     last = None
     for entry in log:
-        stream = "stderr" if entry[0] == "warning" else entry[0]
+        stream = "stderr" if entry[0] == "warning" else entry[1] if entry[0] == "fd" else entry[0]
         if last is not None and stream != last:
             _flush(last)
         last = stream
-        if entry[0] == "stdout":
+        if entry[0] == "fd":
+            _flush(stream)  # (what Python wrote before it reaches the notebook first)
+            fd_output.write(stream, entry[2])
+        elif entry[0] == "stdout":
             sys.stdout.write(entry[1])
         elif entry[0] == "stderr":
             sys.stderr.write(entry[1])

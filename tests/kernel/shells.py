@@ -29,3 +29,19 @@ def two_runs(tmp_path, monkeypatch, cells, between=None):
 
 def statuses(report, op):
     return [s["status"] for s in report["steps"] if s["op"] == op]
+
+
+def plain_first_again(tmp_path, cells, timeout=600):
+    """Run ``cells`` as a notebook through real kernels: plain, then with collab_reuse twice on one
+    store (a first run and a re-run). Returns (plain, first, again, store directory)."""
+    import nbformat
+
+    from collab_reuse.demo.runner import run_notebook
+
+    notebook = tmp_path / "cells.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), notebook)
+    store = tmp_path / "store"
+    plain = run_notebook(notebook, tmp_path / "plain", timeout=timeout)
+    first = run_notebook(notebook, tmp_path / "first", store_dir=store, timeout=timeout)
+    again = run_notebook(notebook, tmp_path / "again", store_dir=store, timeout=timeout)
+    return plain, first, again, store

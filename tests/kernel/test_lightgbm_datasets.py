@@ -9,10 +9,11 @@ first cross-validation left it unbinned."""
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 
-from collab_reuse.demo.runner import compare, reuse_events, run_notebook
+from collab_reuse.demo.runner import compare, reuse_events
+
+from shells import plain_first_again
 
 pytestmark = pytest.mark.kernel
 
@@ -44,14 +45,7 @@ TIMINGS = [r"\[LightGBM\] \[Info\] Auto-choosing (?:row|col)-wise multi-threadin
 
 
 def test_training_calls_after_a_reused_one_print_what_they_print_in_a_plain_run(tmp_path):
-    notebook = tmp_path / "cv.ipynb"
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    nbformat.write(nb, notebook)
-    store = tmp_path / "store"
-    plain = run_notebook(notebook, tmp_path / "plain", timeout=600)
-    first = run_notebook(notebook, tmp_path / "first", store_dir=store, timeout=600)
-    again = run_notebook(notebook, tmp_path / "again", store_dir=store, timeout=600)
+    plain, first, again, store = plain_first_again(tmp_path, CELLS)
     assert "Auto-choosing" in "".join(o.get("text", "") for o in plain.outputs[2]["outputs"])  # (it logs)
     assert compare(plain, first, volatile=TIMINGS) == []
     assert compare(plain, again, volatile=TIMINGS) == []

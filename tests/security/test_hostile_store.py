@@ -719,6 +719,10 @@ def test_random_bytes_as_a_manifest_row_or_body_give_corrupt_artifact(row, body)
     ({"log": [["warning", "os:system", "x", "<stdin>", 1]]}, False),
     ({"log": [["warning", "sklearn:exceptions.ConvergenceWarning", "x", "<stdin>", 1]]}, False),  # a path
     ({"log": [["stdout", 5]]}, False),
+    ({"log": [["fd", "stderr", "[Fatal] \xff bytes\n"]]}, True),  # what C code wrote, one character per byte
+    ({"log": [["fd", "stderr", "\u0100"]]}, False),  # not a byte: the replay could not write it
+    ({"log": [["fd", "stdin", "x"]]}, False),
+    ({"log": [["fd", 2, "x"]]}, False),
     ({"rng_after": {"np": ["MT19937", [0] * 3, 0, 0, 0.0]}}, False),
     ({"rng_after": {"np": ["MT19937", [1] * 624, 624, 0, 0.0], "py": [3, [1] * 624 + [624], None]}}, True),
     ({"rng_after": {"np": ["MT19937", [1] * 624, 624, 0, 0.0]}}, False),  # (Python's random not put back)
