@@ -78,20 +78,27 @@ class Execution:
                     lazy = deferral.defer(op, call.op_id, args, kwargs, frame, call.inputs)
                     if lazy is not None:
                         return lazy
-                operands = (receiver, args, kwargs)
-                loaded = self._stored(call, operands) or self._single_flight(call, operands)
-                if loaded is not None:
-                    value = self.reuse(call, loaded)
-                    if value is not _NOT_USED:
-                        self.backend.release_leases((call.op_id,))
-                        if unbinned:
-                            lgb_datasets.construct_as_plain(*self.produced_call(op, args, kwargs))
-                        return value
+                value = self._reused(call, (receiver, args, kwargs))
+                if value is not _NOT_USED:
+                    if unbinned:
+                        lgb_datasets.construct_as_plain(*self.produced_call(op, args, kwargs))
+                    return value
         asked = call.op_id
         try:
             return self.compute(call)
         finally:
             self._computed(asked)
+
+    def _reused(self, call: Call, operands: tuple) -> Any:
+        """The call's stored result (or the one another kernel computing it now stores), reused;
+        ``_NOT_USED`` when there is none or it can't be used, and the call must compute."""
+        loaded = self._stored(call, operands) or self._single_flight(call, operands)
+        if loaded is None:
+            return _NOT_USED
+        value = self.reuse(call, loaded)
+        if value is not _NOT_USED:
+            self.backend.release_leases((call.op_id,))
+        return value
 
     def _name(self, call: Call) -> None:
         """The call's id (or why it has none), named as numpy's global generator stands when it draws."""
@@ -351,12 +358,9 @@ class Execution:
                                          unchanged=lambda: function_identity(func, identity.resolve) == code)
             if lazy is not None:
                 return lazy
-        loaded = self._stored(call, (args, kwargs)) or self._single_flight(call, (args, kwargs))
-        if loaded is not None:
-            value = self.reuse(call, loaded)
-            if value is not _NOT_USED:
-                self.backend.release_leases((call.op_id,))
-                return value
+        value = self._reused(call, (args, kwargs))
+        if value is not _NOT_USED:
+            return value
         asked = call.op_id
         try:
             return self._run_function_body(call, func, args, kwargs)
