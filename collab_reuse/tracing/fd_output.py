@@ -79,6 +79,16 @@ class Forwarder:
         self._thread.start()
 
     def _run(self) -> None:
+        try:
+            self._forward_until_closed()
+        except BaseException:  # (never expected) nothing must block on a pipe nobody reads
+            log.warning("the descriptor output thread stopped: output of C code is no longer recorded",
+                        exc_info=True)
+        finally:
+            if not self._closed:
+                _stop_forwarding(self)
+
+    def _forward_until_closed(self) -> None:
         poller = select.poll()
         by_end = {pipe.read_end: pipe for pipe in self._pipes}
         for end in by_end:
@@ -95,15 +105,16 @@ class Forwarder:
                         self._forward(by_end[end])
 
     def _forward(self, pipe: _Pipe) -> None:
-        """Forward what is in ``pipe`` now (the lock held)."""
+        """Forward what is in ``pipe`` now (the lock held). Never raises: it runs inside the notebook's
+        traced calls too."""
         while True:
             pending = array.array("i", [0])
-            fcntl.ioctl(pipe.read_end, termios.FIONREAD, pending)
-            if pending[0] <= 0:
-                return
             try:
-                data = os.read(pipe.read_end, pending[0])
-            except BlockingIOError:
+                fcntl.ioctl(pipe.read_end, termios.FIONREAD, pending)
+                data = os.read(pipe.read_end, pending[0]) if pending[0] > 0 else b""
+            except OSError:
+                return
+            if not data:
                 return
             try:
                 pipe.forward(data)
@@ -112,7 +123,10 @@ class Forwarder:
             if self._listeners:
                 text = data.decode("latin-1")
                 for listener in list(self._listeners):
-                    listener(pipe.name, text)
+                    try:
+                        listener(pipe.name, text)
+                    except Exception:
+                        log.debug("a listener of descriptor output failed", exc_info=True)
 
     def drain(self) -> None:
         """Forward everything written so far."""
@@ -192,6 +206,17 @@ def _close() -> None:
     if forwarder is not None:
         forwarder.close()
         forwarder = None
+
+
+def _stop_forwarding(stopped: Forwarder) -> None:
+    """The thread stopped: descriptors 1 and 2 go straight to ipykernel's pipes again."""
+    global forwarder
+    if forwarder is stopped:
+        forwarder = None
+    try:
+        stopped.close()
+    except OSError:
+        pass
 
 
 def write(name: str, text: str) -> None:

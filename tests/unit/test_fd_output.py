@@ -10,8 +10,8 @@ import subprocess
 import sys
 import textwrap
 
-CHILD = textwrap.dedent(r'''
-    import ctypes, json, os, sys
+SETUP = textwrap.dedent(r'''
+    import ctypes, json, os, sys, time
 
     class KernelStream:  # what the forwarder needs of ipykernel's OutStream
         def __init__(self, name, fd):
@@ -27,6 +27,9 @@ CHILD = textwrap.dedent(r'''
     real_out = os.dup(1)
     sys.stdout, sys.stderr = streams["stdout"], streams["stderr"]
     from collab_reuse.tracing import fd_output
+''')
+
+CHILD = SETUP + textwrap.dedent(r'''
     from collab_reuse.tracing.capture import Capture, replay
     fd_output.install()
     assert fd_output.forwarder is not None
@@ -69,3 +72,37 @@ def test_what_c_code_writes_is_recorded_by_the_captures_open_then_and_forwarded(
     # a replay writes the recorded bytes to the same descriptor again, in the recorded order
     assert got["replayed"]["stdout"] == "".join(entry[-1] for entry in got["inner"])
     assert got["fd1_restored"]
+
+
+FAILING = SETUP + textwrap.dedent(r'''
+    kernel_pipe = os.dup(2)  # (stands for ipykernel's pipe: what descriptor 2 was before)
+    fd_output.install()
+    got = []
+    fd_output.forwarder.listen(lambda name, text: 1 / 0)  # a listener that fails
+    fd_output.forwarder.listen(lambda name, text: got.append(text))
+    os.write(2, b"still forwarded\n")
+    fd_output.forwarder.drain()
+    alive = fd_output.forwarder._thread.is_alive()
+
+    def broken(self):
+        raise RuntimeError("the thread stops")
+
+    fd_output._close()  # (a second forwarder whose thread dies at once)
+    fd_output.Forwarder._forward_until_closed = broken
+    fd_output.install()
+    for _ in range(100):
+        if fd_output.forwarder is None:
+            break
+        time.sleep(0.01)
+    os.write(real_out, json.dumps({"got": got, "alive": alive, "gone": fd_output.forwarder is None,
+                                   "restored": os.path.sameopenfile(2, kernel_pipe)}).encode())
+''')
+
+
+def test_a_failing_listener_or_a_stopped_thread_never_blocks_the_descriptors():
+    done = subprocess.run([sys.executable, "-c", FAILING], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    got = json.loads(done.stdout)
+    assert got["got"] == ["still forwarded\n"] and got["alive"]
+    # the second forwarder's thread stopped: it is dropped, and descriptor 2 is ipykernel's pipe again
+    assert got["gone"] and got["restored"]
