@@ -58,7 +58,7 @@ class OutputRecorder:
         self.unreplayable: str | None = None
         self.result: tuple[dict, dict] | None = None  # the cell's displayed result, as IPython sent it
         self._streams: tuple | None = None
-        self._descriptors: fd_output.Forwarder | None = None
+        self._stop_listening: Any = None
 
     @staticmethod
     def available(shell: Any) -> bool:
@@ -80,9 +80,7 @@ class OutputRecorder:
         self._streams = (sys.stdout, sys.stderr)
         sys.stdout = _Tee(sys.stdout, "stdout", self.entries)  # type: ignore[assignment]
         sys.stderr = _Tee(sys.stderr, "stderr", self.entries)  # type: ignore[assignment]
-        self._descriptors = fd_output.forwarder
-        if self._descriptors is not None:
-            self._descriptors.listen(self._written_to_descriptor)
+        self._stop_listening = fd_output.listening(self._written_to_descriptor)
 
     def _written_to_descriptor(self, stream: str, text: str) -> None:
         self.unreplayable = "C code wrote to the process's " + stream  # (a replay shows stored text and displays)
@@ -100,9 +98,9 @@ class OutputRecorder:
         hook = getattr(self.shell, "displayhook", None)
         if hook is not None and "write_format_data" in vars(hook):
             del hook.write_format_data
-        if self._descriptors is not None:
-            self._descriptors.unlisten(self._written_to_descriptor)
-            self._descriptors = None
+        if self._stop_listening is not None:
+            self._stop_listening()
+            self._stop_listening = None
         if self._streams is not None:
             if isinstance(sys.stdout, _Tee):
                 sys.stdout = self._streams[0]

@@ -62,16 +62,13 @@ class Capture:
         self.overflowed = False            # more than MAX_CAPTURED: the log is just ``[["overflow"]]``
         self._kept = 0
         self._warnings_cm: Any = None
-        self._descriptors: fd_output.Forwarder | None = None
 
     def __enter__(self) -> "Capture":
         self._out, self._err = sys.stdout, sys.stderr
         if self.tee:
             sys.stdout = _Tee(self._out, "stdout", self)  # type: ignore[assignment]
             sys.stderr = _Tee(self._err, "stderr", self)  # type: ignore[assignment]
-            self._descriptors = fd_output.forwarder
-            if self._descriptors is not None:
-                self._descriptors.listen(self._written_to_descriptor)
+            self._stop_listening = fd_output.listening(self._written_to_descriptor)
         if self.record_warnings:
             self._warnings_cm = warnings.catch_warnings()
             self._warnings_cm.__enter__()
@@ -86,9 +83,7 @@ class Capture:
             self._warnings_cm = None
         if self.tee:
             sys.stdout, sys.stderr = self._out, self._err
-        if self._descriptors is not None:
-            self._descriptors.unlisten(self._written_to_descriptor)
-            self._descriptors = None
+            self._stop_listening()
 
     def _written_to_descriptor(self, stream: str, text: str) -> None:
         self.keep(["fd", stream, text], len(text))

@@ -128,32 +128,34 @@ class Forwarder:
                     except Exception:
                         log.debug("a listener of descriptor output failed", exc_info=True)
 
+    def _forward_all(self) -> None:
+        """Forward what is in every pipe now (the lock held)."""
+        for pipe in self._pipes:
+            self._forward(pipe)
+
     def drain(self) -> None:
         """Forward everything written so far."""
         with self._lock:
-            for pipe in self._pipes:
-                self._forward(pipe)
+            self._forward_all()
 
     def listen(self, listener: Listener) -> None:
         """From now on, ``listener`` gets what is written (nothing written before)."""
         with self._lock:
-            for pipe in self._pipes:
-                self._forward(pipe)
+            self._forward_all()
             self._listeners.append(listener)
 
     def unlisten(self, listener: Listener) -> None:
         """``listener`` has had everything written before this call."""
         with self._lock:
-            for pipe in self._pipes:
-                self._forward(pipe)
+            self._forward_all()
             if listener in self._listeners:
                 self._listeners.remove(listener)
 
     def close(self) -> None:
         """Put ipykernel's pipes back (at exit: its own shutdown writes to them)."""
         with self._lock:
+            self._forward_all()
             for pipe in self._pipes:
-                self._forward(pipe)
                 pipe.restore()
             self._closed = True
             os.write(self._wake_write, b"x")
@@ -217,6 +219,20 @@ def _stop_forwarding(stopped: Forwarder) -> None:
         stopped.close()
     except OSError:
         pass
+
+
+def listening(listener: Listener) -> Callable[[], None]:
+    """Hand ``listener`` what is written from now on, where this kernel forwards its descriptors; returns
+    the call that stops it (having handed it everything written before)."""
+    current = forwarder
+    if current is None:
+        return _nothing
+    current.listen(listener)
+    return lambda: current.unlisten(listener)
+
+
+def _nothing() -> None:
+    pass
 
 
 def write(name: str, text: str) -> None:
