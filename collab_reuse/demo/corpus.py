@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
+import difflib
 import hashlib
 import json
 import os
@@ -36,7 +38,7 @@ from pathlib import Path
 import nbformat
 
 from .corpus_data import dataset
-from .runner import REPO_ROOT, RunResult, compare, run_notebook
+from .runner import REPO_ROOT, RunResult, compare, mask_volatile, regroup_streams, run_notebook
 from .story import step_reason
 
 CORPUS_DIR = REPO_ROOT / "corpus"
@@ -46,10 +48,73 @@ MANIFEST = CORPUS_DIR / "manifest.json"
 COMMON_VOLATILE = (r"ipykernel_\d+/",)
 
 
-def compare_runs(entry: "Entry", plain: RunResult, other: RunResult) -> list[str]:
-    """:func:`~collab_reuse.demo.runner.compare` with the corpus's two narrow rules: the entry's
-    volatile patterns, and stdout/stderr interleaving ignored (see ``regroup_streams``)."""
-    return compare(plain, other, volatile=entry.volatile, streams_unordered=True)
+def compare_runs(entry: "Entry", plain: RunResult, other: RunResult, plain2: RunResult | None = None
+                 ) -> list[str]:
+    """:func:`~collab_reuse.demo.runner.compare` with the corpus's narrow rules: the entry's volatile
+    patterns, and stdout/stderr interleaving ignored (see ``regroup_streams``). Two more where the
+    manifest asks for them, for what differs between any two plain runs of that notebook:
+
+    - ``stream_lines_unordered``: each stream's lines compared as a sorted list (worker processes print
+      in whatever order they finish; a line ends at a newline or at a masked volatile value);
+    - ``varies_between_plain_runs``: with a second plain run ``plain2``, a line of displayed data
+      (an HTML table cell, a row of a frame's text) that differs between ``plain`` and ``plain2`` may
+      differ in ``other`` too, line for line (never a line added or lost). Measured timings shown in
+      tables are such lines.
+    """
+    plain_outputs, other_outputs = _regrouped(entry, plain), _regrouped(entry, other)
+    if entry.raw.get("varies_between_plain_runs") and plain2 is not None:
+        other_outputs = _accept_varying_lines(plain_outputs, _regrouped(entry, plain2), other_outputs)
+    return compare(_with_outputs(plain, plain_outputs), _with_outputs(other, other_outputs),
+                   volatile=entry.volatile, streams_unordered=True)
+
+
+def _regrouped(entry: "Entry", run: RunResult) -> list[dict]:
+    """The run's cells with volatile text masked, streams regrouped and, if the entry says so, each
+    stream's lines sorted."""
+    cells = []
+    for cell in run.outputs:
+        outputs = regroup_streams(mask_volatile(cell["outputs"], entry.volatile))
+        if entry.raw.get("stream_lines_unordered"):
+            outputs = [{**o, "text": _sorted_lines(o["text"])} if o.get("output_type") == "stream" else o
+                       for o in outputs]
+        cells.append({**cell, "outputs": outputs})
+    return cells
+
+
+def _sorted_lines(text: str | None) -> str | None:
+    if not text:
+        return text
+    lines = re.split(r"\n|(?<=<volatile>)", text)
+    return "\n".join(sorted(line for line in lines if line))
+
+
+def _accept_varying_lines(plain: list[dict], plain2: list[dict], other: list[dict]) -> list[dict]:
+    """``other``'s cells with each displayed line that differs from ``plain`` where ``plain2`` differs
+    from ``plain`` too (the same number of lines replaced) set back to ``plain``'s line."""
+    out = copy.deepcopy(other)
+    for pc, p2c, oc in zip(plain, plain2, out):
+        for po, p2o, oo in zip(pc["outputs"], p2c["outputs"], oc["outputs"]):
+            data, data2, odata = po.get("data") or {}, p2o.get("data") or {}, oo.get("data") or {}
+            for mime, text in data.items():
+                if isinstance(text, str) and isinstance(data2.get(mime), str) and isinstance(odata.get(mime), str):
+                    odata[mime] = _accept_lines(text, data2[mime], odata[mime])
+    return out
+
+
+def _accept_lines(plain: str, plain2: str, other: str) -> str:
+    a, b, c = plain.split("\n"), plain2.split("\n"), other.split("\n")
+    varying = set()
+    for op, i1, i2, _, _ in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op != "equal":
+            varying.update(range(i1, i2))
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, c, autojunk=False).get_opcodes():
+        if op == "replace" and i2 - i1 == j2 - j1 and all(i in varying for i in range(i1, i2)):
+            c[j1:j2] = a[i1:i2]
+    return "\n".join(c)
+
+
+def _with_outputs(run: RunResult, outputs: list[dict]) -> RunResult:
+    return dataclasses.replace(run, outputs=outputs)
 
 
 class CorpusError(Exception):
@@ -279,9 +344,14 @@ def bench_notebook(entry: Entry, factor: float, work: Path, data_root: Path, tim
     say("edited notebook with collab_reuse (new kernel, copy of the store)")
     report.edited = run_notebook(edited_path, work / f"{entry.name}-edited", store_dir=edited_store, env=env,
                                  timeout=timeout)
-    report.diffs = {"first": compare_runs(entry, report.plain, report.first),
-                    "rerun": compare_runs(entry, report.plain, report.rerun),
-                    "edited": compare_runs(entry, report.edited_plain, report.edited)}
+    plain2 = edited_plain2 = None
+    if entry.raw.get("varies_between_plain_runs"):  # what varies between two plain runs is learned from a second
+        say("plain runs again (what differs between two plain runs may differ with collab_reuse)")
+        plain2 = run_notebook(nb_path, work / f"{entry.name}-plain2", env=env, timeout=timeout)
+        edited_plain2 = run_notebook(edited_path, work / f"{entry.name}-edited-plain2", env=env, timeout=timeout)
+    report.diffs = {"first": compare_runs(entry, report.plain, report.first, plain2),
+                    "rerun": compare_runs(entry, report.plain, report.rerun, plain2),
+                    "edited": compare_runs(entry, report.edited_plain, report.edited, edited_plain2)}
     for label, run, st in (("rerun", report.rerun, store), ("edited", report.edited, edited_store)):
         events = kernel_events(st, run.kernel_id)
         report.shares[label] = traced_share(run, events)

@@ -44,8 +44,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: any two runs (a warning issued by cell code names the file), so it is compared without the number
 _CELL_FILE = re.compile(r"(/ipykernel_)\d+/")
 #: an object's default repr names its address (``<matplotlib.legend.Legend at 0x7f3b5dd0c350>``), which
-#: differs between any two runs
-_ADDRESS = re.compile(r"( at 0x)[0-9a-f]+>")
+#: differs between any two runs; in HTML the ``>`` is escaped, and scikit-learn's fitted-attributes table
+#: shortens a repr to its ends (``&lt;sklearn.tree...x7f2530d81df0&gt;``)
+_ADDRESS = re.compile(r"( at 0x|\.\.\.x)[0-9a-f]{6,}(>|&gt;)")
 _OUTPUT_FIELDS = ("output_type", "name", "text", "data", "ename", "evalue", "traceback")
 
 
@@ -110,7 +111,7 @@ def normalize_output(output: Mapping) -> dict:
     for key in _OUTPUT_FIELDS:
         value = output.get(key)
         if key == "data" and value is not None:
-            value = {mime: _ADDRESS.sub(r"\1…>", _text(v)) if mime == "text/plain" else _text(v)
+            value = {mime: _ADDRESS.sub(r"\1…\2", _text(v)) if mime in ("text/plain", "text/html") else _text(v)
                      for mime, v in sorted(value.items())}
         elif key == "traceback" and value is not None:
             value = [_CELL_FILE.sub(r"\1<pid>/", _ANSI.sub("", line)) for line in value]
