@@ -374,6 +374,10 @@ class TracerBackend:
         if self.replays is not None:
             self.replays.replay()
 
+    def record_cell(self) -> None:
+        if self.replays is not None:
+            self.replays.record()
+
     def replayed_result(self) -> Any:
         return self.replays.replayed_result() if self.replays is not None else None
 

@@ -25,7 +25,7 @@ from ..fingerprint.digest import digest_parts
 from ..tracing import cells, fd_output, randomness, settings, warning_registry
 from ..tracing.registry import snapshot
 from ..tracing.storing import weak_or_self
-from ..tracing.rewrite import HOOK
+from ..tracing.rewrite import HOOK, rewrite
 from ..tracing.steps import COMPUTED, REUSED, ComputedValue, Step
 from . import figure_names
 
@@ -167,6 +167,16 @@ def replacement(tree: ast.Module, shows_result: bool) -> ast.Module:
     return ast.fix_missing_locations(module)
 
 
+def _after_imports(tree: ast.Module, imports: int, body: list[ast.stmt]) -> ast.Module:
+    """The cell's first ``imports`` statements, then ``body`` (located at the cell's first line)."""
+    module = ast.Module(body=[*tree.body[:imports], *body], type_ignores=[])
+    first = tree.body[0]
+    for stmt in body:
+        for node in ast.walk(stmt):
+            ast.copy_location(node, first)
+    return ast.fix_missing_locations(module)
+
+
 def _hook_call(name: str) -> ast.Call:
     return ast.Call(func=ast.Attribute(value=ast.Name(HOOK, ast.Load()), attr=name, ctx=ast.Load()),
                     args=[], keywords=[])
@@ -185,24 +195,29 @@ class CellReplays:
         self._pending: tuple | None = None  # (id, value, extra, info, seconds, nbytes) of the replay to show
         self._rebuild: figure_names.CellToRebuild | None = None  # the replayed cell's figure names, to rebuild
         self._shown_after = False
+        self._to_record: tuple | None = None  # (cell id, base id, input ids, generators' state) to record
 
     def cell_started(self) -> None:
         self._fresh = True
         self._recording = None
+        self._to_record = None
         self._pending = None
         self._rebuild = None
         self._shown_after = False
 
     def before_run(self, tree: ast.Module) -> ast.Module | None:
-        """The cell that replays ``tree``'s stored outputs, or None to run it (recording it if it may
-        be replayed next time)."""
+        """The cell that replays ``tree``'s stored outputs, or the cell to run instead of rewriting ``tree``
+        (its leading imports, then its recording starts), or None to run it as rewritten (recording it if
+        it may be replayed next time)."""
         if not self._fresh:
             return None
         self._fresh = False
         figure_names.rebuild_read_names(tree, self.shell.user_ns)
         session, tracer = self.session, self.session.tracer
-        if not session.active or not tree.body or not OutputRecorder.available(self.shell) \
-                or cells.cell_impurity(tree) is not None or cells.open_figures():
+        imports = cells.leading_imports(tree)  # (run by a replay too: the rest is what is judged and replayed)
+        rest = ast.Module(body=tree.body[imports:], type_ignores=[])
+        if not session.active or not rest.body or not OutputRecorder.available(self.shell) \
+                or cells.cell_impurity(rest) is not None or cells.open_figures():
             return None
         inputs = cells.cell_inputs(tree)
         input_ids: list[str] = []
@@ -224,13 +239,25 @@ class CellReplays:
             loaded = loaded if self._rebuild is not None else None
         if loaded is not None:
             self._pending = loaded
-            return replacement(tree, loaded[1].get("result") is not None)
+            return _after_imports(tree, imports, replacement(rest, loaded[1].get("result") is not None).body)
+        self._to_record = (cell_id, base_id, input_ids, rng)
+        if not imports:
+            self.record()
+            return None
+        # recorded from after the imports: what importing prints is the imports' own, shown again when a
+        # replay runs them, and the names they bind are theirs, not the cell's (traced as any cell is)
+        return rewrite(_after_imports(tree, imports, [ast.Expr(_hook_call("record_cell")), *rest.body]))
+
+    def record(self) -> None:
+        """Start recording the cell judged in ``before_run`` (after its leading imports, if any)."""
+        if self._to_record is None:
+            return
+        (cell_id, base_id, input_ids, rng), self._to_record = self._to_record, None
         recorder = OutputRecorder(self.shell)
         recorder.start()
         self._recording = _Recording(cell_id, base_id, input_ids, recorder, dict(self.shell.user_ns),
-                                     tracer.begin_cell(), rng, settings.snapshot(),
+                                     self.session.tracer.begin_cell(), rng, settings.snapshot(),
                                      warning_registry.entries(self.shell.user_ns))
-        return None
 
     def _load(self, cell_id: str) -> tuple | None:
         session = self.session

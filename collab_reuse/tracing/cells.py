@@ -108,6 +108,17 @@ def is_history_name(name: str) -> bool:
         (name.startswith("_") and name[1:].isdigit()) or name in ("_i", "_ii", "_iii")
 
 
+def leading_imports(tree: ast.Module) -> int:
+    """How many of the cell's first statements are imports (``*`` imports excepted). A replay runs them
+    and replays the rest, so a plot cell that starts by importing what it plots with may be replayed."""
+    count = 0
+    for stmt in tree.body:
+        if not isinstance(stmt, (ast.Import, ast.ImportFrom)) or any(a.name == "*" for a in stmt.names):
+            break
+        count += 1
+    return count
+
+
 def cell_impurity(tree: ast.Module) -> str | None:
     """Why the cell's source may have an effect besides displaying; None if none is seen."""
     inputs = set(cell_inputs(tree))
@@ -215,6 +226,8 @@ def global_references(source: str) -> set[str]:
 def _definitely_bound(stmt: ast.stmt) -> set[str]:
     """Names a top-level statement binds whenever it completes."""
     targets: list[ast.expr] = []
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return {(alias.asname or alias.name).split(".", 1)[0] for alias in stmt.names if alias.name != "*"}
     if isinstance(stmt, ast.Assign):
         targets = stmt.targets
     elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and stmt.value is not None:

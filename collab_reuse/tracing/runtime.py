@@ -386,6 +386,10 @@ class Tracer:
         """What a replayed cell runs instead of its code."""
         self.backend.replay_cell()
 
+    def record_cell(self) -> None:
+        """What a cell that may be replayed runs after its leading imports: its recording starts."""
+        self.backend.record_cell()
+
     def replayed_result(self) -> Any:
         return self.backend.replayed_result()
 

@@ -183,3 +183,28 @@ def test_a_replay_binds_the_values_as_the_cell_left_them_not_as_later_cells_chan
              "print(small.b.sum().round(6), seen, values)"]
     store, plain, first, again = identical_runs(_notebook(tmp_path / "later.ipynb", cells), tmp_path)
     assert cell_statuses(store, again.kernel_id).get(2) == "reused"
+
+
+def test_a_plot_cell_that_starts_with_imports_runs_them_and_replays_the_rest(tmp_path):
+    """Kaggle-style plot cells import what they plot with first. A replay runs the imports (they bind
+    their names, and whatever importing prints is printed by the import itself, once) and replays the
+    rest. A cell that imports after its first other statement still runs."""
+    (tmp_path / "chatty.py").write_text("print('chatty imported')\nWIDTH = 7\n")
+    cells = [
+        "import sys; sys.dont_write_bytecode = True; sys.path.insert(0, '.')\nimport numpy as np, pandas as pd\n"
+        "df = pd.DataFrame({'a': np.arange(3000) % 7, 'b': np.arange(3000) * 0.5})",
+        "import seaborn as sns\nimport matplotlib.pyplot as plt\nfrom chatty import WIDTH\n"
+        "print('width', WIDTH)\nsns.histplot(df.b, bins=WIDTH)\nplt.title('b');",
+        "print(sns.__name__, plt.__name__, WIDTH)",
+        "x = 1\nimport chatty\nplt.plot(df.a[:9]);",
+    ]
+    notebook = _notebook(tmp_path / "imports.ipynb", cells)
+    for name in ("plain", "first", "again"):  # (the notebook's module is found in each run's directory)
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "chatty.py").write_text((tmp_path / "chatty.py").read_text())
+    store, plain, first, again = identical_runs(notebook, tmp_path)
+    shown = "".join(o.get("text") or "" for o in again.outputs[1]["outputs"])
+    assert shown.count("chatty imported") == 1 and "width 7" in shown
+    assert any("image/png" in (o.get("data") or {}) for o in again.outputs[1]["outputs"])
+    assert cell_statuses(store, first.kernel_id) == {2: "computed"}
+    assert cell_statuses(store, again.kernel_id) == {2: "reused"}
