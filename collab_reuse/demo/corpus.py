@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import difflib
 import hashlib
 import json
 import os
@@ -58,8 +57,8 @@ def compare_runs(entry: "Entry", plain: RunResult, other: RunResult, plain2: Run
       in whatever order they finish; a line ends at a newline or at a masked volatile value);
     - ``varies_between_plain_runs``: with a second plain run ``plain2``, a line of displayed data
       (an HTML table cell, a row of a frame's text) that differs between ``plain`` and ``plain2`` may
-      differ in ``other`` too, line for line (never a line added or lost). Measured timings shown in
-      tables are such lines.
+      differ in ``other`` too, at the same position (never a line added or lost); in a pandas frame's
+      HTML, so may every cell of the column it is in. Measured timings shown in tables are such lines.
     """
     plain_outputs, other_outputs = _regrouped(entry, plain), _regrouped(entry, other)
     if entry.raw.get("varies_between_plain_runs") and plain2 is not None:
@@ -89,8 +88,7 @@ def _sorted_lines(text: str | None) -> str | None:
 
 
 def _accept_varying_lines(plain: list[dict], plain2: list[dict], other: list[dict]) -> list[dict]:
-    """``other``'s cells with each displayed line that differs from ``plain`` where ``plain2`` differs
-    from ``plain`` too (the same number of lines replaced) set back to ``plain``'s line."""
+    """``other``'s cells with each displayed line that varies between plain runs set to ``plain``'s."""
     out = copy.deepcopy(other)
     for pc, p2c, oc in zip(plain, plain2, out):
         for po, p2o, oo in zip(pc["outputs"], p2c["outputs"], oc["outputs"]):
@@ -102,15 +100,38 @@ def _accept_varying_lines(plain: list[dict], plain2: list[dict], other: list[dic
 
 
 def _accept_lines(plain: str, plain2: str, other: str) -> str:
+    """``other`` with each line that differs from ``plain`` where ``plain`` differs from ``plain2`` set to
+    ``plain``'s line, position by position (all three must have as many lines: else nothing is accepted)."""
     a, b, c = plain.split("\n"), plain2.split("\n"), other.split("\n")
-    varying = set()
-    for op, i1, i2, _, _ in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if op != "equal":
-            varying.update(range(i1, i2))
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, c, autojunk=False).get_opcodes():
-        if op == "replace" and i2 - i1 == j2 - j1 and all(i in varying for i in range(i1, i2)):
-            c[j1:j2] = a[i1:i2]
+    if not len(a) == len(b) == len(c):
+        return other
+    keys = _frame_columns(a)
+    varying = {i for i in range(len(a)) if a[i] != b[i]}
+    varying_columns = {keys[i] for i in varying if keys[i] is not None}
+    for i in range(len(a)):
+        if a[i] != c[i] and (i in varying or (keys[i] is not None and keys[i] in varying_columns)):
+            c[i] = a[i]
     return "\n".join(c)
+
+
+def _frame_columns(lines: list[str]) -> list[tuple[int, int] | None]:
+    """For each line of a pandas frame's HTML (``<table class="dataframe">``) that is one body cell: (which
+    table, which column); else None. A column of measured times varies as a whole, though two runs may
+    happen to measure one of its values alike."""
+    keys: list[tuple[int, int] | None] = []
+    table, column, in_frame = -1, 0, False
+    for line in lines:
+        text = line.strip()
+        if text.startswith("<table"):
+            table, in_frame = table + 1, 'class="dataframe"' in text
+        elif text.startswith("<tr"):
+            column = 0
+        if in_frame and text.startswith("<td") and text.endswith("</td>"):
+            keys.append((table, column))
+            column += 1
+        else:
+            keys.append(None)
+    return keys
 
 
 def _with_outputs(run: RunResult, outputs: list[dict]) -> RunResult:

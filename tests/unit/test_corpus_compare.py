@@ -61,3 +61,17 @@ def test_object_addresses_in_html_reprs_are_not_compared():
     renamed = _run([{"output_type": "execute_result",
                      "data": {"text/html": html.format(a="7f9b89fea200").replace("add", "sub")}}])
     assert compare_runs(Entry("nb", {}), plain, renamed)
+
+
+FRAME = ('<table border="1" class="dataframe">\n<tr><th>mean_fit_time</th><th>score</th></tr>\n'
+         '<tr>\n<td>{t0}</td>\n<td>{s0}</td>\n</tr>\n<tr>\n<td>{t1}</td>\n<td>{s1}</td>\n</tr>\n</table>')
+
+
+def _frame(t0, t1, s0="-6.95", s1="-7.25"):
+    return {"output_type": "execute_result", "data": {"text/html": FRAME.format(t0=t0, t1=t1, s0=s0, s1=s1)}}
+
+
+def test_a_column_of_a_frame_varies_as_a_whole_though_one_value_came_out_alike():
+    plain, plain2 = _run([_frame("0.0039", "0.0050")]), _run([_frame("0.0041", "0.0050")])  # 0.0050 twice
+    assert compare_runs(ENTRY, plain, _run([_frame("0.0040", "0.0052")]), plain2) == []
+    assert compare_runs(ENTRY, plain, _run([_frame("0.0040", "0.0052", s1="-7.30")]), plain2)  # the scores don't
