@@ -168,12 +168,14 @@ def replacement(tree: ast.Module, shows_result: bool) -> ast.Module:
 
 
 def _after_imports(tree: ast.Module, imports: int, body: list[ast.stmt]) -> ast.Module:
-    """The cell's first ``imports`` statements, then ``body`` (located at the cell's first line)."""
+    """The cell's first ``imports`` statements, then ``body``: the cell's own statements where they were
+    written (a function defined again is the same code at the same lines), new ones at its first line."""
     module = ast.Module(body=[*tree.body[:imports], *body], type_ignores=[])
     first = tree.body[0]
     for stmt in body:
-        for node in ast.walk(stmt):
-            ast.copy_location(node, first)
+        if not hasattr(stmt, "lineno"):
+            for node in ast.walk(stmt):
+                ast.copy_location(node, first)
     return ast.fix_missing_locations(module)
 
 
@@ -214,10 +216,12 @@ class CellReplays:
         self._fresh = False
         figure_names.rebuild_read_names(tree, self.shell.user_ns)
         session, tracer = self.session, self.session.tracer
-        imports = cells.leading_imports(tree)  # (run by a replay too: the rest is what is judged and replayed)
-        rest = ast.Module(body=tree.body[imports:], type_ignores=[])
+        # run by a replay too: the leading imports and the functions the cell defines; the rest is replayed
+        imports, definitions = cells.leading_imports(tree), cells.rerunnable_definitions(tree)
+        rest = ast.Module(body=[s for s in tree.body[imports:] if not any(s is d for d in definitions)], type_ignores=[])
         if not session.active or not rest.body or not OutputRecorder.available(self.shell) \
-                or cells.cell_impurity(rest) is not None or cells.open_figures():
+                or cells.cell_impurity(cells.replay_judged(tree, imports, definitions)) is not None \
+                or cells.open_figures():
             return None
         inputs = cells.cell_inputs(tree)
         input_ids: list[str] = []
@@ -239,25 +243,27 @@ class CellReplays:
             loaded = loaded if self._rebuild is not None else None
         if loaded is not None:
             self._pending = loaded
-            return _after_imports(tree, imports, replacement(rest, loaded[1].get("result") is not None).body)
-        self._to_record = (cell_id, base_id, input_ids, rng)
+            # (the functions rewritten as a run rewrites them: the same traced code as the recorded run's)
+            defined = rewrite(ast.Module(body=definitions, type_ignores=[])).body
+            return _after_imports(tree, imports, [*defined, *replacement(rest, loaded[1].get("result") is not None).body])
+        self._to_record = (cell_id, base_id, input_ids, rng, frozenset(d.name for d in definitions))
         if not imports:
             self.record()
             return None
         # recorded from after the imports: what importing prints is the imports' own, shown again when a
         # replay runs them, and the names they bind are theirs, not the cell's (traced as any cell is)
-        return rewrite(_after_imports(tree, imports, [ast.Expr(_hook_call("record_cell")), *rest.body]))
+        return rewrite(_after_imports(tree, imports, [ast.Expr(_hook_call("record_cell")), *tree.body[imports:]]))
 
     def record(self) -> None:
         """Start recording the cell judged in ``before_run`` (after its leading imports, if any)."""
         if self._to_record is None:
             return
-        (cell_id, base_id, input_ids, rng), self._to_record = self._to_record, None
+        (cell_id, base_id, input_ids, rng, defined), self._to_record = self._to_record, None
         recorder = OutputRecorder(self.shell)
         recorder.start()
         self._recording = _Recording(cell_id, base_id, input_ids, recorder, dict(self.shell.user_ns),
                                      self.session.tracer.begin_cell(), rng, settings.snapshot(),
-                                     warning_registry.entries(self.shell.user_ns))
+                                     warning_registry.entries(self.shell.user_ns), defined)
 
     def _load(self, cell_id: str) -> tuple | None:
         session = self.session
@@ -391,8 +397,8 @@ class CellReplays:
             return "it deletes names"
         bound, figures = {}, []
         for name, value in now.items():
-            if cells.is_history_name(name) or (name in before and before[name] is value):
-                continue
+            if cells.is_history_name(name) or (name in before and before[name] is value) or name in recording.defined:
+                continue  # (a function the cell defined: a replay defines it again)
             if figure_names.is_figure_value(value):
                 figures.append(name)
             elif not _plain_value(value):
@@ -437,12 +443,13 @@ def _with_rng(cell_id: str, rng: tuple, parts: str) -> str:
 
 class _Recording:
     __slots__ = ("cell_id", "base_id", "input_ids", "recorder", "namespace", "frame", "rng", "settings", "warnings",
-                 "started")
+                 "defined", "started")
 
     def __init__(self, cell_id: str, base_id: str, input_ids: list[str], recorder: OutputRecorder, namespace: dict,
-                 frame: Any, rng: tuple, settings_before: dict | None, warnings_before: frozenset | None):
+                 frame: Any, rng: tuple, settings_before: dict | None, warnings_before: frozenset | None,
+                 defined: frozenset):
         self.cell_id, self.base_id, self.recorder, self.namespace, self.frame, self.rng = \
             cell_id, base_id, recorder, namespace, frame, rng
         self.settings, self.warnings = settings_before, warnings_before
-        self.input_ids = input_ids
+        self.input_ids, self.defined = input_ids, defined
         self.started = time.perf_counter()

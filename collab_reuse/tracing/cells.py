@@ -119,6 +119,28 @@ def leading_imports(tree: ast.Module) -> int:
     return count
 
 
+def rerunnable_definitions(tree: ast.Module) -> list[ast.FunctionDef]:
+    """The cell's top-level function definitions a replay can simply run again: undecorated, and the only
+    binding of their name in the cell. Running one makes the same function (its code is the cell's, at
+    the same lines), so a plot cell that defines a helper it draws with may be replayed."""
+    stored = [node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)]
+    named = [node.name for node in ast.walk(tree)
+             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    named += [alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+              for alias in node.names]
+    return [stmt for stmt in tree.body if isinstance(stmt, ast.FunctionDef) and not stmt.decorator_list
+            and named.count(stmt.name) == 1 and stmt.name not in stored]
+
+
+def replay_judged(tree: ast.Module, imports: int, definitions: list[ast.stmt]) -> ast.Module:
+    """What is judged of a cell for replay: its statements after its leading imports, with the bodies of
+    the definitions a replay runs again in place of them (what they do when called is judged too)."""
+    body: list[ast.stmt] = []
+    for stmt in tree.body[imports:]:
+        body.extend(stmt.body if any(stmt is d for d in definitions) else [stmt])  # type: ignore[attr-defined]
+    return ast.Module(body=body, type_ignores=[])
+
+
 def cell_impurity(tree: ast.Module) -> str | None:
     """Why the cell's source may have an effect besides displaying; None if none is seen."""
     inputs = set(cell_inputs(tree))
@@ -228,6 +250,8 @@ def _definitely_bound(stmt: ast.stmt) -> set[str]:
     targets: list[ast.expr] = []
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):
         return {(alias.asname or alias.name).split(".", 1)[0] for alias in stmt.names if alias.name != "*"}
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {stmt.name}
     if isinstance(stmt, ast.Assign):
         targets = stmt.targets
     elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)) and stmt.value is not None:

@@ -208,3 +208,22 @@ def test_a_plot_cell_that_starts_with_imports_runs_them_and_replays_the_rest(tmp
     assert any("image/png" in (o.get("data") or {}) for o in again.outputs[1]["outputs"])
     assert cell_statuses(store, first.kernel_id) == {2: "computed"}
     assert cell_statuses(store, again.kernel_id) == {2: "reused"}
+
+
+def test_a_plot_cell_that_defines_a_helper_defines_it_again_and_replays_the_rest(tmp_path):
+    """A helper defined in the plot cell that draws with it (koehrsen_start_here's PairGrid cell): a
+    replay defines it again (the same code at the same lines, so a later cell calling it gets the same)
+    and replays the rest. A helper whose name the cell binds again, or a
+    decorated one, keeps the cell running."""
+    cells = [
+        SETUP,
+        "def label(ax, text):\n    ax.annotate(text, xy=(.2, .8), xycoords=ax.transAxes)\n"
+        "fig, ax = plt.subplots()\nax.plot(df.a[:30])\nlabel(ax, 'r = %.2f' % df.a.corr(df.b))\nprint('drawn');",
+        "print(label.__name__, label.__code__.co_firstlineno)\nfig2, ax2 = plt.subplots()\nlabel(ax2, 'again')\n"
+        "print(ax2.texts[0].get_text())\nplt.close(fig2)",
+        "def label(ax):\n    ax.set_title('t')\nlabel = label\nplt.plot(df.b[:9]);",
+    ]
+    store, plain, first, again = identical_runs(_notebook(tmp_path / "helper.ipynb", cells), tmp_path)
+    assert again.text(2) == "label 1\nagain\n"
+    assert cell_statuses(store, first.kernel_id) == {2: "computed"}
+    assert cell_statuses(store, again.kernel_id) == {2: "reused"}
