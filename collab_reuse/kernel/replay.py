@@ -17,6 +17,7 @@ import logging
 import re
 import sys
 import time
+import types
 from typing import Any
 
 import numpy as np
@@ -225,8 +226,17 @@ class CellReplays:
             return None
         inputs = cells.cell_inputs(tree)
         input_ids: list[str] = []
+        # a notebook function the cell only calls may draw: its drawing is what the replay shows again
+        drawers = {id(self.shell.user_ns[name]) for name in cells.only_called(tree) & set(inputs)
+                   if name in self.shell.user_ns and isinstance(self.shell.user_ns[name], types.FunctionType)}
+
+        def resolve(value: Any) -> str:
+            if id(value) in drawers and tracer.registry.get(value) is None:
+                return tracer.identity.callable_identity(value, drawing=True)
+            return tracer.identity.resolve(value, input_ids)
+
         try:
-            base_id = cells.cell_identity(tree, self.shell.user_ns, lambda v: tracer.identity.resolve(v, input_ids), inputs)
+            base_id = cells.cell_identity(tree, self.shell.user_ns, resolve, inputs)
         except Exception as exc:  # (Unreusable, or an input whose digest failed): the cell just runs
             log.debug("cell not identified for replay: %s", exc)
             return None

@@ -141,6 +141,16 @@ def replay_judged(tree: ast.Module, imports: int, definitions: list[ast.stmt]) -
     return ast.Module(body=body, type_ignores=[])
 
 
+def only_called(tree: ast.Module) -> set[str]:
+    """Names the cell only calls (``plot_importances(fi)``), never reads otherwise (never passes them to
+    a library, which would call them untraced): a notebook function called so runs traced, each of its
+    effects judged as it happens."""
+    loads = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+    calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    called = {n.id for n in loads if id(n) in calls}
+    return {name for name in called if all(id(n) in calls for n in loads if n.id == name)}
+
+
 def cell_impurity(tree: ast.Module) -> str | None:
     """Why the cell's source may have an effect besides displaying; None if none is seen."""
     inputs = set(cell_inputs(tree))

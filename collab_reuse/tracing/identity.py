@@ -82,15 +82,16 @@ class Identity:
             return digest
         raise Unreusable(f"can't identify a {type(value).__module__}.{type(value).__qualname__}")
 
-    def callable_identity(self, value: Any) -> str:
+    def callable_identity(self, value: Any, drawing: bool = False) -> str:
         """Library callables by name and version; notebook functions and classes by their code, when
-        nothing they run has an effect a reuse would skip (a library calls them untraced)."""
+        nothing they run has an effect a reuse would skip (a library calls them untraced). ``drawing``:
+        their plotting calls are no such effect (``purity.reachable_impurity``)."""
         if isinstance(value, types.MethodType) and is_notebook_function(value.__func__):
-            _require_pure(value.__func__)
+            _require_pure(value.__func__, drawing)
             return digest_parts("method", function_identity(value.__func__, self.resolve), value.__self__,
                                 resolve=self.resolve)
         if is_notebook_function(value) or is_notebook_class(value):
-            _require_pure(value)
+            _require_pure(value, drawing)
             if isinstance(value, type):
                 return class_identity(value, self.resolve)
             return function_identity(value, self.resolve)
@@ -161,8 +162,8 @@ class Identity:
             return None
 
 
-def _require_pure(value: Any) -> None:
-    why = purity.reachable_impurity(value)
+def _require_pure(value: Any, drawing: bool = False) -> None:
+    why = purity.reachable_impurity(value, drawing)
     if why is not None:
         raise Impure(f"it runs notebook code with an effect a reuse would skip: {why}")
 

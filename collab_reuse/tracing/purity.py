@@ -29,6 +29,8 @@ _EFFECT_CALLS = frozenset({"open", "display", "exec", "eval", "input", "setattr"
 _EFFECT_MODULES = frozenset({"os", "shutil", "subprocess", "sys", "pickle", "joblib", "json", "plt", "sns",
                              "logging", "socket", "requests", "urllib", "pathlib", "Path", "tempfile", "io",
                              "IPython", "get_ipython", "time", "datetime", "uuid", "secrets"})
+#: The plotting modules, as notebooks name them.
+_DRAWING_MODULES = frozenset({"plt", "sns"})
 #: ``random``'s functions draw from a generator whose state is an input of the call (``randomness``),
 #: except its OS-entropy generator, which no state names.
 _ENTROPY_CALLS = frozenset({"SystemRandom"})
@@ -39,9 +41,10 @@ _MUTATING_METHODS = frozenset({"append", "extend", "insert", "remove", "clear", 
 
 
 @lru_cache(maxsize=1024)
-def _verdict(code: types.CodeType, source: str, method: bool = False, modules: frozenset = frozenset()) -> str | None:
+def _verdict(code: types.CodeType, source: str, method: bool = False, modules: frozenset = frozenset(),
+             drawing: bool = False) -> str | None:
     """``modules``: global names bound to modules (``np.sort(x)`` is numpy's function, not a method
-    that sorts ``np``)."""
+    that sorts ``np``). ``drawing``: calls of the plotting modules are allowed (see ``reachable_impurity``)."""
     try:
         tree = ast.parse(textwrap.dedent(source))
     except SyntaxError:
@@ -69,7 +72,7 @@ def _verdict(code: types.CodeType, source: str, method: bool = False, modules: f
             if base is None or base in external:
                 return f"it changes {base or 'an outside object'} in place"
         if isinstance(node, ast.Call):
-            reason = _call_effect(node, external - modules)
+            reason = _call_effect(node, external - modules, drawing)
             if reason:
                 return reason
     return None
@@ -103,12 +106,14 @@ def _base_name(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _call_effect(node: ast.Call, external: set[str]) -> str | None:
+def _call_effect(node: ast.Call, external: set[str], drawing: bool = False) -> str | None:
     func = node.func
     if isinstance(func, ast.Name) and func.id in _EFFECT_CALLS:
         return f"it calls {func.id}()"
     if isinstance(func, ast.Attribute):
         base = _base_name(func.value)
+        if drawing and base in _DRAWING_MODULES:
+            return None
         if base in _EFFECT_MODULES or (base == "random" and func.attr in _ENTROPY_CALLS):
             return f"it calls {base}.{func.attr}()"
         if func.attr in _MUTATING_METHODS and base in external:
@@ -121,58 +126,63 @@ def _call_effect(node: ast.Call, external: set[str]) -> str | None:
 _verdicts: "weakref.WeakKeyDictionary[types.CodeType, dict[tuple, str | None]]" = weakref.WeakKeyDictionary()
 
 
-def static_impurity(fn: types.FunctionType, method: bool = False) -> str | None:
+def static_impurity(fn: types.FunctionType, method: bool = False, drawing: bool = False) -> str | None:
     """Why calls of ``fn`` can't be reused as a whole (None: nothing seen that forbids it).
     ``method``: ``fn`` is a method, which may change its own instance. Judged once per code object
     (reading the source is the slow part)."""
     modules = frozenset(name for name in global_names(fn.__code__)
                         if isinstance(fn.__globals__.get(name), types.ModuleType))
     known = _verdicts.setdefault(fn.__code__, {})
-    if (method, modules) not in known:
+    key = (method, modules, drawing)
+    if key not in known:
         try:
             source = inspect.getsource(fn)
         except (OSError, TypeError):
-            known[method, modules] = "its source is not available"
+            known[key] = "its source is not available"
         else:
-            known[method, modules] = _verdict(fn.__code__, source, method, modules)
-    return known[method, modules]
+            known[key] = _verdict(fn.__code__, source, method, modules, drawing)
+    return known[key]
 
 
-def reachable_impurity(value: Any) -> str | None:
+def reachable_impurity(value: Any, drawing: bool = False) -> str | None:
     """Why running ``value`` (a notebook function or class) from inside a library call may have an
     effect that a reuse would skip: the first impure function among it, the methods of a class, and
     the notebook functions and classes they read as globals or closures. None: none seen.
 
     A library runs such code untraced (a callback, a ``FunctionTransformer``'s function, a
     transformer class's ``transform``), so only this static judgement stands between a reuse and a
-    skipped effect; a reused call replays printed output, nothing else."""
-    return _reachable(value, set())
+    skipped effect; a reused call replays printed output, nothing else.
+
+    ``drawing``: for a function a replayable cell calls itself (``kernel/replay.py``), whose body then
+    runs traced, each library call judged as it runs: its calls of ``plt`` and ``sns`` draw what the
+    cell's replay shows again (a ``savefig`` or ``style.use`` among them keeps the cell running)."""
+    return _reachable(value, set(), drawing)
 
 
-def _reachable(value: Any, seen: set[int]) -> str | None:
+def _reachable(value: Any, seen: set[int], drawing: bool = False) -> str | None:
     if id(value) in seen:
         return None
     seen.add(id(value))
     if is_notebook_class(value):
         for base in value.__bases__:
-            reason = _reachable(base, seen)
+            reason = _reachable(base, seen, drawing)
             if reason:
                 return reason
         for name, member in vars(value).items():
             for fn in class_member_functions(member):
                 is_method = isinstance(member, (types.FunctionType, property))
-                reason = _function_impurity(fn, is_method, seen)
+                reason = _function_impurity(fn, is_method, seen, drawing)
                 if reason:
                     return f"{value.__qualname__}.{name}: {reason}"
         return None
     if is_notebook_function(value):
-        reason = _function_impurity(value, False, seen)
+        reason = _function_impurity(value, False, seen, drawing)
         return f"{value.__qualname__} {reason}" if reason else None
     return None
 
 
-def _function_impurity(fn: types.FunctionType, method: bool, seen: set[int]) -> str | None:
-    reason = static_impurity(fn, method)
+def _function_impurity(fn: types.FunctionType, method: bool, seen: set[int], drawing: bool = False) -> str | None:
+    reason = static_impurity(fn, method, drawing)
     if reason:
         return reason
     referenced = [fn.__globals__.get(name) for name in global_names(fn.__code__)]
@@ -183,7 +193,7 @@ def _function_impurity(fn: types.FunctionType, method: bool, seen: set[int]) -> 
             pass
     for other in referenced:
         if is_notebook_function(other) or is_notebook_class(other):
-            reason = _reachable(other, seen)
+            reason = _reachable(other, seen, drawing)
             if reason:
                 return f"calls {reason}"
     return None

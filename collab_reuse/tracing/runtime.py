@@ -152,8 +152,10 @@ class Tracer:
                 why = purity.static_impurity(func)
                 if why is None:
                     return NotebookCall(self, func)
-                # its body runs traced, but what it changes outside may not be seen
-                self.scopes.impure(f"it calls {func.__qualname__}, which {why.removeprefix('it ')}")
+                # its body runs traced, but what it changes outside may not be seen; if all it does besides
+                # is draw (each plotting call judged as it runs), a cell that only displays may replay it
+                self.scopes.impure(f"it calls {func.__qualname__}, which {why.removeprefix('it ')}",
+                                   replayable=purity.static_impurity(func, drawing=True) is None)
             if self.deferral.unforced and not any(func is f for f in _SEES_CLASS_ONLY) \
                     and getattr(func, "__module__", None) not in _READS_CALLER:
                 return Forcing(self, func)

@@ -227,3 +227,20 @@ def test_a_plot_cell_that_defines_a_helper_defines_it_again_and_replays_the_rest
     assert again.text(2) == "label 1\nagain\n"
     assert cell_statuses(store, first.kernel_id) == {2: "computed"}
     assert cell_statuses(store, again.kernel_id) == {2: "reused"}
+
+
+def test_a_cell_that_calls_a_notebook_function_that_draws_replays(tmp_path):
+    """``fi_sorted = plot_feature_importances(fi)`` (koehrsen_start_here's four importance cells): the
+    function draws with ``plt`` and returns a frame. Called by the cell itself, its body runs traced and
+    each of its calls is judged as it runs: its figure and the frame it returns replay; a function that
+    also saves its figure to a file keeps its cell running (the file is written at every run)."""
+    helper = ("def plot_top(df, n):\n    df = df.sort_values('b', ascending=False).reset_index()\n"
+              "    df['share'] = df['b'] / df['b'].sum()\n    plt.figure(figsize=(4, 3))\n"
+              "    ax = plt.subplot()\n    ax.barh(list(df.index[:n]), df['share'].head(n))\n"
+              "    plt.title('top'){save}\n    plt.show()\n    return df\n")
+    cells = [SETUP, helper.format(save=""), helper.format(save="; plt.savefig('top.png')").replace("plot_top", "save_top"),
+             "top = plot_top(df, 8)\ntop.shape", "saved = save_top(df, 5)", "print(top['share'].head(3).round(6).tolist())"]
+    store, plain, first, again = identical_runs(_notebook(tmp_path / "drawing.ipynb", cells), tmp_path)
+    assert again.files["top.png"] == plain.files["top.png"]
+    assert cell_statuses(store, first.kernel_id) == {4: "computed"}
+    assert cell_statuses(store, again.kernel_id) == {4: "reused"}

@@ -1,5 +1,6 @@
 """File fingerprints and the identity of notebook functions."""
 
+import ast
 import os
 import time
 
@@ -128,3 +129,22 @@ def test_code_a_library_runs_untraced_must_be_free_of_effects():
     assert "noting" in reachable_impurity(ns["calls_noting"])
     assert "seen" in reachable_impurity(ns["Leaking"])
     assert "X" in reachable_impurity(ns["ChangesInput"])
+
+
+def test_a_function_that_only_draws_besides_is_pure_for_a_cell_that_calls_it_itself():
+    """``drawing``: what a replayable cell's own call of a notebook function may do besides returning,
+    its plotting calls (each judged as it runs, the figures replayed); nothing else is let through."""
+    from collab_reuse.tracing.cells import only_called
+    from collab_reuse.tracing.purity import reachable_impurity
+
+    ns = _compile("import matplotlib.pyplot as plt\nseen = []\n"
+                  "def draws(df):\n    df = df.sort_values('b')\n    plt.figure()\n    plt.plot(df.b)\n"
+                  "    plt.show()\n    return df\n"
+                  "def draws_and_notes(df):\n    plt.plot(df.b)\n    seen.append(1)\n"
+                  "def draws_and_writes(df):\n    plt.plot(df.b)\n    open('x.txt', 'w')\n")
+    assert reachable_impurity(ns["draws"]) == "draws it calls plt.figure()"
+    assert reachable_impurity(ns["draws"], drawing=True) is None
+    assert "seen" in reachable_impurity(ns["draws_and_notes"], drawing=True)
+    assert "open" in reachable_impurity(ns["draws_and_writes"], drawing=True)
+    tree = ast.parse("top = draws(fi)\ndraws(top.head())\nsns.barplot(data=fi, estimator=agg)\nagg(fi)")
+    assert only_called(tree) == {"draws"}  # (``agg`` is passed to a library too, which calls it untraced)
