@@ -198,7 +198,7 @@ class CellReplays:
         self._pending: tuple | None = None  # (id, value, extra, info, seconds, nbytes) of the replay to show
         self._rebuild: figure_names.CellToRebuild | None = None  # the replayed cell's figure names, to rebuild
         self._shown_after = False
-        self._to_record: tuple | None = None  # (cell id, base id, input ids, generators' state) to record
+        self._to_record: tuple | None = None  # (cell id, base id, input ids, generators' state, names defined)
 
     def cell_started(self) -> None:
         self._fresh = True

@@ -76,6 +76,9 @@ class Forwarder:
         self._wake_read, self._wake_write = os.pipe()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="collab_reuse descriptor output", daemon=True)
+
+    def start(self) -> None:
+        """Start forwarding (once the forwarder is published: a thread that stops at once must find it)."""
         self._thread.start()
 
     def _run(self) -> None:
@@ -192,6 +195,7 @@ def install() -> None:
     except OSError as exc:
         log.warning("output written straight to the process's descriptors won't be recorded: %s", exc)
         return
+    forwarder.start()
     atexit.register(_close)
     os.register_at_fork(after_in_child=_forget_in_child)
 
@@ -211,14 +215,15 @@ def _close() -> None:
 
 
 def _stop_forwarding(stopped: Forwarder) -> None:
-    """The thread stopped: descriptors 1 and 2 go straight to ipykernel's pipes again."""
+    """The thread stopped: descriptors 1 and 2 go straight to ipykernel's pipes again (put back before
+    the forwarder is dropped: whoever sees it gone may count on them)."""
     global forwarder
-    if forwarder is stopped:
-        forwarder = None
     try:
         stopped.close()
     except OSError:
         pass
+    if forwarder is stopped:
+        forwarder = None
 
 
 def listening(listener: Listener) -> Callable[[], None]:

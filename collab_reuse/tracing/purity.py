@@ -154,8 +154,9 @@ def reachable_impurity(value: Any, drawing: bool = False) -> str | None:
     skipped effect; a reused call replays printed output, nothing else.
 
     ``drawing``: for a function a replayable cell calls itself (``kernel/replay.py``), whose body then
-    runs traced, each library call judged as it runs: its calls of ``plt`` and ``sns`` draw what the
-    cell's replay shows again (a ``savefig`` or ``style.use`` among them keeps the cell running)."""
+    runs traced, each library call judged as it runs: its own calls of ``plt`` and ``sns`` draw what the
+    cell's replay shows again (a ``savefig`` or ``style.use`` among them keeps the cell running). Not for
+    the functions it reaches, which a library may call untraced, nor for classes."""
     return _reachable(value, set(), drawing)
 
 
@@ -165,13 +166,13 @@ def _reachable(value: Any, seen: set[int], drawing: bool = False) -> str | None:
     seen.add(id(value))
     if is_notebook_class(value):
         for base in value.__bases__:
-            reason = _reachable(base, seen, drawing)
+            reason = _reachable(base, seen)
             if reason:
                 return reason
         for name, member in vars(value).items():
             for fn in class_member_functions(member):
                 is_method = isinstance(member, (types.FunctionType, property))
-                reason = _function_impurity(fn, is_method, seen, drawing)
+                reason = _function_impurity(fn, is_method, seen)
                 if reason:
                     return f"{value.__qualname__}.{name}: {reason}"
         return None
@@ -193,7 +194,7 @@ def _function_impurity(fn: types.FunctionType, method: bool, seen: set[int], dra
             pass
     for other in referenced:
         if is_notebook_function(other) or is_notebook_class(other):
-            reason = _reachable(other, seen, drawing)
+            reason = _reachable(other, seen)  # (a library may call it untraced: no drawing let through)
             if reason:
                 return f"calls {reason}"
     return None

@@ -141,10 +141,14 @@ def test_a_function_that_only_draws_besides_is_pure_for_a_cell_that_calls_it_its
                   "def draws(df):\n    df = df.sort_values('b')\n    plt.figure()\n    plt.plot(df.b)\n"
                   "    plt.show()\n    return df\n"
                   "def draws_and_notes(df):\n    plt.plot(df.b)\n    seen.append(1)\n"
-                  "def draws_and_writes(df):\n    plt.plot(df.b)\n    open('x.txt', 'w')\n")
+                  "def draws_and_writes(df):\n    plt.plot(df.b)\n    open('x.txt', 'w')\n"
+                  "def saves(x):\n    plt.savefig('a.png')\n    return x\n"
+                  "def draws_and_hands_on(df):\n    plt.plot(df.b)\n    return df.b.apply(saves)\n")
     assert reachable_impurity(ns["draws"]) == "draws it calls plt.figure()"
     assert reachable_impurity(ns["draws"], drawing=True) is None
     assert "seen" in reachable_impurity(ns["draws_and_notes"], drawing=True)
     assert "open" in reachable_impurity(ns["draws_and_writes"], drawing=True)
+    # what it reaches is judged as ever: a library may call it untraced (``apply``)
+    assert reachable_impurity(ns["draws_and_hands_on"], drawing=True) == "draws_and_hands_on calls saves it calls plt.savefig()"
     tree = ast.parse("top = draws(fi)\ndraws(top.head())\nsns.barplot(data=fi, estimator=agg)\nagg(fi)")
     assert only_called(tree) == {"draws"}  # (``agg`` is passed to a library too, which calls it untraced)
