@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
@@ -47,6 +48,21 @@ def _split(opened: list[tuple[threading.Thread, Any]]) -> tuple[list[tuple[threa
     return [pair for pair in opened if pair not in done], [db for _, db in done]
 
 
+def _switch_to_wal(db: sqlite3.Connection, busy: float) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting up to ``busy`` seconds for the lock it needs: SQLite answers it
+    "database is locked" at once, without its busy handler, while another process makes the same new
+    file WAL (kernels of a team starting together on a new store: 8 of 120 such opens failed)."""
+    deadline = time.monotonic() + busy
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 class SQLiteFile:
     """Per-thread connections to one database file, and its transactions."""
 
@@ -70,7 +86,7 @@ class SQLiteFile:
             db = sqlite3.connect(uri, uri=True, timeout=busy, isolation_level=None, check_same_thread=False)
             try:
                 db.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
-                db.execute("PRAGMA journal_mode=WAL")
+                _switch_to_wal(db, busy)
                 db.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.Error:
                 db.close()

@@ -113,3 +113,37 @@ def test_a_failed_write_undoes_only_its_own_claim(kernels):
     assert graph.artifact("y").state == NOT_STORED and graph.artifact("arr").state == MATERIALIZED
     value, _, _ = store.get("arr")
     assert (value == np.arange(N)).all()
+
+
+def _open_at(store_dir, start, results):
+    import time
+
+    while time.time() < start:
+        pass
+    try:
+        ExperimentGraph(store_dir).close()
+        results.put("opened")
+    except Exception as exc:  # (what the kernel would report: "collab_reuse stopped reusing")
+        results.put(repr(exc))
+
+
+def test_kernels_that_open_a_new_store_at_the_same_moment_all_open_it(tmp_path):
+    """Making a new graph file WAL is answered "database is locked" at once, without SQLite's busy
+    handler, while another process does the same: a team starting kernels together on a new store lost
+    collab_reuse in some of them (8 of 120 such opens before the fix; found by test_equivalence's two
+    kernels on one store)."""
+    import multiprocessing
+    import time
+
+    ctx = multiprocessing.get_context("fork")
+    outcomes = []
+    for trial in range(15):
+        results = ctx.Queue()
+        start = time.time() + 0.3
+        procs = [ctx.Process(target=_open_at, args=(tmp_path / f"store{trial}", start, results)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        outcomes += [results.get(timeout=10) for _ in procs]
+    assert outcomes == ["opened"] * 60, sorted(set(outcomes))
