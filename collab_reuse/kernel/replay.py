@@ -155,17 +155,13 @@ def show(entries: list[list]) -> None:
             publish_display_data(data=entry[1], metadata=entry[2])
 
 
-def replacement(tree: ast.Module, shows_result: bool) -> ast.Module:
-    """The cell that replays: ``__cr__.replay_cell()``, and its result as the displayed expression."""
+def replay_statements(shows_result: bool) -> list[ast.stmt]:
+    """What a replayed cell runs after its imports and definitions: ``__cr__.replay_cell()``, and its
+    result as the displayed expression (located by ``_after_imports``)."""
     body: list[ast.stmt] = [ast.Expr(_hook_call("replay_cell"))]
     if shows_result:
         body.append(ast.Expr(_hook_call("replayed_result")))
-    module = ast.Module(body=body, type_ignores=[])
-    first = tree.body[0] if tree.body else None
-    for node in ast.walk(module):
-        if first is not None:
-            ast.copy_location(node, first)
-    return ast.fix_missing_locations(module)
+    return body
 
 
 def _after_imports(tree: ast.Module, imports: int, body: list[ast.stmt]) -> ast.Module:
@@ -219,8 +215,8 @@ class CellReplays:
         session, tracer = self.session, self.session.tracer
         # run by a replay too: the leading imports and the functions the cell defines; the rest is replayed
         imports, definitions = cells.leading_imports(tree), cells.rerunnable_definitions(tree)
-        rest = ast.Module(body=[s for s in tree.body[imports:] if not any(s is d for d in definitions)], type_ignores=[])
-        if not session.active or not rest.body or not OutputRecorder.available(self.shell) \
+        nothing_else = len(tree.body) == imports + len(definitions)  # (definitions follow the imports)
+        if not session.active or nothing_else or not OutputRecorder.available(self.shell) \
                 or cells.cell_impurity(cells.replay_judged(tree, imports, definitions)) is not None \
                 or cells.open_figures():
             return None
@@ -255,7 +251,7 @@ class CellReplays:
             self._pending = loaded
             # (the functions rewritten as a run rewrites them: the same traced code as the recorded run's)
             defined = rewrite(ast.Module(body=definitions, type_ignores=[])).body
-            return _after_imports(tree, imports, [*defined, *replacement(rest, loaded[1].get("result") is not None).body])
+            return _after_imports(tree, imports, [*defined, *replay_statements(loaded[1].get("result") is not None)])
         self._to_record = (cell_id, base_id, input_ids, rng, frozenset(d.name for d in definitions))
         if not imports:
             self.record()

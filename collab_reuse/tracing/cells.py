@@ -126,8 +126,8 @@ def rerunnable_definitions(tree: ast.Module) -> list[ast.FunctionDef]:
     stored = [node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)]
     named = [node.name for node in ast.walk(tree)
              if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-    named += [alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
-              for alias in node.names]
+    named += [name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+              for name in _definitely_bound(node)]
     return [stmt for stmt in tree.body if isinstance(stmt, ast.FunctionDef) and not stmt.decorator_list
             and named.count(stmt.name) == 1 and stmt.name not in stored]
 
