@@ -268,18 +268,22 @@ class TracerBackend:
         assert self.leases is not None
         limit, checked = self.config.single_flight_seconds, -1.0
 
-        def give_up(waited: float) -> bool:
+        def wait_limit(waited: float) -> float | None:
             nonlocal limit, checked
             if waited - checked >= 1.0:  # (the holder's cell report brings its measured time)
                 checked = waited
                 info = self.graph.artifact(artifact_id) if self.graph is not None else None
                 if info is not None and info.compute_seconds > 0:
                     limit = self._wait_limit(info)
-            return limit is None or waited >= limit
+            return limit
+
+        def give_up(waited: float) -> bool:
+            bound = wait_limit(waited)
+            return bound is None or waited >= bound
 
         start = time.perf_counter()
         try:
-            taken = self.leases.wait(artifact_id, give_up)
+            taken = self.leases.wait(artifact_id, wait_limit)
             if taken and self.cell is not None:
                 self.cell.leased.add(artifact_id)
             self.notice_stored()
@@ -289,7 +293,8 @@ class TracerBackend:
             log.warning("waiting for another kernel's %s failed", label, exc_info=True)
             taken = False
         log.info("%s: waited %.2f s for another kernel computing it (%s)", label, time.perf_counter() - start,
-                 "it let go" if taken else "gave up")
+                 "it let go" if taken else "not worth waiting for: it won't be stored" if limit is None
+                 else "gave up")
 
     def _wait_for_exit_writers(self, artifact_id: str, give_up: Callable[[], bool]) -> bool:
         """The kernel that held the lease exited before its result was stored: while exited kernels'

@@ -91,11 +91,12 @@ class Leases:
         if offset is not None and self._fd is not None:
             self._lock(fcntl.F_UNLCK, offset)
 
-    def wait(self, artifact_id: str, give_up: Callable[[float], bool]) -> bool:
-        """Wait while another process holds the lease: True once it is ours, False when ``give_up``
-        (given the seconds waited so far) says so first, when the holder waits for a lease of ours and
-        has the smaller pid, or when it is a holder waited for in vain before. Interruptible
-        (KeyboardInterrupt goes on)."""
+    def wait(self, artifact_id: str, limit: Callable[[float], float | None]) -> bool:
+        """Wait while another process holds the lease: True once it is ours; False once the seconds
+        waited reach ``limit`` (asked again as the wait goes on: what is known of the result may
+        change it), at once when ``limit`` says None (not worth waiting for: the holder is not to
+        blame), when the holder waits for a lease of ours and has the smaller pid, or when it is a
+        holder waited for in vain before. Interruptible (KeyboardInterrupt goes on)."""
         if self._fd is None:
             return False
         offset = _offset(artifact_id)
@@ -112,7 +113,11 @@ class Leases:
                     log.info("lease of %s: its holder (pid %d) waits for a lease of this kernel: computed here",
                              artifact_id[:12], holder)
                     return False
-                if give_up(time.monotonic() - started):
+                waited = time.monotonic() - started
+                bound = limit(waited)
+                if bound is None:
+                    return False
+                if waited >= bound:
                     if holder is not None:
                         self.waited_in_vain.add(holder)
                     return False
