@@ -95,34 +95,12 @@ def format_hash_costs(costs: list[tuple[str, float]]) -> str:
     return "\n".join(f"  {name:<52} {seconds:6.3f} s/GB ({seconds / base:5.1f}x xxh3)" for name, seconds in costs)
 
 
-def first_run_pairs(notebook: Path, data: Path, work: Path, timeout: float, pairs: int) -> list[tuple[float, float]]:
-    """More (plain, first run) pairs of one notebook, each first run into a new empty store: the
-    first-run overhead is a few percent, about the run-to-run noise of one pair."""
-    from .demo.runner import run_notebook
-
-    env = {"HOME_CREDIT_DATA": str(data)}
-    out = []
-    for i in range(pairs):
-        print(f"{notebook.name}: overhead pair {i + 2}: plain, then first run ...", flush=True)
-        plain = run_notebook(notebook, work / f"{notebook.stem}-plain-{i}", env=env, timeout=timeout)
-        first = run_notebook(notebook, work / f"{notebook.stem}-first-{i}", store_dir=work / f"{notebook.stem}-store-{i}",
-                             env=env, timeout=timeout)
-        out.append((plain.seconds, first.seconds))
-    return out
-
-
-def format_pairs(name: str, pairs: list[tuple[float, float]]) -> str:
-    plain, first = sum(p for p, _ in pairs), sum(f for _, f in pairs)
-    each = ", ".join(f"{p:.1f}/{f:.1f} s ({100 * (f - p) / p:+.1f}%)" for p, f in pairs)
-    return (f"{name}: first-run overhead over {len(pairs)} pairs (plain/first): {each}; "
-            f"all pairs: plain {plain:.1f} s, first {first:.1f} s, {100 * (first - plain) / plain:+.1f}%")
-
-
 def demo_workloads(scale: float, timeout: float, scenarios: bool, overhead_pairs: int = 1,
                    scenario_pairs: int = 1, notebooks: list[str] | None = None) -> str:
     """The demo notebooks (plain, first, re-run), more plain/first pairs if asked and, on the
     feature-engineering notebook's store, the modified-notebook scenarios."""
     from .demo.__main__ import DEMO_NOTEBOOKS, NOTEBOOKS_DIR, demo_data, format_table, run_demo_notebook
+    from .demo.runner import first_run_pairs, format_pairs
     from .demo.scenarios import format_scenarios, run_scenarios
 
     chosen = selected_notebooks(DEMO_NOTEBOOKS, notebooks)
@@ -138,7 +116,8 @@ def demo_workloads(scale: float, timeout: float, scenarios: bool, overhead_pairs
         if overhead_pairs > 1:
             lines = []
             for report in reports:
-                extra = first_run_pairs(NOTEBOOKS_DIR / report.name, data, Path(work), timeout, overhead_pairs - 1)
+                extra = first_run_pairs(NOTEBOOKS_DIR / report.name, Path(work), timeout, overhead_pairs - 1,
+                                        env={"HOME_CREDIT_DATA": str(data)})
                 lines.append(format_pairs(report.name, [(report.plain.seconds, report.first.seconds), *extra]))
                 print(lines[-1], flush=True)
             out += "\n\n" + "\n".join(lines)
@@ -416,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--workloads", type=int, default=500, help="planner benchmark workloads (paper: 10000)")
     ap.add_argument("--overhead-pairs", type=int, default=1,
-                    help="plain/first-run pairs per demo notebook for the first-run overhead (default 1)")
+                    help="plain/first-run pairs per demo and corpus notebook for the first-run overhead (default 1)")
     ap.add_argument("--scenario-pairs", type=int, default=1,
                     help="plain/collab_reuse pairs per modified-notebook scenario (default 1)")
     ap.add_argument("--notebooks", default="",
@@ -457,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print("corpus of outside notebooks (corpus/README.md):", flush=True)
         print("\n" + run_bench(args.corpus_factor, list(filter(None, args.corpus_notebooks.split(","))),
-                               args.timeout, bench=True), flush=True)
+                               args.timeout, bench=True, overhead_pairs=args.overhead_pairs), flush=True)
         print()
     if "graphscale" not in skip:
         sizes = tuple(int(n) for n in args.graphscale_sizes.split(",") if n)

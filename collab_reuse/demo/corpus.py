@@ -37,7 +37,8 @@ from pathlib import Path
 import nbformat
 
 from .corpus_data import dataset
-from .runner import REPO_ROOT, RunResult, compare, mask_volatile, regroup_streams, run_notebook
+from .runner import (REPO_ROOT, RunResult, compare, first_run_pairs, format_pairs, mask_volatile, regroup_streams,
+                     run_notebook)
 from .story import step_reason
 
 CORPUS_DIR = REPO_ROOT / "corpus"
@@ -334,12 +335,14 @@ class NotebookBench:
     diffs: dict[str, list[str]] = field(default_factory=dict)
     shares: dict[str, dict] = field(default_factory=dict)
     reasons: Counter = field(default_factory=Counter)
+    pairs: list[tuple[float, float]] = field(default_factory=list)  # (plain, first) seconds, the first pair's too
     error: str | None = None
 
 
 def bench_notebook(entry: Entry, factor: float, work: Path, data_root: Path, timeout: float,
-                   bench: bool = True) -> NotebookBench:
-    """Plain, first, re-run (new kernel), then the edited notebook plain and on a copy of the store."""
+                   bench: bool = True, overhead_pairs: int = 1) -> NotebookBench:
+    """Plain, first, re-run (new kernel), then the edited notebook plain and on a copy of the store;
+    then ``overhead_pairs - 1`` more (plain, first run) pairs."""
     report = NotebookBench(entry, entry.scale(factor, bench))
     try:
         nb_path = write_converted(entry, work / "notebooks")
@@ -377,6 +380,8 @@ def bench_notebook(entry: Entry, factor: float, work: Path, data_root: Path, tim
         events = kernel_events(st, run.kernel_id)
         report.shares[label] = traced_share(run, events)
         report.reasons.update(not_reused_reasons(events))
+    report.pairs = [(report.plain.seconds, report.first.seconds),
+                    *first_run_pairs(nb_path, work, timeout, overhead_pairs - 1, env=env)]
     return report
 
 
@@ -425,6 +430,8 @@ def format_bench(reports: list[NotebookBench], top: int = 8) -> str:
         for label, diffs in r.diffs.items():
             for d in diffs[:6]:
                 out.append(f"  [{label} differs] {d}")
+        if len(r.pairs) > 1:
+            out.append("  " + format_pairs(r.entry.name, r.pairs))
         for label, run in (("plain", r.plain), ("edited plain", r.edited_plain)):
             if run.errors:
                 out.append(f"  note: the {label} run raised: {run.errors[:3]}")
@@ -435,7 +442,8 @@ def format_bench(reports: list[NotebookBench], top: int = 8) -> str:
     return "\n".join(out)
 
 
-def run_bench(factor: float, names: list[str] | None, timeout: float, keep: bool = False, bench: bool = True) -> str:
+def run_bench(factor: float, names: list[str] | None, timeout: float, keep: bool = False, bench: bool = True,
+              overhead_pairs: int = 1) -> str:
     entries = [e for e in load_manifest() if not names or e.name in names]
     unknown = set(names or []) - {e.name for e in entries}
     if unknown:
@@ -443,7 +451,7 @@ def run_bench(factor: float, names: list[str] | None, timeout: float, keep: bool
     data_root = REPO_ROOT / "demo-data" / "corpus"
     work = Path(tempfile.mkdtemp(prefix="collab_reuse-corpus-"))
     try:
-        reports = [bench_notebook(e, factor, work, data_root, timeout, bench) for e in entries]
+        reports = [bench_notebook(e, factor, work, data_root, timeout, bench, overhead_pairs) for e in entries]
     finally:
         if keep:
             print(f"work directories and stores kept in {work}")
@@ -467,6 +475,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--notebooks", default="", help="comma-separated names (default all)")
     run.add_argument("--timeout", type=float, default=3600)
     run.add_argument("--keep", action="store_true")
+    run.add_argument("--overhead-pairs", type=int, default=1,
+                     help="plain/first-run pairs per notebook for the first-run overhead (default 1)")
     args = parser.parse_args(argv)
     if args.command == "sources":
         failed = 0
@@ -485,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.scale_factor <= 0:
         parser.error("--scale-factor must be positive")
     print(run_bench(args.scale_factor, list(filter(None, args.notebooks.split(","))), args.timeout, args.keep,
-                    bench=not args.test_scale))
+                    bench=not args.test_scale, overhead_pairs=args.overhead_pairs))
     return 0
 
 

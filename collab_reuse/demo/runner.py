@@ -25,6 +25,7 @@ import difflib
 import hashlib
 import os
 import re
+import statistics
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -294,6 +295,29 @@ def run_notebook(path: str | os.PathLike, workdir: str | os.PathLike, *, store_d
         store_dir=None if store_dir is None else str(store_dir), extension_loaded=loaded,
         cell_seconds=cell_seconds, shutdown_seconds=shutdown, writes_after_exit_seconds=writes,
     )
+
+
+def first_run_pairs(notebook: Path, work: Path, timeout: float, pairs: int,
+                    env: Mapping[str, str] | None = None) -> list[tuple[float, float]]:
+    """More (plain, first run) pairs of one notebook, each first run into a new empty store: the
+    first-run overhead is a few percent, about the run-to-run noise of one pair."""
+    out = []
+    for i in range(pairs):
+        print(f"{notebook.name}: overhead pair {i + 2}: plain, then first run ...", flush=True)
+        plain = run_notebook(notebook, work / f"{notebook.stem}-plain-{i}", env=env, timeout=timeout)
+        first = run_notebook(notebook, work / f"{notebook.stem}-first-{i}", store_dir=work / f"{notebook.stem}-store-{i}",
+                             env=env, timeout=timeout)
+        out.append((plain.seconds, first.seconds))
+    return out
+
+
+def format_pairs(name: str, pairs: list[tuple[float, float]]) -> str:
+    """Each pair's overhead, their median, and the overhead of all pairs' time together."""
+    plain, first = sum(p for p, _ in pairs), sum(f for _, f in pairs)
+    median = statistics.median(100 * (f - p) / p for p, f in pairs)
+    listed = ", ".join(f"{p:.1f}/{f:.1f} s ({100 * (f - p) / p:+.1f}%)" for p, f in pairs)
+    return (f"{name}: first-run overhead over {len(pairs)} pairs (plain/first): {listed}; median {median:+.1f}%; "
+            f"all pairs: plain {plain:.1f} s, first {first:.1f} s, {100 * (first - plain) / plain:+.1f}%")
 
 
 def _show(value: Any, limit: int = 300) -> str:

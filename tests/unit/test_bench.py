@@ -42,3 +42,13 @@ def test_the_graphscale_part_is_skipped_or_sized_by_its_options(capsys):
     main(["--skip", others, "--graphscale-sizes", "200,300"])
     out = capsys.readouterr().out
     assert "built 200 vertices" in out and "built 300 vertices" in out and "materialize (3 offered)" in out
+
+
+def test_overhead_pairs_report_each_pair_their_median_and_their_sum():
+    """One pair's overhead is about the run-to-run noise: the median of several is the figure to quote."""
+    from collab_reuse.demo.runner import format_pairs
+
+    line = format_pairs("nb", [(10.0, 11.0), (10.0, 10.2), (20.0, 19.8)])
+    assert "10.0/11.0 s (+10.0%), 10.0/10.2 s (+2.0%), 20.0/19.8 s (-1.0%)" in line
+    assert "median +2.0%" in line
+    assert line.endswith("all pairs: plain 40.0 s, first 41.0 s, +2.5%")
