@@ -270,10 +270,13 @@ class Deferral:
             chosen, _cost = self._plan(needed)
             for node in needed:
                 self._produce(node, chosen)
+        produced_now = {id(node) for node in needed}
         for lz in lazies:
             self.unforced.discard(lz)
             node = lz._cr_node
-            if not isinstance(node.value, tuple):
+            # (a value produced before is not registered again: the registry has followed it since, and
+            # an in-place change gave it a new id that the node's old one must not replace)
+            if id(node) in produced_now and not isinstance(node.value, tuple):
                 self.tracer.registry.set(node.value, node.id, born=lz._cr_born)
             self._settle(lz)
 

@@ -76,6 +76,8 @@ class Registry:
         old = self._entries.get(key)
         if old is not None and old.ref() is obj:
             old.artifact_id = artifact_id  # the same object in a new state: it keeps its birth time
+            if born is not None:  # (or learns an earlier one: a lazy's value, registered as it was produced)
+                old.born = min(old.born, born)
             return True
         try:
             ref = weakref.ref(obj, lambda _r, key=key: self._drop(key, _r))

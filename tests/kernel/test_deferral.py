@@ -262,3 +262,30 @@ def test_gc_leaves_a_stored_result_a_running_kernel_holds_deferred(tmp_path, mon
     assert "removed 0 artifacts" not in gc()
     assert aggregate not in graph.materialized_ids()
     graph.close_all()
+
+
+@pytest.mark.skipif(not pandas_has_cow(), reason="deferring operations on frames needs Copy-on-Write")
+def test_a_lazy_changed_in_place_keeps_its_new_identity_when_it_is_passed_on(tmp_path, monkeypatch, data_file):
+    """A frame deferred inside a notebook function, changed there in place (which produces it) and
+    returned: passing it to the next call once gave it back the id it had before the change. Its later
+    lineage then named another frame, and a teammate's stored result of that other frame was served
+    (kremonic's titanic notebook: `dummies()` then `drop()`; seen as its forest fitted again)."""
+    common = (f"import pandas as pd\nraw = pd.read_csv({str(data_file)!r}, engine='python')\n"
+              "calls = pd.DataFrame({'n': [0]})\ndef drop(t, col):\n    del t[col]\n    return t\n")
+    # (each ranking function also counts its calls in a frame it is given: a change to its caller's
+    # object, so it is not reused whole, and its frames keep the ids of the operations inside it; a sort
+    # of the table is costly, so it is deferred whether or not the table itself is at hand)
+    ranked = "    calls['n'] += 1\n    t = raw.sort_values(['v', 'k'])\n    t['v2'] = t['v'] * 2\n"
+    teammate = [common, "def ranked(raw, calls):\n" + ranked + "    return t\n", "t = drop(ranked(raw, calls), 'w')",
+                "out = t.groupby('k').sum()"]
+    mine = [common, "def ranked_without_v(raw, calls):\n" + ranked + "    del t['v']\n    return t\n",
+            "t = drop(ranked_without_v(raw, calls), 'w')", "out = t.groupby('k').sum()"]
+    outs, reports = [], []
+    for ip, cells in zip(shells(tmp_path, monkeypatch), (teammate, mine)):
+        reports.append([run(ip, c) for c in cells])
+        outs.append(ip.user_ns["out"].copy())
+    assert list(outs[0].columns) == ["v", "v2"]
+    assert list(outs[1].columns) == ["v2"], "what a plain run computes, not the teammate's result"
+    steps = [s for report in reports[1] for s in report["steps"]]
+    assert [s["status"] for s in steps if s["op"] == "DataFrame.sort_values"][0] == "deferred", "(the case at issue)"
+    assert [s["status"] for s in steps if s["op"] == "DataFrameGroupBy.sum"] == ["computed"]
