@@ -22,7 +22,7 @@ from ..errors import Impure, Unreusable
 from ..fingerprint.digest import digest_parts
 from ..fingerprint.functions import function_identity
 from ..store.formats import kind_of
-from . import accelerations, cells, effects, fitted, lgb_datasets, randomness, specs, storing, summary
+from . import accelerations, cells, effects, fitted, lgb_datasets, plain_twins, randomness, specs, storing, summary
 from .calls import Call, Operation, mutated_objects
 from .capture import Capture, replay
 from .deferral import type_name
@@ -245,8 +245,9 @@ class Execution:
             reseeds = randomness.Reseeds(call.rng_before) if specs.may_reseed(call.op.module) else nullcontext()
             with accelerations.around(tracer.accelerations, call), capture, tracer.producer.computing(), \
                     reseeds as call.reseeds:
+                run_args, run_kwargs = plain_twins.plain_callbacks(call.op.module, call.receiver, args, kwargs)
                 start = time.perf_counter()
-                result = func(*args, **kwargs)
+                result = func(*run_args, **run_kwargs)
                 seconds = time.perf_counter() - start
         except BaseException:
             for obj in call.mutated:
