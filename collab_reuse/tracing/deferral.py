@@ -398,20 +398,20 @@ class _LazySet:
     """Unproduced lazies, weakly held by identity (a WeakSet would hash them, i.e. their values)."""
 
     def __init__(self) -> None:
-        self._refs: dict[int, weakref.ref] = {}
+        self.by_id: dict[int, weakref.ref] = {}  # (its truth is what the hooks ask, per call: a plain dict's)
 
     def add(self, lazy: Lazy) -> None:
         key = id(lazy)
-        self._refs[key] = weakref.ref(lazy, lambda _r, key=key: self._refs.pop(key, None))
+        self.by_id[key] = weakref.ref(lazy, lambda _r, key=key: self.by_id.pop(key, None))
 
     def discard(self, lazy: Lazy) -> None:
-        self._refs.pop(id(lazy), None)
+        self.by_id.pop(id(lazy), None)
 
     def __bool__(self) -> bool:
-        return bool(self._refs)
+        return bool(self.by_id)
 
     def __iter__(self) -> Any:
-        return iter([lz for lz in (r() for r in list(self._refs.values())) if lz is not None])
+        return iter([lz for lz in (r() for r in list(self.by_id.values())) if lz is not None])
 
 
 class _NotFrozen(Exception):

@@ -13,6 +13,7 @@ and the library's, as in a plain run.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import operator
 import sys
@@ -38,6 +39,11 @@ from .steps import COMPUTED, DEFERRED, Backend, ComputedValue, Step
 log = logging.getLogger("collab_reuse")
 
 _INDEXERS = frozenset({"loc", "iloc", "at", "iat"})
+#: plain Python values: their methods, items and operators are never data work (a loop over a list of
+#: 100,000 strings calls a hook or three per item; this spares them the classifying)
+_PLAIN_VALUES = frozenset({str, int, float, bool, complex, bytes, bytearray, list, tuple, dict, set, frozenset,
+                           range, type(None)})
+_IMMUTABLE_VALUES = frozenset({str, int, float, bool, complex, bytes, tuple, frozenset, range, type(None)})
 _SEES_CLASS_ONLY = (isinstance, issubclass, callable)
 NAMESPACE_MAGICS = frozenset({"who", "whos", "who_ls", "pinfo", "pinfo2", "psearch", "pdef", "pdoc", "store",
                                "debug", "pdb", "xdel", "reset_selective", "save", "pickleshare"})
@@ -125,6 +131,7 @@ class Tracer:
         self.producer = Producer(backend)
         self.scopes = Scopes(self.registry)
         self.deferral = Deferral(self)
+        self._unforced = self.deferral.unforced.by_id  # (any lazies not produced yet: asked per call)
         self.execution = Execution(self)
         self.accelerations = [acceleration(self) for acceleration in accelerations.REGISTERED]
 
@@ -143,6 +150,9 @@ class Tracer:
         """The callable to call in place of ``func``: itself, unless it is data work."""
         if self._quiet:
             return func
+        if type(func) is types.BuiltinFunctionType and not self._unforced and \
+                (func.__self__ is builtins or type(func.__self__) in _PLAIN_VALUES):
+            return func  # (``len``, ``'a,b'.split``: what ``classify`` says of them, without asking it)
         try:
             kind, module, name, label, receiver = classify(func)
         except Exception:  # an exotic callable: calling it as written is always right
@@ -166,6 +176,8 @@ class Tracer:
 
     def method(self, obj: Any, name: str) -> Any:
         """``obj.name`` about to be called: a lazy receiver stays lazy if the method is traced."""
+        if type(obj) in _PLAIN_VALUES and not self._unforced:
+            return getattr(obj, name)  # (what ``wrap`` gives for a plain value's method)
         if type(obj) is Lazy:
             node = obj._cr_node
             if node.done:
@@ -228,6 +240,8 @@ class Tracer:
 
     def getitem(self, obj: Any, key: Any) -> Any:
         __tracebackhide__ = True
+        if type(obj) in _PLAIN_VALUES:
+            return obj[key]
         if self._quiet:
             return unwrap(obj)[key]
         if type(obj) is Lazy and obj._cr_node.done:
@@ -245,7 +259,8 @@ class Tracer:
     def binop(self, name: str, left: Any, right: Any) -> Any:
         __tracebackhide__ = True
         func = BINOPS[name]
-        if self._quiet or not (self.identity.is_traced_type(type(left)) or self.identity.is_traced_type(type(right))):
+        if (type(left) in _PLAIN_VALUES and type(right) in _PLAIN_VALUES) or self._quiet \
+                or not (self.identity.is_traced_type(type(left)) or self.identity.is_traced_type(type(right))):
             return func(left, right)
         op = Operation(self, func, "numpy", name, f"op.{name}", None)
         return self.run_call(op, (left, right), {}, sys._getframe(1))
@@ -255,7 +270,7 @@ class Tracer:
     def unary(self, name: str, operand: Any) -> Any:
         __tracebackhide__ = True
         func = UNARY[name]
-        if self._quiet or not self.identity.is_traced_type(type(operand)):
+        if type(operand) in _PLAIN_VALUES or self._quiet or not self.identity.is_traced_type(type(operand)):
             return func(operand)
         op = Operation(self, func, "numpy", name, f"op.{name}", None)
         return self.run_call(op, (operand,), {}, sys._getframe(1))
@@ -264,6 +279,8 @@ class Tracer:
 
     def inplace(self, name: str, target: Any, value: Any) -> Any:
         __tracebackhide__ = True
+        if type(target) in _IMMUTABLE_VALUES:  # (``total += x``: a new value, nothing changed in place)
+            return INPLACE[name](target, value if type(value) is not Lazy else unwrap(value))
         target = self.produced_target(target)
         result = INPLACE[name](target, unwrap(value))
         if result is target:

@@ -59,6 +59,30 @@ def test_a_helper_that_appends_to_a_global_runs_every_time(tmp_path, monkeypatch
     assert spaces[1]["seen"] == [200_000]
 
 
+def test_a_helper_that_extends_a_list_it_is_given_runs_every_time(tmp_path, monkeypatch):
+    helper = ("def note_size(frame, sizes):\n"
+              "    sizes += [len(frame)]\n"
+              "    return frame.groupby('k')['v'].median()\n"
+              "sizes = []")
+    spaces, reports = two_runs(tmp_path, monkeypatch, [SETUP, helper, "m = note_size(df, sizes)"])
+    assert spaces[1]["sizes"] == [200_000], "the in-place change happened in the second run too"
+    assert statuses(reports[1], "note_size()") == ["not_reusable"]
+
+
+def test_a_helper_counting_with_plus_equals_on_numbers_is_reused_whole(tmp_path, monkeypatch):
+    """``n += 0`` leaves ``n`` the very same int object: once taken for an in-place change, which made
+    the helper impure. Numbers and strings can't be changed in place."""
+    helper = ("def missing_then_medians(frame):\n"
+              "    n_missing = 0\n"
+              "    for col in frame.columns:\n"
+              "        n_missing += int(frame[col].isna().sum())\n"
+              "    return n_missing, frame.groupby('k')['v'].median()\n")
+    spaces, reports = two_runs(tmp_path, monkeypatch, [SETUP, helper, "n, m = missing_then_medians(df)"])
+    assert statuses(reports[0], "missing_then_medians()") == ["computed"]
+    assert "reused" in statuses(reports[1], "missing_then_medians()")
+    assert spaces[1]["n"] == 0 and spaces[0]["m"].equals(spaces[1]["m"])
+
+
 def test_a_helper_that_writes_a_file_is_judged_impure_while_it_runs(tmp_path, monkeypatch):
     out = tmp_path / "out.csv"
     helper = ("def export(frame, path):\n"
