@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import __future__
 import ast
+import inspect
 import linecache
 import types
 import weakref
@@ -117,8 +118,8 @@ def _body_start(code: types.CodeType) -> tuple | None:
 
 
 def _same_function(rewritten: types.CodeType, plain: types.CodeType) -> bool:
-    nargs = rewritten.co_argcount + rewritten.co_kwonlyargcount + bool(rewritten.co_flags & 0x04) \
-        + bool(rewritten.co_flags & 0x08)
+    nargs = rewritten.co_argcount + rewritten.co_kwonlyargcount + bool(rewritten.co_flags & inspect.CO_VARARGS) \
+        + bool(rewritten.co_flags & inspect.CO_VARKEYWORDS)
     return (rewritten.co_argcount, rewritten.co_posonlyargcount, rewritten.co_kwonlyargcount,
             rewritten.co_varnames[:nargs], rewritten.co_freevars, rewritten.co_cellvars,
             rewritten.co_flags & ~_FUTURE_FLAGS) == \
