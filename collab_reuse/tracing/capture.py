@@ -84,6 +84,8 @@ class Capture:
         if self.tee:
             sys.stdout, sys.stderr = self._out, self._err
             self._stop_listening()
+        if len(self.log) > 1 and not self.overflowed:
+            self.log[:] = compacted(self.log)
 
     def _written_to_descriptor(self, stream: str, text: str) -> None:
         self.keep(["fd", stream, text], len(text))
@@ -127,6 +129,36 @@ class Capture:
         if self.overflowed:
             return f"not stored: it printed more than {MAX_CAPTURED // 1_000_000} MB, more than a replay keeps"
         return None
+
+
+def compacted(log: list) -> list:
+    """The log with consecutive writes to one stream joined into one entry: the same text in the same
+    order, so a replay shows what the writes showed. A call that prints a progress line per iteration
+    made thousands of small entries, each an object every full garbage collection walked (and stored
+    with the result)."""
+    out: list = []
+    run: list[str] = []  # texts of the entry at out[-1], joined when the run ends
+    for entry in log:
+        last = out[-1] if out else None
+        if last is not None and _stream_of(entry) is not None and _stream_of(entry) == _stream_of(last):
+            run.append(entry[-1])
+            continue
+        if run:
+            last[-1] = "".join(run)
+        out.append(list(entry))
+        run = [entry[-1]] if _stream_of(entry) is not None else []
+    if run:
+        out[-1][-1] = "".join(run)
+    return out
+
+
+def _stream_of(entry: list) -> tuple | None:
+    """What a text entry writes to (("stdout",), ("fd", "stderr")...), None for a warning or overflow."""
+    if entry[0] in ("stdout", "stderr") and len(entry) == 2 and isinstance(entry[1], str):
+        return (entry[0],)
+    if entry[0] == "fd" and len(entry) == 3 and isinstance(entry[2], str):
+        return ("fd", entry[1])
+    return None
 
 
 def replay(log: list, frame: Any) -> None:

@@ -68,7 +68,7 @@ def test_an_ignored_warning_is_not_shown_but_kept_for_a_replay_elsewhere(shown):
     with Capture(tee=True, frame=sys._getframe()) as capture:
         operation()
     assert ("warning", "careful") not in shown.events
-    assert ["warning", "builtins:FutureWarning", "careful"] == capture.log[2][:3]
+    assert ["warning", "builtins:FutureWarning", "careful"] == capture.log[1][:3]  # (after the "before" line)
     warnings.simplefilter("default", FutureWarning)
     replay(capture.log, sys._getframe())
     assert ("warning", "careful") in shown.events
@@ -109,4 +109,41 @@ def test_a_capture_within_its_bound_is_replayable(shown):
     with Capture(tee=True) as captured:
         print("small")
     assert not captured.overflowed and captured.replayable and captured.unstorable is None
-    assert captured.log == [["stdout", "small"], ["stdout", "\n"]]
+    assert captured.log == [["stdout", "small\n"]]
+
+
+def test_consecutive_writes_to_one_stream_are_kept_as_one_entry_in_order(shown):
+    """A call printing a line per iteration made an entry per write: thousands of small lists, held
+    until the store wrote them and walked by every full garbage collection meanwhile."""
+    shown.install()
+    with Capture(tee=True, frame=sys._getframe()) as captured:
+        for i in range(1000):
+            print(f"iteration {i}")
+        print("warned", file=sys.stderr)
+        warnings.warn("careful", FutureWarning)
+        print("done")
+    assert [entry[0] for entry in captured.log] == ["stdout", "stderr", "warning", "stdout"]
+    assert captured.log[0][1] == "".join(f"iteration {i}\n" for i in range(1000))
+    assert captured.log[1][1] == "warned\n" and captured.log[3][1] == "done\n"
+
+
+def test_a_compacted_log_replays_the_same_text_in_the_same_order(shown):
+    shown.install()
+    with Capture(tee=True, frame=sys._getframe()) as captured:
+        operation()
+        for i in range(50):
+            print(i, end=" ")
+    live = list(shown.events)
+    shown.events.clear()
+    replay(captured.log, sys._getframe())
+    def text_and_warnings(events):
+        out, joined = [], ""
+        for kind, text in events:
+            if kind == "out":
+                joined += text
+                continue
+            out += [("out", joined), (kind, text)] if joined else [(kind, text)]
+            joined = ""
+        return out + ([("out", joined)] if joined else [])
+    assert text_and_warnings(shown.events) == text_and_warnings(live)
+    assert len(captured.log) == 3  # "before\n", the warning, "after\n" and the numbers
