@@ -44,6 +44,35 @@ _INDEXERS = frozenset({"loc", "iloc", "at", "iat"})
 _PLAIN_VALUES = frozenset({str, int, float, bool, complex, bytes, bytearray, list, tuple, dict, set, frozenset,
                            range, type(None)})
 _IMMUTABLE_VALUES = frozenset({str, int, float, bool, complex, bytes, tuple, frozenset, range, type(None)})
+_scalar_types: dict[type, bool] = {}
+
+
+def _operand_is_a_value(t: type) -> bool:
+    """A plain value, or a scalar of numpy or pandas (``np.float64``, a dtype, a ``Timestamp``): an
+    operator on such values is never data work (``df[c].dtype == 'object'`` over 300 columns was 300
+    traced operations). They can't change in place, and an id digests them by content as it does
+    literals, so no lineage is lost; a lazy is never one."""
+    if t in _PLAIN_VALUES:
+        return True
+    found = _scalar_types.get(t)
+    if found is None:
+        found = _is_library_scalar(t)
+        _scalar_types[t] = found
+    return found
+
+
+def _is_library_scalar(t: type) -> bool:
+    module = t.__module__.split(".", 1)[0]
+    if module == "numpy":
+        import numpy as np
+
+        return issubclass(t, (np.generic, np.dtype))
+    if module == "pandas":
+        import pandas as pd
+        from pandas.api.extensions import ExtensionDtype
+
+        return issubclass(t, (ExtensionDtype, pd.Timestamp, pd.Timedelta, pd.Period, pd.Interval))
+    return False
 _SEES_CLASS_ONLY = (isinstance, issubclass, callable)
 NAMESPACE_MAGICS = frozenset({"who", "whos", "who_ls", "pinfo", "pinfo2", "psearch", "pdef", "pdoc", "store",
                                "debug", "pdb", "xdel", "reset_selective", "save", "pickleshare"})
@@ -259,7 +288,7 @@ class Tracer:
     def binop(self, name: str, left: Any, right: Any) -> Any:
         __tracebackhide__ = True
         func = BINOPS[name]
-        if (type(left) in _PLAIN_VALUES and type(right) in _PLAIN_VALUES) or self._quiet \
+        if (_operand_is_a_value(type(left)) and _operand_is_a_value(type(right))) or self._quiet \
                 or not (self.identity.is_traced_type(type(left)) or self.identity.is_traced_type(type(right))):
             return func(left, right)
         op = Operation(self, func, "numpy", name, f"op.{name}", None)
@@ -270,7 +299,7 @@ class Tracer:
     def unary(self, name: str, operand: Any) -> Any:
         __tracebackhide__ = True
         func = UNARY[name]
-        if type(operand) in _PLAIN_VALUES or self._quiet or not self.identity.is_traced_type(type(operand)):
+        if _operand_is_a_value(type(operand)) or self._quiet or not self.identity.is_traced_type(type(operand)):
             return func(operand)
         op = Operation(self, func, "numpy", name, f"op.{name}", None)
         return self.run_call(op, (operand,), {}, sys._getframe(1))

@@ -248,3 +248,22 @@ def test_xgboosts_cross_validation_reseeds_numpys_generator_and_is_reused_from_a
     assert statuses(reports[0], "xgboost.cv") == ["computed"]
     assert statuses(reports[1], "xgboost.cv") == ["reused"]
     assert spaces[0]["res"].equals(spaces[1]["res"]) and (spaces[0]["after"] == spaces[1]["after"]).all()
+
+
+def test_operators_on_numpy_and_pandas_scalars_are_not_traced_operations(tmp_path, monkeypatch):
+    """``frame[c].dtype == 'object'`` over every column was a traced operation per column; a dtype, a
+    numpy scalar or a Timestamp is a value like an int. An operator on a frame or series still is one."""
+    cells = [SETUP + "\ndf['name'] = (df['k'] % 7).astype(str)\ndf['when'] = pd.Timestamp('2024-01-01')",
+             "def text_columns(frame):\n"
+             "    return [c for c in frame.columns if frame[c].dtype == 'object' or frame[c].dtype == 'str']\n",
+             "names = text_columns(df)\n"
+             "total = df['v'].sum() * 2 + np.float64(1)\n"
+             "later = df['when'].iloc[0] + pd.Timedelta(days=1) > pd.Timestamp('2024-01-01')\n"
+             "flags = df['v'] > 10"]
+    spaces, reports = two_runs(tmp_path, monkeypatch, cells)
+    ops = [s["op"] for s in reports[0]["steps"]]
+    assert not any(op.startswith("op.") for op in ops if op != "op.Gt"), ops
+    assert ops.count("op.Gt") == 1  # (the series comparison)
+    assert spaces[0]["names"] == spaces[1]["names"] == ["name"]
+    assert spaces[0]["total"] == spaces[1]["total"] == 200_000 * 199_999 * 0.5 + 1
+    assert spaces[0]["later"] is spaces[1]["later"] and bool(spaces[0]["later"])
