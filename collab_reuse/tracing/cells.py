@@ -123,11 +123,16 @@ def rerunnable_definitions(tree: ast.Module) -> list[ast.FunctionDef]:
     """The cell's top-level function definitions a replay can simply run again: undecorated, and the only
     binding of their name in the cell. Running one makes the same function (its code is the cell's, at
     the same lines), so a plot cell that defines a helper it draws with may be replayed."""
-    stored = [node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)]
-    named = [node.name for node in ast.walk(tree)
-             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-    named += [name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
-              for name in _definitely_bound(node)]
+    stored: set[str] = set()
+    named: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            if not isinstance(node.ctx, ast.Load):
+                stored.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            named.append(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            named.extend(_definitely_bound(node))
     return [stmt for stmt in tree.body if isinstance(stmt, ast.FunctionDef) and not stmt.decorator_list
             and named.count(stmt.name) == 1 and stmt.name not in stored]
 
@@ -153,7 +158,13 @@ def only_called(tree: ast.Module) -> set[str]:
 
 def cell_impurity(tree: ast.Module) -> str | None:
     """Why the cell's source may have an effect besides displaying; None if none is seen."""
-    inputs = set(cell_inputs(tree))
+    found: list[set[str]] = []
+
+    def inputs() -> set[str]:  # (read only when a change in place is seen: most cells never need them)
+        if not found:
+            found.append(set(cell_inputs(tree)))
+        return found[0]
+
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             return "it imports modules"
@@ -169,7 +180,7 @@ def cell_impurity(tree: ast.Module) -> str | None:
             for sub in ast.walk(target):
                 if isinstance(sub, (ast.Subscript, ast.Attribute)):
                     base = _base(sub)
-                    if base is None or base in inputs:
+                    if base is None or base in inputs():
                         return f"it changes {base or 'an object'} in place"
         if isinstance(node, ast.Call):
             why = _call_effect(node, inputs)
@@ -205,7 +216,7 @@ def _base(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _call_effect(node: ast.Call, inputs: set[str]) -> str | None:
+def _call_effect(node: ast.Call, inputs: Callable[[], set[str]]) -> str | None:
     func = node.func
     if any(k.arg == "file" for k in node.keywords):
         return "it writes to a file"
@@ -221,7 +232,7 @@ def _call_effect(node: ast.Call, inputs: set[str]) -> str | None:
         return None  # (the settings it changes are recorded and made again by a replay)
     if func.attr in _WRITING_METHODS or func.attr in DISPLAY_UNSAFE and plotting:
         return f"it calls {func.attr}(), which writes or changes settings"
-    if base in inputs and (func.attr in _MUTATING_METHODS or any(k.arg == "inplace" for k in node.keywords)):
+    if (func.attr in _MUTATING_METHODS or any(k.arg == "inplace" for k in node.keywords)) and base in inputs():
         return f"it calls {base}.{func.attr}(), which may change {base}"
     return None
 
