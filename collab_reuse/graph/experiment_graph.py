@@ -217,6 +217,13 @@ class ExperimentGraph(SQLiteFile):
             return 0
 
     @guarded
+    def version(self) -> tuple:
+        """Equal to an earlier answer only if nothing was committed to the database in between: by
+        another connection (SQLite's ``data_version``) or by this thread's own (``total_changes``)."""
+        db = self._db()
+        return db, db.execute("PRAGMA data_version").fetchone()[0], db.total_changes
+
+    @guarded
     def set_budget(self, nbytes: int) -> None:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO meta VALUES('budget', ?)", (str(rows.count(int(nbytes))),))

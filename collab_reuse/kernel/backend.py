@@ -204,7 +204,17 @@ class TracerBackend:
 
     def _refresh_from_graph(self) -> None:
         """What any kernel stored, which operations draw from the RNG or finish quietly, and the
-        budget: read once per cell, not once per operation."""
+        budget: read once per cell, not once per operation, and not at all while the graph is as it
+        was at the last refresh (cells run back to back: four queries, 0.4 ms a cell, for nothing)."""
+        if self.graph is None or self.failure is not None:
+            return
+        try:
+            version = self.graph.version()
+        except Exception as exc:
+            self.store_fault(exc, "reading the Experiment Graph") or log.warning("refresh failed", exc_info=True)
+            return
+        if version == self._graph_version:
+            return
         self.notice_stored()
         if self.graph is not None and self.failure is None:
             try:
@@ -213,6 +223,7 @@ class TracerBackend:
                 quiet, self._quiet_seq = self.graph.quiet_since(self._quiet_seq)
                 self._quiet.update(quiet)
                 self._budget = self.graph.budget()
+                self._graph_version = version
             except Exception as exc:
                 self.store_fault(exc, "reading the Experiment Graph") or log.warning("refresh failed", exc_info=True)
 
@@ -227,6 +238,7 @@ class TracerBackend:
         self._stored_seq = 0
         self._quiet.clear()
         self._quiet_seq = 0
+        self._graph_version = None  # (read everything again at the next refresh)
 
     def file_digest(self, path: str) -> str:
         digest = self.files.digest(path)  # (a store that can't answer: the file is hashed)

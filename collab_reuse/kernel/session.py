@@ -108,6 +108,7 @@ class Session(TracerBackend):
         self._quiet: dict[str, tuple[str, float]] = {}
         self._quiet_seq = 0
         self._budget: int | None = None  # the store's budget in bytes, as of the running cell
+        self._graph_version: Any = None  # the graph's version at the last refresh (``graph.version``)
         self._unrecorded_loads: dict[str, float] = {}  # load counters measured here, not in the store yet
         self._unrecorded_lock = threading.Lock()
         self._authors: dict[str, str] = {}  # artifact id -> whose artifact its last load was (``attribution``)

@@ -72,3 +72,25 @@ def test_load_throughput_counts_the_loads_a_kernel_has_not_recorded_yet(tmp_path
     per_byte, fixed = g.load_throughput(unrecorded)
     assert fixed == 0.004  # the small loads measure the fixed cost
     assert abs(per_byte - (1.05 - 3 * 0.004) / 400_000_000) < 1e-15
+
+
+def test_the_version_changes_with_every_commit_by_any_connection_and_only_then(tmp_path):
+    """A kernel skips its per-cell refresh while the version is the one it last read: it must change
+    when another process, another thread or this very connection commits, and stay put on reads."""
+    import threading
+
+    g = ExperimentGraph(tmp_path)
+    first = g.version()
+    assert g.stored_since(0) == (set(), 0) and g.budget() == 0
+    assert g.version() == first  # reads change nothing
+    g.set_budget(1 << 20)  # this thread's own connection
+    mine = g.version()
+    assert mine != first
+    other = ExperimentGraph(tmp_path)  # another connection (another kernel's)
+    other.record_cell([VertexUpdate("v", "op", "dataframe", [], 0.01)], "u", {"kernel_id": "k", "totals": {}})
+    theirs = g.version()
+    assert theirs != mine
+    thread = threading.Thread(target=lambda: g.set_budget(2 << 20))  # the kernel's writer thread
+    thread.start()
+    thread.join()
+    assert g.version() != theirs and g.budget() == 2 << 20

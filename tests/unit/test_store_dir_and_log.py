@@ -54,6 +54,28 @@ def test_a_store_deleted_or_made_again_is_no_longer_the_one_opened(tmp_path):
         handle.check()
 
 
+def test_a_mark_written_again_in_place_is_seen_although_checks_skip_reading_an_unchanged_one(tmp_path):
+    """``check`` reads the mark only when its file changed since it was read; a mark replaced by
+    another store's (same size, same inode) has a new change time."""
+    handle = open_store_dir(tmp_path / "store")
+    for _ in range(3):
+        handle.check()
+    mark = tmp_path / "store" / MARK_FILE
+    data = json.loads(mark.read_text())
+    other = data["id"][::-1]
+    assert other != data["id"] and len(other) == len(data["id"])
+    before = os.stat(mark)
+    text = mark.read_text().replace(data["id"], other)
+    with open(mark, "r+") as f:  # (in place: the same inode, the same size)
+        f.write(text)
+    assert (os.stat(mark).st_ino, os.stat(mark).st_size) == (before.st_ino, before.st_size)
+    with pytest.raises(StoreError, match="made again"):
+        handle.check()
+    mark.unlink()
+    with pytest.raises(StoreError, match="was deleted"):
+        handle.check()
+
+
 def _record(text):
     return logging.LogRecord("collab_reuse", logging.INFO, __file__, 1, text, (), None)
 
