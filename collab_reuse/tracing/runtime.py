@@ -44,7 +44,12 @@ _INDEXERS = frozenset({"loc", "iloc", "at", "iat"})
 _PLAIN_VALUES = frozenset({str, int, float, bool, complex, bytes, bytearray, list, tuple, dict, set, frozenset,
                            range, type(None)})
 _IMMUTABLE_VALUES = frozenset({str, int, float, bool, complex, bytes, tuple, frozenset, range, type(None)})
-_scalar_types: dict[type, bool] = {}
+_SEES_CLASS_ONLY = (isinstance, issubclass, callable)
+NAMESPACE_MAGICS = frozenset({"who", "whos", "who_ls", "pinfo", "pinfo2", "psearch", "pdef", "pdoc", "store",
+                               "debug", "pdb", "xdel", "reset_selective", "save", "pickleshare"})
+# stdlib modules whose functions read their caller's frame: a wrapper in between would change what they see
+_READS_CALLER = frozenset({"warnings", "_warnings", "inspect", "sys", "logging", "traceback", "pdb", "bdb"})
+_scalar_types: dict[type, bool] = {}  # type -> whether it is a numpy or pandas scalar (``_operand_is_a_value``)
 
 
 def _operand_is_a_value(t: type) -> bool:
@@ -62,7 +67,8 @@ def _operand_is_a_value(t: type) -> bool:
 
 
 def _is_library_scalar(t: type) -> bool:
-    module = t.__module__.split(".", 1)[0]
+    module = getattr(t, "__module__", None)
+    module = module.split(".", 1)[0] if isinstance(module, str) else ""
     if module == "numpy":
         import numpy as np
 
@@ -73,11 +79,6 @@ def _is_library_scalar(t: type) -> bool:
 
         return issubclass(t, (ExtensionDtype, pd.Timestamp, pd.Timedelta, pd.Period, pd.Interval))
     return False
-_SEES_CLASS_ONLY = (isinstance, issubclass, callable)
-NAMESPACE_MAGICS = frozenset({"who", "whos", "who_ls", "pinfo", "pinfo2", "psearch", "pdef", "pdoc", "store",
-                               "debug", "pdb", "xdel", "reset_selective", "save", "pickleshare"})
-# stdlib modules whose functions read their caller's frame: a wrapper in between would change what they see
-_READS_CALLER = frozenset({"warnings", "_warnings", "inspect", "sys", "logging", "traceback", "pdb", "bdb"})
 
 
 class _Wrapped:
