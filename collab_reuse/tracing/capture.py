@@ -137,16 +137,17 @@ def compacted(log: list) -> list:
     made thousands of small entries, each an object every full garbage collection walked (and stored
     with the result)."""
     out: list = []
+    last_stream = None  # what out[-1] writes to
     run: list[str] = []  # texts of the entry at out[-1], joined when the run ends
     for entry in log:
-        last = out[-1] if out else None
-        if last is not None and _stream_of(entry) is not None and _stream_of(entry) == _stream_of(last):
+        stream = _stream_of(entry)
+        if stream is not None and stream == last_stream:
             run.append(entry[-1])
             continue
         if run:
-            last[-1] = "".join(run)
+            out[-1][-1] = "".join(run)
         out.append(list(entry))
-        run = [entry[-1]] if _stream_of(entry) is not None else []
+        last_stream, run = stream, [entry[-1]] if stream is not None else []
     if run:
         out[-1][-1] = "".join(run)
     return out

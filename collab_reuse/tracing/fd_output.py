@@ -99,8 +99,7 @@ class Forwarder:
 
     def _forward_until_closed(self) -> None:
         poller = select.poll()
-        by_end = {pipe.read_end: pipe for pipe in self._pipes}
-        for end in by_end:
+        for end in self._by_end:
             poller.register(end, select.POLLIN)
         poller.register(self._wake_read, select.POLLIN)
         while not self._closed:
@@ -110,8 +109,8 @@ class Forwarder:
                 continue
             with self._lock:
                 for end, _ in ready:
-                    if end in by_end:
-                        self._forward(by_end[end])
+                    if end in self._by_end:
+                        self._forward(self._by_end[end])
 
     def _forward(self, pipe: _Pipe) -> None:
         """Forward what is in ``pipe`` now (the lock held). Never raises: it runs inside the notebook's

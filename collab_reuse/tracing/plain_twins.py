@@ -21,7 +21,7 @@ import weakref
 from typing import Any
 
 from ..fingerprint.functions import is_notebook_function
-from . import purity
+from . import purity, specs
 
 __all__ = ["plain_callbacks", "plain_twin"]
 
@@ -42,7 +42,7 @@ def plain_callbacks(module: str, receiver: Any, args: tuple, kwargs: dict) -> tu
     Only pandas' functions and the methods of its objects, which call a function they are given and
     don't keep it; a Styler keeps it (as an estimator would), and the object the notebook holds must
     be the one it passed."""
-    if module.split(".", 1)[0] != "pandas" or type(receiver).__name__ in _KEEPERS:  # ("pandas.core.series" in 2.2)
+    if specs.package_of(module) != "pandas" or type(receiver).__name__ in _KEEPERS:  # ("pandas.core.series" in 2.2)
         return args, kwargs
     new_args = tuple(_twinned(a, 0) for a in args)
     new_kwargs = {k: _twinned(v, 0) for k, v in kwargs.items()}

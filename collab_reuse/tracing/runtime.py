@@ -68,7 +68,7 @@ def _operand_is_a_value(t: type) -> bool:
 
 def _is_library_scalar(t: type) -> bool:
     module = getattr(t, "__module__", None)
-    module = module.split(".", 1)[0] if isinstance(module, str) else ""
+    module = specs.package_of(module) if isinstance(module, str) else ""
     if module == "numpy":
         import numpy as np
 
