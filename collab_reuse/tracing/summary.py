@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import os
 import types
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,12 @@ MAX_REPR = 60        # characters of a parameter's repr
 MAX_PARAMS = 24      # parameters summarized per call
 MAX_SOURCE = 4000    # characters of a notebook function's source
 _PLAIN = (bool, int, float, complex, str, type(None))
-_names: dict[Any, tuple[str, ...] | None] = {}  # callable -> its positional parameters' names
+#: callable -> its positional parameters' names. Weak: the cache must keep nothing of the notebook's alive
+#: (it once held bound methods, and with them their frames and figures, for the kernel's life).
+_names: "weakref.WeakKeyDictionary[Any, tuple[str, ...] | None]" = weakref.WeakKeyDictionary()
+#: (receiver's type, name) -> names, of C methods bound to an instance (``arr.sum``): keyed by the type
+_bound_builtin_names: dict[tuple[type, str], tuple[str, ...] | None] = {}
+_MAX_CACHED = 4096
 
 
 def short(value: Any) -> str:
@@ -49,22 +55,38 @@ def _plain_container(value: Any, depth: int = 0) -> bool:
 
 
 def positional_names(func: Any) -> tuple[str, ...] | None:
-    """The names of a callable's positional parameters (None when its signature can't be read)."""
+    """The names of a callable's positional parameters (None when its signature can't be read).
+
+    Cached under what holds no data: a bound method under its function (its receiver may be a whole
+    frame or figure), a C method bound to an instance under the instance's type and the method's name,
+    anything else weakly; a callable that is neither hashable nor weakly referenceable is not cached."""
+    if isinstance(func, types.MethodType):
+        names = positional_names(func.__func__)
+        return names[1:] if names else names
+    receiver = getattr(func, "__self__", None) if isinstance(func, types.BuiltinMethodType) else None
+    if receiver is not None and not isinstance(receiver, (types.ModuleType, type)):
+        key: Any = (type(receiver), func.__name__)
+        cache: Any = _bound_builtin_names
+    else:
+        key, cache = func, _names
     try:
-        return _names[func]
+        return cache[key]
     except KeyError:
         pass
-    except TypeError:  # unhashable callable
-        return None
+    except TypeError:  # unhashable, or not weakly referenceable
+        return _signature_names(func)
+    names = _signature_names(func)
+    if len(cache) < _MAX_CACHED:
+        cache[key] = names
+    return names
+
+
+def _signature_names(func: Any) -> tuple[str, ...] | None:
     try:
         params = inspect.signature(func).parameters.values()
-        names: tuple[str, ...] | None = tuple(
-            p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
     except (TypeError, ValueError):
-        names = None
-    if len(_names) < 4096:
-        _names[func] = names
-    return names
+        return None
+    return tuple(p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
 def params(func: Any, args: tuple, kwargs: dict) -> dict[str, str]:

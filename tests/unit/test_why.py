@@ -274,3 +274,44 @@ def test_a_reuse_known_by_its_inputs_keeps_what_the_run_before_was_called_with(t
     report = record("v2", "computed", {"params": {"func": "['sum']"}, "inputs": ["in"]}, 3)
     (first, *_) = report["steps"][0]["why"]
     assert (first["kind"], first["detail"], first["old"], first["new"]) == (why.PARAMETER, "func", "['sum', 'std']", "['sum']")
+
+
+def test_naming_a_calls_parameters_keeps_nothing_of_the_notebook_alive():
+    """The parameter-name cache once held every bound method it saw, and with it the method's receiver:
+    a frame, a figure, for the kernel's life (a first run's collections walked them all)."""
+    import gc
+    import weakref
+
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": [1, 2], "b": [3, 4]})
+    array = np.arange(4.0)
+
+    class Model:
+        def fit(self, X, y=None):
+            return self
+
+    model = Model()
+    assert summary.params(frame.merge, (frame,), {"on": "a"}) == {"right": "<DataFrame>", "on": "'a'"}
+    assert summary.params(model.fit, (array,), {}) == {"X": "<ndarray>"}
+    summary.params(array.reshape, (2, 2), {})  # a C method bound to an instance
+    gone = [weakref.ref(frame), weakref.ref(array), weakref.ref(model)]
+    del frame, array, model
+    gc.collect()
+    assert [ref() for ref in gone] == [None, None, None]
+
+
+def test_a_bound_methods_names_are_its_functions_without_the_receiver():
+    class Thing:
+        def go(self, first, second=2, *rest, key=None):
+            return first
+
+        @classmethod
+        def make(cls, size):
+            return cls()
+
+    assert summary.positional_names(Thing().go) == ("first", "second")
+    assert summary.positional_names(Thing.make) == ("size",)
+    assert summary.positional_names(Thing.go) == ("self", "first", "second")
+    assert summary.params(Thing().go, (1, 2), {"key": "k"}) == {"first": "1", "second": "2", "key": "'k'"}
