@@ -109,6 +109,9 @@ class BackgroundWriter:
                 except BaseException:  # (the thread must outlive any failure of its own reporting)
                     pass
             finally:
+                # (the done job lets go of what it held now, not when the next job arrives: this frame kept
+                # the last job's results, whole frames, alive for as long as the kernel stayed idle)
+                item = None
                 if self._queue.empty():
                     self._idle.set()
 
