@@ -26,8 +26,11 @@ _PLAIN = (bool, int, float, complex, str, type(None))
 #: callable -> its positional parameters' names. Weak: the cache must keep nothing of the notebook's alive
 #: (it once held bound methods, and with them their frames and figures, for the kernel's life).
 _names: "weakref.WeakKeyDictionary[Any, tuple[str, ...] | None]" = weakref.WeakKeyDictionary()
-#: (receiver's type, name) -> names, of C methods bound to an instance (``arr.sum``): keyed by the type
-_bound_builtin_names: dict[tuple[type, str], tuple[str, ...] | None] = {}
+#: the same, of what holds no value of the notebook's but can't be weakly referenced: C-level definitions
+#: (``np.log``, ``np.ndarray.sum``), and C methods bound to an instance (``arr.sum``) by (type, name)
+_definition_names: dict[Any, tuple[str, ...] | None] = {}
+_C_DEFINITIONS = (types.BuiltinFunctionType, types.MethodDescriptorType, types.WrapperDescriptorType,
+                  types.ClassMethodDescriptorType, types.MethodWrapperType)
 _MAX_CACHED = 4096
 
 
@@ -59,16 +62,12 @@ def positional_names(func: Any) -> tuple[str, ...] | None:
 
     Cached under what holds no data: a bound method under its function (its receiver may be a whole
     frame or figure), a C method bound to an instance under the instance's type and the method's name,
-    anything else weakly; a callable that is neither hashable nor weakly referenceable is not cached."""
+    a C-level definition (a builtin, a method descriptor, a ufunc) as itself, anything else weakly; a
+    callable that is neither is not cached."""
     if isinstance(func, types.MethodType):
         names = positional_names(func.__func__)
         return names[1:] if names else names
-    receiver = getattr(func, "__self__", None) if isinstance(func, types.BuiltinMethodType) else None
-    if receiver is not None and not isinstance(receiver, (types.ModuleType, type)):
-        key: Any = (type(receiver), func.__name__)
-        cache: Any = _bound_builtin_names
-    else:
-        key, cache = func, _names
+    key, cache = _cache_key(func)
     try:
         return cache[key]
     except KeyError:
@@ -79,6 +78,16 @@ def positional_names(func: Any) -> tuple[str, ...] | None:
     if len(cache) < _MAX_CACHED:
         cache[key] = names
     return names
+
+
+def _cache_key(func: Any) -> tuple[Any, Any]:
+    """(key, cache) under which a callable's names are kept (see ``positional_names``)."""
+    if isinstance(func, _C_DEFINITIONS) or type(func).__name__ == "ufunc":
+        receiver = getattr(func, "__self__", None)
+        if receiver is not None and not isinstance(receiver, (types.ModuleType, type)):
+            return (type(receiver), func.__name__), _definition_names
+        return func, _definition_names
+    return func, _names
 
 
 def _signature_names(func: Any) -> tuple[str, ...] | None:

@@ -296,6 +296,7 @@ def test_naming_a_calls_parameters_keeps_nothing_of_the_notebook_alive():
     assert summary.params(frame.merge, (frame,), {"on": "a"}) == {"right": "<DataFrame>", "on": "'a'"}
     assert summary.params(model.fit, (array,), {}) == {"X": "<ndarray>"}
     summary.params(array.reshape, (2, 2), {})  # a C method bound to an instance
+    summary.params(array.__add__, (1,), {})  # a slot wrapper bound to one
     gone = [weakref.ref(frame), weakref.ref(array), weakref.ref(model)]
     del frame, array, model
     gc.collect()
@@ -315,3 +316,13 @@ def test_a_bound_methods_names_are_its_functions_without_the_receiver():
     assert summary.positional_names(Thing.make) == ("size",)
     assert summary.positional_names(Thing.go) == ("self", "first", "second")
     assert summary.params(Thing().go, (1, 2), {"key": "k"}) == {"first": "1", "second": "2", "key": "'k'"}
+
+
+def test_c_level_definitions_names_are_cached_without_holding_anything():
+    import numpy as np
+
+    for func in (np.log, np.ndarray.sum, len, np.arange(3).sum):
+        first = summary.positional_names(func)
+        assert summary.positional_names(func) == first
+    assert np.log in summary._definition_names and np.ndarray.sum in summary._definition_names
+    assert (np.ndarray, "sum") in summary._definition_names  # (a bound one by its type, not its array)
