@@ -24,7 +24,7 @@ MAX_PARAMS = 24      # parameters summarized per call
 MAX_SOURCE = 4000    # characters of a notebook function's source
 _PLAIN = (bool, int, float, complex, str, type(None))
 #: callable -> its positional parameters' names. Weak: the cache must keep nothing of the notebook's alive
-#: (it once held bound methods, and with them their frames and figures, for the kernel's life).
+#: (it once held bound methods, and with them their frames and models, for the kernel's life).
 _names: "weakref.WeakKeyDictionary[Any, tuple[str, ...] | None]" = weakref.WeakKeyDictionary()
 #: the same, of what holds no value of the notebook's but can't be weakly referenced: C-level definitions
 #: (``np.log``, ``np.ndarray.sum``), and C methods bound to an instance (``arr.sum``) by (type, name)
@@ -61,7 +61,7 @@ def positional_names(func: Any) -> tuple[str, ...] | None:
     """The names of a callable's positional parameters (None when its signature can't be read).
 
     Cached under what holds no data: a bound method under its function (its receiver may be a whole
-    frame or figure), a C method bound to an instance under the instance's type and the method's name,
+    frame or model), a C method bound to an instance under the instance's type and the method's name,
     a C-level definition (a builtin, a method descriptor, a ufunc) as itself, anything else weakly; a
     callable that is neither is not cached."""
     if isinstance(func, types.MethodType):

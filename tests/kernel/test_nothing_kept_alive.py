@@ -2,8 +2,8 @@
 
 A module-level cache of parameter names once held every bound method a traced call was made with,
 and with it the method's receiver: ``big.merge(...)`` kept ``big`` in memory for the kernel's life
-after the notebook deleted it (and ``ax.set_title`` its figure), and every full garbage collection
-walked them all.
+after the notebook deleted it (``le.fit``, the encoder), and every full garbage collection walked
+them all.
 """
 
 import gc

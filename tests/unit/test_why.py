@@ -278,7 +278,7 @@ def test_a_reuse_known_by_its_inputs_keeps_what_the_run_before_was_called_with(t
 
 def test_naming_a_calls_parameters_keeps_nothing_of_the_notebook_alive():
     """The parameter-name cache once held every bound method it saw, and with it the method's receiver:
-    a frame, a figure, for the kernel's life (a first run's collections walked them all)."""
+    a frame, a model, for the kernel's life (a first run's collections walked them all)."""
     import gc
     import weakref
 
