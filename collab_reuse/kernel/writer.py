@@ -61,6 +61,10 @@ class BackgroundWriter:
         self._run_job = run
         self._idle = threading.Event()
         self._idle.set()
+        # held while a job is queued and while the writer asks whether any is: without it, a job submitted
+        # between the writer's "queue empty?" and its "idle" was left queued with idle set (a flush returned
+        # before it ran)
+        self._idle_lock = threading.Lock()
         self._stopping = False
         self._discarding = False
         self._not_done: list[_Item] = []
@@ -70,8 +74,9 @@ class BackgroundWriter:
     def submit(self, job: Any, priority: float = 0.0) -> None:
         if self._discarding:
             return
-        self._idle.clear()
-        self._queue.put(_Item(priority, next(self._order), job))
+        with self._idle_lock:
+            self._idle.clear()
+            self._queue.put(_Item(priority, next(self._order), job))
 
     def discard(self) -> list[Any]:
         """Drop every job waiting, and those submitted from now on; returns the jobs dropped."""
@@ -112,8 +117,9 @@ class BackgroundWriter:
                 # (the done job lets go of what it held now, not when the next job arrives: this frame kept
                 # the last job's results, whole frames, alive for as long as the kernel stayed idle)
                 item = None
-                if self._queue.empty():
-                    self._idle.set()
+                with self._idle_lock:
+                    if self._queue.empty():
+                        self._idle.set()
 
     @property
     def running(self) -> bool:

@@ -200,3 +200,31 @@ def test_the_writer_yields_the_processor_to_the_notebook_and_the_notebook_keeps_
     expected = max(mine, BACKGROUND_NICE)
     assert seen == [("writer", expected), ("helper", expected)]  # (the threads it starts inherit it)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
+
+
+def test_a_job_submitted_while_the_writer_finds_its_queue_empty_is_waited_for():
+    """The writer's "queue empty?" and its "idle" are one step: a job submitted between them (a cell's
+    jobs, while the writer finishes the last cell's) once stayed queued with idle set, and a flush
+    returned before it ran (seen in CI: a next session's lookups missed what the first stored)."""
+    writer, errors = _writer()
+    release, late_done, submitter = threading.Event(), threading.Event(), []
+    empty = writer._queue.empty
+
+    def empty_with_a_submit_in_between():
+        answer = empty()
+        if answer and not submitter:  # another thread submits right now, as a cell would
+            thread = threading.Thread(target=writer.submit, args=(lambda: (release.wait(5), late_done.set()),))
+            submitter.append(thread)
+            thread.start()
+            thread.join(0.3)  # (blocked until the writer's step is over, with the fix)
+        return answer
+
+    writer._queue.empty = empty_with_a_submit_in_between
+    writer.submit(lambda: None)
+    deadline = time.monotonic() + 5
+    while not submitter and time.monotonic() < deadline:
+        time.sleep(0.01)
+    submitter[0].join(5)
+    assert not writer.wait_idle(0.2) and not late_done.is_set()  # the late job is pending: not idle
+    release.set()
+    assert writer.wait_idle(5) and late_done.is_set() and errors == []
