@@ -11,6 +11,11 @@ What C code writes straight to descriptors 1 and 2 while the operation computes 
 kernel that forwards them (``fd_output``), as ``["fd", stream, text]``; a replay writes those bytes to
 the same descriptor, so the notebook receives them as a plain run's.
 
+Only what the operation's own thread writes or warns, and threads it starts, is the operation's: a
+thread that was already running (a progress monitor, a timer the notebook started, another kernel
+component) writes through unrecorded, as it would have in a plain run. Recorded, its text made the
+operation "not quiet" and was replayed at every reuse, beside the thread's own writing of it again.
+
 What is kept is bounded (``MAX_CAPTURED``, counting each write's text and a fixed cost per entry):
 beyond it the log is dropped for a single ``overflow`` entry, the operation is not stored (it could
 not be replayed) and its step says why (``unstorable``); the text still reaches the notebook. (A 5 MB
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import warnings
 from typing import Any
 
@@ -42,7 +48,8 @@ class _Tee:
         self._stream, self._name, self._capture = stream, name, capture
 
     def write(self, text: str) -> int:
-        self._capture.keep([self._name, text], len(text) if isinstance(text, str) else 0)
+        if not self._capture.from_bystander():
+            self._capture.keep([self._name, text], len(text) if isinstance(text, str) else 0)
         return self._stream.write(text)
 
     def __getattr__(self, attr: str) -> Any:
@@ -62,8 +69,12 @@ class Capture:
         self.overflowed = False            # more than MAX_CAPTURED: the log is just ``[["overflow"]]``
         self._kept = 0
         self._warnings_cm: Any = None
+        self._owner = threading.get_ident()
+        self._running_before: list[threading.Thread] = []
 
     def __enter__(self) -> "Capture":
+        # (1 us; which of them is writing is worked out only when a thread other than this one writes)
+        self._owner, self._running_before = threading.get_ident(), threading.enumerate()
         self._out, self._err = sys.stdout, sys.stderr
         if self.tee:
             sys.stdout = _Tee(self._out, "stdout", self)  # type: ignore[assignment]
@@ -84,15 +95,25 @@ class Capture:
         if self.tee:
             sys.stdout, sys.stderr = self._out, self._err
             self._stop_listening()
+        self._running_before = []
         if len(self.log) > 1 and not self.overflowed:
             self.log[:] = compacted(self.log)
+
+    def from_bystander(self) -> bool:
+        """Is the calling thread one that was running before the operation began (not its own thread)?"""
+        ident = threading.get_ident()
+        return ident != self._owner and any(t.ident == ident and t.is_alive() for t in self._running_before)
 
     def _written_to_descriptor(self, stream: str, text: str) -> None:
         self.keep(["fd", stream, text], len(text))
 
     def _record(self, message: Any, category: type, filename: str, lineno: int, file: Any = None,
                 line: Any = None) -> None:
-        """``warnings.showwarning`` while the operation runs: keep it, and issue it as a plain run would."""
+        """``warnings.showwarning`` while the operation runs: keep it, and issue it as a plain run would.
+        (Another thread's: only shown, as the user's ``showwarning`` would.)"""
+        if self.from_bystander():
+            self._user_show(message, category, filename, lineno, file, line)
+            return
         entry = ["warning", f"{category.__module__}:{category.__qualname__}", str(message), filename, lineno]
         self.keep(entry, len(entry[2]))
         if self.frame is None:

@@ -147,3 +147,39 @@ def test_a_compacted_log_replays_the_same_text_in_the_same_order(shown):
         return out + ([("out", joined)] if joined else [])
     assert text_and_warnings(shown.events) == text_and_warnings(live)
     assert len(captured.log) == 3  # "before\n", the warning, "after\n" and the numbers
+
+
+def test_a_thread_running_before_the_operation_writes_through_unrecorded(shown):
+    """A thread that was already running (a progress monitor, a timer) is not the operation's: a plain
+    run shows what it writes once, so a reuse must not replay it; and it doesn't make the operation
+    "not quiet"."""
+    import threading
+    shown.install()
+    go, done = threading.Event(), threading.Event()
+
+    def bystander():
+        go.wait(10)
+        print("tick from a monitor")
+        warnings.warn("the monitor's warning", UserWarning)
+        done.set()
+
+    thread = threading.Thread(target=bystander)
+    thread.start()
+    with Capture(tee=True, frame=sys._getframe()) as capture:
+        go.set()
+        assert done.wait(10)
+        print("the operation's own")
+    thread.join()
+    assert ("out", "tick from a monitor") in shown.events and ("warning", "the monitor's warning") in shown.events
+    assert [entry[1] for entry in capture.log] == ["the operation's own\n"]
+
+
+def test_a_thread_the_operation_starts_is_the_operations(shown):
+    import threading
+    shown.install()
+    with Capture(tee=True, frame=sys._getframe()) as capture:
+        worker = threading.Thread(target=lambda: (print("from a worker"), warnings.warn("worker's", UserWarning)))
+        worker.start()
+        worker.join()
+    assert [entry[0] for entry in capture.log] == ["stdout", "warning"]
+    assert capture.log[0][1] == "from a worker\n" and capture.log[1][2] == "worker's"
