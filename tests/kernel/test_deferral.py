@@ -34,7 +34,7 @@ def shells(tmp_path, monkeypatch, n=2):
         ip.history_manager.enabled = False
         ip.run_line_magic("load_ext", "collab_reuse")
         yield ip
-        collab_reuse.session_of(ip).flush(60)
+        assert collab_reuse.session_of(ip).flush(60), "the store writes were not done within 60 s"
         ip.run_line_magic("unload_ext", "collab_reuse")
     InteractiveShell.clear_instance()
 
