@@ -15,6 +15,10 @@ Only what the operation's own thread writes or warns, and threads it starts, is 
 thread that was already running (a progress monitor, a timer the notebook started, another kernel
 component) writes through unrecorded, as it would have in a plain run. Recorded, its text made the
 operation "not quiet" and was replayed at every reuse, beside the thread's own writing of it again.
+Nor is what finalizers say while the garbage collector runs inside the operation (``unclosed file``
+ResourceWarnings of objects long dropped): when a collection happens is an accident of allocation, so
+it is issued as the notebook's filters say, unrecorded. (Recorded, an old cycle collected during one
+run's ``read_csv`` made that read "not quiet", and the next run could not defer it.)
 
 What is kept is bounded (``MAX_CAPTURED``, counting each write's text and a fixed cost per entry):
 beyond it the log is dropped for a single ``overflow`` entry, the operation is not stored (it could
@@ -24,6 +28,7 @@ printed output used to become a 19 MB artifact, and a loop of tiny writes a list
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -48,7 +53,7 @@ class _Tee:
         self._stream, self._name, self._capture = stream, name, capture
 
     def write(self, text: str) -> int:
-        if not self._capture.from_bystander():
+        if self._capture.its_own():
             self._capture.keep([self._name, text], len(text) if isinstance(text, str) else 0)
         return self._stream.write(text)
 
@@ -71,10 +76,12 @@ class Capture:
         self._warnings_cm: Any = None
         self._owner = threading.get_ident()
         self._running_before: list[threading.Thread] = []
+        self._collecting_in: int | None = None  # the thread in which a garbage collection runs now
 
     def __enter__(self) -> "Capture":
         # (1 us; which of them is writing is worked out only when a thread other than this one writes)
         self._owner, self._running_before = threading.get_ident(), threading.enumerate()
+        gc.callbacks.append(self._collection)
         self._out, self._err = sys.stdout, sys.stderr
         if self.tee:
             sys.stdout = _Tee(self._out, "stdout", self)  # type: ignore[assignment]
@@ -96,13 +103,20 @@ class Capture:
             sys.stdout, sys.stderr = self._out, self._err
             self._stop_listening()
         self._running_before = []
+        gc.callbacks.remove(self._collection)
         if len(self.log) > 1 and not self.overflowed:
             self.log[:] = compacted(self.log)
 
-    def from_bystander(self) -> bool:
-        """Is the calling thread one that was running before the operation began (not its own thread)?"""
+    def its_own(self) -> bool:
+        """Is what the calling thread writes or warns now the operation's? Not when the thread was
+        running before the operation began (and isn't its own), nor when a garbage collection runs in it."""
         ident = threading.get_ident()
-        return ident != self._owner and any(t.ident == ident and t.is_alive() for t in self._running_before)
+        if ident == self._collecting_in:
+            return False
+        return ident == self._owner or not any(t.ident == ident and t.is_alive() for t in self._running_before)
+
+    def _collection(self, phase: str, info: dict) -> None:
+        self._collecting_in = threading.get_ident() if phase == "start" else None
 
     def _written_to_descriptor(self, stream: str, text: str) -> None:
         self.keep(["fd", stream, text], len(text))
@@ -110,14 +124,21 @@ class Capture:
     def _record(self, message: Any, category: type, filename: str, lineno: int, file: Any = None,
                 line: Any = None) -> None:
         """``warnings.showwarning`` while the operation runs: keep it, and issue it as a plain run would.
-        (Another thread's: only shown, as the user's ``showwarning`` would.)"""
-        if self.from_bystander():
-            self._user_show(message, category, filename, lineno, file, line)
-            return
+        (Not the operation's, ``its_own``: only issued.)"""
         entry = ["warning", f"{category.__module__}:{category.__qualname__}", str(message), filename, lineno]
+        if not self.its_own():
+            if threading.get_ident() != self._owner:  # (the filters are this thread's to change, not another's)
+                self._user_show(message, category, filename, lineno, file, line)
+            else:
+                self._issue_as_the_user(entry, None, message)
+            return
         self.keep(entry, len(entry[2]))
         if self.frame is None:
             return
+        self._issue_as_the_user(entry, self.frame, message)
+
+    def _issue_as_the_user(self, entry: list, frame: Any, message: Any) -> None:
+        """Issue a warning through the user's filters and ``showwarning`` (``frame``: where it points)."""
         with warnings.catch_warnings():
             warnings.resetwarnings()
             warnings.filters.extend(self._user_filters)
@@ -125,7 +146,7 @@ class Capture:
             teed = sys.stdout, sys.stderr
             sys.stdout, sys.stderr = self._out, self._err  # its text is in the log as the warning already
             try:
-                _issue(entry, self.frame, message)
+                _issue(entry, frame, message)
             finally:
                 sys.stdout, sys.stderr = teed
 

@@ -183,3 +183,37 @@ def test_a_thread_the_operation_starts_is_the_operations(shown):
         worker.join()
     assert [entry[0] for entry in capture.log] == ["stdout", "warning"]
     assert capture.log[0][1] == "from a worker\n" and capture.log[1][2] == "worker's"
+
+
+class _Cycle:
+    """Garbage only a collection frees, whose finalizer warns and prints (as an unclosed file warns)."""
+
+    def __init__(self):
+        self.me = self
+
+    def __del__(self):
+        warnings.warn("unclosed resource of an object long dropped", ResourceWarning)
+        print("a finalizer prints")
+
+
+def test_what_finalizers_say_while_a_collection_runs_inside_the_operation_is_not_its_own(shown):
+    """A collection runs wherever allocation happens to trigger it: a warning or a write from the
+    finalizers it runs is issued as the user's filters say, and not kept as the operation's (it made
+    the operation "not quiet", and a later run could not defer it)."""
+    import gc
+    shown.install()
+    warnings.simplefilter("always", ResourceWarning)  # (the user's filters: shown)
+    _Cycle()
+    with Capture(tee=True, frame=sys._getframe()) as capture:
+        gc.collect()
+        print("the operation's own")
+    assert ("warning", "unclosed resource of an object long dropped") in shown.events
+    assert ("out", "a finalizer prints") in shown.events
+    assert [entry[1] for entry in capture.log] == ["the operation's own\n"]
+    warnings.simplefilter("ignore", ResourceWarning)  # (Python's default: not shown, as in a plain run)
+    shown.events.clear()
+    _Cycle()
+    with Capture(tee=True, frame=sys._getframe()) as capture:
+        gc.collect()
+    assert not [e for e in shown.events if e[0] == "warning"] and capture.log == []
+    assert "_collection" not in repr(gc.callbacks)  # (each capture takes its callback back)
