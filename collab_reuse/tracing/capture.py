@@ -81,7 +81,6 @@ class Capture:
     def __enter__(self) -> "Capture":
         # (1 us; which of them is writing is worked out only when a thread other than this one writes)
         self._owner, self._running_before = threading.get_ident(), threading.enumerate()
-        gc.callbacks.append(self._collection)
         self._out, self._err = sys.stdout, sys.stderr
         if self.tee:
             sys.stdout = _Tee(self._out, "stdout", self)  # type: ignore[assignment]
@@ -93,6 +92,7 @@ class Capture:
             self._user_filters, self._user_show = list(warnings.filters), warnings.showwarning
             warnings.simplefilter("always")
             warnings.showwarning = self._record
+        gc.callbacks.append(self._collection)  # (last: a failed enter leaves no callback behind)
         return self
 
     def __exit__(self, *exc: Any) -> None:
