@@ -291,10 +291,10 @@ def test_a_lazy_changed_in_place_keeps_its_new_identity_when_it_is_passed_on(tmp
     assert [s["status"] for s in steps if s["op"] == "DataFrameGroupBy.sum"] == ["computed"]
 
 
-def test_an_operation_a_garbage_collection_lands_in_stays_quiet(tmp_path, monkeypatch):
+def test_an_operation_a_garbage_collection_lands_in_stays_quiet(shell):
     """Finalizers a collection runs inside an operation (an old object's "unclosed file" warning) are
     not the operation's: it stays quiet, so a later run can still defer it."""
-    ip = next(shells(tmp_path, monkeypatch, n=1))
+    ip = shell
     run(ip, "import gc, warnings\nimport pandas as pd\n"
             "class Leaky:\n"
             "    def __init__(self):\n        self.me = self\n"
@@ -303,5 +303,3 @@ def test_an_operation_a_garbage_collection_lands_in_stays_quiet(tmp_path, monkey
     report = run(ip, "Leaky()\ncollected = numbers.map(gc.collect)")  # (the cycle is collected inside map)
     step = next(s for s in report["steps"] if s["op"] == "Series.map")
     assert collab_reuse.session_of(ip).quiet_op(step["id"]) is not None
-    ip.run_line_magic("unload_ext", "collab_reuse")
-    InteractiveShell.clear_instance()

@@ -205,7 +205,7 @@ def test_the_writer_yields_the_processor_to_the_notebook_and_the_notebook_keeps_
 def test_a_job_submitted_while_the_writer_finds_its_queue_empty_is_waited_for():
     """The writer's "queue empty?" and its "idle" are one step: a job submitted between them (a cell's
     jobs, while the writer finishes the last cell's) once stayed queued with idle set, and a flush
-    returned before it ran (seen in CI: a next session's lookups missed what the first stored)."""
+    returned before it ran."""
     writer, errors = _writer()
     release, late_done, submitter = threading.Event(), threading.Event(), []
     empty = writer._queue.empty
