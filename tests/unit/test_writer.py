@@ -214,8 +214,8 @@ def test_a_job_submitted_while_the_writer_finds_its_queue_empty_is_waited_for():
         answer = empty()
         if answer and not submitter:  # another thread submits right now, as a cell would
             thread = threading.Thread(target=writer.submit, args=(lambda: (release.wait(5), late_done.set()),))
-            submitter.append(thread)
             thread.start()
+            submitter.append(thread)  # (after start: the test joins it as soon as it is listed)
             thread.join(0.3)  # (blocked until the writer's step is over, with the fix)
         return answer
 
