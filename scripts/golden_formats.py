@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 from collab_reuse.fingerprint.digest import FORMAT_VERSION, digest_parts  # noqa: E402
 from collab_reuse.fingerprint.values import content_digest  # noqa: E402
 from collab_reuse.store import formats  # noqa: E402
-from collab_reuse.store.blobs import FORMAT  # noqa: E402
+from collab_reuse.store.formats import FORMAT  # noqa: E402
 from tests.golden.values import VALUES  # noqa: E402
 
 

@@ -46,7 +46,8 @@ from typing import Any, Callable
 from .. import team as teams
 from ..errors import CorruptArtifact, Unreusable
 from . import fidelity, formats, keys
-from .blobs import FORMAT, Blobs
+from .blobs import Blobs
+from .formats import FORMAT
 
 _ROW_FIELDS = {"format", "id", "writer", "body", "size"}
 _BODY_FIELDS = {"format", "id", "kind", "type", "value", "blobs", "extra"}
@@ -129,7 +130,7 @@ class ArtifactStore:
                 back = formats.decode(encoded.manifest, encoded.blobs.__getitem__, allow_pickle)
             except CorruptArtifact as exc:
                 raise Unreusable(f"a {type(value).__name__} would be refused on load: {exc}") from None
-            fidelity.verify_roundtrip(value, back)
+            fidelity.verify_roundtrip(value, back, pickled=formats.uses_pickle(encoded.manifest))
         return encoded
 
     @staticmethod

@@ -9,8 +9,10 @@ Numeric arrays and frames of numeric columns are copied byte for byte and need n
 
 from __future__ import annotations
 
+import io
 import math
-from typing import Any
+import pickle
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -48,10 +50,91 @@ def faithful_by_construction(value: Any) -> bool:
             and str(value.columns.dtype if type(value) is pd.DataFrame else "str") in ("str", "object", "int64"))
 
 
-def verify_roundtrip(original: Any, decoded: Any) -> None:
-    """Raise ``Unreusable`` unless ``decoded`` is indistinguishable from ``original``."""
+def verify_roundtrip(original: Any, decoded: Any, pickled: bool = False) -> None:
+    """Raise ``Unreusable`` unless ``decoded`` is indistinguishable from ``original``, down to the bytes
+    ``joblib.dump`` writes for a model in it. ``pickled``: the value was stored (in part) by pickle, in a
+    private store that trusts it; what comes back is then as faithful as pickle itself (which does not keep
+    the sharing of numpy's dtypes, so a model may dump to other bytes, as one loaded by ``joblib.load`` does)."""
     if not _same(original, decoded, 0, {}):
         raise Unreusable(f"a {type(original).__name__} does not come back identical from storage")
+    if pickled:
+        return
+    for a, b in _library_objects(original, decoded, 0):
+        if not _pickles_alike(a, b):
+            raise Unreusable(f"a {type(a).__name__} would not pickle as before from storage (joblib.dump would "
+                             "write another file): it shares its parts differently")
+
+
+def _library_objects(a: Any, b: Any, depth: int) -> Iterator[tuple[Any, Any]]:
+    """The outermost scikit-learn/LightGBM objects of a value (itself, or in its tuples, lists and dicts),
+    paired with their decoded twins (``_same`` has matched the two structures)."""
+    if state.is_library_object(a):
+        yield a, b
+    elif type(a) in (tuple, list) and depth < 4:
+        for x, y in zip(a, b):
+            yield from _library_objects(x, y, depth + 1)
+    elif type(a) is dict and depth < 4:
+        for key in a:
+            yield from _library_objects(a[key], b[key], depth + 1)
+
+
+def _pickles_alike(original: Any, decoded: Any) -> bool:
+    """Does pickle (``joblib.dump``, ``pickle.dump``) write the decoded object as it writes the original?
+    Besides equal values that takes the same sharing: pickle writes a part met twice (a list of column
+    names, a string, an array) once and then refers to it. Arrays are compared apart, by their bytes
+    in the order pickle writes them (not whether they are views)."""
+    try:
+        stream_a, arrays_a = _ArrayAsidePickler.dumps(original)
+    except Exception:
+        return True  # it can't be pickled at all: no file holds it, and the decoded one needn't pickle either
+    try:
+        stream_b, arrays_b = _ArrayAsidePickler.dumps(decoded)
+    except Exception:
+        return False
+    return stream_a == stream_b and all(_same_bytes(a, b) for a, b in zip(arrays_a, arrays_b))
+
+
+def _array_aside(dtype: Any, shape: tuple, layout: str, number: int) -> None:
+    """What ``_ArrayAsidePickler`` writes for an array (never called: its streams are only compared)."""
+
+
+class _ArrayAsidePickler(pickle.Pickler):
+    """Pickle as protocol 4 would, but numeric arrays set aside: in the stream only their dtype, shape,
+    layout and number, so that no array is copied into the stream."""
+
+    def __init__(self, file: Any) -> None:
+        super().__init__(file, protocol=4)
+        self.arrays: list = []
+
+    def reducer_override(self, obj: Any) -> Any:
+        if type(obj) is np.ndarray and not obj.dtype.hasobject:
+            self.arrays.append(obj)
+            # (protocol 4 and joblib write an array in C or in Fortran order; protocol 5 a contiguous one as a
+            # buffer, another in-line)
+            layout = "C" if obj.flags.c_contiguous else "F" if obj.flags.f_contiguous else "strided"
+            return _array_aside, (obj.dtype, obj.shape, layout, len(self.arrays) - 1)
+        return NotImplemented
+
+    @classmethod
+    def dumps(cls, value: Any) -> tuple[bytes, list]:
+        out = io.BytesIO()
+        pickler = cls(out)
+        pickler.dump(value)
+        return out.getvalue(), pickler.arrays
+
+
+def _same_bytes(a: Any, b: Any) -> bool:
+    """The same bytes as pickle writes them (a record array's padding too: the store keeps it)."""
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    fortran = a.flags.f_contiguous and not a.flags.c_contiguous
+    return a.size == 0 or _raw(a.T if fortran else a) == _raw(b.T if fortran else b)
+
+
+def _raw(array: Any) -> Any:
+    """An array's bytes in C order, not copied where they lie so already."""
+    return memoryview(array.reshape(-1) if array.ndim == 0 else array).cast("B") if array.flags.c_contiguous \
+        else array.tobytes()
 
 
 def _same(a: Any, b: Any, depth: int, seen: dict[tuple[int, int], tuple]) -> bool:

@@ -34,12 +34,17 @@ from . import keys, state
 
 _TEXT_BLOB = 1 << 16  # strings longer than this (e.g. a LightGBM model) go to a blob of their own
 _STR_ARRAY_ITEMS = 100_000  # object arrays of strings up to this size are stored as JSON lists
-_FACTORIES = {dict: "dict", list: "list", int: "int", float: "float", collections.OrderedDict: "OrderedDict"}
+FACTORIES = {dict: "dict", list: "list", int: "int", float: "float", collections.OrderedDict: "OrderedDict"}
 _PICKLED, _SCALARS = "p:", "j:"  # prefixes of a column stored with pickle, or as JSON scalars
 _CODED = "c:"  # prefix of a categorical column stored as its codes and its categories (two blobs)
 _DTYPE_TEXT = re.compile(r"[<>|=]?[?bBhHiIlLqQefdgFDGbiufcmMOSUV][0-9]{0,4}(?:\[[0-9]*[a-zA-Z]+\])?")
 _TIME_ZONE = re.compile(r"(?:UTC|[+-][0-9]{2}:[0-9]{2}|[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+){0,3})")
 _ARROW_EXTENSIONS = {"pandas.period", "pandas.interval"}
+
+
+#: the version of the stored forms this module writes (in every manifest; a reader refuses other versions).
+#: 3: every part of a library object but a number is numbered, so that what it shares is shared again
+FORMAT = 3
 
 
 @dataclass
@@ -110,7 +115,8 @@ def blob_keys(manifest: dict) -> set[str]:
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             for k, v in node.items():
-                if k in ("key", "codes") and isinstance(v, str):  # (codes: of a categorical index)
+                if (k in ("key", "codes") or k == "config" and node.get("t") == "xgboost") and isinstance(v, str):
+                    # (codes: of a categorical index; config: an XGBoost model's)
                     found.add(v)
                 elif k == "cols" and isinstance(v, list):
                     for c in v:
@@ -161,12 +167,12 @@ def encode_tree(value: Any, out: Encoded, allow_pickle: bool, depth: int) -> dic
         return {"t": "json", "x": value}
     if t is float:
         return {"t": "float", "x": repr(value)}
-    if t is collections.OrderedDict or (t is collections.defaultdict and value.default_factory in _FACTORIES):
+    if t is collections.OrderedDict or (t is collections.defaultdict and value.default_factory in FACTORIES):
         node = {"t": "odict" if t is collections.OrderedDict else "ddict",
                 "items": [[encode_tree(k, out, allow_pickle, depth + 1),
                            encode_tree(v, out, allow_pickle, depth + 1)] for k, v in value.items()]}
         if t is collections.defaultdict:
-            node["factory"] = _FACTORIES[value.default_factory]
+            node["factory"] = FACTORIES[value.default_factory]
         return node
     if t in (tuple, list):
         return {"t": t.__name__, "items": [encode_tree(v, out, allow_pickle, depth + 1) for v in value]}
@@ -203,7 +209,7 @@ def decode_tree(node: dict, get_blob: Callable[[str], bytes], allow_pickle: bool
         pairs = [(decode_tree(k, get_blob, allow_pickle), decode_tree(v, get_blob, allow_pickle))
                  for k, v in node["items"]]
         if t == "ddict":
-            factory = {name: f for f, name in _FACTORIES.items()}.get(node["factory"])
+            factory = {name: f for f, name in FACTORIES.items()}.get(node["factory"])
             if factory is None:
                 raise CorruptArtifact(f"unknown defaultdict factory {str(node['factory'])[:40]!r}")
             return collections.defaultdict(factory, pairs)
@@ -249,14 +255,27 @@ def _encode_numpy(value: Any, out: Encoded, allow_pickle: bool) -> dict:
     if isinstance(value, np.generic) and not value.dtype.hasobject:
         return {"t": "npscalar", "dtype": value.dtype.str, "x": value.tobytes().hex()}
     if type(value) is np.ndarray and not value.dtype.hasobject:  # (a subclass, e.g. masked, is more than its data)
-        buf = io.BytesIO()
-        np.save(buf, value, allow_pickle=False)
-        return {"t": "ndarray", "key": out.add_blob(buf.getvalue())}
+        return {"t": "ndarray", "key": out.add_blob(npy_bytes(value))}
     if type(value) is np.ndarray and value.dtype == object and is_string_array(value):
         return {"t": "strarray", "shape": list(value.shape), "items": value.ravel().tolist()}  # e.g. feature_names_in_
     if isinstance(value, np.dtype) and value.names is None and value.subdtype is None and value.metadata is None:
         return {"t": "dtype", "x": value.str}  # e.g. the dtype an imputer was fitted on
     return _encode_pickle(value, out, allow_pickle)
+
+
+def npy_bytes(array: Any) -> bytes:
+    """``np.save``'s bytes, but with a record array's padding as it is in memory: ``np.save`` into a
+    buffer copies records field by field and writes padding nobody initialized (a tree's nodes would then
+    pickle, and ``joblib.dump``, to other bytes after a load; and no two stores of one tree would agree)."""
+    header = np.lib.format.header_data_from_array_1_0(array)
+    buf = io.BytesIO()
+    try:
+        np.lib.format.write_array_header_1_0(buf, header)
+    except ValueError:  # (a header over 64 KB: a record of thousands of fields)
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_2_0(buf, header)
+    order = "F" if header["fortran_order"] else "C"
+    return buf.getvalue() + array.tobytes(order=order)
 
 
 def _decode_numpy(node: dict, get_blob: Callable[[str], bytes]) -> Any:
@@ -326,7 +345,11 @@ def _load_npy(data: bytes | memoryview) -> Any:
     count = int(np.prod(shape, dtype=np.int64))
     array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)  # (ValueError if too short)
     if data.readonly or not array.flags.aligned:
-        array = array.copy()  # as np.load gives it: writable, aligned, owning its memory
+        # as np.load gives it: writable and aligned. Copied as bytes: ndarray.copy copies a record array
+        # field by field and leaves its padding unwritten (a tree would then dump to other bytes)
+        raw = np.empty(count * dtype.itemsize, np.uint8)
+        raw[:] = array.view(np.uint8) if count else raw
+        array = raw.view(dtype)
     return array.reshape(shape, order="F" if fortran else "C")
 
 

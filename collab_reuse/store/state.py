@@ -20,6 +20,7 @@ native code before any check of ours could see them, and it trusts types by modu
 
 from __future__ import annotations
 
+import collections
 import copyreg
 import importlib
 import sys
@@ -129,37 +130,62 @@ def encode_object(value: Any, out: "formats.Encoded", memo: Memo, depth: int) ->
     return node
 
 
+#: values pickle writes afresh at every meeting (it memoizes everything else): their identity is no part
+#: of what is stored
+_NEVER_SHARED = (type(None), bool, int, float)
+#: strings longer than this are never marked interned (identifiers and attribute names are short)
+_INTERNED_MAX = 256
+
+
 def encode_part(part: Any, out: "formats.Encoded", memo: Memo, depth: int) -> dict:
     """One part of an object's state: objects of the same libraries by their own state (strictly:
-    a part that can't be stored fails the whole object), an object or array met before as a
-    reference to it, containers item by item, the rest as any value but never pickled."""
+    a part that can't be stored fails the whole object), containers item by item, the rest as any
+    value but never pickled. Every part but a number is numbered at its first meeting and stored as
+    a reference at the next, as pickle records it: what the object shares (one list of column names
+    in two places, one string in many) is shared again when it is read, and pickles the same."""
     if depth > 20:
         raise Unreusable("object state nested too deeply")
+    if type(part) in _NEVER_SHARED:
+        return formats.encode_tree(part, out, False, depth + 1)
+    if id(part) in memo:
+        return {"t": "ref", "n": memo[id(part)][0]}
+    number = len(memo)
+    memo[id(part)] = (number, part)
+    return {**_encode_first_meeting(part, out, memo, depth), "id": number}
+
+
+def _encode_first_meeting(part: Any, out: "formats.Encoded", memo: Memo, depth: int) -> dict:
     t = type(part)
     if name_of(t) == XGBOOST_BOOSTER:
-        if id(part) in memo:
-            return {"t": "ref", "n": memo[id(part)][0]}
-        number = len(memo)
-        memo[id(part)] = (number, part)
-        return {"t": "xgboost", "key": out.add_blob(bytes(part.save_raw(raw_format="json"))), "id": number}
-    library_object = is_library_object(part)
-    if library_object or t is np.ndarray:
-        if id(part) in memo:
-            return {"t": "ref", "n": memo[id(part)][0]}
-        number = len(memo)
-        memo[id(part)] = (number, part)
-        if library_object:
-            node = encode_object(part, out, memo, depth + 1)
-        elif part.dtype.hasobject and not formats.is_string_array(part):
-            node = {"t": "objarray", "shape": list(part.shape),
+        config = part.save_config().encode()
+        try:
+            xgboost_json.check_config_json(config)
+        except CorruptArtifact as exc:
+            raise Unreusable(str(exc)) from None
+        return {"t": "xgboost", "key": out.add_blob(bytes(part.save_raw(raw_format="json"))),
+                "config": out.add_blob(config)}  # (pickle keeps it: what the model was trained with)
+    if is_library_object(part):
+        return encode_object(part, out, memo, depth + 1)
+    if t is np.ndarray:
+        if part.dtype.hasobject and formats.is_string_array(part):
+            return _encode_strings(part, memo)
+        if part.dtype.hasobject:
+            return {"t": "objarray", "shape": list(part.shape),
                     "items": [encode_part(x, out, memo, depth + 1) for x in part.flat]}
-        else:
-            node = formats.encode_tree(part, out, False, depth + 1)
-        return {**node, "id": number}
+        node = formats.encode_tree(part, out, False, depth + 1)
+        # (a view across another array, as a search's split scores are: pickle's protocol 5 writes such an
+        # array in-line, a contiguous one as a buffer)
+        return {**node, "strided": True} if not (part.flags.c_contiguous or part.flags.f_contiguous) else node
+    if t is str:
+        node = formats.encode_tree(part, out, False, depth + 1)
+        return {**node, "i": True} if _interned(part) else node
     if t in (list, tuple):
         return {"t": t.__name__, "items": [encode_part(x, out, memo, depth + 1) for x in part]}
-    if t is dict and all(type(k) is str for k in part):
-        return {"t": "sdict", "items": [[k, encode_part(v, out, memo, depth + 1)] for k, v in part.items()]}
+    kind = _dict_kind(part)
+    if kind is not None:  # (LightGBM's evals_result_ is an OrderedDict in a dict, its best_score_ a defaultdict)
+        node = {"t": "sdict", "kind": kind, "items": [[encode_part(k, out, memo, depth + 1),
+                                                        encode_part(v, out, memo, depth + 1)] for k, v in part.items()]}
+        return {**node, "factory": formats.FACTORIES[part.default_factory]} if kind == "ddict" else node
     if isinstance(part, type):
         if name_of(part) not in allowed_names.TYPES:
             raise Unreusable(f"the type {name_of(part)} is not on the store's allow-list")
@@ -173,11 +199,7 @@ def encode_part(part: Any, out: "formats.Encoded", memo: Memo, depth: int) -> di
     if isinstance(part, (np.random.RandomState, np.random.Generator)):
         # one generator shared by many objects (a boosting model's trees share the model's) stays one:
         # later uses of it draw in the same sequence, and it is stored and rebuilt once
-        if id(part) in memo:
-            return {"t": "ref", "n": memo[id(part)][0]}
-        number = len(memo)
-        memo[id(part)] = (number, part)
-        return {**_encode_generator(part, out, depth), "id": number}
+        return _encode_generator(part, out, depth)
     if is_frozen_distribution(part):  # (a RandomizedSearchCV's param_distributions: randint(1, 200))
         return _encode_frozen(part)
     if t is np.ma.MaskedArray:  # (a search's cv_results_: its data and its mask are what is compared)
@@ -186,12 +208,91 @@ def encode_part(part: Any, out: "formats.Encoded", memo: Memo, depth: int) -> di
     return formats.encode_tree(part, out, False, depth + 1)
 
 
+def _dict_kind(part: Any) -> str | None:
+    t = type(part)
+    if t is collections.defaultdict:
+        return "ddict" if part.default_factory in formats.FACTORIES else None
+    return {dict: "dict", collections.OrderedDict: "odict"}.get(t)
+
+
+def _new_dict(node: dict) -> dict:
+    kind = node["kind"]
+    if kind == "ddict":
+        factory = {name: f for f, name in formats.FACTORIES.items()}.get(node["factory"])
+        if factory is None:
+            raise CorruptArtifact(f"unknown defaultdict factory {str(node['factory'])[:40]!r}")
+        return collections.defaultdict(factory)
+    if kind not in ("dict", "odict"):
+        raise CorruptArtifact(f"unknown kind of dict {str(kind)[:20]!r}")
+    return {} if kind == "dict" else collections.OrderedDict()
+
+
+def _encode_strings(array: Any, memo: Memo) -> dict:
+    """An object array of strings (``feature_names_in_``, ``categories_``) as a list, with each string's
+    number: the column names a fitted pipeline holds in many arrays are often one set of strings."""
+    items = array.ravel().tolist()
+    numbers, interned = [], []
+    for position, text in enumerate(items):
+        met = memo.get(id(text))
+        if met is None:
+            met = memo[id(text)] = (len(memo), text)
+            if _interned(text):
+                interned.append(position)
+        numbers.append(met[0])
+    return {"t": "strarray", "shape": list(array.shape), "items": items, "numbers": numbers, "interned": interned}
+
+
+def _interned(text: str) -> bool:
+    """Is ``text`` the interpreter's interned string (attribute names and identifiers in code are; column
+    names read from a file are not)? Pickle's output depends on it where an interned string is shared with
+    an object's attribute names. Nothing new is interned: a fresh copy is offered to ``sys.intern``, which
+    returns the interned string if there is one (a copy interned instead dies with the copy)."""
+    if len(text) > _INTERNED_MAX:
+        return False
+    if hasattr(sys, "_is_interned"):  # (Python 3.13)
+        return sys._is_interned(text)
+    copy = text.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
+    return copy is not text and sys.intern(copy) is text
+
+
 def _encode_generator(rng: Any, out: "formats.Encoded", depth: int) -> dict:
     legacy = isinstance(rng, np.random.RandomState)
     state = rng.get_state(legacy=False) if legacy else rng.bit_generator.state
     if state.get("bit_generator") not in allowed_names.BIT_GENERATORS:
         raise Unreusable(f"a random generator on {state.get('bit_generator')} is not stored")
-    return {"t": "rng", "legacy": legacy, "state": formats.encode_tree(state, out, False, depth + 1)}
+    bit_generator = rng._bit_generator if legacy else rng.bit_generator
+    return {"t": "rng", "legacy": legacy, "state": formats.encode_tree(state, out, False, depth + 1),
+            "seed": _encode_seed_sequence(bit_generator.seed_seq)}
+
+
+def _encode_seed_sequence(seeds: Any) -> dict | None:
+    """The seed sequence a generator was made from (pickle keeps it; None for a legacy ``RandomState(5)``)."""
+    if seeds is None:
+        return None
+    entropy, spawn_key = seeds.entropy, seeds.spawn_key
+    if type(seeds) is not np.random.SeedSequence or not _seed_numbers(entropy) or not _seed_numbers(list(spawn_key)):
+        raise Unreusable("a random generator seeded other than by numbers")
+    return {"entropy": entropy if type(entropy) is int else [int(x) for x in entropy], "spawn_key": list(spawn_key),
+            "pool_size": seeds.pool_size, "children": seeds.n_children_spawned}
+
+
+def _seed_numbers(value: Any) -> bool:
+    """A seed numpy takes: a non-negative int, or a short list of them."""
+    if type(value) is int:
+        return value >= 0
+    return type(value) in (list, tuple) and len(value) <= 64 and all(type(x) is int and x >= 0 for x in value)
+
+
+def _decode_seed_sequence(node: Any) -> Any:
+    if node is None:
+        return None
+    if (type(node) is not dict or set(node) != {"entropy", "spawn_key", "pool_size", "children"}
+            or not _seed_numbers(node["entropy"]) or type(node["spawn_key"]) is not list
+            or not _seed_numbers(node["spawn_key"]) or node["pool_size"] not in (4, 8, 16, 32)
+            or type(node["children"]) is not int or not 0 <= node["children"] < 1 << 32):
+        raise CorruptArtifact("a stored seed sequence is not numbers numpy takes")
+    return np.random.SeedSequence(node["entropy"], spawn_key=tuple(node["spawn_key"]), pool_size=node["pool_size"],
+                                  n_children_spawned=node["children"])
 
 
 _FROZEN = ("rv_continuous_frozen", "rv_discrete_frozen")
@@ -285,12 +386,12 @@ def decode_object(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, 
         obj = cls.__new__(cls)
     if "id" in node:
         _remember(memo, node["id"], obj)
-    items = node.get("items", [])
     state = {}
-    for key, part in items:
+    for key, part in node.get("items", []):
         if type(key) is not str or key in state or (key.startswith("__") and key.endswith("__")):
             raise CorruptArtifact(f"state of {name} has a bad or repeated field {str(key)[:40]!r}")
-        state[key] = decode_part(part, get_blob, memo)
+        # interned, as pickle and setattr make an object's attribute names (pickle writes a name shared)
+        state[sys.intern(key) if len(key) <= _INTERNED_MAX else key] = decode_part(part, get_blob, memo)
     validate.no_shadowing(cls, state)
     validate.before_state(name, args, state)
     if "items" in node:
@@ -316,37 +417,83 @@ def decode_part(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, An
         return memo[node["n"]]
     if t == "state":
         return decode_object(node, get_blob, memo)
-    if t in ("list", "tuple"):
-        items = [decode_part(n, get_blob, memo) for n in node["items"]]
-        return tuple(items) if t == "tuple" else items
+    if t == "list":  # (numbered before its items: a list may hold itself)
+        items: list = []
+        if "id" in node:
+            _remember(memo, node["id"], items)
+        items.extend(decode_part(n, get_blob, memo) for n in node["items"])
+        return items
     if t == "sdict":
-        out = {}
-        for key, n in node["items"]:
-            if type(key) is not str or key in out:
-                raise CorruptArtifact("a state dict has a bad or repeated key")
+        out = _new_dict(node)
+        if "id" in node:
+            _remember(memo, node["id"], out)
+        for key_node, n in node["items"]:
+            key = decode_part(key_node, get_blob, memo)
+            if key in out:
+                raise CorruptArtifact("a stored dict has a repeated key")
             out[key] = decode_part(n, get_blob, memo)
         return out
-    if t == "objarray":
+    if t == "tuple":
+        value = tuple(decode_part(n, get_blob, memo) for n in node["items"])
+    elif t == "strarray":
+        value = _decode_strings(node, memo)
+    elif t == "objarray":
         value = _decode_object_array(node, get_blob, memo)
     elif t == "type":
-        return resolve(node["name"], "type")
+        value = resolve(node["name"], "type")
     elif t == "nbfunc":
-        return _notebook_function(node.get("name"), node.get("code"))
+        value = _notebook_function(node.get("name"), node.get("code"))
     elif t == "func":
-        return resolve(node["name"], "function")
+        value = resolve(node["name"], "function")
     elif t == "rng":
         value = _decode_generator(node, get_blob)
     elif t == "xgboost":
-        value = _decode_xgboost(get_blob(node["key"]))
+        value = _decode_xgboost(get_blob(node["key"]), get_blob(node["config"]))
     elif t == "masked":
-        return _decode_masked(node, get_blob, memo)
+        value = _decode_masked(node, get_blob, memo)
     elif t == "frozen":
         value = _decode_frozen(node)
+    elif t == "ndarray" and node.get("strided") is True:
+        value = _strided(formats.decode_tree(node, get_blob, False))
     else:
         value = formats.decode_tree(node, get_blob, False)
+        if node.get("i") is True and type(value) is str and len(value) <= _INTERNED_MAX:
+            value = sys.intern(value)
     if "id" in node:
         _remember(memo, node["id"], value)
     return value
+
+
+def _decode_strings(node: dict, memo: dict[int, Any]) -> Any:
+    """An object array of strings, each string the one its number names (met before, or new here)."""
+    items, shape, numbers, interned = node["items"], node["shape"], node["numbers"], node["interned"]
+    if (type(items) is not list or not all(type(x) is str for x in items) or type(shape) is not list
+            or not all(type(n) is int and n >= 0 for n in shape) or int(np.prod(shape, dtype=np.int64)) != len(items)
+            or type(numbers) is not list or len(numbers) != len(items) or not all(type(n) is int for n in numbers)
+            or type(interned) is not list or not all(type(p) is int and 0 <= p < len(items) for p in interned)):
+        raise CorruptArtifact("a stored string array is not strings of its shape, each numbered")
+    for position in interned:
+        if len(items[position]) <= _INTERNED_MAX:
+            items[position] = sys.intern(items[position])
+    strings = np.empty(len(items), dtype=object)
+    for position, (text, number) in enumerate(zip(items, numbers)):
+        if number in memo:
+            text = memo[number]
+            if type(text) is not str or text != items[position]:
+                raise CorruptArtifact("a stored string array refers to something other than its string")
+        else:
+            _remember(memo, number, text)
+        strings[position] = text
+    return strings.reshape(shape)
+
+
+def _strided(array: Any) -> Any:
+    """A copy of ``array`` that is neither C- nor F-contiguous (every other element of a wider array)."""
+    if type(array) is not np.ndarray or array.size < 2:
+        raise CorruptArtifact("a stored strided array has fewer than two elements")
+    wider = np.empty(array.shape + (2,), array.dtype)[..., 0]
+    wider[...] = array
+    return wider
 
 
 def _decode_object_array(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, Any]) -> Any:
@@ -364,26 +511,32 @@ def _decode_generator(node: dict, get_blob: Callable[[str], bytes]) -> Any:
     state = formats.decode_tree(node["state"], get_blob, False)
     if type(state) is not dict or state.get("bit_generator") not in allowed_names.BIT_GENERATORS:
         raise CorruptArtifact("a stored random state names an unknown bit generator")
-    bit_generator = vars(np.random).get(state["bit_generator"])
-    if node["legacy"] is True:
-        rng = np.random.RandomState(bit_generator(0))  # (seeded: no entropy gathered for a state replaced at once)
-        rng.set_state(state)  # (numpy checks the state's fields, types and sizes)
-        return rng
-    if node["legacy"] is False:
-        generator = np.random.Generator(bit_generator(0))
-        generator.bit_generator.state = state
-        return generator
-    raise CorruptArtifact("a stored random state is neither legacy nor new")
+    if node["legacy"] not in (True, False):
+        raise CorruptArtifact("a stored random state is neither legacy nor new")
+    bit_generator = vars(np.random).get(state["bit_generator"])(0)  # (seeded: no entropy gathered for nothing)
+    # as pickle sets it: its seed sequence, then its state (numpy checks the state's fields, types and sizes)
+    bit_generator.__setstate__((state, _decode_seed_sequence(node["seed"])))
+    if not node["legacy"]:
+        return np.random.Generator(bit_generator)
+    rng = np.random.RandomState(bit_generator)
+    rng.set_state(state)  # (a legacy state holds a Gaussian draw kept for the next call as well)
+    return rng
 
 
-def _decode_xgboost(data: bytes) -> Any:
-    """A Booster from its model text, checked first (a reader without XGBoost can't have stored one)."""
-    data = bytes(data)
+def _decode_xgboost(data: bytes, config: bytes) -> Any:
+    """A Booster from its model text and its configuration, both checked first (a reader without XGBoost
+    can't have stored one)."""
+    data, config = bytes(data), bytes(config)
     xgboost_json.check_model_json(data)
+    xgboost_json.check_config_json(config)
     import xgboost
 
     booster = xgboost.Booster()
     booster.load_model(bytearray(data))
+    try:
+        booster.load_config(config.decode())
+    except xgboost.core.XGBoostError as exc:
+        raise CorruptArtifact(f"stored XGBoost configuration refused: {str(exc)[:120]}") from None
     return booster
 
 

@@ -118,3 +118,43 @@ def _check_tree(tree: Any, number: int, n_features: int) -> None:
     owners = np.concatenate([np.flatnonzero(inner), np.flatnonzero(inner)])
     if np.any(parents[children] != owners):
         _fail(f"tree {number}'s parents do not match its children")
+
+
+#: its training configuration (``save_config``): a few hundred parameters as text, in at most this many bytes
+_CONFIG_BYTES = 1 << 16
+_CONFIG_DEPTH = 8
+
+
+def check_config_json(data: bytes) -> None:
+    """Raise ``CorruptArtifact`` unless ``data`` is a configuration as ``Booster.save_config`` writes it for
+    the CPU: objects of objects (lists of them where XGBoost keeps a sequence: updaters, metrics) whose
+    values are short texts or flags, and its version numbers. XGBoost parses each value by its parameter's type and refuses bad ones."""
+    if len(data) > _CONFIG_BYTES:
+        _fail("its configuration is too large")
+    try:
+        config = json.loads(data)
+    except ValueError:
+        _fail("its configuration is not JSON")
+    if not isinstance(config, dict) or not isinstance(config.get("learner"), dict):
+        _fail("its configuration is not a learner's")
+    _check_config_node(config, 0)
+    device = config["learner"].get("generic_param", {}).get("device", "cpu")
+    if device != "cpu":
+        _fail(f"its configuration names the device {str(device)[:20]!r}, not the CPU")
+
+
+def _check_config_node(node: Any, depth: int) -> None:
+    if depth > _CONFIG_DEPTH:
+        _fail("its configuration is nested too deeply")
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if len(key) > 64:
+                _fail("its configuration has an overlong name")
+            _check_config_node(value, depth + 1)
+    elif isinstance(node, list):
+        if len(node) > 64 or not (all(isinstance(v, dict) for v in node) or all(type(v) is int for v in node)):
+            _fail("its configuration lists something other than settings or a version")
+        for value in node:
+            _check_config_node(value, depth + 1)
+    elif not (isinstance(node, str) and len(node) <= 256) and type(node) not in (bool, int):
+        _fail("its configuration holds a value that is not a short text, a flag or a number")

@@ -447,6 +447,32 @@ def test_4_an_xgboost_model_with_an_out_of_range_offset_is_refused(edit):
         check_model_json(json.dumps(edit(model)).encode())
 
 
+def _xgboost_config() -> dict:
+    xgb = pytest.importorskip("xgboost")
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    return json.loads(xgb.XGBRegressor(n_estimators=2).fit(X, X[:, 0]).get_booster().save_config())
+
+
+@pytest.mark.parametrize("edit", [
+    lambda c: c["learner"]["generic_param"].__setitem__("device", "cuda"),  # another device than the reader's
+    lambda c: c["learner"]["generic_param"].__setitem__("nthread", {"deep": ["x"]}),  # a list of texts
+    lambda c: c["learner"]["generic_param"].__setitem__("seed", "9" * 300),  # an overlong value
+    lambda c: c["learner"]["generic_param"].__setitem__("x" * 80, "1"),  # an overlong name
+    lambda c: c["learner"]["objective"].__setitem__("name", 3.5),  # not a text, flag or number
+    lambda c: c.__setitem__("learner", [c["learner"]]),  # not a learner's
+    lambda c: c["learner"].__setitem__("metrics", [{"name": "rmse"}] * 100),  # an overlong list
+    lambda c: c["learner"]["generic_param"].update({f"p{i}": "x" * 200 for i in range(400)}),  # over 64 KB
+])
+def test_4_an_xgboost_configuration_other_than_a_cpu_learners_settings_is_refused(edit):
+    from collab_reuse.store.xgboost_json import check_config_json
+
+    config = _xgboost_config()
+    check_config_json(json.dumps(config).encode())
+    edit(config)
+    with pytest.raises(CorruptArtifact):
+        check_config_json(json.dumps(config).encode())
+
+
 _XGB_FUZZ_LOADER = """
 import sys, json, numpy as np, xgboost as xgb
 docs = json.load(open(sys.argv[1]))
@@ -659,7 +685,8 @@ def test_reading_a_key_returns_exactly_its_bytes_or_refuses(data, other, right_k
 _json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(
                          ["t", "x", "key", "items", "cls", "args", "cols", "dtypes", "index", "range", "name", "dup",
-                          "shape", "dtype", "id", "n", "columns", "legacy", "state", "factory"]), inner, max_size=5),
+                          "shape", "dtype", "id", "n", "columns", "legacy", "state", "factory", "numbers",
+                          "interned", "i", "kind", "seed", "config"]), inner, max_size=5),
                      max_leaves=25)
 _node_types = st.sampled_from(["json", "float", "tuple", "list", "dict", "odict", "ddict", "text", "state", "npscalar",
                                "ndarray", "strarray", "dtype", "frame", "series", "index", "pickle", "slice", "ref",

@@ -10,7 +10,7 @@
   units): there the data must come back, label for label and cell for cell;
 * with the libraries it was written with, encoding the value today gives the same manifest and blob
   keys, and the same digest: operation ids, and so every stored artifact, stay valid. A change here
-  means the format changed: bump ``store/blobs.FORMAT`` or ``fingerprint/digest.FORMAT_VERSION`` and
+  means the format changed: bump ``store/formats.FORMAT`` or ``fingerprint/digest.FORMAT_VERSION`` and
   write the golden files again.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pytest
 from collab_reuse.fingerprint.digest import FORMAT_VERSION, digest_parts
 from collab_reuse.fingerprint.values import content_digest
 from collab_reuse.store import formats, keys
-from collab_reuse.store.blobs import FORMAT
+from collab_reuse.store.formats import FORMAT
 from collab_reuse.store.fidelity import verify_roundtrip
 from tests.golden.values import VALUES, model_data
 
