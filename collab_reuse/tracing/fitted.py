@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..fingerprint.values import is_estimator
 
 
@@ -69,8 +71,79 @@ def adopt(receiver: Any, fitted: Any, in_place: list[str]) -> None:
     live, stored = nested_estimators(receiver), nested_estimators(fitted)
     pairs = [(receiver, fitted)] + [(live[key], stored[key]) for key in in_place]
     params = [(obj, obj.get_params(deep=False)) for obj, _ in pairs]  # all read before any changes
+    twins: dict[int, Any] = {}
+    for (_, source), (_, own) in zip(pairs, params):
+        for name, value in own.items():
+            _pair_up(vars(source).get(name), value, twins, set(), 0)
+    relinked: dict[int, Any] = {}
     for (obj, source), (_, own) in zip(pairs, params):
-        state = dict(vars(source))
+        state = {key: value if key in own else _relink(value, twins, relinked, 0) for key, value in vars(source).items()}
         state.update(own)
         vars(obj).clear()
         vars(obj).update(state)
+
+
+# -- what the fitted state shares with the parameters ----------------------------------------------
+#
+# A fit keeps some of its parameters' parts in what it learns: ColumnTransformer's ``_columns`` and
+# ``transformers_`` are the very column lists of ``transformers``, and every ``feature_names_in_`` holds
+# the column-name strings those lists hold. The stored state shares them with the stored parameters; the
+# live estimator keeps its own parameters, so each such part of the stored state is swapped for the live
+# parameters' part in the same place. Without that, pickle (``joblib.dump``) writes the parts twice where
+# the plain run's file refers back to them.
+
+_ATOMS = (type(None), bool, int, float)
+
+
+def _pair_up(stored: Any, live: Any, twins: dict[int, Any], seen: set[int], depth: int) -> None:
+    """Map each part of a stored parameter value to the live value's part in the same place."""
+    if type(stored) is not type(live) or type(stored) in _ATOMS or stored is live or depth > 30 or id(stored) in seen:
+        return
+    seen.add(id(stored))
+    twins.setdefault(id(stored), live)
+    if type(stored) in (list, tuple) and len(stored) == len(live):
+        for a, b in zip(stored, live):
+            _pair_up(a, b, twins, seen, depth + 1)
+    elif type(stored) is dict and len(stored) == len(live):
+        for (ka, va), (kb, vb) in zip(stored.items(), live.items()):
+            _pair_up(ka, kb, twins, seen, depth + 1)
+            _pair_up(va, vb, twins, seen, depth + 1)
+    elif is_estimator(stored):
+        try:
+            own = live.get_params(deep=False)
+        except Exception:
+            return
+        for name, value in own.items():
+            _pair_up(vars(stored).get(name), value, twins, seen, depth + 1)
+
+
+def _relink(value: Any, twins: dict[int, Any], done: dict[int, Any], depth: int) -> Any:
+    """``value`` (a part of the stored state, the store's own objects) with every part that is a stored
+    parameter's part replaced by the live parameter's: lists, dicts, object arrays and estimators are
+    changed in place, tuples rebuilt."""
+    if type(value) in _ATOMS or depth > 30:
+        return value
+    if id(value) in twins:
+        return twins[id(value)]
+    if id(value) in done:
+        return done[id(value)]
+    done[id(value)] = value
+    t = type(value)
+    if t is list:
+        value[:] = [_relink(x, twins, done, depth + 1) for x in value]
+    elif t is tuple:
+        items = tuple(_relink(x, twins, done, depth + 1) for x in value)
+        if any(a is not b for a, b in zip(items, value)):
+            done[id(value)] = items
+            return items
+    elif t is dict:
+        pairs = [(_relink(k, twins, done, depth + 1), _relink(v, twins, done, depth + 1)) for k, v in value.items()]
+        value.clear()
+        value.update(pairs)
+    elif t is np.ndarray and value.dtype.hasobject:
+        for position, item in enumerate(list(value.flat)):
+            value.flat[position] = _relink(item, twins, done, depth + 1)
+    elif is_estimator(value) or type(value).__module__.startswith("sklearn."):
+        for key, item in list(vars(value).items()) if hasattr(value, "__dict__") else ():
+            vars(value)[key] = _relink(item, twins, done, depth + 1)
+    return value
