@@ -60,3 +60,30 @@ def test_a_stored_model_of_another_shape_is_not_adopted():
     other = Pipeline([("lr", LogisticRegression())])
     assert not fitted.adoptable(other, stored, ["union"])
     assert not fitted.adoptable(LogisticRegression(), stored, [])
+
+
+def test_an_adopted_column_transformer_shares_the_live_column_lists_as_a_plain_fit_does():
+    """ColumnTransformer keeps its ``transformers``' own column lists in ``_columns`` and
+    ``transformers_``: adopted, they are the live lists, and the model pickles as a plain fit's."""
+    import io
+
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    from collab_reuse.store import formats
+
+    frame = pd.read_csv(io.StringIO("a,b,c\n1,2,x\n3,4,y\n5,7,x\n"))
+
+    def make_transformer():
+        numeric = list(frame.columns[:2])  # (strings made at run time, shared with the frame's labels)
+        return ColumnTransformer([("num", StandardScaler(), numeric), ("cat", OneHotEncoder(), ["c"])]), numeric
+
+    original, _ = make_transformer()
+    encoded = formats.encode(original.fit(frame), allow_pickle=False)
+    stored = formats.decode(encoded.manifest, encoded.blobs.__getitem__, allow_pickle=False)
+    live, numeric = make_transformer()
+    fitted.adopt(live, stored, [])
+    assert live._columns[0] is numeric and live.transformers_[0][2] is numeric
+    plain, _ = make_transformer()
+    assert pickle.dumps(live) == pickle.dumps(plain.fit(frame))
