@@ -274,8 +274,9 @@ def npy_bytes(array: Any) -> bytes:
     except ValueError:  # (a header over 64 KB: a record of thousands of fields)
         buf = io.BytesIO()
         np.lib.format.write_array_header_2_0(buf, header)
-    order = "F" if header["fortran_order"] else "C"
-    return buf.getvalue() + array.tobytes(order=order)
+    data = array.T if header["fortran_order"] else array  # (its bytes in the order the header says)
+    return b"".join([buf.getvalue(), memoryview(data).cast("B") if data.flags.c_contiguous and data.ndim
+                     else data.tobytes()])
 
 
 def _decode_numpy(node: dict, get_blob: Callable[[str], bytes]) -> Any:
