@@ -276,7 +276,7 @@ def npy_bytes(array: Any) -> bytes:
         np.lib.format.write_array_header_2_0(buf, header)
     data = array.T if header["fortran_order"] else array  # (its bytes in the order the header says)
     return b"".join([buf.getvalue(), memoryview(data).cast("B") if data.flags.c_contiguous and data.ndim
-                     else data.tobytes()])
+                     and data.size else data.tobytes()])
 
 
 def _decode_numpy(node: dict, get_blob: Callable[[str], bytes]) -> Any:
