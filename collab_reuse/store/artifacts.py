@@ -126,8 +126,8 @@ class ArtifactStore:
         allow_pickle = self.pickle_allowed()
         encoded = formats.encode(value, allow_pickle)
         if verify and not fidelity.faithful_by_construction(value):
-            try:
-                back = formats.decode(encoded.manifest, encoded.blobs.__getitem__, allow_pickle)
+            try:  # (from its JSON text, as a reader gets it: no string of the original's comes back)
+                back = formats.decode(json.loads(json.dumps(encoded.manifest)), encoded.blobs.__getitem__, allow_pickle)
             except CorruptArtifact as exc:
                 raise Unreusable(f"a {type(value).__name__} would be refused on load: {exc}") from None
             fidelity.verify_roundtrip(value, back, pickled=formats.uses_pickle(encoded.manifest))

@@ -66,6 +66,7 @@ def test_an_adopted_column_transformer_shares_the_live_column_lists_as_a_plain_f
     """ColumnTransformer keeps its ``transformers``' own column lists in ``_columns`` and
     ``transformers_``: adopted, they are the live lists, and the model pickles as a plain fit's."""
     import io
+    import json
 
     import pandas as pd
     from sklearn.compose import ColumnTransformer
@@ -81,7 +82,7 @@ def test_an_adopted_column_transformer_shares_the_live_column_lists_as_a_plain_f
 
     original, _ = make_transformer()
     encoded = formats.encode(original.fit(frame), allow_pickle=False)
-    stored = formats.decode(encoded.manifest, encoded.blobs.__getitem__, allow_pickle=False)
+    stored = formats.decode(json.loads(json.dumps(encoded.manifest)), encoded.blobs.__getitem__, allow_pickle=False)
     live, numeric = make_transformer()
     fitted.adopt(live, stored, [])
     assert live._columns[0] is numeric and live.transformers_[0][2] is numeric
