@@ -203,8 +203,11 @@ def _encode_first_meeting(part: Any, out: "formats.Encoded", memo: Memo, depth: 
     if is_frozen_distribution(part):  # (a RandomizedSearchCV's param_distributions: randint(1, 200))
         return _encode_frozen(part)
     if t is np.ma.MaskedArray:  # (a search's cv_results_: its data and its mask are what is compared)
-        return {"t": "masked", "data": encode_part(part.data, out, memo, depth + 1),
+        node = {"t": "masked", "data": encode_part(part.data, out, memo, depth + 1),
                 "mask": encode_part(np.ma.getmaskarray(part), out, memo, depth + 1)}
+        # (its fill value, once anything asked for it: numpy sets it lazily, and pickle writes it)
+        return node if part._fill_value is None else {**node, "fill": encode_part(part._fill_value, out, memo,
+                                                                                   depth + 1)}
     return formats.encode_tree(part, out, False, depth + 1)
 
 
@@ -331,7 +334,8 @@ def _decode_frozen(node: dict) -> Any:
             or not _plain_numbers(args, kwds):
         raise CorruptArtifact(f"a stored distribution is not one of scipy.stats' with numbers: {str(name)[:40]}")
     try:
-        return getattr(scipy.stats, name)(*args, **kwds)
+        # (keyword names interned, as a call's keywords are: pickle writes a name shared with another)
+        return getattr(scipy.stats, name)(*args, **{sys.intern(k): v for k, v in kwds.items()})
     except Exception as exc:  # (parameters the distribution refuses)
         raise CorruptArtifact(f"a stored {name} can't be rebuilt: {type(exc).__name__}") from None
 
@@ -544,4 +548,10 @@ def _decode_masked(node: dict, get_blob: Callable[[str], bytes], memo: dict[int,
     data, mask = decode_part(node["data"], get_blob, memo), decode_part(node["mask"], get_blob, memo)
     if type(data) is not np.ndarray or type(mask) is not np.ndarray or mask.dtype != bool or mask.shape != data.shape:
         raise CorruptArtifact("a stored masked array's mask does not fit its data")
-    return np.ma.MaskedArray(data, mask=mask)
+    masked = np.ma.MaskedArray(data, mask=mask)
+    if "fill" in node:
+        fill = decode_part(node["fill"], get_blob, memo)
+        if type(fill) is not np.ndarray or fill.shape != () or fill.dtype.hasobject:
+            raise CorruptArtifact("a stored masked array's fill value is not one plain value")
+        masked._fill_value = fill  # (as numpy keeps it: an object array's is text, '?')
+    return masked

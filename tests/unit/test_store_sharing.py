@@ -184,3 +184,19 @@ def test_any_sharing_in_a_models_state_comes_back_and_pickles_the_same(structure
     except Unreusable as exc:
         pytest.fail(f"refused: {exc}")
     assert pickle.dumps(back, protocol=4) == pickle.dumps(model, protocol=4)
+
+
+def test_a_search_s_results_pickle_the_same_after_they_were_printed():
+    """What a printed ``cv_results_`` and a ``RandomizedSearchCV``'s distributions leave behind: a
+    masked array's fill value, which numpy sets lazily and pickle writes, and a frozen distribution's
+    keyword names, interned like every call's keywords (shared with a ``gamma='scale'`` elsewhere)."""
+    from scipy.stats import expon
+
+    model = _scaler()
+    shown = np.ma.MaskedArray(np.array(["rbf", "linear"], dtype=object), mask=[False, True])
+    str(shown.fill_value)  # (printing the results asks for it)
+    model.results_ = {"param_kernel": shown, "untouched": np.ma.MaskedArray(np.arange(2.0), mask=[0, 1])}
+    model.distributions_, model.gamma_ = {"gamma": expon(scale=1.0)}, "scale"
+    back = _roundtrip(model)
+    verify_roundtrip(model, back)
+    assert pickle.dumps(back, protocol=4) == pickle.dumps(model, protocol=4)
