@@ -194,6 +194,19 @@ def encode_tree(value: Any, out: Encoded, allow_pickle: bool, depth: int) -> dic
     return _encode_pickle(value, out, allow_pickle)
 
 
+def new_mapping(kind: str, factory: Any) -> dict:
+    """An empty dict, OrderedDict or defaultdict (of a known factory, by its stored name), as a
+    stored node names it; anything else is a corrupt artifact."""
+    if kind == "ddict":
+        made = {name: f for f, name in FACTORIES.items()}.get(factory) if type(factory) is str else None
+        if made is None:
+            raise CorruptArtifact(f"unknown defaultdict factory {str(factory)[:40]!r}")
+        return collections.defaultdict(made)
+    if kind not in ("dict", "odict"):
+        raise CorruptArtifact(f"unknown kind of dict {str(kind)[:20]!r}")
+    return {} if kind == "dict" else collections.OrderedDict()
+
+
 def decode_tree(node: dict, get_blob: Callable[[str], bytes], allow_pickle: bool) -> Any:
     t = node["t"]
     if t == "json":
@@ -208,12 +221,9 @@ def decode_tree(node: dict, get_blob: Callable[[str], bytes], allow_pickle: bool
     if t in ("dict", "odict", "ddict"):
         pairs = [(decode_tree(k, get_blob, allow_pickle), decode_tree(v, get_blob, allow_pickle))
                  for k, v in node["items"]]
-        if t == "ddict":
-            factory = {name: f for f, name in FACTORIES.items()}.get(node["factory"])
-            if factory is None:
-                raise CorruptArtifact(f"unknown defaultdict factory {str(node['factory'])[:40]!r}")
-            return collections.defaultdict(factory, pairs)
-        return dict(pairs) if t == "dict" else collections.OrderedDict(pairs)
+        mapping = new_mapping(t, node.get("factory"))
+        mapping.update(pairs)
+        return mapping
     if t == "bunch":
         from sklearn.utils import Bunch
 

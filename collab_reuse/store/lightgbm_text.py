@@ -19,6 +19,7 @@ past ``leaf_value``, so its per-leaf weight and count may be empty.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -171,9 +172,16 @@ def _array(fields: dict[str, str], key: str, pattern: str, count: int, number: i
     items = fields[key].split(" ") if fields[key] else []
     if not items and count == 1 and key in _STUMP_MAY_OMIT:
         return []  # (a one-leaf tree: LightGBM writes its leaf_weight empty; its parser reads no more than leaf_value)
-    if len(items) != count or any(not re.fullmatch(pattern, item) for item in items):
+    if len(items) != count or (items and not _list_of(pattern).fullmatch(fields[key])):
         raise CorruptArtifact(f"LightGBM model: tree {number}'s {key} is not {count} numbers")
     return items
+
+
+@functools.lru_cache(maxsize=None)
+def _list_of(pattern: str) -> re.Pattern:
+    """Space-separated items of ``pattern`` (no item pattern matches a space): one match per line, not
+    per number (a 2,000-tree model has 750,000 numbers; matched one by one, 60% of its store cost)."""
+    return re.compile(f"(?:{pattern})(?: (?:{pattern}))*")
 
 
 def _check_structure(arrays: dict[str, list[str]], leaves: int, num_features: int, num_cat: int,

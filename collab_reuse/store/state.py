@@ -131,8 +131,8 @@ def encode_object(value: Any, out: "formats.Encoded", memo: Memo, depth: int) ->
 
 
 #: values pickle writes afresh at every meeting (it memoizes everything else): their identity is no part
-#: of what is stored
-_NEVER_SHARED = (type(None), bool, int, float)
+#: of what is stored (nor of what a reused fit shares with its live parameters)
+NEVER_SHARED = (type(None), bool, int, float)
 #: strings longer than this are never marked interned (identifiers and attribute names are short)
 _INTERNED_MAX = 256
 
@@ -145,7 +145,7 @@ def encode_part(part: Any, out: "formats.Encoded", memo: Memo, depth: int) -> di
     in two places, one string in many) is shared again when it is read, and pickles the same."""
     if depth > 20:
         raise Unreusable("object state nested too deeply")
-    if type(part) in _NEVER_SHARED:
+    if type(part) in NEVER_SHARED:
         return formats.encode_tree(part, out, False, depth + 1)
     if id(part) in memo:
         return {"t": "ref", "n": memo[id(part)][0]}
@@ -216,18 +216,6 @@ def _dict_kind(part: Any) -> str | None:
     if t is collections.defaultdict:
         return "ddict" if part.default_factory in formats.FACTORIES else None
     return {dict: "dict", collections.OrderedDict: "odict"}.get(t)
-
-
-def _new_dict(node: dict) -> dict:
-    kind = node["kind"]
-    if kind == "ddict":
-        factory = {name: f for f, name in formats.FACTORIES.items()}.get(node["factory"])
-        if factory is None:
-            raise CorruptArtifact(f"unknown defaultdict factory {str(node['factory'])[:40]!r}")
-        return collections.defaultdict(factory)
-    if kind not in ("dict", "odict"):
-        raise CorruptArtifact(f"unknown kind of dict {str(kind)[:20]!r}")
-    return {} if kind == "dict" else collections.OrderedDict()
 
 
 def _encode_strings(array: Any, memo: Memo) -> dict:
@@ -428,7 +416,7 @@ def decode_part(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, An
         items.extend(decode_part(n, get_blob, memo) for n in node["items"])
         return items
     if t == "sdict":
-        out = _new_dict(node)
+        out = formats.new_mapping(node["kind"], node.get("factory"))
         if "id" in node:
             _remember(memo, node["id"], out)
         for key_node, n in node["items"]:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..fingerprint.values import is_estimator
+from ..store.state import NEVER_SHARED
 
 
 def _state(obj: Any) -> tuple:
@@ -92,12 +93,11 @@ def adopt(receiver: Any, fitted: Any, in_place: list[str]) -> None:
 # parameters' part in the same place. Without that, pickle (``joblib.dump``) writes the parts twice where
 # the plain run's file refers back to them.
 
-_ATOMS = (type(None), bool, int, float)
-
 
 def _pair_up(stored: Any, live: Any, twins: dict[int, Any], seen: set[int], depth: int) -> None:
     """Map each part of a stored parameter value to the live value's part in the same place."""
-    if type(stored) is not type(live) or type(stored) in _ATOMS or stored is live or depth > 30 or id(stored) in seen:
+    if (type(stored) is not type(live) or type(stored) in NEVER_SHARED or stored is live or depth > 30
+            or id(stored) in seen):
         return
     seen.add(id(stored))
     twins.setdefault(id(stored), live)
@@ -121,7 +121,7 @@ def _relink(value: Any, twins: dict[int, Any], done: dict[int, Any], depth: int)
     """``value`` (a part of the stored state, the store's own objects) with every part that is a stored
     parameter's part replaced by the live parameter's: lists, dicts, object arrays and estimators are
     changed in place, tuples rebuilt."""
-    if type(value) in _ATOMS or depth > 30:
+    if type(value) in NEVER_SHARED or depth > 30:
         return value
     if id(value) in twins:
         return twins[id(value)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import sys
 import types
 from pathlib import Path
@@ -341,6 +342,11 @@ def _lightgbm_text() -> str:
     lambda t: t.replace("[linear_tree: 0]", "[linear_tree: 1]", 1),
     lambda t: t.replace("version=v4", "version=v4\nsomething=else", 1),
     lambda t: t + "\x00",
+    # numbers that are not numbers, the count of items kept (each line is matched as a whole)
+    lambda t: re.sub(r"split_gain=\S+", "split_gain=0x1F", t, count=1),
+    lambda t: re.sub(r"threshold=\S+ ", "threshold=1.0e+ ", t, count=1),
+    lambda t: re.sub(r"leaf_value=(\S+) (\S+)", r"leaf_value=\1 \2\t", t, count=1),
+    lambda t: re.sub(r"leaf_count=\S+", "leaf_count=1.5", t, count=1),
 ])
 def test_4_lightgbm_model_text_with_an_out_of_range_index_is_refused(edit):
     from collab_reuse.store.lightgbm_text import check_model_text
