@@ -403,6 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus-factor", type=float, default=1.0,
                     help="multiplies each corpus notebook's bench scale (default 1: the manifest's bench_factor)")
     ap.add_argument("--corpus-notebooks", default="", help="comma-separated corpus notebooks (default all)")
+    ap.add_argument("--corpus-whole", action="store_true",
+                    help="run all of each corpus notebook, also where the manifest's bench_code_cells limit it "
+                         "(koehrsen_model_tuning: hours)")
     ap.add_argument("--skip", default="",
                     help="comma-separated parts to skip: hashing, demo, scenarios, tracing, planner, materialize, "
                          "corpus, plan, graphscale")
@@ -436,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print("corpus of outside notebooks (corpus/README.md):", flush=True)
         print("\n" + run_bench(args.corpus_factor, list(filter(None, args.corpus_notebooks.split(","))),
-                               args.timeout, bench=True, overhead_pairs=args.overhead_pairs), flush=True)
+                               args.timeout, bench=True, overhead_pairs=args.overhead_pairs, whole=args.corpus_whole),
+              flush=True)
         print()
     if "graphscale" not in skip:
         sizes = tuple(int(n) for n in args.graphscale_sizes.split(",") if n)

@@ -165,6 +165,17 @@ class Entry:
         (IPython compiles cells into ``<tmp>/ipykernel_<pid>/<hash>.py``)."""
         return [*COMMON_VOLATILE, *self.raw.get("volatile", [])]
 
+    @property
+    def bench_code_cells(self) -> int | None:
+        """How many code cells the bench runs, where the whole notebook would take hours (None: all)."""
+        count = self.raw.get("bench_code_cells")
+        return int(count) if count else None
+
+    def bench_label(self, whole: bool) -> str:
+        """The name in the bench's table, saying so where the bench ran only the notebook's first cells."""
+        cut = None if whole else self.bench_code_cells
+        return self.name if cut is None else f"{self.name} (first {cut} code cells)"
+
     def scale(self, factor: float, bench: bool = False) -> float:
         """The notebook's data scale: its ``test_scale`` (times ``bench_factor`` for the bench) times ``factor``."""
         return float(self.raw["test_scale"]) * (float(self.raw["bench_factor"]) if bench else 1.0) * factor
@@ -235,10 +246,13 @@ def apply_edits(nb: nbformat.NotebookNode, edits: list[dict], what: str) -> nbfo
     return out
 
 
-def converted(entry: Entry, modified: bool = False) -> nbformat.NotebookNode:
-    """The original with the manifest's compatibility edits (and, if ``modified``, its bench edit)."""
+def converted(entry: Entry, modified: bool = False, whole: bool = True) -> nbformat.NotebookNode:
+    """The original with the manifest's compatibility edits (and, if ``modified``, its bench edit); not
+    ``whole``: only as much of it as the bench runs (``bench_code_cells``)."""
     nb = nbformat.reads(original_bytes(entry).decode("utf-8"), as_version=4)
     nb = apply_edits(nb, entry.raw.get("edits", []), entry.name)
+    if not whole and entry.bench_code_cells:
+        nb.cells = _through_code_cell(nb.cells, entry.bench_code_cells)
     if modified:
         nb = apply_edits(nb, [entry.raw["bench_edit"]], f"{entry.name} (bench edit)")
     for cell in nb.cells:
@@ -247,10 +261,20 @@ def converted(entry: Entry, modified: bool = False) -> nbformat.NotebookNode:
     return nb
 
 
-def write_converted(entry: Entry, directory: Path, modified: bool = False) -> Path:
+def _through_code_cell(cells: list, count: int) -> list:
+    """The cells up to and including the ``count``-th code cell."""
+    seen = 0
+    for i, cell in enumerate(cells):
+        seen += cell.cell_type == "code"
+        if seen == count:
+            return cells[:i + 1]
+    raise CorpusError(f"bench_code_cells is {count}, but the notebook has {seen} code cells")
+
+
+def write_converted(entry: Entry, directory: Path, modified: bool = False, whole: bool = True) -> Path:
     path = Path(directory) / f"{entry.name}{'-modified' if modified else ''}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(converted(entry, modified), path)
+    nbformat.write(converted(entry, modified, whole), path)
     return path
 
 
@@ -327,6 +351,7 @@ def not_reused_reasons(events: list[dict]) -> Counter:
 class NotebookBench:
     entry: Entry
     scale: float
+    whole: bool = False  # the whole notebook, not only its bench_code_cells
     plain: RunResult | None = None
     first: RunResult | None = None
     rerun: RunResult | None = None
@@ -340,20 +365,22 @@ class NotebookBench:
 
 
 def bench_notebook(entry: Entry, factor: float, work: Path, data_root: Path, timeout: float,
-                   bench: bool = True, overhead_pairs: int = 1) -> NotebookBench:
+                   bench: bool = True, overhead_pairs: int = 1, whole: bool = False) -> NotebookBench:
     """Plain, first, re-run (new kernel), then the edited notebook plain and on a copy of the store;
-    then ``overhead_pairs - 1`` more (plain, first run) pairs."""
-    report = NotebookBench(entry, entry.scale(factor, bench))
+    then ``overhead_pairs - 1`` more (plain, first run) pairs. ``whole``: all of a notebook whose
+    ``bench_code_cells`` say the bench runs only its first cells."""
+    report = NotebookBench(entry, entry.scale(factor, bench), whole)
     try:
-        nb_path = write_converted(entry, work / "notebooks")
-        edited_path = write_converted(entry, work / "notebooks", modified=True)
+        nb_path = write_converted(entry, work / "notebooks", whole=whole)
+        edited_path = write_converted(entry, work / "notebooks", modified=True, whole=whole)
     except CorpusError as exc:
         report.error = str(exc)
         return report
     data = data_for(entry, data_root, factor, bench)
     env = kernel_env_for(entry, data)
     store = work / f"{entry.name}-store"
-    say = lambda what: print(f"{entry.name} (scale {report.scale:g}): {what} ...", flush=True)  # noqa: E731
+    label = entry.bench_label(whole)
+    say = lambda what: print(f"{label} (scale {report.scale:g}): {what} ...", flush=True)  # noqa: E731
     say("plain run")
     report.plain = run_notebook(nb_path, work / f"{entry.name}-plain", env=env, timeout=timeout)
     say("first run with collab_reuse (empty store)")
@@ -401,11 +428,11 @@ def format_bench(reports: list[NotebookBench], top: int = 8) -> str:
     rows = []
     for r in reports:
         if r.error or r.plain is None:
-            rows.append([r.entry.name, f"{r.scale:g}"] + ["-"] * (len(header) - 3) + [f"n/a: {r.error}"])
+            rows.append([r.entry.bench_label(r.whole), f"{r.scale:g}"] + ["-"] * (len(header) - 3) + [f"n/a: {r.error}"])
             continue
         same = [k for k, d in r.diffs.items() if d]
         rows.append([
-            r.entry.name, f"{r.scale:g}", f"{r.plain.seconds:.1f}", f"{r.first.seconds:.1f}",
+            r.entry.bench_label(r.whole), f"{r.scale:g}", f"{r.plain.seconds:.1f}", f"{r.first.seconds:.1f}",
             f"{100 * (r.first.seconds - r.plain.seconds) / r.plain.seconds:+.0f}%", f"{r.rerun.seconds:.1f}",
             _ratio(r.plain.seconds, r.rerun.seconds), f"{100 * r.shares['rerun']['outside_share']:.0f}%",
             f"{r.edited_plain.seconds:.1f}", f"{r.edited.seconds:.1f}",
@@ -443,7 +470,7 @@ def format_bench(reports: list[NotebookBench], top: int = 8) -> str:
 
 
 def run_bench(factor: float, names: list[str] | None, timeout: float, keep: bool = False, bench: bool = True,
-              overhead_pairs: int = 1) -> str:
+              overhead_pairs: int = 1, whole: bool = False) -> str:
     entries = [e for e in load_manifest() if not names or e.name in names]
     unknown = set(names or []) - {e.name for e in entries}
     if unknown:
@@ -451,7 +478,7 @@ def run_bench(factor: float, names: list[str] | None, timeout: float, keep: bool
     data_root = REPO_ROOT / "demo-data" / "corpus"
     work = Path(tempfile.mkdtemp(prefix="collab_reuse-corpus-"))
     try:
-        reports = [bench_notebook(e, factor, work, data_root, timeout, bench, overhead_pairs) for e in entries]
+        reports = [bench_notebook(e, factor, work, data_root, timeout, bench, overhead_pairs, whole) for e in entries]
     finally:
         if keep:
             print(f"work directories and stores kept in {work}")
@@ -477,6 +504,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--keep", action="store_true")
     run.add_argument("--overhead-pairs", type=int, default=1,
                      help="plain/first-run pairs per notebook for the first-run overhead (default 1)")
+    run.add_argument("--whole-notebooks", action="store_true",
+                     help="run all of each notebook, also where bench_code_cells limit the bench (hours)")
     args = parser.parse_args(argv)
     if args.command == "sources":
         failed = 0
@@ -495,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.scale_factor <= 0:
         parser.error("--scale-factor must be positive")
     print(run_bench(args.scale_factor, list(filter(None, args.notebooks.split(","))), args.timeout, args.keep,
-                    bench=not args.test_scale, overhead_pairs=args.overhead_pairs))
+                    bench=not args.test_scale, overhead_pairs=args.overhead_pairs, whole=args.whole_notebooks))
     return 0
 
 
