@@ -196,6 +196,10 @@ def _encode_first_meeting(part: Any, out: "formats.Encoded", memo: Memo, depth: 
         from ..fingerprint.functions import function_code_digest
 
         return {"t": "nbfunc", "name": part.__qualname__, "code": function_code_digest(part)}
+    if part is np.random.mtrand._rand:
+        # numpy's global generator (what ``random_state=None`` resolves to): the reader's own, as in a plain
+        # run, where the model holds it, draws advance it and pickle writes its state of the moment
+        return {"t": "global_rng"}
     if isinstance(part, (np.random.RandomState, np.random.Generator)):
         # one generator shared by many objects (a boosting model's trees share the model's) stays one:
         # later uses of it draw in the same sequence, and it is stored and rebuilt once
@@ -439,6 +443,8 @@ def decode_part(node: dict, get_blob: Callable[[str], bytes], memo: dict[int, An
         value = resolve(node["name"], "function")
     elif t == "rng":
         value = _decode_generator(node, get_blob)
+    elif t == "global_rng":
+        value = np.random.mtrand._rand
     elif t == "xgboost":
         value = _decode_xgboost(get_blob(node["key"]), get_blob(node["config"]))
     elif t == "masked":

@@ -696,7 +696,7 @@ _json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow
                      max_leaves=25)
 _node_types = st.sampled_from(["json", "float", "tuple", "list", "dict", "odict", "ddict", "text", "state", "npscalar",
                                "ndarray", "strarray", "dtype", "frame", "series", "index", "pickle", "slice", "ref",
-                               "objarray", "rng", "masked", "type", "func", "sdict"])
+                               "objarray", "rng", "global_rng", "masked", "type", "func", "sdict"])
 
 
 @st.composite

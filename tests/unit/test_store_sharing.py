@@ -200,3 +200,27 @@ def test_a_search_s_results_pickle_the_same_after_they_were_printed():
     back = _roundtrip(model)
     verify_roundtrip(model, back)
     assert pickle.dumps(back, protocol=4) == pickle.dumps(model, protocol=4)
+
+
+def test_a_model_on_numpy_s_global_generator_holds_the_reader_s_global_generator(tmp_path):
+    """``random_state=None`` resolves to numpy's global generator, which the fitted model holds: draws made
+    after the fit advance it, and pickle writes its state of the moment. Read back, the model holds the
+    reader's global generator (was: a copy of its state when stored, which dumped differently as soon as
+    anything drew from ``np.random`` after the fit)."""
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    df = _table()
+    model = GradientBoostingRegressor(n_estimators=5).fit(df[list(df.columns[:2])], df["median_income"])
+    assert model._rng is np.random.mtrand._rand
+    blobs = DiskcacheBlobs(tmp_path / "blobs")
+    try:
+        store = ArtifactStore(blobs)
+        encoded = store.encode(model)
+        store.put("m", encoded)
+        np.random.random(7)  # (the notebook draws after the fit)
+        back, _, _ = store.get("m")
+    finally:
+        blobs.close()
+    assert back._rng is np.random.mtrand._rand
+    assert _dumps(back) == _dumps(model)
+    assert '"global_rng"' in json.dumps(encoded.manifest) and '"rng"' not in json.dumps(encoded.manifest)
