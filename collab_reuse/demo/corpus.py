@@ -54,8 +54,10 @@ def compare_runs(entry: "Entry", plain: RunResult, other: RunResult, plain2: Run
     patterns, and stdout/stderr interleaving ignored (see ``regroup_streams``). Two more where the
     manifest asks for them, for what differs between any two plain runs of that notebook:
 
-    - ``stream_lines_unordered``: each stream's lines compared as a sorted list (worker processes print
-      in whatever order they finish; a line ends at a newline or at a masked volatile value);
+    - ``stream_lines_unordered``: each stream's lines compared as a sorted list, wherever among the cell's
+      other outputs they arrived (worker processes print in whatever order they finish, and their last
+      lines may reach the kernel after the cell's result; a line ends at a newline or at a masked
+      volatile value);
     - ``varies_between_plain_runs``: with a second plain run ``plain2``, a line of displayed data
       (an HTML table cell, a row of a frame's text) that differs between ``plain`` and ``plain2`` may
       differ in ``other`` too, at the same position (never a line added or lost); in a pandas frame's
@@ -72,9 +74,14 @@ def _regrouped(entry: "Entry", run: RunResult) -> list[dict]:
     """The run's cells with volatile text masked, streams regrouped and, if the entry says so, each
     stream's lines sorted."""
     cells = []
+    unordered = entry.raw.get("stream_lines_unordered")
     for cell in run.outputs:
-        outputs = regroup_streams(mask_volatile(cell["outputs"], entry.volatile))
-        if entry.raw.get("stream_lines_unordered"):
+        outputs = mask_volatile(cell["outputs"], entry.volatile)
+        if unordered:  # (a worker's last lines may reach the kernel after the cell's result, in a plain run too)
+            outputs = [o for o in outputs if o.get("output_type") == "stream"] + \
+                      [o for o in outputs if o.get("output_type") != "stream"]
+        outputs = regroup_streams(outputs)
+        if unordered:
             outputs = [{**o, "text": _sorted_lines(o["text"])} if o.get("output_type") == "stream" else o
                        for o in outputs]
         cells.append({**cell, "outputs": outputs})

@@ -53,6 +53,18 @@ def test_printed_lines_compare_in_any_order_but_all_must_be_there():
     assert compare_runs(Entry("nb", {"volatile": ENTRY.volatile}), plain, other)  # order counts by default
 
 
+def test_printed_lines_that_arrive_after_the_cell_s_result_count_where_lines_are_unordered():
+    """A CI run saw a plain run's last worker lines reach the kernel after the search's result."""
+    result = _table("0.0039", "-6.95")
+    plain = _run([_stream("[CV] END C=1; total time=   0.1s\n"), result, _stream("[CV] END C=3; total time=   0.2s\n")])
+    other = _run([_stream("[CV] END C=3; total time=   0.2s\n[CV] END C=1; total time=   0.1s\n"), result])
+    assert compare_runs(ENTRY, plain, other) == []
+    assert compare_runs(ENTRY, plain, _run([_stream("[CV] END C=1; total time=   0.1s\n"), result]))  # a line lost
+    assert compare_runs(ENTRY, plain, _run([_stream("[CV] END C=1; total time=   0.1s\n[CV] END C=3; total time=   "
+                                                    "0.2s\n"), _table("0.0039", "-7.00")]))  # the result differs
+    assert compare_runs(Entry("nb", {"volatile": ENTRY.volatile}), plain, other)  # where they arrive counts by default
+
+
 def test_object_addresses_in_html_reprs_are_not_compared():
     html = "<pre>FunctionTransformer(func=&lt;function add at 0x{a}&gt;)</pre><td>&lt;sklearn.tree...x{a}&gt;</td>"
     plain = _run([{"output_type": "execute_result", "data": {"text/html": html.format(a="7f2530f70a40")}}])
