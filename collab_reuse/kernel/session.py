@@ -279,6 +279,7 @@ class Session(TracerBackend):
         self._produce_after_failure()
         self._refresh_from_graph()
         self.cell = CellRun(getattr(info, "cell_id", None), None)
+        self.tracer.deferral.new_cell()
         if self._plan is not None and self._plan[0] == getattr(info, "raw_cell", None):
             self.cell.plan, self._plan = self._plan[1], None
 

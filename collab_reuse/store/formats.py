@@ -35,6 +35,7 @@ from . import keys, state
 _TEXT_BLOB = 1 << 16  # strings longer than this (e.g. a LightGBM model) go to a blob of their own
 _STR_ARRAY_ITEMS = 100_000  # object arrays of strings up to this size are stored as JSON lists
 FACTORIES = {dict: "dict", list: "list", int: "int", float: "float", collections.OrderedDict: "OrderedDict"}
+FACTORY_BY_NAME = {name: factory for factory, name in FACTORIES.items()}
 _PICKLED, _SCALARS = "p:", "j:"  # prefixes of a column stored with pickle, or as JSON scalars
 _CODED = "c:"  # prefix of a categorical column stored as its codes and its categories (two blobs)
 _DTYPE_TEXT = re.compile(r"[<>|=]?[?bBhHiIlLqQefdgFDGbiufcmMOSUV][0-9]{0,4}(?:\[[0-9]*[a-zA-Z]+\])?")
@@ -198,7 +199,7 @@ def new_mapping(kind: str, factory: Any) -> dict:
     """An empty dict, OrderedDict or defaultdict (of a known factory, by its stored name), as a
     stored node names it; anything else is a corrupt artifact."""
     if kind == "ddict":
-        made = {name: f for f, name in FACTORIES.items()}.get(factory) if type(factory) is str else None
+        made = FACTORY_BY_NAME.get(factory) if type(factory) is str else None
         if made is None:
             raise CorruptArtifact(f"unknown defaultdict factory {str(factory)[:40]!r}")
         return collections.defaultdict(made)

@@ -110,6 +110,13 @@ class Deferral:
         self.unforced = _LazySet()
         self.namespace: dict | None = None      # the user's namespace: produced lazies are replaced there
         self._cow: bool | None = None
+        # Unstored operations whose lazy was computed in this cell: deferring them again would only add
+        # the copies of their inputs (a fold loop's ``train_df[feats].iloc[idx]``, every fold).
+        self.computed_ops: set[str] = set()
+
+    def new_cell(self) -> None:
+        """A cell starts: an operation computed in the last one may be skipped in this one."""
+        self.computed_ops.clear()
 
     # -- creating lazies ------------------------------------------------------------------------
 
@@ -197,6 +204,8 @@ class Deferral:
         if not stored and (known is None or (at_hand and known[1] < _EAGER_SECONDS and "GroupBy" not in known[0])):
             return None  # cheap with its inputs at hand: running it now costs less than freezing them
             # (not a groupby: a groupby can't be frozen, so what is computed from it couldn't be deferred)
+        if not stored and op_id in self.computed_ops:
+            return None  # its last lazy in this cell was needed after all: freezing its inputs gains nothing
         recipe = self.recipe(op, args, kwargs, unchanged)  # (copies its frames: after the cheap refusals)
         if recipe is None:
             return None
@@ -359,11 +368,13 @@ class Deferral:
         with Capture(tee=False):  # what it prints was replayed (or is known empty)
             value, seconds = producer.run(run)
         producer.computed(node.id, node.label, _kind(node.type), seconds, node.inputs)
+        self.computed_ops.add(node.id)
         return value
 
     def _finish(self, node: Pending, value: Any) -> None:
         node.value, node.done = value, True
-        node.snapshot = snapshot(value)  # what pending children read, isolated from in-place changes
+        if node.readers:  # what pending children read, isolated from in-place changes (a child made
+            node.snapshot = snapshot(value)  # after it was produced copies the value: see ``capture``)
         if not isinstance(value, tuple):
             self.tracer.registry.set(value, node.id)
 

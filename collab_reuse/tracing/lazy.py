@@ -29,7 +29,7 @@ class Pending:
     """One artifact not produced yet (a vertex of the pending DAG)."""
 
     __slots__ = ("id", "type", "label", "load_cost", "compute", "parent", "index", "value", "done", "snapshot",
-                 "compute_seconds", "inputs", "load_only", "served_seconds")
+                 "compute_seconds", "inputs", "load_only", "served_seconds", "readers")
 
     def __init__(self, artifact_id: str, value_type: type, label: str, *, load_cost: float | None = None,
                  compute: Callable[[], Any] | None = None, parents: tuple = (), parent: "Pending | None" = None,
@@ -41,6 +41,9 @@ class Pending:
         self.value: Any = None
         self.done = False
         self.snapshot: Any = None        # what pending children read (isolated from in-place changes)
+        self.readers = 0                 # pending nodes computed from it (none: no snapshot is taken)
+        for reader_of in parents:
+            reader_of.readers += 1
         self.compute_seconds = compute_seconds
         self.inputs: list[str] = []      # input artifact ids (for the steps reported when it is produced)
         self.load_only = False           # computed only if loading fails (a notebook call: see Deferral.defer)

@@ -205,6 +205,26 @@ def test_a_known_operation_on_a_frame_at_hand_runs_at_once_when_cheap_and_waits_
     assert "DataFrame.sort_values" in ops_with(second, "deferred")
 
 
+def test_a_fold_loop_defers_a_selection_once_when_every_fold_needs_it_at_once(tmp_path, monkeypatch):
+    """``wide[feats].iloc[fold]`` per fold: the row selection by an array can't wait, so the column
+    selection is needed at once; after the first fold it runs at once (deferring it again would only
+    copy ``wide``'s blocks, every fold), and a new cell may defer it again. (Nothing is stored: a
+    stored row selection would be loaded, and the column selection rightly never made.)"""
+    cells = ["import numpy as np, pandas as pd\nrng = np.random.default_rng(0)\n"
+             "wide = pd.concat([pd.DataFrame({f'c{i}': rng.random(2000)}) for i in range(300)], axis=1)\n"
+             "feats = list(wide.columns[1:])\nfolds = [np.arange(k, 2000, 5) for k in range(5)]",
+             "sums = []\nfor fold in folds:\n    part = wide[feats].iloc[fold]\n    sums.append(float(part.to_numpy().sum()))"]
+    seen, loops = [], []
+    for ip in shells(tmp_path, monkeypatch):
+        collab_reuse.session_of(ip).config.min_saving = 60.0
+        loops = [run(ip, c) for c in cells + cells[1:]][1:]
+        seen.append(ip.user_ns["sums"])
+    assert seen[0] == seen[1]
+    for loop in loops:
+        selections = [s["status"] for s in loop["steps"] if s["op"] == "DataFrame.__getitem__[]"]
+        assert len(selections) >= 5 and selections.count("deferred") == 1, selections
+
+
 @pytest.mark.skipif(not pandas_has_cow(), reason="deferring operations on frames needs Copy-on-Write")
 def test_a_known_operation_returning_a_tuple_of_frames_is_deferred_item_by_item(tmp_path, monkeypatch, data_file):
     """`align` is quick (not worth storing) but known quiet: its items are lazies, so a re-run whose

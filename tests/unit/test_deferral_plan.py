@@ -98,3 +98,24 @@ def test_pandas_results_have_a_deferrable_class_name_whatever_module_pandas_repo
     assert shape_from_name(type_name(frame)) is type(frame)
     for not_deferrable in ((frame, 1), (frame, (frame, frame)), (), (frame,) * 9):
         assert type_name(not_deferrable) is None
+
+
+def test_a_produced_node_keeps_a_snapshot_only_for_the_nodes_that_read_it():
+    """A snapshot is a copy of the value's blocks (each registering a reference in pandas): a node
+    that no pending node reads takes none."""
+    tracer = Tracer(Recorder({}))
+    a, b = diamond(tracer, [])
+    tracer.deferral.force([a, b])
+    root = a._cr_node.compute[1][0]
+    assert root.readers == 2 and root.snapshot == 1
+    assert a._cr_node.readers == 0 and a._cr_node.snapshot is None and a._cr_node.value == 11
+
+
+def test_an_unstored_operation_computed_in_a_cell_is_not_deferred_again_in_it_and_is_in_the_next():
+    tracer = Tracer(Recorder({}))
+    deferral = tracer.deferral
+    node = Pending("op", int, "op", compute=lambda: 3, compute_seconds=0.5)
+    deferral.force([deferral.new_lazy(node)])
+    assert "op" in deferral.computed_ops  # (``defer`` returns None for it: its lazies were needed)
+    deferral.new_cell()
+    assert not deferral.computed_ops
