@@ -410,10 +410,15 @@ class _LazySet:
 
     def __init__(self) -> None:
         self.by_id: dict[int, weakref.ref] = {}  # (its truth is what the hooks ask, per call: a plain dict's)
+        self._on_collected = self._forget  # one callback for every entry, not a closure each
 
     def add(self, lazy: Lazy) -> None:
         key = id(lazy)
-        self.by_id[key] = weakref.ref(lazy, lambda _r, key=key: self.by_id.pop(key, None))
+        self.by_id[key] = weakref.KeyedRef(lazy, self._on_collected, key)
+
+    def _forget(self, ref: weakref.KeyedRef) -> None:
+        if self.by_id.get(ref.key) is ref:  # (not a newer lazy that got the collected one's id)
+            self.by_id.pop(ref.key, None)  # (the collector's thread: another may have removed it)
 
     def discard(self, lazy: Lazy) -> None:
         self.by_id.pop(id(lazy), None)

@@ -55,6 +55,8 @@ class Registry:
         # weakref callbacks run in whatever thread collects the object (the store's writer too):
         # they only queue the key; the kernel's thread removes entries when it next touches the dict
         self._dead: deque = deque()
+        self._on_collected = self._drop  # one callback for every entry (a closure each was 3 more objects
+        # that every full garbage collection walks)
         self._cow: bool | None = None
         self.clock = 0  # counts registrations: tells whether an object existed before a point in time
 
@@ -80,7 +82,7 @@ class Registry:
                 old.born = min(old.born, born)
             return True
         try:
-            ref = weakref.ref(obj, lambda _r, key=key: self._drop(key, _r))
+            ref = weakref.KeyedRef(obj, self._on_collected, key)
         except TypeError:
             return False
         self.clock += 1
@@ -97,8 +99,8 @@ class Registry:
         entry = self._entries.get(id(obj))
         return entry is None or entry.ref() is not obj or entry.born <= clock
 
-    def _drop(self, key: int, ref: Any) -> None:
-        self._dead.append((key, ref))
+    def _drop(self, ref: weakref.KeyedRef) -> None:
+        self._dead.append((ref.key, ref))
 
     def _purge(self) -> None:
         while self._dead:

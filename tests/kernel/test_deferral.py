@@ -205,6 +205,7 @@ def test_a_known_operation_on_a_frame_at_hand_runs_at_once_when_cheap_and_waits_
     assert "DataFrame.sort_values" in ops_with(second, "deferred")
 
 
+@pytest.mark.skipif(not pandas_has_cow(), reason="deferring operations on frames needs Copy-on-Write")
 def test_a_fold_loop_defers_a_selection_once_when_every_fold_needs_it_at_once(tmp_path, monkeypatch):
     """``wide[feats].iloc[fold]`` per fold: the row selection by an array can't wait, so the column
     selection is needed at once; after the first fold it runs at once (deferring it again would only

@@ -119,3 +119,21 @@ def test_an_unstored_operation_computed_in_a_cell_is_not_deferred_again_in_it_an
     assert "op" in deferral.computed_ops  # (``defer`` returns None for it: its lazies were needed)
     deferral.new_cell()
     assert not deferral.computed_ops
+
+
+def test_a_collected_lazy_leaves_the_entry_of_a_newer_lazy_under_the_same_id():
+    import weakref
+
+    from collab_reuse.tracing.deferral import _LazySet
+
+    tracer = Tracer(Recorder({}))
+    unforced = _LazySet()
+    old, newer = Lazy(tracer, Pending("old", int, "old")), Lazy(tracer, Pending("newer", int, "newer"))
+    unforced.add(old)
+    unforced.add(newer)
+    key = id(old)
+    unforced.by_id[key] = weakref.KeyedRef(newer, unforced._on_collected, key)  # as if newer got old's id
+    del old
+    assert unforced.by_id[key]() is newer
+    del newer
+    assert not unforced.by_id
